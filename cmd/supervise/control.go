@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/supervise-go/supervise/config"
+)
+
+// verbs control a running master found through its pidfile.
+var verbs = map[string]func(args, environ []string, stderr io.Writer) int{
+	"reload": func(args, environ []string, stderr io.Writer) int {
+		return signalMaster("reload", syscall.SIGHUP, args, environ, stderr)
+	},
+	"stop": stopVerb,
+}
+
+func stopVerb(args, environ []string, stderr io.Writer) int {
+	sig := syscall.SIGTERM
+	rest := args[:0:0]
+	for _, a := range args {
+		if a == "--now" || a == "-now" {
+			sig = syscall.SIGINT
+			continue
+		}
+		rest = append(rest, a)
+	}
+	return signalMaster("stop", sig, rest, environ, stderr)
+}
+
+func signalMaster(verb string, sig syscall.Signal, args, environ []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("supervise "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pidfile := fs.String("pidfile", "", "the master's pidfile")
+	ini := fs.String("ini", "", "the master's ini file; its pidfile option is used")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	path, err := findPidfile(*pidfile, *ini, environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise %s: %v\n", verb, err)
+		return 2
+	}
+	pid, err := readPid(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "supervise %s: %v\n", verb, err)
+		return 1
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		fmt.Fprintf(stderr, "supervise %s: signal master pid %d (from %s): %v\n", verb, pid, path, err)
+		return 1
+	}
+	return 0
+}
+
+func findPidfile(pidfile, ini string, environ []string) (string, error) {
+	if pidfile != "" {
+		return pidfile, nil
+	}
+	if ini == "" {
+		return "", errors.New("say which master: --pidfile PATH or --ini FILE (whose pidfile option names it)")
+	}
+	cfg, err := config.Load([]string{"--ini", ini}, environ)
+	if err != nil {
+		return "", err
+	}
+	if cfg.Pidfile == "" {
+		return "", fmt.Errorf("%s sets no pidfile: add `pidfile = /run/app.pid` to it, or pass --pidfile", ini)
+	}
+	return cfg.Pidfile, nil
+}
+
+func readPid(path string) (int, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("pidfile: %w (is the master running?)", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("pidfile %s does not hold a pid", path)
+	}
+	return pid, nil
+}

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the supervise binary: with SUPERVISE_TEST_MAIN
+// set it runs main's code instead of the tests, so process-level tests
+// start a real master without building anything else.
+const envRunMain = "SUPERVISE_TEST_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envRunMain) == "1" {
+		os.Unsetenv(envRunMain)
+		os.Exit(run(os.Args[1:], os.Environ(), os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// requireTool finds a program the tests need. Where CI promised it
+// (SUPERVISE_TEST_REQUIRE=1), its absence fails the test instead of skipping.
+func requireTool(t *testing.T, path string, check ...string) string {
+	t.Helper()
+	p, err := exec.LookPath(path)
+	if err == nil && len(check) > 0 {
+		err = exec.Command(p, check...).Run()
+	}
+	if err != nil {
+		msg := fmt.Sprintf("%s %v unavailable (%v); .ci/run installs it", path, check, err)
+		if os.Getenv("SUPERVISE_TEST_REQUIRE") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return p
+}
+
+// debianPython is the interpreter with Flask (python3-flask); python3 on
+// PATH may be another build.
+func debianPython(t *testing.T) string {
+	return requireTool(t, "/usr/bin/python3", "-c", "import flask")
+}
+
+// masterProc is a running master with its log captured line by line.
+type masterProc struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	lines []string
+	grew  chan struct{} // closed and replaced on every new line
+	done  chan struct{}
+	code  int
+}
+
+func startMaster(t *testing.T, dir string, args ...string) *masterProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), envRunMain+"=1")
+	out, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = cmd.Stderr
+	p := &masterProc{t: t, cmd: cmd, grew: make(chan struct{}), done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go p.collect(out)
+	t.Cleanup(func() {
+		if p.running() {
+			cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-p.done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-p.done
+			}
+		}
+		if t.Failed() {
+			t.Logf("master log:\n%s", p.log())
+		}
+	})
+	return p
+}
+
+func (p *masterProc) collect(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		p.mu.Lock()
+		p.lines = append(p.lines, sc.Text())
+		close(p.grew)
+		p.grew = make(chan struct{})
+		p.mu.Unlock()
+	}
+	err := p.cmd.Wait()
+	p.code = p.cmd.ProcessState.ExitCode()
+	_ = err
+	close(p.done)
+}
+
+func (p *masterProc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+func (p *masterProc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.lines, "\n")
+}
+
+// waitLog waits until the log has at least n lines matching re (counting
+// from the start) and returns them. The timeout only bounds a failure.
+func (p *masterProc) waitLog(re string, n int) []string {
+	p.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(60 * time.Second)
+	for {
+		p.mu.Lock()
+		var got []string
+		for _, l := range p.lines {
+			if rx.MatchString(l) {
+				got = append(got, l)
+			}
+		}
+		grew := p.grew
+		p.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-grew:
+		case <-p.done:
+			p.mu.Lock()
+			finished := len(p.lines)
+			p.mu.Unlock()
+			_ = finished
+			// the last lines may still be in flight: one final look
+			select {
+			case <-grew:
+				continue
+			default:
+			}
+			p.t.Fatalf("master exited (code %d) before logging %d lines matching %q", p.code, n, re)
+		case <-deadline:
+			p.t.Fatalf("timed out waiting for %d log lines matching %q", n, re)
+		}
+	}
+}
+
+// waitExit waits for the master to exit and returns its exit code.
+func (p *masterProc) waitExit() int {
+	p.t.Helper()
+	select {
+	case <-p.done:
+		return p.code
+	case <-time.After(90 * time.Second):
+		p.t.Fatal("master did not exit")
+		return -1
+	}
+}
+
+func (p *masterProc) signal(sig syscall.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+var pidField = regexp.MustCompile(`pid=(\d+)`)
+
+// workerPids returns the pids of the workers the master says it spawned
+// and that are still alive.
+func (p *masterProc) workerPids() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pids []int
+	for _, l := range p.lines {
+		if strings.Contains(l, "spawned worker") {
+			if m := pidField.FindStringSubmatch(l); m != nil {
+				pid, _ := strconv.Atoi(m[1])
+				if alive(pid) {
+					pids = append(pids, pid)
+				}
+			}
+		}
+	}
+	return pids
+}
+
+// alive is true for a process that exists and is not a zombie.
+func alive(pid int) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(raw)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+}
+
+// waitGone waits until none of pids is alive.
+func waitGone(t *testing.T, pids []int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var left []int
+		for _, pid := range pids {
+			if alive(pid) {
+				left = append(left, pid)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes still alive: %v", left)
+		}
+		time.Sleep(20 * time.Millisecond) // polling /proc: there is no event for another process's exit
+	}
+}
+
+// freePort returns a loopback port nothing listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// shortTempDir is a temp dir with a path short enough for unix sockets.
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "sv-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// get fetches url and returns status and body.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// seedFile reads a file of the seed stack (../shared/seed beside the repo).
+func seedFile(t *testing.T, name string) string {
+	t.Helper()
+	for _, dir := range []string{"../../examples/seed", "../../../shared/seed"} {
+		if raw, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+			return string(raw)
+		}
+	}
+	t.Fatalf("seed file %s not found", name)
+	return ""
+}

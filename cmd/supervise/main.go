@@ -1,0 +1,98 @@
+// Command supervise is a drop-in replacement for the uWSGI master: it runs
+// `supervise --ini myapp.ini`, binds the sockets, and supervises Python or
+// Go workers. Verbs (`supervise reload`, `stop`) control a running master.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/supervise-go/supervise/config"
+	"github.com/supervise-go/supervise/master"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stderr))
+}
+
+func run(args, environ []string, stderr io.Writer) int {
+	if len(args) > 0 {
+		if verb, ok := verbs[args[0]]; ok {
+			return verb(args[1:], environ, stderr)
+		}
+	}
+	return runMaster(args, environ, stderr)
+}
+
+func runMaster(args, environ []string, stderr io.Writer) int {
+	cfg, err := config.Load(args, environ)
+	if err != nil {
+		return configError(err, stderr)
+	}
+	demo := applyDemoDefaults(cfg)
+	logFile, err := openLog(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "supervise:", err)
+		return 1
+	}
+	log := hclog.New(&hclog.LoggerOptions{
+		Name:       "supervise",
+		Level:      hclog.Info,
+		Output:     logFile,
+		TimeFormat: "2006-01-02T15:04:05.000Z0700",
+	})
+	if demo != "" {
+		log.Info(demo)
+	}
+	return master.Serve(cfg, master.Options{
+		Log:     log,
+		LogFile: logFile,
+		Environ: environ,
+		Reload: func() (*config.Config, error) {
+			next, err := config.Load(args, environ)
+			if err == nil {
+				applyDemoDefaults(next)
+			}
+			return next, err
+		},
+	})
+}
+
+func configError(err error, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "supervise:", err)
+	var usage *config.UsageError
+	if errors.As(err, &usage) {
+		fmt.Fprintln(stderr, "supervise: run `supervise --help` for the options")
+		return 2
+	}
+	return 1
+}
+
+// DemoAddress is where `supervise` with no configuration serves its
+// built-in app.
+const DemoAddress = "127.0.0.1:8080"
+
+// applyDemoDefaults makes a bare `supervise` run the embedded demo app
+// over HTTP, so a new user sees something work before writing any config.
+func applyDemoDefaults(cfg *config.Config) string {
+	if cfg.Module != "" || cfg.WSGIFile != "" || len(cfg.Exec) > 0 || len(cfg.Sockets) > 0 {
+		return ""
+	}
+	cfg.Sockets = []config.Socket{{Addr: DemoAddress, Proto: "http"}}
+	return fmt.Sprintf("no app and no socket configured: serving the built-in demo app; try: curl http://%s/", DemoAddress)
+}
+
+func openLog(cfg *config.Config) (*os.File, error) {
+	if cfg.Logto == "" {
+		return os.Stderr, nil
+	}
+	f, err := os.OpenFile(cfg.Logto, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("logto %s: %w", cfg.Logto, err)
+	}
+	return f, nil
+}

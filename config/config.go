@@ -1,0 +1,146 @@
+// Package config reads uWSGI-compatible options: `[uwsgi]` ini sections,
+// command-line flags with uWSGI's names, and UWSGI_*/SUPERVISE_* variables.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Socket is one listening address.
+type Socket struct {
+	Addr  string // "/tmp/uwsgi.sock", "127.0.0.1:3031", ":3031", "[::1]:3031", "@abstract"
+	Proto string // "uwsgi" (socket) or "http" (http-socket)
+}
+
+// Config is the effective configuration after every source is applied.
+type Config struct {
+	Sockets           []Socket
+	Module            string // "pkg.mod"; "pkg.mod:callable" is split into Module and Callable
+	Callable          string
+	WSGIFile          string
+	PythonPath        []string
+	Home              string
+	PythonBin         string
+	Exec              []string
+	Processes         int
+	Threads           int
+	ChmodSocket       os.FileMode
+	ChownSocket       string
+	Chdir             string
+	Env               []string
+	Pidfile           string
+	Vacuum            bool
+	Listen            int
+	NeedApp           bool
+	BufferSize        int
+	DisableLogging    bool
+	Logto             string
+	WorkerReloadMercy time.Duration
+	MinWorkerLifetime time.Duration
+	Stats             string
+	StatsHTTP         bool
+	StatsMinified     bool
+	MasterFIFO        []string
+	Strict            bool
+	Notices           []string // one line each, logged at start
+	Files             []string // ini files read
+}
+
+func defaults() *Config {
+	return &Config{
+		Callable:          "application",
+		Processes:         1,
+		Threads:           1,
+		Listen:            100,
+		BufferSize:        4096,
+		WorkerReloadMercy: 60 * time.Second,
+		MinWorkerLifetime: 10 * time.Second,
+	}
+}
+
+// UsageError is a mistake on the command line (exit status 2).
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Load builds a Config from the command line (without the program name)
+// and the environment. Later sources win: defaults, then UWSGI_* and
+// SUPERVISE_* variables, then the arguments left to right, an --ini being
+// read where it stands (so a flag after it overrides the file).
+func Load(args []string, environ []string) (*Config, error) {
+	l := &loader{cfg: defaults(), environ: environ, noticed: map[string]bool{}}
+	l.applyEnviron()
+	if err := l.applyArgs(args); err != nil {
+		return nil, err
+	}
+	if err := l.finish(); err != nil {
+		return nil, err
+	}
+	return l.cfg, nil
+}
+
+// loader carries the state of one Load.
+type loader struct {
+	cfg          *Config
+	environ      []string
+	noticed      map[string]bool
+	placeholders []placeholder // unknown ini keys, checked at the end
+	values       map[string]string
+	referenced   map[string]bool
+	strictErrs   []error
+}
+
+type placeholder struct{ key, where string }
+
+func (l *loader) notice(key, text string) {
+	if l.noticed[key] {
+		return
+	}
+	l.noticed[key] = true
+	l.cfg.Notices = append(l.cfg.Notices, text)
+}
+
+// set applies one option by name; where says which file or flag it came
+// from, for errors.
+func (l *loader) set(name, value, where string) error {
+	opt := lookup(name)
+	if opt == nil {
+		return fmt.Errorf("%s: unknown option %q", where, name)
+	}
+	if opt.Status == Ignored {
+		l.notice(opt.Name, fmt.Sprintf("%s = %s: ignored (%s)", name, value, opt.Help))
+		return nil
+	}
+	if opt.apply == nil {
+		return nil
+	}
+	if err := opt.apply(l, value); err != nil {
+		return fmt.Errorf("%s: option %s = %q: %w", where, name, value, err)
+	}
+	return nil
+}
+
+func (l *loader) finish() error {
+	c := l.cfg
+	l.checkPlaceholders()
+	errs := l.strictErrs
+	if c.Processes < 1 {
+		errs = append(errs, fmt.Errorf("processes = %d: must be at least 1", c.Processes))
+	}
+	if c.Threads < 1 {
+		errs = append(errs, fmt.Errorf("threads = %d: must be at least 1", c.Threads))
+	}
+	if c.BufferSize < 1 || c.BufferSize > 65535 {
+		errs = append(errs, fmt.Errorf("buffer-size = %d: must be 1..65535 (the uwsgi header holds 16 bits)", c.BufferSize))
+	}
+	if c.Listen < 1 {
+		errs = append(errs, fmt.Errorf("listen = %d: must be at least 1", c.Listen))
+	}
+	if len(c.Exec) > 0 && (c.Module != "" || c.WSGIFile != "") {
+		errs = append(errs, fmt.Errorf("exec %q and a Python app (module/wsgi-file) are both set: a worker runs one of them; remove one", c.Exec[0]))
+	}
+	return errors.Join(errs...)
+}

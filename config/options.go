@@ -1,0 +1,305 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kind is how an option's value is read.
+type Kind string
+
+const (
+	Bool    Kind = "bool"
+	Int     Kind = "int"
+	String  Kind = "string"
+	List    Kind = "list" // repeatable: every occurrence appends
+	Seconds Kind = "seconds"
+	Mode    Kind = "mode" // octal file mode; bare means 666
+)
+
+// Status says what supervise does with an option.
+type Status string
+
+const (
+	Works   Status = "works"
+	Ignored Status = "ignored" // accepted with a notice saying what happens instead
+)
+
+// Option is one known option.
+type Option struct {
+	Name    string
+	Aliases []string
+	Kind    Kind
+	Default string
+	Status  Status
+	Help    string
+	apply   func(l *loader, value string) error
+}
+
+// Options lists every option supervise knows, sorted by name.
+func Options() []Option {
+	out := append([]Option(nil), table...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+var byName = map[string]*Option{}
+
+func init() {
+	for i := range table {
+		o := &table[i]
+		byName[o.Name] = o
+		for _, a := range o.Aliases {
+			byName[a] = o
+		}
+	}
+}
+
+func lookup(name string) *Option { return byName[name] }
+
+func works(name string, aliases []string, kind Kind, def, help string, apply func(*loader, string) error) Option {
+	return Option{Name: name, Aliases: aliases, Kind: kind, Default: def, Status: Works, Help: help, apply: apply}
+}
+
+// ignored options: what the notice says happens instead.
+func ignored(name string, aliases []string, kind Kind, instead string) Option {
+	return Option{Name: name, Aliases: aliases, Kind: kind, Status: Ignored, Help: instead}
+}
+
+const notYet = "not implemented yet in supervise; the option has no effect"
+
+var table = []Option{
+	works("socket", []string{"uwsgi-socket", "s"}, List, "", "bind a uwsgi-protocol socket (for nginx uwsgi_pass)", addSocket("uwsgi")),
+	works("http-socket", nil, List, "", "bind a socket the workers serve HTTP/1.1 on", addSocket("http")),
+	works("module", []string{"wsgi", "w"}, String, "", "Python module of the WSGI app; mod:callable names the callable too", setModule),
+	works("callable", nil, String, "application", "name of the WSGI callable in the module", str(func(c *Config) *string { return &c.Callable })),
+	works("wsgi-file", []string{"file"}, String, "", "load the WSGI app from this Python file", str(func(c *Config) *string { return &c.WSGIFile })),
+	works("pythonpath", []string{"python-path", "pp"}, List, "", "add a directory to sys.path", list(func(c *Config) *[]string { return &c.PythonPath })),
+	works("home", []string{"virtualenv", "venv", "pyhome", "H"}, String, "", "virtualenv to run the workers' python from (HOME/bin/python3)", str(func(c *Config) *string { return &c.Home })),
+	works("python-bin", nil, String, "python3 on PATH", "supervise's own: the Python interpreter for the workers", str(func(c *Config) *string { return &c.PythonBin })),
+	works("exec", nil, String, "", "supervise's own: run this program (with arguments) as the worker instead of Python", setExec),
+	works("processes", []string{"workers", "p"}, Int, "1", "number of worker processes", integer(func(c *Config) *int { return &c.Processes })),
+	works("threads", nil, Int, "1", "requests one worker serves at once", integer(func(c *Config) *int { return &c.Threads })),
+	works("chmod-socket", nil, Mode, "", "mode of unix sockets (bare: 666)", setMode),
+	works("chown-socket", nil, String, "", "owner of unix sockets: user or user:group", str(func(c *Config) *string { return &c.ChownSocket })),
+	works("chdir", nil, String, "", "directory the workers run in", str(func(c *Config) *string { return &c.Chdir })),
+	works("env", nil, List, "", "set an environment variable for the workers: KEY=VALUE", addEnv),
+	works("pidfile", nil, String, "", "write the master's pid to this file", str(func(c *Config) *string { return &c.Pidfile })),
+	works("vacuum", nil, Bool, "false", "remove unix sockets and the pidfile on exit", boolean(func(c *Config) *bool { return &c.Vacuum })),
+	works("listen", []string{"l"}, Int, "100", "socket listen queue (backlog); must not exceed net.core.somaxconn", integer(func(c *Config) *int { return &c.Listen })),
+	works("need-app", nil, Bool, "false", "exit when the app cannot be loaded instead of retrying", boolean(func(c *Config) *bool { return &c.NeedApp })),
+	works("buffer-size", []string{"b"}, Int, "4096", "largest uwsgi request vars block (and HTTP header block), bytes", integer(func(c *Config) *int { return &c.BufferSize })),
+	works("disable-logging", []string{"L"}, Bool, "false", "no per-request log lines", boolean(func(c *Config) *bool { return &c.DisableLogging })),
+	works("logto", nil, String, "", "append the log (master and workers) to this file", str(func(c *Config) *string { return &c.Logto })),
+	works("worker-reload-mercy", nil, Seconds, "60", "seconds a stopping worker may take before it is killed", seconds(func(c *Config) *time.Duration { return &c.WorkerReloadMercy })),
+	works("stats", []string{"stats-server"}, String, "", "serve uWSGI-shaped stats JSON on host:port, a unix path or @abstract", str(func(c *Config) *string { return &c.Stats })),
+	works("stats-http", nil, Bool, "false", "serve the stats over HTTP (and Prometheus text at /metrics)", boolean(func(c *Config) *bool { return &c.StatsHTTP })),
+	works("stats-minified", []string{"stats-min"}, Bool, "false", "stats JSON on one line", boolean(func(c *Config) *bool { return &c.StatsMinified })),
+	works("strict", nil, Bool, "false", "an unknown ini key is an error instead of a placeholder", boolean(func(c *Config) *bool { return &c.Strict })),
+	works("ini", nil, String, "", "read options from an ini file (FILE or FILE:section)", nil),
+	works("master", []string{"M"}, Bool, "true", "the master always runs", setMaster),
+	works("die-on-term", nil, Bool, "true", "SIGTERM always shuts down gracefully", setDieOnTerm),
+	works("http", nil, List, "", "uWSGI's HTTP router; until supervise's front end lands the workers serve HTTP on it directly (as http-socket)", addHTTPRouter),
+
+	ignored("plugins", []string{"plugin"}, List, "supervise runs Python itself; there are no plugins to load"),
+	ignored("enable-threads", []string{"T"}, Bool, "threads are always enabled"),
+	ignored("thunder-lock", nil, Bool, "the kernel balances accept() across workers"),
+	ignored("single-interpreter", nil, Bool, "each worker runs one interpreter already"),
+	ignored("auto-procname", nil, Bool, "worker processes keep the interpreter's name"),
+	ignored("memory-report", nil, Bool, "the stats always include rss and vsz"),
+	ignored("log-date", []string{"logdate"}, Bool, "every log line carries a timestamp"),
+	ignored("min-worker-lifetime", nil, Seconds, notYet),
+	ignored("master-fifo", nil, List, notYet),
+	ignored("harakiri", nil, Int, notYet),
+	ignored("harakiri-verbose", nil, Bool, notYet),
+	ignored("max-requests", nil, Int, notYet),
+	ignored("max-requests-delta", nil, Int, notYet),
+	ignored("reload-on-rss", nil, Int, notYet),
+	ignored("evil-reload-on-rss", nil, Int, notYet),
+	ignored("cheaper", nil, Int, notYet+"; all processes run"),
+	ignored("cheaper-initial", nil, Int, notYet),
+	ignored("cheaper-step", nil, Int, notYet),
+	ignored("cheaper-algo", nil, String, notYet),
+	ignored("touch-reload", nil, List, notYet+"; reload with SIGHUP or `supervise reload`"),
+	ignored("lazy-apps", []string{"lazy"}, Bool, "every worker loads the app itself already"),
+	ignored("daemonize", nil, String, "supervise stays in the foreground; run it under systemd (deploy/systemd)"),
+	ignored("post-buffering", nil, Int, notYet),
+	ignored("static-map", nil, List, notYet+"; serve static files from nginx"),
+	ignored("py-autoreload", nil, Int, notYet),
+	ignored("attach-daemon", nil, List, notYet),
+	ignored("log-format", nil, String, notYet+"; request lines use supervise's key=value format"),
+	ignored("logger", nil, List, notYet+"; use logto"),
+	ignored("uid", nil, String, notYet+"; workers run as the master's user"),
+	ignored("gid", nil, String, notYet+"; workers run as the master's group"),
+	ignored("offload-threads", nil, Int, "supervise does not offload"),
+	ignored("vhost", nil, Bool, "one app per master"),
+	ignored("manage-script-name", nil, Bool, notYet),
+	ignored("mount", nil, List, notYet),
+}
+
+func str(field func(*Config) *string) func(*loader, string) error {
+	return func(l *loader, v string) error { *field(l.cfg) = v; return nil }
+}
+
+func list(field func(*Config) *[]string) func(*loader, string) error {
+	return func(l *loader, v string) error { p := field(l.cfg); *p = append(*p, v); return nil }
+}
+
+func integer(field func(*Config) *int) func(*loader, string) error {
+	return func(l *loader, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("not a whole number")
+		}
+		*field(l.cfg) = n
+		return nil
+	}
+}
+
+func boolean(field func(*Config) *bool) func(*loader, string) error {
+	return func(l *loader, v string) error {
+		b, err := parseBool(v)
+		*field(l.cfg) = b
+		return err
+	}
+}
+
+func seconds(field func(*Config) *time.Duration) func(*loader, string) error {
+	return func(l *loader, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 {
+			return fmt.Errorf("not a number of seconds")
+		}
+		*field(l.cfg) = time.Duration(n) * time.Second
+		return nil
+	}
+}
+
+// parseBool reads uWSGI's boolean words.
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "true", "yes", "on", "1", "y", "t":
+		return true, nil
+	case "false", "no", "off", "0", "n", "f":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean (use true/false, yes/no, on/off or 1/0)")
+}
+
+func addSocket(proto string) func(*loader, string) error {
+	return func(l *loader, v string) error {
+		addr := strings.TrimSpace(v)
+		if addr == "" {
+			return fmt.Errorf("empty address")
+		}
+		l.cfg.Sockets = append(l.cfg.Sockets, Socket{Addr: addr, Proto: proto})
+		return nil
+	}
+}
+
+func addHTTPRouter(l *loader, v string) error {
+	l.notice("http", fmt.Sprintf("http = %s: the workers serve HTTP on it directly (as http-socket); supervise's own front end is not there yet", v))
+	return addSocket("http")(l, v)
+}
+
+func setModule(l *loader, v string) error {
+	mod, callable, ok := strings.Cut(strings.TrimSpace(v), ":")
+	if mod == "" {
+		return fmt.Errorf("empty module name")
+	}
+	l.cfg.Module = mod
+	if ok && callable != "" {
+		l.cfg.Callable = callable
+	}
+	return nil
+}
+
+func setExec(l *loader, v string) error {
+	args, err := splitCommand(v)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		return fmt.Errorf("empty command")
+	}
+	l.cfg.Exec = args
+	return nil
+}
+
+func setMode(l *loader, v string) error {
+	v = strings.TrimSpace(v)
+	if b, err := parseBool(v); err == nil && v != "0" && v != "1" {
+		if b {
+			l.cfg.ChmodSocket = 0o666
+		}
+		return nil
+	}
+	n, err := strconv.ParseUint(v, 8, 32)
+	if err != nil || n > 0o777 {
+		return fmt.Errorf("not an octal mode like 660")
+	}
+	l.cfg.ChmodSocket = os.FileMode(n)
+	return nil
+}
+
+func addEnv(l *loader, v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE")
+	}
+	l.cfg.Env = append(l.cfg.Env, v)
+	return nil
+}
+
+func setMaster(l *loader, v string) error {
+	b, err := parseBool(v)
+	if err == nil && !b {
+		l.notice("master", "master = false: ignored (supervise always runs a master)")
+	}
+	return err
+}
+
+func setDieOnTerm(l *loader, v string) error {
+	b, err := parseBool(v)
+	if err == nil && !b {
+		l.notice("die-on-term", "die-on-term = false: ignored (SIGTERM always shuts down gracefully; reload with SIGHUP)")
+	}
+	return err
+}
+
+// splitCommand splits a command line with shell-like quotes.
+func splitCommand(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	var quote rune
+	inWord := false
+	for _, r := range s {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteRune(r)
+		case r == '"' || r == '\'':
+			quote, inWord = r, true
+		case r == ' ' || r == '\t':
+			if inWord {
+				out = append(out, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("unclosed quote")
+	}
+	if inWord {
+		out = append(out, cur.String())
+	}
+	return out, nil
+}

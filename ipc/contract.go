@@ -1,0 +1,70 @@
+// Package ipc is the contract between the supervise master and its
+// workers: which file descriptors a worker inherits, which environment
+// variables describe them, and how a worker reports readiness.
+//
+// The Go worker library and the master both read these names from here;
+// the embedded Python worker (worker/python/worker.py) mirrors them and
+// a test checks that the two agree.
+package ipc
+
+// Listening sockets are passed the way systemd socket activation passes
+// them, so any program that understands sd_listen_fds can be a worker.
+const (
+	// FirstListenFD is the first inherited listening socket; the rest follow
+	// in config order.
+	FirstListenFD = 3
+	// EnvListenFDs holds how many listening sockets start at FirstListenFD.
+	EnvListenFDs = "LISTEN_FDS"
+	// EnvListenFDNames holds the protocol of each socket, colon separated:
+	// ProtoUwsgi or ProtoHTTP.
+	EnvListenFDNames = "LISTEN_FDNAMES"
+	// EnvListenPID is the pid the sockets are meant for (systemd's rule).
+	EnvListenPID = "LISTEN_PID"
+	// EnvNotifySocket is the path of the master's unixgram notify socket;
+	// workers send "READY=1" there, as with systemd's sd_notify.
+	EnvNotifySocket = "NOTIFY_SOCKET"
+)
+
+// Socket protocols, as they appear in LISTEN_FDNAMES.
+const (
+	ProtoUwsgi = "uwsgi"
+	ProtoHTTP  = "http"
+)
+
+// Worker identity and settings.
+const (
+	// EnvWorkerID is the worker's slot, 1..processes, stable across respawns.
+	EnvWorkerID = "SUPERVISE_WORKER_ID"
+	// EnvGeneration counts reloads; the first generation is 1.
+	EnvGeneration = "SUPERVISE_GENERATION"
+	// EnvThreads is how many requests one worker serves at once.
+	EnvThreads = "SUPERVISE_THREADS"
+	// EnvLifelineFD is an inherited pipe's read end. It reads EOF when the
+	// master is gone, however it died; the worker then exits.
+	EnvLifelineFD = "SUPERVISE_LIFELINE_FD"
+	// EnvMasterPID is the master's pid, for logs.
+	EnvMasterPID = "SUPERVISE_MASTER_PID"
+	// EnvBufferSize is the largest uwsgi vars block accepted (buffer-size).
+	EnvBufferSize = "SUPERVISE_BUFFER_SIZE"
+	// EnvDisableLogging is "1" when per-request log lines are off.
+	EnvDisableLogging = "SUPERVISE_DISABLE_LOGGING"
+)
+
+// The Python worker's application settings.
+const (
+	EnvPyModule     = "SUPERVISE_PY_MODULE"     // dotted module, optionally "mod:callable"
+	EnvPyCallable   = "SUPERVISE_PY_CALLABLE"   // default "application"
+	EnvPyWSGIFile   = "SUPERVISE_PY_WSGI_FILE"  // a file to load as the app module
+	EnvPyPythonPath = "SUPERVISE_PY_PYTHONPATH" // extra sys.path entries, colon separated
+)
+
+// Notify messages (systemd's names).
+const (
+	NotifyReady    = "READY=1"
+	NotifyStopping = "STOPPING=1"
+	NotifyStatus   = "STATUS="
+)
+
+// ExitAppLoadFailed is the exit code of a worker whose app could not be
+// loaded (uWSGI's UWSGI_FAILED_APP_CODE). With need-app the master gives up.
+const ExitAppLoadFailed = 22

@@ -1,0 +1,26 @@
+package master
+
+import "time"
+
+// A worker that dies before this age (or before it said READY) counts as a
+// failed start; consecutive failures back off exponentially so a broken app
+// never spins the CPU. One that lived longer is respawned at once.
+const (
+	healthyAge   = 2 * time.Second
+	backoffFirst = 100 * time.Millisecond
+	backoffMax   = 10 * time.Second
+)
+
+// backoffDelay is the wait before the next start after n consecutive
+// failures: 0 for the first (a one-off crash is respawned at once), then
+// 100 ms doubling up to 10 s.
+func backoffDelay(failures int) time.Duration {
+	if failures <= 1 {
+		return 0
+	}
+	d := backoffFirst
+	for i := 2; i < failures && d < backoffMax; i++ {
+		d *= 2
+	}
+	return min(d, backoffMax)
+}

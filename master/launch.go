@@ -1,0 +1,188 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/supervise-go/supervise/config"
+	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/socket"
+)
+
+// Launcher turns a configuration into worker processes: the command, the
+// inherited files and the contract's environment (package ipc).
+type Launcher struct {
+	cfg        *config.Config
+	listeners  []*socket.Listener
+	rt         *Runtime
+	path       string   // the program to exec
+	args       []string // its argv
+	baseEnv    []string
+	workerFile string
+}
+
+// Runtime is what every generation of workers shares with the master.
+type Runtime struct {
+	Dir       string   // private 0700 directory: worker.py, notify.sock
+	Notify    string   // the notify socket's path
+	Lifeline  *os.File // read end of the lifeline pipe
+	Stdin     *os.File // /dev/null
+	Log       *os.File // the workers' stdout and stderr
+	MasterPID int
+	Board     *ipc.Scoreboard
+}
+
+// NewLauncher resolves the interpreter or binary now, so a wrong path is
+// an error at start or reload rather than a respawn loop.
+func NewLauncher(cfg *config.Config, listeners []*socket.Listener, rt *Runtime, environ []string) (*Launcher, error) {
+	l := &Launcher{cfg: cfg, listeners: listeners, rt: rt, baseEnv: workerBaseEnv(environ)}
+	if len(cfg.Exec) > 0 {
+		path, err := resolveProgram(cfg.Exec[0])
+		if err != nil {
+			return nil, fmt.Errorf("exec %q: %w", cfg.Exec[0], err)
+		}
+		l.path, l.args = path, cfg.Exec
+		return l, nil
+	}
+	python, err := pythonInterpreter(cfg)
+	if err != nil {
+		return nil, err
+	}
+	l.path = python
+	l.args = []string{python, filepath.Join(rt.Dir, "worker.py")}
+	return l, nil
+}
+
+// Plan is the master's view of this configuration.
+func (l *Launcher) Plan() *Plan {
+	return &Plan{
+		Processes: l.cfg.Processes,
+		Mercy:     l.cfg.WorkerReloadMercy,
+		NeedApp:   l.cfg.NeedApp,
+		Spec:      l.Spec,
+		Chdir:     l.cfg.Chdir,
+	}
+}
+
+// Spec is the process for one worker.
+func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
+	files := []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}
+	names := make([]string, len(l.listeners))
+	for i, ln := range l.listeners {
+		files = append(files, ln.File)
+		names[i] = ln.Proto
+	}
+	lifelineFD := len(files)
+	files = append(files, l.rt.Lifeline)
+	boardFD := len(files)
+	if w.BoardSlot >= 0 {
+		files = append(files, l.rt.Board.File)
+	}
+	env := append([]string(nil), l.baseEnv...)
+	env = append(env, l.cfg.Env...)
+	env = append(env,
+		ipc.EnvListenFDs+"="+strconv.Itoa(len(l.listeners)),
+		ipc.EnvListenFDNames+"="+strings.Join(names, ":"),
+		ipc.EnvNotifySocket+"="+l.rt.Notify,
+		ipc.EnvWorkerID+"="+strconv.Itoa(w.ID),
+		ipc.EnvGeneration+"="+strconv.Itoa(w.Generation),
+		ipc.EnvThreads+"="+strconv.Itoa(l.cfg.Threads),
+		ipc.EnvLifelineFD+"="+strconv.Itoa(lifelineFD),
+		ipc.EnvMasterPID+"="+strconv.Itoa(l.rt.MasterPID),
+		ipc.EnvBufferSize+"="+strconv.Itoa(l.cfg.BufferSize),
+	)
+	if w.BoardSlot >= 0 {
+		env = append(env, ipc.EnvScoreboardFD+"="+strconv.Itoa(boardFD), ipc.EnvScoreboardIdx+"="+strconv.Itoa(w.BoardSlot))
+	}
+	if l.cfg.DisableLogging {
+		env = append(env, ipc.EnvDisableLogging+"=1")
+	}
+	env = append(env, l.pythonEnv()...)
+	return &ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files}, nil
+}
+
+func (l *Launcher) pythonEnv() []string {
+	if len(l.cfg.Exec) > 0 {
+		return nil
+	}
+	env := []string{
+		ipc.EnvPyModule + "=" + l.cfg.Module,
+		ipc.EnvPyCallable + "=" + l.cfg.Callable,
+		ipc.EnvPyWSGIFile + "=" + l.cfg.WSGIFile,
+		ipc.EnvPyPythonPath + "=" + strings.Join(l.cfg.PythonPath, ":"),
+	}
+	if l.cfg.Home != "" {
+		env = append(env, "VIRTUAL_ENV="+l.cfg.Home)
+	}
+	return env
+}
+
+// workerBaseEnv is the master's environment without what describes the
+// master itself (systemd's sockets and notify socket, our own contract).
+func workerBaseEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case name == ipc.EnvNotifySocket, strings.HasPrefix(name, "LISTEN_"),
+			strings.HasPrefix(name, "SUPERVISE_"), name == "WATCHDOG_USEC", name == "WATCHDOG_PID":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// pythonInterpreter picks python-bin, else the virtualenv's python, else
+// python3 on PATH.
+func pythonInterpreter(cfg *config.Config) (string, error) {
+	if cfg.PythonBin != "" {
+		p, err := resolveProgram(cfg.PythonBin)
+		if err != nil {
+			return "", fmt.Errorf("python-bin %q: %w", cfg.PythonBin, err)
+		}
+		return p, nil
+	}
+	if cfg.Home != "" {
+		for _, name := range []string{"python3", "python"} {
+			p := filepath.Join(cfg.Home, "bin", name)
+			if isExecutable(p) {
+				return p, nil
+			}
+		}
+		return "", fmt.Errorf("home %q: no bin/python3 or bin/python in it; point home (virtualenv) at a virtualenv or set python-bin", cfg.Home)
+	}
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		return "", errors.New("python3 is not on PATH: install python3, or set home (virtualenv) or python-bin")
+	}
+	return filepath.Abs(p)
+}
+
+func resolveProgram(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		p, err := filepath.Abs(name)
+		if err != nil {
+			return "", err
+		}
+		if !isExecutable(p) {
+			return "", fmt.Errorf("%s is missing or not executable", p)
+		}
+		return p, nil
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("not found on PATH")
+	}
+	return filepath.Abs(p)
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}

@@ -1,0 +1,267 @@
+package master
+
+import (
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/supervise-go/supervise/ipc"
+)
+
+// Event is one thing that woke the loop. Exactly one field is set, or
+// none for a timer tick.
+type Event struct {
+	Signal os.Signal
+	Note   *ipc.Notification
+}
+
+// Step handles one event and then runs the arbiter's steps. It is the only
+// code that changes worker state.
+func (m *Master) Step(ev Event) {
+	switch {
+	case ev.Signal != nil:
+		m.handleSignal(ev.Signal)
+	case ev.Note != nil:
+		m.handleNotify(*ev.Note)
+	}
+	m.reap()
+	m.murder()
+	m.manage()
+}
+
+// NextWake is how long the loop may sleep before a deadline needs it.
+func (m *Master) NextWake() time.Duration {
+	now := m.os.Now()
+	next := now.Add(time.Second)
+	for _, w := range m.workers {
+		if w.State == Stopping && !w.Killed && w.StopDeadline.Before(next) {
+			next = w.StopDeadline
+		}
+	}
+	if m.phase == running {
+		for _, s := range m.slots {
+			if s.Current == nil && s.NextStart.Before(next) {
+				next = s.NextStart
+			}
+		}
+	}
+	return max(next.Sub(now), time.Millisecond)
+}
+
+func (m *Master) handleSignal(sig os.Signal) {
+	switch sig {
+	case syscall.SIGTERM:
+		m.Shutdown(true)
+	case syscall.SIGINT, syscall.SIGQUIT:
+		m.Shutdown(false)
+	case syscall.SIGHUP:
+		m.Reload()
+	case syscall.SIGTTIN:
+		m.Scale(len(m.slots) + 1)
+	case syscall.SIGTTOU:
+		m.Scale(len(m.slots) - 1)
+	case syscall.SIGUSR1:
+		if m.hooks.StatsToLog != nil {
+			m.hooks.StatsToLog(m.Snapshot())
+		}
+	}
+}
+
+func (m *Master) handleNotify(n ipc.Notification) {
+	w := m.workers[n.PID]
+	if w == nil {
+		return
+	}
+	if n.Fields["READY"] == "1" && w.State == Starting {
+		w.State = Ready
+		w.ReadyAt = m.os.Now()
+		m.log.Debug("worker ready", "id", w.ID, "pid", w.PID, "generation", w.Generation,
+			"startup", w.ReadyAt.Sub(w.Started).Round(time.Millisecond))
+		m.retireOlder(w)
+	}
+}
+
+// Shutdown stops every worker: gracefully (finish in-flight requests within
+// worker-reload-mercy) or at once.
+func (m *Master) Shutdown(graceful bool) {
+	if m.phase == halting || (m.phase == draining && graceful) {
+		return
+	}
+	if m.hooks.Stopping != nil && m.phase == running {
+		m.hooks.Stopping()
+	}
+	if graceful {
+		m.phase = draining
+		m.log.Info("graceful shutdown: waiting for workers to finish their requests", "mercy", m.plan.Mercy)
+		for _, w := range m.workers {
+			m.stop(w, "shutdown")
+		}
+		return
+	}
+	m.phase = halting
+	m.log.Info("immediate shutdown: killing workers")
+	for _, w := range m.workers {
+		m.kill(w, "")
+	}
+}
+
+// Scale changes the number of workers (SIGTTIN/SIGTTOU, `supervise scale`).
+func (m *Master) Scale(n int) {
+	if n < 1 || m.phase != running {
+		return
+	}
+	m.log.Info("scaling the pool", "from", len(m.slots), "to", n)
+	m.plan.Processes = n
+	m.resize(n)
+}
+
+// reap collects exited children and decides what each exit means.
+func (m *Master) reap() {
+	for _, e := range m.os.Reap() {
+		w := m.workers[e.PID]
+		if w == nil {
+			continue // an orphan we inherited as PID 1
+		}
+		delete(m.workers, e.PID)
+		m.releaseBoard(w.BoardSlot)
+		m.onExit(w, e)
+	}
+}
+
+func (m *Master) onExit(w *Worker, e Exit) {
+	s := m.slot(w.ID)
+	current := s != nil && s.Current == w
+	if current {
+		s.Current = nil
+	}
+	if w.State == Stopping {
+		m.log.Info("worker stopped", "id", w.ID, "pid", w.PID, "status", e.Describe())
+		return
+	}
+	m.log.Warn("worker died", "id", w.ID, "pid", w.PID, "generation", w.Generation,
+		"status", e.Describe(), "age", m.os.Now().Sub(w.Started).Round(time.Millisecond))
+	if m.phase != running || !current {
+		return
+	}
+	if m.oldPlan != nil && w.State == Starting && w.Generation == m.generation {
+		m.abortReload(w)
+		return
+	}
+	appFailed := e.Status.Exited() && e.Status.ExitStatus() == ipc.ExitAppLoadFailed
+	if appFailed && m.plan.NeedApp && m.announced == 0 {
+		m.log.Error("the app failed to load and need-app is set: GAME OVER", "id", w.ID, "pid", w.PID)
+		m.exitCode = ipc.ExitAppLoadFailed
+		m.Shutdown(false)
+		return
+	}
+	m.scheduleRespawn(s, w)
+}
+
+func (m *Master) scheduleRespawn(s *Slot, w *Worker) {
+	now := m.os.Now()
+	if w.State == Ready && now.Sub(w.Started) >= healthyAge {
+		s.Failures = 0
+	}
+	s.Failures++
+	delay := backoffDelay(s.Failures)
+	s.NextStart = now.Add(delay)
+	if delay > 0 {
+		m.log.Warn("worker keeps failing; backing off", "id", s.ID, "failures", s.Failures, "next_start_in", delay)
+	}
+}
+
+// murder kills workers whose graceful stop outran worker-reload-mercy.
+func (m *Master) murder() {
+	now := m.os.Now()
+	for _, w := range m.workers {
+		if w.State == Stopping && !w.Killed && !now.Before(w.StopDeadline) {
+			m.kill(w, "did not stop within worker-reload-mercy")
+		}
+	}
+}
+
+// manage fills empty slots whose backoff has passed.
+func (m *Master) manage() {
+	if m.phase != running {
+		return
+	}
+	now := m.os.Now()
+	for _, s := range m.slots {
+		if s.Current == nil && !now.Before(s.NextStart) {
+			m.spawn(s)
+		}
+	}
+	m.announceReady()
+}
+
+func (m *Master) spawn(s *Slot) {
+	board := -1
+	if m.board != nil {
+		board = m.board.Acquire()
+	}
+	spec, err := m.plan.Spec(SpawnInfo{ID: s.ID, Generation: m.generation, BoardSlot: board})
+	if err == nil {
+		var pid int
+		pid, err = m.os.Start(spec)
+		if err == nil {
+			now := m.os.Now()
+			w := &Worker{ID: s.ID, PID: pid, Generation: m.generation, State: Starting, Started: now, BoardSlot: board}
+			m.workers[pid] = w
+			s.Current = w
+			s.Respawns++
+			s.LastSpawn = now
+			m.log.Info("spawned worker", "id", s.ID, "pid", pid, "generation", m.generation)
+			return
+		}
+	}
+	m.releaseBoard(board)
+	s.Failures++
+	delay := max(backoffDelay(s.Failures), backoffFirst)
+	s.NextStart = m.os.Now().Add(delay)
+	m.log.Error("cannot start worker", "id", s.ID, "error", err, "retry_in", delay)
+}
+
+// announceReady fires Hooks.Ready once per generation, when every slot
+// holds a ready worker of it.
+func (m *Master) announceReady() {
+	if m.announced == m.generation || len(m.slots) == 0 {
+		return
+	}
+	for _, s := range m.slots {
+		if s.Current == nil || s.Current.State != Ready || s.Current.Generation != m.generation {
+			return
+		}
+	}
+	m.announced = m.generation
+	m.oldPlan = nil
+	m.log.Info("all workers ready", "generation", m.generation, "workers", len(m.slots))
+	if m.hooks.Ready != nil {
+		m.hooks.Ready(m.generation)
+	}
+}
+
+// Run drives the loop from real channels until the master is done, and
+// returns the process exit code. calls run functions on the loop's
+// goroutine (stats snapshots, control commands).
+func (m *Master) Run(sigs <-chan os.Signal, notes <-chan ipc.Notification, calls <-chan func()) int {
+	m.Step(Event{})
+	timer := time.NewTimer(m.NextWake())
+	defer timer.Stop()
+	for {
+		if done, code := m.Done(); done {
+			return code
+		}
+		select {
+		case s := <-sigs:
+			m.Step(Event{Signal: s})
+		case n := <-notes:
+			m.Step(Event{Note: &n})
+		case call := <-calls:
+			call()
+			m.Step(Event{})
+		case <-timer.C:
+			m.Step(Event{})
+		}
+		timer.Reset(m.NextWake())
+	}
+}

@@ -1,0 +1,383 @@
+package master
+
+import (
+	"errors"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/supervise-go/supervise/ipc"
+)
+
+// fakeOS records what the loop does and lets tests decide what processes do.
+type fakeOS struct {
+	now      time.Time
+	nextPID  int
+	started  []int // pids in start order
+	signals  map[int][]syscall.Signal
+	exited   []Exit
+	startErr error
+}
+
+func newFake() *fakeOS {
+	return &fakeOS{now: time.Unix(1_700_000_000, 0), nextPID: 100, signals: map[int][]syscall.Signal{}}
+}
+
+func (f *fakeOS) os() OS {
+	return OS{
+		Start: func(*ProcSpec) (int, error) {
+			if f.startErr != nil {
+				return 0, f.startErr
+			}
+			f.nextPID++
+			f.started = append(f.started, f.nextPID)
+			return f.nextPID, nil
+		},
+		Signal: func(pid int, sig syscall.Signal) error {
+			f.signals[pid] = append(f.signals[pid], sig)
+			return nil
+		},
+		Reap: func() []Exit {
+			e := f.exited
+			f.exited = nil
+			return e
+		},
+		Now: func() time.Time { return f.now },
+	}
+}
+
+func (f *fakeOS) exit(pid, code int) {
+	f.exited = append(f.exited, Exit{PID: pid, Status: syscall.WaitStatus(code << 8)})
+}
+
+func (f *fakeOS) killed(pid int) {
+	f.exited = append(f.exited, Exit{PID: pid, Status: syscall.WaitStatus(syscall.SIGKILL)})
+}
+
+func testPlan(n int) *Plan {
+	return &Plan{Processes: n, Mercy: 5 * time.Second,
+		Spec: func(SpawnInfo) (*ProcSpec, error) { return &ProcSpec{Path: "/bin/true"}, nil }}
+}
+
+func newTestMaster(f *fakeOS, plan *Plan, reload func() (*Plan, error), hooks Hooks) *Master {
+	return New(hclog.NewNullLogger(), f.os(), plan, reload, hooks)
+}
+
+func readyAll(m *Master) {
+	for _, w := range m.Workers() {
+		if w.State == Starting {
+			m.Step(Event{Note: &ipc.Notification{PID: w.PID, Fields: map[string]string{"READY": "1"}}})
+		}
+	}
+}
+
+func pidsOf(m *Master, gen int) map[int]bool {
+	out := map[int]bool{}
+	for _, w := range m.Workers() {
+		if w.Generation == gen && w.State != Stopping {
+			out[w.PID] = true
+		}
+	}
+	return out
+}
+
+func TestSpawnsProcessesAndAnnouncesReady(t *testing.T) {
+	f := newFake()
+	readyGen := 0
+	m := newTestMaster(f, testPlan(4), nil, Hooks{Ready: func(g int) { readyGen = g }})
+	m.Step(Event{})
+	if len(f.started) != 4 {
+		t.Fatalf("started %d workers, want 4", len(f.started))
+	}
+	if readyGen != 0 {
+		t.Fatal("announced ready before any worker said READY=1")
+	}
+	readyAll(m)
+	if readyGen != 1 {
+		t.Fatalf("ready hook got generation %d, want 1", readyGen)
+	}
+}
+
+func TestCrashedWorkerIsRespawnedAtOnce(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(2), nil, Hooks{})
+	m.Step(Event{})
+	readyAll(m)
+	f.now = f.now.Add(time.Minute)
+	victim := f.started[0]
+	f.killed(victim)
+	m.Step(Event{Signal: syscall.SIGCHLD})
+	if len(f.started) != 3 {
+		t.Fatalf("after a crash started %d workers in all, want 3", len(f.started))
+	}
+	if s := m.Slots()[0]; s.Current == nil || s.Current.PID == victim || s.Respawns != 2 {
+		t.Fatalf("slot 1 not refilled: %+v", s)
+	}
+}
+
+func TestFastDeathsBackOffWithoutSpinning(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(1), nil, Hooks{})
+	m.Step(Event{})
+	var delays []time.Duration
+	for i := 0; i < 8; i++ {
+		f.exit(f.started[len(f.started)-1], 1)
+		before := len(f.started)
+		m.Step(Event{})
+		var waited time.Duration
+		for steps := 0; len(f.started) == before; steps++ {
+			if steps == 100 {
+				t.Fatalf("round %d: no respawn after %v", i, waited)
+			}
+			wait := m.NextWake()
+			waited += wait
+			f.now = f.now.Add(wait)
+			m.Step(Event{})
+		}
+		delays = append(delays, waited)
+	}
+	if delays[0] != 0 || delays[1] != 100*time.Millisecond || delays[2] != 200*time.Millisecond {
+		t.Fatalf("backoff delays %v, want 0, 100ms, 200ms, ...", delays)
+	}
+	for i := 2; i < len(delays); i++ {
+		if delays[i] < delays[i-1] {
+			t.Fatalf("backoff shrank: %v", delays)
+		}
+	}
+}
+
+func TestHealthyWorkerResetsBackoff(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(1), nil, Hooks{})
+	m.Step(Event{})
+	for i := 0; i < 3; i++ { // three fast deaths
+		f.exit(f.started[len(f.started)-1], 1)
+		m.Step(Event{})
+		f.now = f.now.Add(m.NextWake())
+		m.Step(Event{})
+	}
+	readyAll(m)
+	f.now = f.now.Add(time.Hour)
+	f.killed(f.started[len(f.started)-1])
+	before := len(f.started)
+	m.Step(Event{})
+	if len(f.started) != before+1 {
+		t.Fatal("a worker that ran for an hour was not respawned at once")
+	}
+}
+
+func TestGracefulShutdownKillsAfterMercy(t *testing.T) {
+	f := newFake()
+	stopping := false
+	m := newTestMaster(f, testPlan(2), nil, Hooks{Stopping: func() { stopping = true }})
+	m.Step(Event{})
+	readyAll(m)
+	m.Step(Event{Signal: syscall.SIGTERM})
+	if !stopping {
+		t.Fatal("Stopping hook not called")
+	}
+	a, b := f.started[0], f.started[1]
+	if got := f.signals[a]; len(got) != 1 || got[0] != syscall.SIGTERM {
+		t.Fatalf("worker %d got %v, want SIGTERM", a, got)
+	}
+	f.exit(a, 0) // a finishes its requests
+	f.now = f.now.Add(4 * time.Second)
+	m.Step(Event{})
+	if len(f.signals[b]) != 1 {
+		t.Fatalf("killed before the mercy ran out: %v", f.signals[b])
+	}
+	f.now = f.now.Add(time.Second)
+	m.Step(Event{})
+	if got := f.signals[b]; len(got) != 2 || got[1] != syscall.SIGKILL {
+		t.Fatalf("after mercy worker got %v, want SIGTERM then SIGKILL", got)
+	}
+	if done, _ := m.Done(); done {
+		t.Fatal("done before the last worker was reaped")
+	}
+	f.killed(b)
+	m.Step(Event{})
+	if done, code := m.Done(); !done || code != 0 {
+		t.Fatalf("Done() = %v, %d; want true, 0", done, code)
+	}
+	if len(f.started) != 2 {
+		t.Fatal("respawned a worker during shutdown")
+	}
+}
+
+func TestImmediateShutdownKills(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(2), nil, Hooks{})
+	m.Step(Event{})
+	m.Step(Event{Signal: syscall.SIGINT})
+	for _, pid := range f.started {
+		if got := f.signals[pid]; len(got) != 1 || got[0] != syscall.SIGKILL {
+			t.Fatalf("worker %d got %v, want SIGKILL", pid, got)
+		}
+		f.killed(pid)
+	}
+	m.Step(Event{})
+	if done, _ := m.Done(); !done {
+		t.Fatal("not done after every worker was reaped")
+	}
+}
+
+func TestNeedAppGivesUp(t *testing.T) {
+	f := newFake()
+	plan := testPlan(2)
+	plan.NeedApp = true
+	m := newTestMaster(f, plan, nil, Hooks{})
+	m.Step(Event{})
+	f.exit(f.started[0], ipc.ExitAppLoadFailed)
+	m.Step(Event{})
+	f.killed(f.started[1])
+	m.Step(Event{})
+	done, code := m.Done()
+	if !done || code != ipc.ExitAppLoadFailed {
+		t.Fatalf("Done() = %v, %d; want true, %d", done, code, ipc.ExitAppLoadFailed)
+	}
+	if len(f.started) != 2 {
+		t.Fatal("respawned after the app failed with need-app")
+	}
+}
+
+func TestWithoutNeedAppAppFailureBacksOff(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(1), nil, Hooks{})
+	m.Step(Event{})
+	for i := 0; i < 3; i++ {
+		f.exit(f.started[len(f.started)-1], ipc.ExitAppLoadFailed)
+		m.Step(Event{})
+		f.now = f.now.Add(m.NextWake())
+		m.Step(Event{})
+	}
+	if done, _ := m.Done(); done {
+		t.Fatal("master gave up without need-app")
+	}
+	if m.NextWake() < 0 || len(f.started) != 4 {
+		t.Fatalf("started %d, want 4", len(f.started))
+	}
+}
+
+func TestStartErrorRetriesLater(t *testing.T) {
+	f := newFake()
+	f.startErr = errors.New("exec format error")
+	m := newTestMaster(f, testPlan(1), nil, Hooks{})
+	m.Step(Event{})
+	if w := m.NextWake(); w < backoffFirst {
+		t.Fatalf("retry after %v, want at least %v", w, backoffFirst)
+	}
+	f.startErr = nil
+	f.now = f.now.Add(time.Second)
+	m.Step(Event{})
+	if len(f.started) != 1 {
+		t.Fatal("did not retry the start")
+	}
+}
+
+func TestGracefulReloadReplacesEachWorkerOnlyWhenItsSuccessorIsReady(t *testing.T) {
+	f := newFake()
+	var gens []int
+	reloading := 0
+	m := newTestMaster(f, testPlan(3), func() (*Plan, error) { return testPlan(3), nil },
+		Hooks{Ready: func(g int) { gens = append(gens, g) }, Reloading: func() { reloading++ }})
+	m.Step(Event{})
+	readyAll(m)
+	old := pidsOf(m, 1)
+	m.Step(Event{Signal: syscall.SIGHUP})
+	if reloading != 1 || len(f.started) != 6 {
+		t.Fatalf("reload: reloading=%d started=%d, want 1 and 6", reloading, len(f.started))
+	}
+	for pid := range old {
+		if len(f.signals[pid]) != 0 {
+			t.Fatal("an old worker was stopped before its successor was ready")
+		}
+	}
+	newPid := f.started[3] // slot 1's successor
+	m.Step(Event{Note: &ipc.Notification{PID: newPid, Fields: map[string]string{"READY": "1"}}})
+	if got := f.signals[f.started[0]]; len(got) != 1 || got[0] != syscall.SIGTERM {
+		t.Fatalf("slot 1's old worker got %v, want SIGTERM once its successor is ready", got)
+	}
+	if len(f.signals[f.started[1]]) != 0 {
+		t.Fatal("slot 2's old worker stopped before its successor was ready")
+	}
+	readyAll(m)
+	if len(gens) != 2 || gens[1] != 2 {
+		t.Fatalf("ready generations %v, want [1 2]", gens)
+	}
+	for pid := range old {
+		f.exit(pid, 0)
+	}
+	m.Step(Event{})
+	if len(f.started) != 6 {
+		t.Fatal("old workers' exits caused respawns")
+	}
+}
+
+func TestFailedReloadKeepsTheOldGeneration(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(2), func() (*Plan, error) { return testPlan(2), nil }, Hooks{})
+	m.Step(Event{})
+	readyAll(m)
+	m.Step(Event{Signal: syscall.SIGHUP})
+	f.exit(f.started[2], ipc.ExitAppLoadFailed) // the new app does not import
+	m.Step(Event{})
+	if m.Generation() != 1 {
+		t.Fatalf("generation %d after a failed reload, want 1", m.Generation())
+	}
+	if got := f.signals[f.started[3]]; len(got) != 1 || got[0] != syscall.SIGKILL {
+		t.Fatalf("the other new worker got %v, want SIGKILL", got)
+	}
+	for _, pid := range f.started[:2] {
+		if len(f.signals[pid]) != 0 {
+			t.Fatal("an old worker was stopped by a failed reload")
+		}
+	}
+	for _, s := range m.Slots() {
+		if s.Current == nil || s.Current.Generation != 1 {
+			t.Fatalf("slot %d not back on generation 1: %+v", s.ID, s.Current)
+		}
+	}
+}
+
+func TestReloadWithBadConfigChangesNothing(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(2), func() (*Plan, error) { return nil, errors.New("bad ini") }, Hooks{})
+	m.Step(Event{})
+	readyAll(m)
+	m.Step(Event{Signal: syscall.SIGHUP})
+	if len(f.started) != 2 || m.Generation() != 1 {
+		t.Fatal("a refused reload started workers")
+	}
+}
+
+func TestScaleUpAndDown(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(2), nil, Hooks{})
+	m.Step(Event{})
+	m.Step(Event{Signal: syscall.SIGTTIN})
+	if len(f.started) != 3 {
+		t.Fatalf("SIGTTIN: %d workers, want 3", len(f.started))
+	}
+	m.Step(Event{Signal: syscall.SIGTTOU})
+	if got := f.signals[f.started[2]]; len(got) != 1 || got[0] != syscall.SIGTERM {
+		t.Fatalf("SIGTTOU: the last worker got %v, want SIGTERM", got)
+	}
+	f.exit(f.started[2], 0)
+	m.Step(Event{})
+	if len(f.started) != 3 {
+		t.Fatal("a scaled-down worker was respawned")
+	}
+}
+
+func TestOrphansAreReapedSilently(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(1), nil, Hooks{})
+	m.Step(Event{})
+	f.exit(4242, 0)
+	m.Step(Event{})
+	if len(f.started) != 1 || len(m.Workers()) != 1 {
+		t.Fatal("an unknown pid changed the pool")
+	}
+}

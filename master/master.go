@@ -1,0 +1,158 @@
+// Package master is the supervisor: one goroutine owns every worker and
+// runs gunicorn's arbiter steps after each event: reap -> murder -> manage.
+package master
+
+import (
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/supervise-go/supervise/stats"
+)
+
+// Plan is what the loop needs from the configuration: how many workers,
+// how to start one, and how long a graceful stop may take.
+type Plan struct {
+	Processes int
+	Mercy     time.Duration // worker-reload-mercy: SIGTERM, then SIGKILL after this
+	NeedApp   bool          // a worker exiting 22 at first start ends the master
+	Spec      func(w SpawnInfo) (*ProcSpec, error)
+	Chdir     string // for stats
+}
+
+// SpawnInfo is what a new worker is told about itself.
+type SpawnInfo struct {
+	ID, Generation int
+	BoardSlot      int // its scoreboard slot, -1 for none
+}
+
+// Board hands out scoreboard slots, one per live worker process.
+type Board interface {
+	Acquire() int // -1 when none is free
+	Release(slot int)
+}
+
+type phase int
+
+const (
+	running  phase = iota
+	draining       // graceful shutdown: workers finish in-flight requests
+	halting        // immediate shutdown: workers killed
+)
+
+// Hooks let the caller react to milestones without touching worker state.
+type Hooks struct {
+	Ready     func(generation int) // every slot has a ready worker of this generation
+	Reloading func()
+	Stopping  func()
+	// StatsToLog runs on SIGUSR1 with a snapshot; it must not block the loop.
+	StatsToLog func([]stats.WorkerInfo)
+}
+
+// Master owns the pool. Create it with New and drive it with Run, or with
+// Step in unit tests.
+type Master struct {
+	log     hclog.Logger
+	os      OS
+	plan    *Plan
+	reload  func() (*Plan, error)
+	hooks   Hooks
+	slots   []*Slot
+	workers map[int]*Worker // by pid, every live child we started
+
+	generation int
+	phase      phase
+	exitCode   int
+	announced  int   // the last generation reported through Hooks.Ready
+	oldPlan    *Plan // while a reload is in progress: the plan to go back to
+	board      Board
+}
+
+// SetBoard gives the master a scoreboard to hand out slots from.
+func (m *Master) SetBoard(b Board) { m.board = b }
+
+// New makes a master for plan. reload re-reads the configuration; nil
+// means reloads restart the same plan.
+func New(log hclog.Logger, osi OS, plan *Plan, reload func() (*Plan, error), hooks Hooks) *Master {
+	m := &Master{log: log, os: osi, plan: plan, reload: reload, hooks: hooks,
+		workers: map[int]*Worker{}, generation: 1}
+	m.resize(plan.Processes)
+	return m
+}
+
+// Done reports whether the master has finished, and its exit code.
+func (m *Master) Done() (bool, int) {
+	return m.phase != running && len(m.workers) == 0, m.exitCode
+}
+
+// Workers returns a snapshot of the live workers, for stats and tests.
+func (m *Master) Workers() []Worker {
+	out := make([]Worker, 0, len(m.workers))
+	for _, w := range m.workers {
+		out = append(out, *w)
+	}
+	return out
+}
+
+// Slots returns a snapshot of the slots.
+func (m *Master) Slots() []Slot {
+	out := make([]Slot, len(m.slots))
+	for i, s := range m.slots {
+		out[i] = *s
+	}
+	return out
+}
+
+// Generation is the newest generation of workers.
+func (m *Master) Generation() int { return m.generation }
+
+func (m *Master) resize(n int) {
+	for len(m.slots) < n {
+		m.slots = append(m.slots, &Slot{ID: len(m.slots) + 1})
+	}
+	for len(m.slots) > n {
+		last := m.slots[len(m.slots)-1]
+		if last.Current != nil {
+			m.stop(last.Current, "the pool shrank")
+		}
+		m.slots = m.slots[:len(m.slots)-1]
+	}
+}
+
+func (m *Master) slot(id int) *Slot {
+	if id < 1 || id > len(m.slots) {
+		return nil
+	}
+	return m.slots[id-1]
+}
+
+// stop asks a worker to finish its requests and exit; murder kills it once
+// its mercy runs out.
+func (m *Master) stop(w *Worker, why string) {
+	if w.State == Stopping {
+		return
+	}
+	w.State = Stopping
+	w.StopDeadline = m.os.Now().Add(m.plan.Mercy)
+	m.log.Info("stopping worker", "id", w.ID, "pid", w.PID, "generation", w.Generation, "reason", why)
+	m.signal(w, syscall.SIGTERM)
+}
+
+func (m *Master) kill(w *Worker, why string) {
+	if w.Killed {
+		return
+	}
+	w.Killed = true
+	w.State = Stopping
+	if why != "" {
+		m.log.Warn("killing worker", "id", w.ID, "pid", w.PID, "reason", why)
+	}
+	m.signal(w, syscall.SIGKILL)
+}
+
+func (m *Master) signal(w *Worker, sig syscall.Signal) {
+	if err := m.os.Signal(w.PID, sig); err != nil && err != syscall.ESRCH {
+		m.log.Error("cannot signal worker", "id", w.ID, "pid", w.PID, "signal", signalName(sig), "error", err)
+	}
+}

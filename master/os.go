@@ -1,0 +1,96 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+)
+
+// OS is the seam between the loop's decisions and the processes they act
+// on. The real one forks and waits; unit tests use a fake with fake time.
+type OS struct {
+	Start  func(spec *ProcSpec) (pid int, err error)
+	Signal func(pid int, sig syscall.Signal) error
+	// Reap returns every child that has exited since the last call without
+	// blocking. It is the only place the master waits on children: as PID 1
+	// it also collects orphans, which the loop ignores.
+	Reap func() []Exit
+	Now  func() time.Time
+}
+
+// ProcSpec is one process to start.
+type ProcSpec struct {
+	Path  string
+	Args  []string
+	Env   []string
+	Dir   string
+	Files []*os.File // fd 0, 1, 2, 3...
+}
+
+// Exit is a reaped child.
+type Exit struct {
+	PID    int
+	Status syscall.WaitStatus
+}
+
+// Describe says how the process ended, in words for the log.
+func (e Exit) Describe() string {
+	switch {
+	case e.Status.Signaled():
+		return "killed by " + signalName(e.Status.Signal())
+	case e.Status.Exited():
+		return fmt.Sprintf("exit code %d", e.Status.ExitStatus())
+	}
+	return fmt.Sprintf("status %#x", uint32(e.Status))
+}
+
+func signalName(s syscall.Signal) string {
+	names := map[syscall.Signal]string{
+		syscall.SIGKILL: "SIGKILL", syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT",
+		syscall.SIGQUIT: "SIGQUIT", syscall.SIGSEGV: "SIGSEGV", syscall.SIGABRT: "SIGABRT",
+		syscall.SIGHUP: "SIGHUP", syscall.SIGBUS: "SIGBUS", syscall.SIGPIPE: "SIGPIPE",
+	}
+	if n, ok := names[s]; ok {
+		return n
+	}
+	return s.String()
+}
+
+// RealOS starts processes with fork+exec and reaps them with wait4(-1).
+// Go's os/exec must not be used for children of the master: its Wait would
+// race with Reap for the same pids.
+func RealOS() OS {
+	return OS{Start: forkExec, Signal: syscall.Kill, Reap: reapAll, Now: time.Now}
+}
+
+func forkExec(spec *ProcSpec) (int, error) {
+	fds := make([]uintptr, len(spec.Files))
+	for i, f := range spec.Files {
+		fds[i] = f.Fd()
+	}
+	return syscall.ForkExec(spec.Path, spec.Args, &syscall.ProcAttr{
+		Dir:   spec.Dir,
+		Env:   spec.Env,
+		Files: fds,
+	})
+}
+
+func reapAll() []Exit {
+	var exits []Exit
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return exits
+		}
+		if ws.Stopped() || ws.Continued() {
+			continue
+		}
+		exits = append(exits, Exit{PID: pid, Status: ws})
+	}
+}

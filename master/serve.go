@@ -1,0 +1,228 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+
+	"github.com/supervise-go/supervise/config"
+	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/socket"
+	"github.com/supervise-go/supervise/stats"
+	"github.com/supervise-go/supervise/worker/python"
+)
+
+// Options are what Serve needs beyond the configuration.
+type Options struct {
+	Log     hclog.Logger
+	LogFile *os.File // where workers write: the master's log
+	Environ []string
+	// Reload re-reads the configuration (the same --ini and flags).
+	Reload func() (*config.Config, error)
+}
+
+// Serve runs a master for cfg until it shuts down and returns the exit
+// code: it binds the sockets once, starts the workers, and supervises them.
+func Serve(cfg *config.Config, opt Options) int {
+	log := opt.Log
+	for _, n := range cfg.Notices {
+		log.Warn(n)
+	}
+	listeners, err := bindAll(cfg, log)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	defer closeAll(listeners, cfg.Vacuum, log)
+	if cfg.Pidfile != "" {
+		if err := writePidfile(cfg.Pidfile); err != nil {
+			log.Error(err.Error())
+			return 1
+		}
+		if cfg.Vacuum {
+			defer os.Remove(cfg.Pidfile)
+		}
+	}
+	rt, notify, cleanup, err := newRuntime(cfg, opt.LogFile)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	defer cleanup()
+	launcher, err := NewLauncher(cfg, listeners, rt, opt.Environ)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	reload := func() (*Plan, error) {
+		next, err := opt.Reload()
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range next.Notices {
+			log.Warn(n)
+		}
+		warnSocketChanges(cfg, next, log)
+		l, err := NewLauncher(next, listeners, rt, opt.Environ)
+		if err != nil {
+			return nil, err
+		}
+		return l.Plan(), nil
+	}
+	hooks := systemdHooks(log, opt.Environ)
+	m := New(log.Named("master"), RealOS(), launcher.Plan(), reload, hooks)
+	m.SetBoard(newBoardSlots(rt.Board))
+	calls := make(chan func())
+	srv := newStatsServer(cfg, listeners, rt.Board, loopSnapshot(m, calls), log)
+	m.hooks.StatsToLog = func(ws []stats.WorkerInfo) { go logStats(srv.Collector, ws, log) }
+	if cfg.Stats != "" {
+		sl, err := stats.Listen(cfg.Stats, log)
+		if err != nil {
+			log.Error(err.Error())
+			return 1
+		}
+		defer sl.Close()
+		log.Info("stats server listening", "address", sl.Addr().String(), "http", cfg.StatsHTTP)
+		go srv.Serve(sl)
+	}
+	return runLoop(m, notify, calls)
+}
+
+func runLoop(m *Master, notify *ipc.NotifyListener, calls chan func()) int {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
+		syscall.SIGCHLD, syscall.SIGUSR1, syscall.SIGTTIN, syscall.SIGTTOU)
+	defer signal.Stop(sigs)
+	notes := make(chan ipc.Notification, 64)
+	go func() {
+		for {
+			n, err := notify.Receive()
+			if err != nil {
+				return
+			}
+			notes <- n
+		}
+	}()
+	return m.Run(sigs, notes, calls)
+}
+
+func bindAll(cfg *config.Config, log hclog.Logger) ([]*socket.Listener, error) {
+	if len(cfg.Sockets) == 0 {
+		return nil, errors.New("no socket configured: add socket = /path/app.sock (uwsgi protocol, for nginx) or http-socket = 127.0.0.1:8000")
+	}
+	var out []*socket.Listener
+	for _, s := range cfg.Sockets {
+		l, err := socket.Bind(s.Addr, s.Proto, socket.Options{Backlog: cfg.Listen, Mode: cfg.ChmodSocket, Owner: cfg.ChownSocket})
+		if err != nil {
+			closeAll(out, true, log)
+			return nil, err
+		}
+		log.Info("listening", "address", l.Addr(), "protocol", l.Proto, "backlog", cfg.Listen)
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func closeAll(ls []*socket.Listener, vacuum bool, log hclog.Logger) {
+	for _, l := range ls {
+		if err := l.Close(vacuum); err != nil {
+			log.Warn("closing socket", "address", l.Name, "error", err)
+		}
+	}
+}
+
+func writePidfile(path string) error {
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("pidfile %s: %w", path, err)
+	}
+	return nil
+}
+
+// newRuntime makes the private directory holding the Python worker and the
+// notify socket, the lifeline pipe, and /dev/null for the workers' stdin.
+func newRuntime(cfg *config.Config, logFile *os.File) (*Runtime, *ipc.NotifyListener, func(), error) {
+	dir, err := os.MkdirTemp("", "supervise-")
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("runtime directory: %w", err)
+	}
+	fail := func(err error) (*Runtime, *ipc.NotifyListener, func(), error) {
+		os.RemoveAll(dir)
+		return nil, nil, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, python.FileName), python.Source, 0o600); err != nil {
+		return fail(fmt.Errorf("runtime directory: %w", err))
+	}
+	notify, err := ipc.ListenNotify(filepath.Join(dir, "notify.sock"))
+	if err != nil {
+		return fail(err)
+	}
+	lifelineR, lifelineW, err := os.Pipe()
+	if err != nil {
+		notify.Close()
+		return fail(fmt.Errorf("lifeline pipe: %w", err))
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		notify.Close()
+		return fail(err)
+	}
+	board, err := ipc.CreateScoreboard(boardCapacity(cfg.Processes), max(cfg.Threads, 1))
+	if err != nil {
+		notify.Close()
+		return fail(err)
+	}
+	rt := &Runtime{Dir: dir, Notify: notify.Path, Lifeline: lifelineR, Stdin: devnull, Log: logFile,
+		MasterPID: os.Getpid(), Board: board}
+	cleanup := func() {
+		board.Close()
+		notify.Close()
+		lifelineW.Close()
+		lifelineR.Close()
+		devnull.Close()
+		os.RemoveAll(dir)
+	}
+	return rt, notify, cleanup, nil
+}
+
+func warnSocketChanges(old, next *config.Config, log hclog.Logger) {
+	if fmt.Sprint(old.Sockets) != fmt.Sprint(next.Sockets) {
+		log.Warn("socket changes take effect at the next restart; the current sockets stay open", "current", fmt.Sprint(old.Sockets), "configured", fmt.Sprint(next.Sockets))
+	}
+}
+
+// systemdHooks tells systemd (Type=notify) where the master is.
+func systemdHooks(log hclog.Logger, environ []string) Hooks {
+	var sock string
+	for _, kv := range environ {
+		if len(kv) > len(ipc.EnvNotifySocket)+1 && kv[:len(ipc.EnvNotifySocket)+1] == ipc.EnvNotifySocket+"=" {
+			sock = kv[len(ipc.EnvNotifySocket)+1:]
+		}
+	}
+	send := func(state string) {
+		if sock == "" {
+			return
+		}
+		if err := ipc.NotifyTo(sock, state); err != nil {
+			log.Warn("cannot notify systemd", "error", err)
+		}
+	}
+	return Hooks{
+		Ready: func(gen int) {
+			send(fmt.Sprintf("READY=1\nSTATUS=generation %d ready\nMAINPID=%d", gen, os.Getpid()))
+		},
+		Reloading: func() {
+			var ts unix.Timespec
+			_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+			send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", ts.Nano()/int64(time.Microsecond)))
+		},
+		Stopping: func() { send("STOPPING=1") },
+	}
+}

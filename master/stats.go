@@ -1,0 +1,63 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/supervise-go/supervise/config"
+	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/socket"
+	"github.com/supervise-go/supervise/stats"
+)
+
+// boardCapacity leaves room for a full second generation during a reload
+// and for growing the pool with SIGTTIN.
+func boardCapacity(processes int) int { return 2*processes + 8 }
+
+// newStatsServer builds the stats server. Its snapshots come from the
+// master's loop; everything slow (rss, socket queues, JSON) happens on the
+// client's goroutine.
+func newStatsServer(cfg *config.Config, listeners []*socket.Listener, board *ipc.Scoreboard, snapshot func() ([]stats.WorkerInfo, error), log hclog.Logger) *stats.Server {
+	var socks []stats.SocketInfo
+	for _, l := range listeners {
+		socks = append(socks, stats.SocketInfo{Name: l.Name, Proto: l.Proto, Queue: l.Queue})
+	}
+	return &stats.Server{
+		Log:       log.Named("stats"),
+		Collector: &stats.Collector{Board: board, Sockets: socks},
+		HTTP:      cfg.StatsHTTP,
+		Minified:  cfg.StatsMinified,
+		Snapshot:  snapshot,
+	}
+}
+
+// loopSnapshot asks the loop for a snapshot through calls, so no lock ever
+// guards worker state.
+func loopSnapshot(m *Master, calls chan<- func()) func() ([]stats.WorkerInfo, error) {
+	return func() ([]stats.WorkerInfo, error) {
+		reply := make(chan []stats.WorkerInfo, 1)
+		select {
+		case calls <- func() { reply <- m.Snapshot() }:
+			return <-reply, nil
+		case <-time.After(2 * time.Second):
+			return nil, errors.New("the master did not answer (shutting down?)")
+		}
+	}
+}
+
+// logStats writes a one-screen summary (SIGUSR1).
+func logStats(c *stats.Collector, ws []stats.WorkerInfo, log hclog.Logger) {
+	st := (&stats.Collector{Board: c.Board, Sockets: c.Sockets}).Collect(ws)
+	var b strings.Builder
+	var reqs uint64
+	for _, w := range st.Workers {
+		reqs += w.Requests
+		fmt.Fprintf(&b, "\n  worker %d pid %d %s requests=%d exceptions=%d avg=%.1fms rss=%dMB respawns=%d",
+			w.ID, w.PID, w.Status, w.Requests, w.Exceptions, float64(w.AvgRt)/1000, w.RSS>>20, w.RespawnCount)
+	}
+	log.Info("stats"+b.String(), "workers", len(st.Workers), "requests", reqs, "listen_queue", st.ListenQueue)
+}

@@ -1,0 +1,43 @@
+package master
+
+import "time"
+
+// WorkerState is where a worker is in its life.
+type WorkerState int
+
+const (
+	// Starting: forked, app loading, not yet READY=1.
+	Starting WorkerState = iota
+	// Ready: accepting requests.
+	Ready
+	// Stopping: sent SIGTERM; killed at StopDeadline.
+	Stopping
+)
+
+func (s WorkerState) String() string {
+	return [...]string{"starting", "ready", "stopping"}[s]
+}
+
+// Worker is one worker process. Only the loop's goroutine touches it.
+type Worker struct {
+	ID           int // slot 1..processes, stable across respawns
+	PID          int
+	Generation   int
+	State        WorkerState
+	Started      time.Time
+	ReadyAt      time.Time
+	StopDeadline time.Time
+	Killed       bool // SIGKILL sent
+	BoardSlot    int  // scoreboard slot, -1 for none
+}
+
+// Slot is one place in the pool: the worker currently filling it and the
+// respawn bookkeeping that outlives each worker.
+type Slot struct {
+	ID        int
+	Current   *Worker   // nil while empty
+	NextStart time.Time // when empty: not before this (backoff)
+	Failures  int       // consecutive failed starts or early deaths
+	Respawns  int       // workers started in this slot, the first included
+	LastSpawn time.Time
+}

@@ -1,0 +1,130 @@
+package stats
+
+import (
+	"os"
+	"time"
+
+	"github.com/shirou/gopsutil/v3/process"
+
+	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/uwsgi"
+)
+
+// Version is what the "version" key says.
+var Version = "supervise-dev"
+
+// WorkerInfo is the master's view of one slot at the moment of a snapshot.
+type WorkerInfo struct {
+	ID            int
+	PID           int // 0 while the slot is empty
+	Slot          int // scoreboard slot, -1 if none
+	Ready         bool
+	LastSpawn     time.Time
+	Respawns      int
+	HarakiriCount int
+	Chdir         string
+}
+
+// SocketInfo is one listening socket and how to read its queue.
+type SocketInfo struct {
+	Name, Proto string
+	Queue       func() (queue, max int, err error)
+}
+
+// Collector turns a master snapshot and the scoreboard into Stats.
+type Collector struct {
+	Board    *ipc.Scoreboard
+	Sockets  []SocketInfo
+	lastReqs map[int]uint64 // by pid: requests at the previous collection
+}
+
+// Collect reads the scoreboard for workers; the slow parts (rss, queues)
+// run here, outside the master's loop.
+func (c *Collector) Collect(workers []WorkerInfo) Stats {
+	cwd, _ := os.Getwd()
+	st := Stats{Version: Version, PID: os.Getpid(), UID: os.Getuid(), GID: os.Getgid(), Cwd: cwd,
+		Locks: defaultLocks(), Sockets: []Socket{}, Workers: []Worker{}}
+	for _, s := range c.Sockets {
+		q, max, _ := s.Queue()
+		st.Sockets = append(st.Sockets, Socket{Name: s.Name, Proto: s.Proto, Queue: q, MaxQueue: max})
+		st.ListenQueue += q
+	}
+	if c.lastReqs == nil {
+		c.lastReqs = map[int]uint64{}
+	}
+	seen := map[int]uint64{}
+	for _, w := range workers {
+		sw := c.worker(w)
+		seen[w.PID] = sw.Requests
+		sw.DeltaRequests = sw.Requests - min(c.lastReqs[w.PID], sw.Requests)
+		st.Workers = append(st.Workers, sw)
+	}
+	c.lastReqs = seen
+	return st
+}
+
+func (c *Collector) worker(w WorkerInfo) Worker {
+	out := Worker{ID: w.ID, PID: w.PID, HarakiriCount: w.HarakiriCount, Status: "idle",
+		LastSpawn: w.LastSpawn.Unix(), RespawnCount: w.Respawns, Cores: []Core{}}
+	if w.Ready {
+		out.Accepting = 1
+	}
+	if w.PID == 0 {
+		out.Status = "cheap"
+	}
+	if w.PID > 0 {
+		if p, err := process.NewProcess(int32(w.PID)); err == nil {
+			if mem, err := p.MemoryInfo(); err == nil {
+				out.RSS, out.VSZ = mem.RSS, mem.VMS
+			}
+		}
+	}
+	b := c.Board
+	if b != nil && w.Slot >= 0 && w.Slot < b.Slots() && b.Worker(w.Slot, ipc.WkPID) == uint64(w.PID) {
+		out.Requests = b.Worker(w.Slot, ipc.WkRequests)
+		out.Exceptions = b.Worker(w.Slot, ipc.WkExceptions)
+		out.Tx = b.Worker(w.Slot, ipc.WkTx)
+		out.RunningTime = b.Worker(w.Slot, ipc.WkRtTotalUs)
+		if out.Requests > 0 {
+			out.AvgRt = out.RunningTime / out.Requests
+		}
+		for core := 0; core < b.Cores(); core++ {
+			cr := c.core(w.Slot, core)
+			if cr.InRequest == 1 {
+				out.Status = "busy"
+			}
+			out.Cores = append(out.Cores, cr)
+		}
+	}
+	out.Apps = []App{{Requests: out.Requests, Exceptions: out.Exceptions, Chdir: w.Chdir}}
+	return out
+}
+
+func (c *Collector) core(slot, core int) Core {
+	b := c.Board
+	cr := Core{ID: core, Requests: b.Core(slot, core, ipc.CoreRequests),
+		ReadErrors: b.Core(slot, core, ipc.CoreReadErrors), WriteErrors: b.Core(slot, core, ipc.CoreWriteErrors),
+		Vars: []string{}}
+	if b.Core(slot, core, ipc.CoreInRequest) != 1 {
+		return cr
+	}
+	cr.InRequest = 1
+	cr.ReqInfo.RequestStart = monotonicToUnix(b.Core(slot, core, ipc.CoreStartNs))
+	format, raw := b.Vars(slot, core)
+	cr.Vars = decodeVars(format, raw)
+	return cr
+}
+
+func decodeVars(format uint64, raw []byte) []string {
+	out := []string{}
+	switch format {
+	case ipc.VarsUwsgi:
+		vars, _ := uwsgi.ParseVarsPrefix(raw) // the area may cut the block short
+		for _, v := range vars {
+			out = append(out, v.Key+"="+v.Value)
+		}
+	case ipc.VarsHTTP:
+		out = append(out, httpHeadVars(raw)...)
+	}
+	return out
+}

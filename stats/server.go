@@ -1,0 +1,176 @@
+package stats
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Server answers every connection with one stats document and closes it,
+// like uWSGI's stats server. Each client gets its own goroutine and a
+// write deadline, so a client that never reads stalls nobody.
+type Server struct {
+	Log       hclog.Logger
+	Snapshot  func() ([]WorkerInfo, error) // asks the master's loop
+	Collector *Collector
+	HTTP      bool // stats-http: behind "HTTP/1.0 200 OK"; GET /metrics is Prometheus text
+	Minified  bool // stats-minified: one line
+
+	mu sync.Mutex // the collector keeps delta state
+}
+
+const clientDeadline = 5 * time.Second
+
+// Listen binds a stats address: host:port, a unix path (mode 0600) or
+// @abstract. A non-loopback TCP address gets a warning: the stats expose
+// request URLs.
+func Listen(addr string, log hclog.Logger) (net.Listener, error) {
+	if strings.HasPrefix(addr, "@") || strings.Contains(addr, "/") {
+		name := addr
+		if strings.HasPrefix(addr, "@") {
+			name = "\x00" + addr[1:]
+		} else if err := removeStale(addr); err != nil {
+			return nil, err
+		}
+		l, err := net.Listen("unix", name)
+		if err != nil {
+			return nil, fmt.Errorf("stats %s: %w", addr, err)
+		}
+		if !strings.HasPrefix(addr, "@") {
+			if err := os.Chmod(addr, 0o600); err != nil {
+				l.Close()
+				return nil, fmt.Errorf("stats %s: %w", addr, err)
+			}
+		}
+		return l, nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("stats %s: %w", addr, err)
+	}
+	if ap, err := netip.ParseAddrPort(l.Addr().String()); err == nil && !ap.Addr().IsLoopback() {
+		log.Warn("the stats server listens beyond loopback; it shows request URLs to anyone who connects", "address", addr)
+	}
+	return l, nil
+}
+
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("stats %s: the path exists and is not a socket", path)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return fmt.Errorf("stats %s: another server answers there", path)
+	}
+	return os.Remove(path)
+}
+
+// Serve accepts until l is closed.
+func (s *Server) Serve(l net.Listener) error {
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			s.Log.Warn("stats accept", "error", err)
+			time.Sleep(50 * time.Millisecond) // EMFILE and friends: do not spin
+			continue
+		}
+		go s.handle(conn)
+	}
+}
+
+func (s *Server) handle(conn net.Conn) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(clientDeadline))
+	if !s.HTTP {
+		body, err := s.document()
+		if err != nil {
+			return
+		}
+		conn.Write(body)
+		return
+	}
+	path := readRequestPath(conn)
+	var body []byte
+	var err error
+	ctype := "application/json"
+	if path == "/metrics" {
+		body, err = s.metrics()
+		ctype = "text/plain; version=0.0.4"
+	} else {
+		body, err = s.document()
+	}
+	if err != nil {
+		fmt.Fprintf(conn, "HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\n%v\n", err)
+		return
+	}
+	fmt.Fprintf(conn, "HTTP/1.0 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", ctype, len(body))
+	conn.Write(body)
+}
+
+// readRequestPath reads an HTTP request head and returns its path.
+func readRequestPath(conn net.Conn) string {
+	r := bufio.NewReaderSize(conn, 4096)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return ""
+	}
+	for { // drain the headers so the client sees a clean close
+		h, err := r.ReadString('\n')
+		if err != nil || h == "\r\n" || h == "\n" {
+			break
+		}
+	}
+	parts := strings.Fields(line)
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[1]
+}
+
+// Current collects one Stats document.
+func (s *Server) Current() (Stats, error) {
+	workers, err := s.Snapshot()
+	if err != nil {
+		return Stats{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Collector.Collect(workers), nil
+}
+
+func (s *Server) document() ([]byte, error) {
+	st, err := s.Current()
+	if err != nil {
+		return nil, err
+	}
+	if s.Minified {
+		b, err := json.Marshal(st)
+		return append(b, '\n'), err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "\t")
+	err = enc.Encode(st)
+	return buf.Bytes(), err
+}

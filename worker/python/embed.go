@@ -1,0 +1,14 @@
+// Package python embeds the Python WSGI worker (worker.py), a single
+// stdlib-only file that the master writes into its private runtime
+// directory and runs with the app's interpreter.
+package python
+
+import _ "embed"
+
+// FileName is the worker's file name in the runtime directory.
+const FileName = "worker.py"
+
+// Source is worker.py.
+//
+//go:embed worker.py
+var Source []byte
