@@ -18,8 +18,8 @@ need() {
 }
 
 build_supervise() {
-  (cd "$(dirname "${BASH_SOURCE[0]}")/.." && go build -o "$BENCH_DIR/supervise" ./cmd/supervise)
-  echo "$BENCH_DIR/supervise"
+  (cd "$(dirname "${BASH_SOURCE[0]}")/.." && go build -o "$BENCH_DIR/supervise-bin" ./cmd/supervise)
+  echo "$BENCH_DIR/supervise-bin"
 }
 
 free_port() {
@@ -37,7 +37,7 @@ wait_for() {
 }
 
 # nginx_front NAME UPSTREAM_SERVER LOCATION_BODY: a private nginx whose /
-# location runs LOCATION_BODY against upstream "app"; prints its port.
+# location runs LOCATION_BODY against upstream "app"; sets NGINX_PORT.
 nginx_front() {
   local name=$1 directive=$2 port; port=$(free_port)
   local d="$BENCH_DIR/nginx-$name"; mkdir -p "$d"
@@ -59,9 +59,9 @@ http {
   }
 }
 CONF
-  nginx -p "$d" -c "$d/nginx.conf" & PIDS+=($!)
+  nginx -p "$d" -c "$d/nginx.conf" >/dev/null 2>&1 & PIDS+=($!)
   wait_for "127.0.0.1:$port"
-  echo "$port"
+  NGINX_PORT=$port
 }
 
 # run_wrk URL: prints "req_per_s p99_ms non2xx_plus_errors"

@@ -17,11 +17,11 @@ setup() { # NAME -> dir with app.py and myapp.ini pointing at its own socket
   echo "$d"
 }
 SV=$(setup supervise); UW=$(setup uwsgi)
-(cd "$SV" && exec "$SUPERVISE" --ini myapp.ini --python-bin "$PY" --logto "$SV/log") & PIDS+=($!)
-(cd "$UW" && exec uwsgi --plugins python3 --ini myapp.ini --logto "$UW/log") & PIDS+=($!)
+(cd "$SV" && exec "$SUPERVISE" --ini myapp.ini --python-bin "$PY" --logto "$SV/log") >/dev/null 2>&1 & PIDS+=($!)
+(cd "$UW" && exec uwsgi --plugins python3 --ini myapp.ini --logto "$UW/log") >/dev/null 2>&1 & PIDS+=($!)
 wait_for "$SV/app.sock"; wait_for "$UW/app.sock"
-SV_PORT=$(nginx_front sv "server unix:$SV/app.sock;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;")
-UW_PORT=$(nginx_front uw "server unix:$UW/app.sock;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;")
+nginx_front sv "server unix:$SV/app.sock;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;"; SV_PORT=$NGINX_PORT
+nginx_front uw "server unix:$UW/app.sock;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;"; UW_PORT=$NGINX_PORT
 for port in $SV_PORT $UW_PORT; do curl -fsS "http://127.0.0.1:$port/user/warmup" >/dev/null; done
 
 sv_rps=(); sv_p99=(); uw_rps=(); uw_p99=(); fails=0

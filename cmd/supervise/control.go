@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/supervise-go/supervise/config"
+	"github.com/supervise-go/supervise/stats"
 )
 
 // verbs control a running master found through its pidfile.
@@ -18,7 +19,9 @@ var verbs = map[string]func(args, environ []string, stderr io.Writer) int{
 	"reload": func(args, environ []string, stderr io.Writer) int {
 		return signalMaster("reload", syscall.SIGHUP, args, environ, stderr)
 	},
-	"stop": stopVerb,
+	"stop":  stopVerb,
+	"stats": statsVerb,
+	"top":   topVerb,
 }
 
 func stopVerb(args, environ []string, stderr io.Writer) int {
@@ -86,4 +89,36 @@ func readPid(path string) (int, error) {
 		return 0, fmt.Errorf("pidfile %s does not hold a pid", path)
 	}
 	return pid, nil
+}
+
+// statsVerb prints a master's stats: `supervise stats ADDR [--json]`.
+func statsVerb(args, environ []string, stderr io.Writer) int {
+	asJSON := false
+	var addr string
+	for _, a := range args {
+		switch {
+		case a == "--json" || a == "-json":
+			asJSON = true
+		case addr == "":
+			addr = a
+		default:
+			fmt.Fprintf(stderr, "supervise stats: unexpected argument %q\n", a)
+			return 2
+		}
+	}
+	if addr == "" {
+		fmt.Fprintln(stderr, "supervise stats: say where: supervise stats 127.0.0.1:1717 (the master's stats option)")
+		return 2
+	}
+	st, raw, err := stats.Fetch(addr)
+	if err != nil {
+		fmt.Fprintln(stderr, "supervise stats:", err)
+		return 1
+	}
+	if asJSON {
+		os.Stdout.Write(raw)
+		return 0
+	}
+	fmt.Print(stats.Table(st, nil, 0))
+	return 0
 }

@@ -566,28 +566,34 @@ class Worker(object):
                 for fd, _ in events:
                     if fd == self.wake_r or self.stopping:
                         return
-                    sock, proto = by_fd[fd]
-                    try:
-                        conn, addr = sock.accept()
-                    except (BlockingIOError, InterruptedError):
-                        continue  # another worker took it
-                    except OSError as e:
-                        if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                            log("ERROR", "accept failed; pausing", error=e)
-                            time.sleep(0.1)
-                        continue
-                    try:
-                        conn.setblocking(True)
-                        if proto == "http":
-                            self.serve_http(conn, addr, core)
-                        else:
-                            self.serve_uwsgi(conn, core)
-                    except Exception:
-                        log_traceback("connection failed")
-                    finally:
-                        conn.close()
+                    # Under load the next connection is usually waiting:
+                    # accept until the queue is empty before polling again.
+                    while self.accept_one(by_fd[fd], core) and not self.stopping:
+                        pass
         finally:
             ep.close()
+
+    def accept_one(self, listener, core):
+        sock, proto = listener
+        try:
+            conn, addr = sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return False  # empty, or another worker took it
+        except OSError as e:
+            if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                log("ERROR", "accept failed; pausing", error=e)
+                time.sleep(0.1)
+            return False
+        try:
+            if proto == "http":
+                self.serve_http(conn, addr, core)
+            else:
+                self.serve_uwsgi(conn, core)
+        except Exception:
+            log_traceback("connection failed")
+        finally:
+            conn.close()
+        return True
 
     # -- uwsgi protocol
 
@@ -634,12 +640,15 @@ class Worker(object):
         https = environ.get("HTTPS", "").lower() in ("on", "1") or environ.get("REQUEST_SCHEME") == "https"
         environ["wsgi.url_scheme"] = "https" if https else "http"
         proto = environ.get("SERVER_PROTOCOL") or "HTTP/1.0"
-        self.board.begin(core, VARS_UWSGI, data[4:end])
+        self.board.begin(core, VARS_UWSGI, memoryview(data)[4:end])
         self.run_app(environ, Response(conn, proto), core)
         body.drain()
 
     @staticmethod
     def parse_uwsgi_vars(data, end):
+        # Lengths come from the bytes, text is sliced from one latin-1
+        # decode of the block: one allocation per key and per value.
+        text = data[:end].decode("latin-1")
         env = {}
         pos = 4
         count = 0
@@ -647,16 +656,15 @@ class Worker(object):
             while pos < end:
                 kl = data[pos] | (data[pos + 1] << 8)
                 pos += 2
-                key = data[pos:pos + kl].decode("latin-1")
+                key = text[pos:pos + kl]
                 pos += kl
                 vl = data[pos] | (data[pos + 1] << 8)
                 pos += 2
-                val = data[pos:pos + vl].decode("latin-1")
+                env[key] = text[pos:pos + vl]
                 pos += vl
                 count += 1
-                if not key or pos > end or count > UWSGI_MAX_VARS:
+                if not kl or pos > end or count > UWSGI_MAX_VARS:
                     return None
-                env[key] = val
         except IndexError:
             return None
         return env
@@ -691,6 +699,8 @@ class Worker(object):
         limit = max(self.buffer_size, 8192)
         while True:
             i = pending.find(b"\r\n\r\n")
+            if i > limit or (i < 0 and len(pending) > limit):
+                return False, b""
             if i >= 0:
                 return pending[:i + 2], pending[i + 4:]
             if len(pending) > limit:

@@ -1,0 +1,292 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeINI(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "app.ini")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func mustLoad(t *testing.T, args []string, env ...string) *Config {
+	t.Helper()
+	c, err := Load(args, env)
+	if err != nil {
+		t.Fatalf("Load(%q): %v", args, err)
+	}
+	return c
+}
+
+func TestSeedINI(t *testing.T) {
+	c := mustLoad(t, []string{"--ini", "testdata/seed-myapp.ini"})
+	want := &Config{Module: "app", Callable: "app", Sockets: []Socket{{"/tmp/uwsgi.sock", "uwsgi"}},
+		ChmodSocket: 0o666, Processes: 4, Threads: 2}
+	if c.Module != want.Module || c.Callable != want.Callable || !reflect.DeepEqual(c.Sockets, want.Sockets) ||
+		c.ChmodSocket != want.ChmodSocket || c.Processes != want.Processes || c.Threads != want.Threads {
+		t.Fatalf("got %+v", c)
+	}
+	if len(c.Notices) != 0 {
+		t.Fatalf("the seed ini needs no notice, got %q", c.Notices)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c := mustLoad(t, nil)
+	if c.Processes != 1 || c.Threads != 1 || c.Listen != 100 || c.BufferSize != 4096 ||
+		c.Callable != "application" || c.WorkerReloadMercy != 60*time.Second {
+		t.Fatalf("defaults %+v", c)
+	}
+}
+
+func TestFlagsOverrideInOrder(t *testing.T) {
+	ini := writeINI(t, "[uwsgi]\nprocesses = 4\nthreads = 2\n")
+	if c := mustLoad(t, []string{"--ini", ini, "--processes", "8"}); c.Processes != 8 {
+		t.Fatalf("flag after --ini: processes %d, want 8", c.Processes)
+	}
+	if c := mustLoad(t, []string{"--processes", "8", "--ini", ini}); c.Processes != 4 {
+		t.Fatalf("flag before --ini: processes %d, want the file's 4", c.Processes)
+	}
+	if c := mustLoad(t, []string{ini, "--threads=3"}); c.Threads != 3 || c.Processes != 4 {
+		t.Fatalf("positional ini: %+v", c)
+	}
+}
+
+func TestFlagForms(t *testing.T) {
+	c := mustLoad(t, []string{"-s", "/a.sock", "--http-socket=:8000", "-p", "3", "--vacuum", "--master",
+		"--need-app", "false", "--chmod-socket", "--env", "A=1", "--env", "B=2", "-w", "pkg.wsgi:app",
+		"--home", "/venv", "--pythonpath", "/x", "--pythonpath", "/y", "--buffer-size", "32768",
+		"--disable-logging", "--logto", "/tmp/log", "--listen", "64", "--die-on-term", "--pidfile", "/p"})
+	want := Config{Sockets: []Socket{{"/a.sock", "uwsgi"}, {":8000", "http"}}, Processes: 3, Vacuum: true,
+		NeedApp: false, ChmodSocket: 0o666, Env: []string{"A=1", "B=2"}, Module: "pkg.wsgi", Callable: "app",
+		Home: "/venv", PythonPath: []string{"/x", "/y"}, BufferSize: 32768, DisableLogging: true,
+		Logto: "/tmp/log", Listen: 64, Pidfile: "/p"}
+	got := Config{Sockets: c.Sockets, Processes: c.Processes, Vacuum: c.Vacuum, NeedApp: c.NeedApp,
+		ChmodSocket: c.ChmodSocket, Env: c.Env, Module: c.Module, Callable: c.Callable, Home: c.Home,
+		PythonPath: c.PythonPath, BufferSize: c.BufferSize, DisableLogging: c.DisableLogging,
+		Logto: c.Logto, Listen: c.Listen, Pidfile: c.Pidfile}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestExecAfterDoubleDash(t *testing.T) {
+	c := mustLoad(t, []string{"--socket", ":3031", "--", "./myapp", "--its-flag", "x"})
+	if !reflect.DeepEqual(c.Exec, []string{"./myapp", "--its-flag", "x"}) {
+		t.Fatalf("exec %q", c.Exec)
+	}
+	c = mustLoad(t, []string{"--exec", `./myapp --name "two words"`})
+	if !reflect.DeepEqual(c.Exec, []string{"./myapp", "--name", "two words"}) {
+		t.Fatalf("exec %q", c.Exec)
+	}
+}
+
+func TestINISyntax(t *testing.T) {
+	ini := writeINI(t, `; comment
+# another
+[other]
+processes = 9
+[uwsgi]
+vacuum
+master = True
+processes = 2
+processes = 3
+socket = %d%n.sock
+http-socket = 127.0.0.1:8000
+env = HOME_DIR=$(HOME)
+env = X=100%%
+base = /srv/app
+chdir = %(base)/src
+pidfile = %p.pid
+`)
+	c := mustLoad(t, []string{"--ini", ini}, "HOME=/home/me")
+	dir := filepath.Dir(ini) + "/"
+	switch {
+	case !c.Vacuum:
+		t.Error("bare key is not true")
+	case c.Processes != 3:
+		t.Errorf("last wins: processes %d", c.Processes)
+	case !reflect.DeepEqual(c.Sockets, []Socket{{dir + "app.sock", "uwsgi"}, {"127.0.0.1:8000", "http"}}):
+		t.Errorf("sockets %v", c.Sockets)
+	case !reflect.DeepEqual(c.Env, []string{"HOME_DIR=/home/me", "X=100%"}):
+		t.Errorf("env %v", c.Env)
+	case c.Chdir != "/srv/app/src":
+		t.Errorf("placeholder: chdir %q", c.Chdir)
+	case c.Pidfile != ini+".pid":
+		t.Errorf("%%p: pidfile %q", c.Pidfile)
+	}
+	c = mustLoad(t, []string{"--ini", ini + ":other"})
+	if c.Processes != 9 {
+		t.Errorf("section other: processes %d", c.Processes)
+	}
+}
+
+func TestBooleans(t *testing.T) {
+	for v, want := range map[string]bool{"true": true, "True": true, "yes": true, "on": true, "1": true,
+		"false": false, "False": false, "no": false, "off": false, "0": false} {
+		c := mustLoad(t, []string{"--ini", writeINI(t, "[uwsgi]\nvacuum = "+v+"\n")})
+		if c.Vacuum != want {
+			t.Errorf("vacuum = %s read as %v", v, c.Vacuum)
+		}
+	}
+	_, err := Load([]string{"--ini", writeINI(t, "[uwsgi]\nvacuum = maybe\n")}, nil)
+	if err == nil || !strings.Contains(err.Error(), "vacuum") || !strings.Contains(err.Error(), "maybe") {
+		t.Fatalf("bad boolean: %v", err)
+	}
+}
+
+func TestEnvironment(t *testing.T) {
+	c := mustLoad(t, []string{"--threads", "5"}, "UWSGI_PROCESSES=6", "SUPERVISE_THREADS=2",
+		"SUPERVISE_WORKER_ID=3", "UWSGI_NOT_AN_OPTION=1", "SUPERVISE_PYTHON_BIN=/usr/bin/python3")
+	if c.Processes != 6 || c.Threads != 5 || c.PythonBin != "/usr/bin/python3" {
+		t.Fatalf("env: %+v", c)
+	}
+	if len(c.Notices) != 0 {
+		t.Fatalf("contract variables produced notices: %q", c.Notices)
+	}
+}
+
+func TestAliases(t *testing.T) {
+	ini := writeINI(t, "[uwsgi]\nworkers = 3\nvirtualenv = /v\nfile = app.py\nuwsgi-socket = /s.sock\n")
+	c := mustLoad(t, []string{"--ini", ini})
+	if c.Processes != 3 || c.Home != "/v" || c.WSGIFile != "app.py" || c.Sockets[0].Addr != "/s.sock" {
+		t.Fatalf("%+v", c)
+	}
+	for _, alias := range []string{"venv", "pyhome", "home"} {
+		if c := mustLoad(t, []string{"--" + alias, "/x"}); c.Home != "/x" {
+			t.Errorf("--%s", alias)
+		}
+	}
+	if c := mustLoad(t, []string{"--ini", writeINI(t, "[uwsgi]\nmodule = a.b\n")}); c.Module != "a.b" || c.Callable != "application" {
+		t.Errorf("bare module: %+v", c)
+	}
+	if c := mustLoad(t, []string{"--module", "a:make()"}); c.Callable != "make()" {
+		t.Errorf("factory: %q", c.Callable)
+	}
+}
+
+func TestIgnoredOptionsGiveOneNoticeEach(t *testing.T) {
+	ini := writeINI(t, "[uwsgi]\nplugins = python3\nplugin = logfile\nenable-threads = true\nthunder-lock\nharakiri = 30\n")
+	c := mustLoad(t, []string{"--ini", ini})
+	joined := strings.Join(c.Notices, "\n")
+	if len(c.Notices) != 4 {
+		t.Fatalf("notices %q, want one each for plugins, enable-threads, thunder-lock, harakiri", c.Notices)
+	}
+	for _, want := range []string{"plugins = python3: ignored", "enable-threads", "thunder-lock", "harakiri = 30: ignored (not implemented yet"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no notice containing %q in %q", want, joined)
+		}
+	}
+}
+
+func TestMasterAndDieOnTermFalseAreExplained(t *testing.T) {
+	c := mustLoad(t, []string{"--ini", writeINI(t, "[uwsgi]\nmaster = false\ndie-on-term = false\n")})
+	if len(c.Notices) != 2 {
+		t.Fatalf("notices %q", c.Notices)
+	}
+}
+
+func TestHTTPRouterServesHTTPDirectly(t *testing.T) {
+	c := mustLoad(t, []string{"--http", ":9090"})
+	if !reflect.DeepEqual(c.Sockets, []Socket{{":9090", "http"}}) || len(c.Notices) != 1 {
+		t.Fatalf("%v %q", c.Sockets, c.Notices)
+	}
+}
+
+func TestUnknownKeys(t *testing.T) {
+	ini := writeINI(t, "[uwsgi]\nvacum = true\nmy_var = 1\n")
+	c := mustLoad(t, []string{"--ini", ini})
+	if len(c.Notices) != 1 || !strings.Contains(c.Notices[0], "vacum: not an option; did you mean vacuum?") {
+		t.Fatalf("notices %q", c.Notices)
+	}
+	_, err := Load([]string{"--ini", writeINI(t, "[uwsgi]\nstrict = true\nvacum = true\n")}, nil)
+	if err == nil || !strings.Contains(err.Error(), "vacum") {
+		t.Fatalf("strict: %v", err)
+	}
+	used := writeINI(t, "[uwsgi]\nstrict = true\nsockdir = /run\nsocket = %(sockdir)/a.sock\n")
+	if c := mustLoad(t, []string{"--ini", used}); c.Sockets[0].Addr != "/run/a.sock" {
+		t.Fatalf("a referenced placeholder under strict: %v", c.Sockets)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	cases := map[string][]string{
+		"unknown flag":      {"--proceses", "4"},
+		"missing value":     {"--processes"},
+		"not a number":      {"--processes", "four"},
+		"zero processes":    {"--processes", "0"},
+		"negative threads":  {"--threads", "-1"},
+		"buffer too big":    {"--buffer-size", "70000"},
+		"missing ini":       {"--ini", "/nonexistent/app.ini"},
+		"missing section":   {"--ini", "testdata/seed-myapp.ini:nope"},
+		"stray argument":    {"hello"},
+		"bad env":           {"--env", "NOEQUALS"},
+		"bad mode":          {"--chmod-socket=999"},
+		"exec and module":   {"--module", "app", "--", "./bin"},
+		"empty socket":      {"--socket="},
+		"unclosed quote":    {"--exec", `./x "oops`},
+		"bad mercy seconds": {"--worker-reload-mercy", "soon"},
+	}
+	for name, args := range cases {
+		if _, err := Load(args, nil); err == nil {
+			t.Errorf("%s: %q loaded without error", name, args)
+		}
+	}
+	_, err := Load([]string{"--proceses", "4"}, nil)
+	var usage *UsageError
+	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "did you mean --processes?") {
+		t.Fatalf("unknown flag: %v", err)
+	}
+	if _, err := Load([]string{"--zzzzzzzz"}, nil); err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Fatalf("no suggestion expected for nonsense: %v", err)
+	}
+}
+
+func TestOptionsTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, o := range Options() {
+		for _, n := range append([]string{o.Name}, o.Aliases...) {
+			if seen[n] {
+				t.Errorf("%s is listed twice", n)
+			}
+			seen[n] = true
+		}
+		if o.Help == "" || (o.Status != Works && o.Status != Ignored) {
+			t.Errorf("%s: help %q status %q", o.Name, o.Help, o.Status)
+		}
+	}
+}
+
+func FuzzParseINI(f *testing.F) {
+	seed, _ := os.ReadFile("testdata/seed-myapp.ini")
+	f.Add(seed)
+	f.Add([]byte("[uwsgi]\nsocket = %d%n.sock\nenv = $(HOME\nx = %(y\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pairs, _, err := ParseINI(data, "uwsgi")
+		if err != nil {
+			return
+		}
+		l := &loader{cfg: defaults(), noticed: map[string]bool{}}
+		for _, p := range pairs {
+			if p.Key == "" {
+				t.Fatal("empty key")
+			}
+			v := l.expand(p.Value, fileVars{dir: "/d/", name: "n", path: "/d/n.ini"})
+			l.setPlaceholder(p.Key, v)
+			if p.Key != "ini" {
+				_ = l.set(p.Key, v, "fuzz")
+			}
+		}
+		_ = l.finish()
+	})
+}

@@ -1,0 +1,62 @@
+package python_test
+
+import (
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/worker/python"
+)
+
+// worker.py mirrors the Go contract; a drift here would break every
+// Python worker silently, so each mirrored name is compared.
+func TestPythonMirrorsTheContract(t *testing.T) {
+	assign := regexp.MustCompile(`(?m)^([A-Z_, ]+?)\s*=\s*(.+)$`)
+	values := map[string]string{}
+	for _, m := range assign.FindAllStringSubmatch(string(python.Source), -1) {
+		names := regexp.MustCompile(`\s*,\s*`).Split(m[1], -1)
+		vals := regexp.MustCompile(`\s*,\s*`).Split(m[2], -1)
+		if len(names) != len(vals) {
+			continue
+		}
+		for i, n := range names {
+			values[n] = vals[i]
+		}
+	}
+	str := func(s string) string { return strconv.Quote(s) }
+	num := func(n int) string { return strconv.Itoa(n) }
+	want := map[string]string{
+		"ENV_LISTEN_FDS": str(ipc.EnvListenFDs), "ENV_LISTEN_FDNAMES": str(ipc.EnvListenFDNames),
+		"ENV_NOTIFY_SOCKET": str(ipc.EnvNotifySocket), "ENV_WORKER_ID": str(ipc.EnvWorkerID),
+		"ENV_GENERATION": str(ipc.EnvGeneration), "ENV_THREADS": str(ipc.EnvThreads),
+		"ENV_LIFELINE_FD": str(ipc.EnvLifelineFD), "ENV_BUFFER_SIZE": str(ipc.EnvBufferSize),
+		"ENV_DISABLE_LOGGING": str(ipc.EnvDisableLogging), "ENV_PY_MODULE": str(ipc.EnvPyModule),
+		"ENV_PY_CALLABLE": str(ipc.EnvPyCallable), "ENV_PY_WSGI_FILE": str(ipc.EnvPyWSGIFile),
+		"ENV_PY_PYTHONPATH": str(ipc.EnvPyPythonPath), "ENV_SCOREBOARD_FD": str(ipc.EnvScoreboardFD),
+		"ENV_SCOREBOARD_SLOT": str(ipc.EnvScoreboardIdx),
+		"FIRST_LISTEN_FD": num(ipc.FirstListenFD), "EXIT_APP_LOAD_FAILED": num(ipc.ExitAppLoadFailed),
+		"SB_VERSION": num(ipc.ScoreboardVersion),
+		"HDR_MAGIC": num(ipc.HdrMagic), "HDR_VERSION": num(ipc.HdrVersion), "HDR_SLOTS": num(ipc.HdrSlots),
+		"HDR_CORES": num(ipc.HdrCores), "HDR_SLOT_BYTES": num(ipc.HdrSlotBytes), "HDR_CORE_BYTES": num(ipc.HdrCoreBytes),
+		"HEADER_WORDS": num(ipc.HeaderWords),
+		"WK_PID": num(ipc.WkPID), "WK_REQUESTS": num(ipc.WkRequests), "WK_EXCEPTIONS": num(ipc.WkExceptions),
+		"WK_TX": num(ipc.WkTx), "WK_RT_TOTAL_US": num(ipc.WkRtTotalUs), "WK_ACCEPTING": num(ipc.WkAccepting),
+		"WK_WORDS": num(ipc.WkWords),
+		"CORE_REQUESTS": num(ipc.CoreRequests), "CORE_IN_REQUEST": num(ipc.CoreInRequest),
+		"CORE_START_NS": num(ipc.CoreStartNs), "CORE_READ_ERRORS": num(ipc.CoreReadErrors),
+		"CORE_WRITE_ERRORS": num(ipc.CoreWriteErrors), "CORE_EXCEPTIONS": num(ipc.CoreExceptions),
+		"CORE_VARS_LEN": num(ipc.CoreVarsLen), "CORE_VARS_FORMAT": num(ipc.CoreVarsFormat),
+		"CORE_WORDS": num(ipc.CoreWords), "VARS_BYTES": num(ipc.VarsBytes),
+		"VARS_UWSGI": num(ipc.VarsUwsgi), "VARS_HTTP": num(ipc.VarsHTTP),
+	}
+	for name, w := range want {
+		if got, ok := values[name]; !ok || got != w {
+			t.Errorf("worker.py %s = %q, Go says %s", name, got, w)
+		}
+	}
+	magic, err := strconv.ParseUint(values["SB_MAGIC"], 0, 64)
+	if err != nil || magic != ipc.ScoreboardMagic {
+		t.Errorf("SB_MAGIC %q, Go says %#x", values["SB_MAGIC"], uint64(ipc.ScoreboardMagic))
+	}
+}
