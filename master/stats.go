@@ -3,7 +3,6 @@ package master
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -49,15 +48,18 @@ func loopSnapshot(m *Master, calls chan<- func()) func() ([]stats.WorkerInfo, er
 	}
 }
 
-// logStats writes a one-screen summary (SIGUSR1).
+// logStats writes a one-screen summary (SIGUSR1): a totals line, then a
+// line per worker.
 func logStats(c *stats.Collector, ws []stats.WorkerInfo, log hclog.Logger) {
 	st := (&stats.Collector{Board: c.Board, Sockets: c.Sockets}).Collect(ws)
-	var b strings.Builder
 	var reqs uint64
 	for _, w := range st.Workers {
 		reqs += w.Requests
-		fmt.Fprintf(&b, "\n  worker %d pid %d %s requests=%d exceptions=%d avg=%.1fms rss=%dMB respawns=%d",
-			w.ID, w.PID, w.Status, w.Requests, w.Exceptions, float64(w.AvgRt)/1000, w.RSS>>20, w.RespawnCount)
 	}
-	log.Info("stats"+b.String(), "workers", len(st.Workers), "requests", reqs, "listen_queue", st.ListenQueue)
+	log.Info("stats", "workers", len(st.Workers), "requests", reqs, "listen_queue", st.ListenQueue)
+	for _, w := range st.Workers {
+		log.Info("stats", "worker", w.ID, "pid", w.PID, "status", w.Status, "requests", w.Requests,
+			"exceptions", w.Exceptions, "avg_ms", fmt.Sprintf("%.2f", float64(w.AvgRt)/1000),
+			"rss_mb", w.RSS>>20, "respawns", w.RespawnCount)
+	}
 }
