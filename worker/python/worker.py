@@ -564,10 +564,12 @@ class Worker(object):
                 except InterruptedError:
                     continue
                 for fd, _ in events:
-                    if fd == self.wake_r or self.stopping:
-                        return
+                    if fd == self.wake_r:
+                        continue
                     # Under load the next connection is usually waiting:
                     # accept until the queue is empty before polling again.
+                    # A wakeup is served even while stopping: with
+                    # EPOLLEXCLUSIVE no other worker was woken for it.
                     while self.accept_one(by_fd[fd], core) and not self.stopping:
                         pass
         finally:
