@@ -40,6 +40,7 @@ type Config struct {
 	Logto             string
 	WorkerReloadMercy time.Duration
 	MinWorkerLifetime time.Duration
+	ReadyTimeout      time.Duration
 	Stats             string
 	StatsHTTP         bool
 	StatsMinified     bool
@@ -58,6 +59,7 @@ func defaults() *Config {
 		BufferSize:        4096,
 		WorkerReloadMercy: 60 * time.Second,
 		MinWorkerLifetime: 10 * time.Second,
+		ReadyTimeout:      3 * time.Second,
 	}
 }
 

@@ -147,8 +147,8 @@ func (s *Scoreboard) Worker(slot, w int) uint64 { return s.load(s.slotOff(slot) 
 // SetWorker writes word w of a worker slot (the worker's own slot only).
 func (s *Scoreboard) SetWorker(slot, w int, v uint64) { s.store(s.slotOff(slot)+w*8, v) }
 
-// AddWorker adds to word w of the worker's own slot. Only one goroutine
-// per word may call it: the store is atomic, the add is not shared.
+// AddWorker atomically adds to word w of the worker's own slot (safe from
+// many goroutines of the worker).
 func (s *Scoreboard) AddWorker(slot, w int, d uint64) {
 	p := (*uint64)(unsafe.Pointer(&s.mem[s.slotOff(slot)+w*8]))
 	atomic.AddUint64(p, d)

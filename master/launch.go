@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/supervise-go/supervise/config"
 	"github.com/supervise-go/supervise/ipc"
@@ -46,7 +47,12 @@ func NewLauncher(cfg *config.Config, listeners []*socket.Listener, rt *Runtime, 
 		if err != nil {
 			return nil, fmt.Errorf("exec %q: %w", cfg.Exec[0], err)
 		}
-		l.path, l.args = path, cfg.Exec
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("exec: cannot find supervise's own binary for the LISTEN_PID trampoline: %w", err)
+		}
+		l.path = self
+		l.args = append([]string{self, TrampolineArg, path}, cfg.Exec...)
 		return l, nil
 	}
 	python, err := pythonInterpreter(cfg)
@@ -65,7 +71,13 @@ func (l *Launcher) Plan() *Plan {
 		Mercy:     l.cfg.WorkerReloadMercy,
 		NeedApp:   l.cfg.NeedApp,
 		Spec:      l.Spec,
-		Chdir:     l.cfg.Chdir,
+		ReadyTimeout: func() time.Duration {
+			if len(l.cfg.Exec) > 0 {
+				return l.cfg.ReadyTimeout
+			}
+			return 0 // the Python worker always notifies
+		}(),
+		Chdir: l.cfg.Chdir,
 	}
 }
 

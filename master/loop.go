@@ -37,6 +37,9 @@ func (m *Master) NextWake() time.Duration {
 		if w.State == Stopping && !w.Killed && w.StopDeadline.Before(next) {
 			next = w.StopDeadline
 		}
+		if w.State == Starting && m.plan.ReadyTimeout > 0 && w.Started.Add(m.plan.ReadyTimeout).Before(next) {
+			next = w.Started.Add(m.plan.ReadyTimeout)
+		}
 	}
 	if m.phase == running {
 		for _, s := range m.slots {
@@ -73,12 +76,16 @@ func (m *Master) handleNotify(n ipc.Notification) {
 		return
 	}
 	if n.Fields["READY"] == "1" && w.State == Starting {
-		w.State = Ready
-		w.ReadyAt = m.os.Now()
-		m.log.Debug("worker ready", "id", w.ID, "pid", w.PID, "generation", w.Generation,
-			"startup", w.ReadyAt.Sub(w.Started).Round(time.Millisecond))
-		m.retireOlder(w)
+		m.markReady(w)
 	}
+}
+
+func (m *Master) markReady(w *Worker) {
+	w.State = Ready
+	w.ReadyAt = m.os.Now()
+	m.log.Debug("worker ready", "id", w.ID, "pid", w.PID, "generation", w.Generation,
+		"startup", w.ReadyAt.Sub(w.Started).Round(time.Millisecond))
+	m.retireOlder(w)
 }
 
 // Shutdown stops every worker: gracefully (finish in-flight requests within
@@ -170,12 +177,17 @@ func (m *Master) scheduleRespawn(s *Slot, w *Worker) {
 	}
 }
 
-// murder kills workers whose graceful stop outran worker-reload-mercy.
+// murder kills workers whose graceful stop outran worker-reload-mercy,
+// and takes silent workers as ready once ready-timeout has passed.
 func (m *Master) murder() {
 	now := m.os.Now()
 	for _, w := range m.workers {
 		if w.State == Stopping && !w.Killed && !now.Before(w.StopDeadline) {
 			m.kill(w, "did not stop within worker-reload-mercy")
+		}
+		if w.State == Starting && m.plan.ReadyTimeout > 0 && now.Sub(w.Started) >= m.plan.ReadyTimeout {
+			m.log.Info("worker never sent READY=1; taking it as ready", "id", w.ID, "pid", w.PID, "ready_timeout", m.plan.ReadyTimeout)
+			m.markReady(w)
 		}
 	}
 }

@@ -381,3 +381,25 @@ func TestOrphansAreReapedSilently(t *testing.T) {
 		t.Fatal("an unknown pid changed the pool")
 	}
 }
+
+func TestSilentWorkerIsTakenAsReadyAfterTheTimeout(t *testing.T) {
+	f := newFake()
+	plan := testPlan(1)
+	plan.ReadyTimeout = 3 * time.Second
+	ready := 0
+	m := newTestMaster(f, plan, nil, Hooks{Ready: func(int) { ready++ }})
+	m.Step(Event{})
+	if w := m.NextWake(); w > 3*time.Second {
+		t.Fatalf("sleeps %v past the ready timeout", w)
+	}
+	f.now = f.now.Add(2 * time.Second)
+	m.Step(Event{})
+	if ready != 0 {
+		t.Fatal("ready before the timeout")
+	}
+	f.now = f.now.Add(time.Second)
+	m.Step(Event{})
+	if ready != 1 {
+		t.Fatal("a silent worker was not taken as ready after ready-timeout")
+	}
+}

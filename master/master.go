@@ -17,8 +17,11 @@ type Plan struct {
 	Processes int
 	Mercy     time.Duration // worker-reload-mercy: SIGTERM, then SIGKILL after this
 	NeedApp   bool          // a worker exiting 22 at first start ends the master
-	Spec      func(w SpawnInfo) (*ProcSpec, error)
-	Chdir     string // for stats
+	// ReadyTimeout takes a worker that never sends READY=1 as ready after
+	// this long (programs that know nothing of the notify socket); 0 waits.
+	ReadyTimeout time.Duration
+	Spec         func(w SpawnInfo) (*ProcSpec, error)
+	Chdir        string // for stats
 }
 
 // SpawnInfo is what a new worker is told about itself.

@@ -37,6 +37,7 @@ type Var struct{ Key, Value string }
 type Packet struct {
 	Header Header
 	Vars   []Var
+	Block  []byte // the vars block as received (for the stats scoreboard)
 }
 
 // Get returns the first value for key.
@@ -109,7 +110,7 @@ func ReadPacket(r io.Reader, maxSize int) (*Packet, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Packet{Header: h, Vars: vars}
+	p := &Packet{Header: h, Vars: vars, Block: block}
 	if h.Modifier1 != ModifierWSGI {
 		return p, &ModifierError{Modifier1: h.Modifier1}
 	}

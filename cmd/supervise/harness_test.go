@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/supervise-go/supervise/master"
 )
 
 // The test binary doubles as the supervise binary: with SUPERVISE_TEST_MAIN
@@ -24,6 +26,12 @@ import (
 const envRunMain = "SUPERVISE_TEST_MAIN"
 
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == master.TrampolineArg {
+		os.Exit(master.Trampoline(os.Args[2:]))
+	}
+	if helper := os.Getenv(envHelper); helper != "" {
+		os.Exit(runHelper(helper))
+	}
 	if os.Getenv(envRunMain) == "1" {
 		os.Unsetenv(envRunMain)
 		os.Exit(run(os.Args[1:], os.Environ(), os.Stderr))
@@ -292,4 +300,17 @@ func seedFile(t *testing.T, name string) string {
 	}
 	t.Fatalf("seed file %s not found", name)
 	return ""
+}
+
+// execHelper starts the test binary as a named helper without a master.
+func execHelper(t *testing.T, name string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(append(os.Environ(), envHelper+"="+name), env...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
 }

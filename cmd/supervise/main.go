@@ -20,6 +20,9 @@ func main() {
 }
 
 func run(args, environ []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == master.TrampolineArg {
+		return master.Trampoline(args[1:])
+	}
 	if len(args) > 0 {
 		if verb, ok := verbs[args[0]]; ok {
 			return verb(args[1:], environ, stderr)

@@ -1,0 +1,75 @@
+package worker
+
+import (
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/supervise-go/supervise/ipc"
+)
+
+// board is this worker's slot of the master's scoreboard; nil-safe so a
+// worker without one (standalone, or no free slot) just skips counting.
+type board struct {
+	sb   *ipc.Scoreboard
+	slot int
+}
+
+func openBoard() *board {
+	fd, err := strconv.Atoi(os.Getenv(ipc.EnvScoreboardFD))
+	if err != nil {
+		return nil
+	}
+	slot, err := strconv.Atoi(os.Getenv(ipc.EnvScoreboardIdx))
+	if err != nil {
+		return nil
+	}
+	sb, err := ipc.OpenScoreboard(os.NewFile(uintptr(fd), "scoreboard"))
+	if err != nil || slot < 0 || slot >= sb.Slots() {
+		return nil
+	}
+	sb.SetWorker(slot, ipc.WkPID, uint64(os.Getpid()))
+	return &board{sb: sb, slot: slot}
+}
+
+func monotonicNs() uint64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
+}
+
+func (b *board) begin(core int, format uint64, vars []byte) {
+	if b == nil || core >= b.sb.Cores() {
+		return
+	}
+	b.sb.SetCore(b.slot, core, ipc.CoreStartNs, monotonicNs())
+	b.sb.SetVars(b.slot, core, format, vars)
+	b.sb.SetCore(b.slot, core, ipc.CoreInRequest, 1)
+}
+
+func (b *board) end(core int, tx int64, took time.Duration, failed bool) {
+	if b == nil {
+		return
+	}
+	if core < b.sb.Cores() {
+		b.sb.SetCore(b.slot, core, ipc.CoreInRequest, 0)
+		b.sb.SetCore(b.slot, core, ipc.CoreRequests, b.sb.Core(b.slot, core, ipc.CoreRequests)+1)
+		if failed {
+			b.sb.SetCore(b.slot, core, ipc.CoreExceptions, b.sb.Core(b.slot, core, ipc.CoreExceptions)+1)
+		}
+	}
+	b.sb.AddWorker(b.slot, ipc.WkRequests, 1)
+	b.sb.AddWorker(b.slot, ipc.WkTx, uint64(tx))
+	b.sb.AddWorker(b.slot, ipc.WkRtTotalUs, uint64(took.Microseconds()))
+	if failed {
+		b.sb.AddWorker(b.slot, ipc.WkExceptions, 1)
+	}
+}
+
+func (b *board) readError(core int) {
+	if b != nil && core < b.sb.Cores() {
+		b.sb.SetCore(b.slot, core, ipc.CoreReadErrors, b.sb.Core(b.slot, core, ipc.CoreReadErrors)+1)
+	}
+}

@@ -1,0 +1,271 @@
+package worker
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/uwsgi"
+)
+
+type server struct {
+	h          http.Handler
+	listeners  []Listener
+	cores      chan int // free request slots: --threads of them
+	board      *board
+	log        hclog.Logger
+	logReqs    bool
+	bufferSize int
+	inflight   sync.WaitGroup
+	https      []*http.Server
+}
+
+func newServer(h http.Handler, ls []Listener) *server {
+	threads, _ := strconv.Atoi(os.Getenv(ipc.EnvThreads))
+	threads = max(threads, 1)
+	bufSize, err := strconv.Atoi(os.Getenv(ipc.EnvBufferSize))
+	if err != nil || bufSize <= 0 {
+		bufSize = uwsgi.DefaultBufferSize
+	}
+	s := &server{h: h, listeners: ls, cores: make(chan int, threads), board: openBoard(),
+		log: newLogger(), logReqs: os.Getenv(ipc.EnvDisableLogging) != "1", bufferSize: bufSize}
+	for i := 0; i < threads; i++ {
+		s.cores <- i
+	}
+	return s
+}
+
+func newLogger() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: fmt.Sprintf("worker.%d", ID()), Output: os.Stderr,
+		TimeFormat: "2006-01-02T15:04:05.000Z0700"})
+}
+
+func (s *server) run() error {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP)
+	watchLifeline(s.log)
+	errs := make(chan error, len(s.listeners))
+	for _, l := range s.listeners {
+		switch l.Proto {
+		case ipc.ProtoHTTP:
+			srv := &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 30 * time.Second,
+				MaxHeaderBytes: max(s.bufferSize, 8192)}
+			s.https = append(s.https, srv)
+			go func(l net.Listener) { errs <- srv.Serve(l) }(l.Listener)
+		default:
+			go func(l net.Listener) { errs <- s.serveUwsgi(l) }(l.Listener)
+		}
+	}
+	s.log.Info("ready", "pid", os.Getpid(), "threads", cap(s.cores), "sockets", len(s.listeners))
+	if err := ipc.Notify(ipc.NotifyReady); err != nil {
+		s.log.Warn("cannot tell the master we are ready", "error", err)
+	}
+	for {
+		select {
+		case err := <-errs:
+			if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+				continue
+			}
+			return err
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGTERM:
+				s.drain()
+				os.Exit(0)
+			case syscall.SIGINT, syscall.SIGQUIT:
+				os.Exit(0)
+			}
+		}
+	}
+}
+
+// drain stops accepting and waits for in-flight requests. Closing our
+// copies of the listening sockets leaves them open for the other workers.
+func (s *server) drain() {
+	stopNow()
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	for _, srv := range s.https {
+		srv.Shutdown(context.Background())
+	}
+	s.inflight.Wait()
+}
+
+// serveUwsgi accepts only while a request slot is free, so a busy worker
+// leaves new connections in the shared queue for the others.
+func (s *server) serveUwsgi(l net.Listener) error {
+	for {
+		core := <-s.cores
+		conn, err := l.Accept()
+		if err != nil {
+			s.cores <- core
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		s.inflight.Add(1)
+		go func() {
+			defer func() { s.cores <- core; s.inflight.Done() }()
+			s.serveConn(conn, core)
+		}()
+	}
+}
+
+func (s *server) serveConn(conn net.Conn, core int) {
+	defer conn.Close()
+	start := time.Now()
+	br := bufio.NewReaderSize(conn, 4096)
+	p, err := uwsgi.ReadPacket(br, s.bufferSize)
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			s.log.Warn("bad uwsgi packet; connection closed", "error", err)
+			s.board.readError(core)
+		}
+		return
+	}
+	req, err := newRequest(p, br)
+	if err != nil {
+		s.log.Warn("bad uwsgi request; connection closed", "error", err)
+		s.board.readError(core)
+		return
+	}
+	rw := &response{w: bufio.NewWriterSize(conn, 32<<10), proto: req.Proto, head: req.Method == http.MethodHead, header: http.Header{}}
+	s.board.begin(core, ipc.VarsUwsgi, p.Block)
+	failed := s.call(rw, req)
+	if err := rw.finish(); err == nil && req.ContentLength > 0 {
+		io.CopyN(io.Discard, req.Body, 1<<20) // unread body: avoid a reset under the response
+	}
+	s.finish(core, req, rw.status, rw.written, start, failed)
+}
+
+// serveHTTP wraps h for http-socket: a request slot and the accounting.
+func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	core := <-s.cores
+	s.inflight.Add(1)
+	defer func() { s.cores <- core; s.inflight.Done() }()
+	start := time.Now()
+	s.board.begin(core, ipc.VarsHTTP, []byte(r.Method+" "+r.RequestURI+" "+r.Proto+"\r\nHost: "+r.Host+"\r\n"))
+	cw := &countingWriter{ResponseWriter: w}
+	failed := s.call(cw, r)
+	s.finish(core, r, cw.status, cw.written, start, failed)
+}
+
+// call runs the handler; a panic becomes a 500 (if nothing was sent yet)
+// and one log line with the stack, and the worker keeps serving.
+func (s *server) call(w http.ResponseWriter, r *http.Request) (failed bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				failed = true
+				return
+			}
+			s.log.Error("the handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			failed = true
+			if rw, ok := w.(*response); ok && rw.status == 0 {
+				http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+			} else if cw, ok := w.(*countingWriter); ok && cw.status == 0 {
+				http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+			}
+		}
+	}()
+	s.h.ServeHTTP(w, r)
+	return false
+}
+
+func (s *server) finish(core int, r *http.Request, status int, written int64, start time.Time, failed bool) {
+	took := time.Since(start)
+	s.board.end(core, written, took, failed)
+	if s.logReqs {
+		s.log.Info("request", "method", r.Method, "path", r.RequestURI, "status", status, "bytes", written,
+			"duration", fmt.Sprintf("%.2fms", float64(took.Microseconds())/1000), "pid", os.Getpid(), "remote", r.RemoteAddr)
+	}
+}
+
+// countingWriter records the status and body bytes of an http-socket reply.
+type countingWriter struct {
+	http.ResponseWriter
+	status  int
+	written int64
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(p)
+	c.written += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// watchLifeline exits the process when the master's end of the lifeline
+// closes, however the master died.
+func watchLifeline(log hclog.Logger) {
+	fd, err := strconv.Atoi(os.Getenv(ipc.EnvLifelineFD))
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "lifeline")
+	go func() {
+		buf := make([]byte, 1)
+		for {
+			if _, err := f.Read(buf); err != nil {
+				log.Warn("the master is gone (lifeline closed); exiting")
+				os.Exit(1)
+			}
+		}
+	}()
+}
+
+// serveAlone is the same binary without supervise: plain HTTP on $PORT.
+func serveAlone(h http.Handler) error {
+	addr := "127.0.0.1:8080"
+	if port := os.Getenv("PORT"); port != "" {
+		addr = ":" + port
+	}
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 30 * time.Second}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-sigs
+		stopNow()
+		srv.Shutdown(context.Background())
+		os.Exit(0)
+	}()
+	newLogger().Info("serving without supervise", "address", "http://"+addr+"/")
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	select {} // the signal goroutine exits 0 once in-flight requests are done
+}
