@@ -2,7 +2,7 @@
 # Go apps under supervise (examples/hello-go), side by side in one run:
 #  1. supervise --http-socket (1 process) vs the same binary alone on plain net/http
 #  2. nginx uwsgi_pass -> supervise vs nginx proxy_pass -> plain net/http
-#  3. respawn latency: SIGKILL a worker, time until its replacement logs ready (50 kills)
+#  3. respawn latency: SIGKILL a worker, time until its replacement logs ready (50 kills, 2 s apart)
 #   bench/go.sh              # ROUNDS=3 WRK_SECONDS=8 WRK_CONNS=32
 source "$(dirname "$0")/lib.sh"
 need wrk nginx
@@ -52,6 +52,7 @@ for i in $(seq 1 50); do
   n=$(grep -c 'ready: pid=' "$LOG")
   kill -9 "$pid"
   for _ in $(seq 1 400); do [ "$(grep -c 'ready: pid=' "$LOG")" -gt "$n" ] && break; sleep 0.01; done
+  sleep 2.1 # a worker younger than 2 s counts as a failed start and backs off; measure the healthy path
 done
 awk '
   function ms(ts,   t) { split(substr(ts, 12, 12), t, ":"); return (t[1]*3600 + t[2]*60 + t[3]) * 1000 }

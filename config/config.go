@@ -44,7 +44,9 @@ type Config struct {
 	Stats             string
 	StatsHTTP         bool
 	StatsMinified     bool
+	Scoreboard        bool
 	MasterFIFO        []string
+	TouchReload       []string
 	Strict            bool
 	Notices           []string // one line each, logged at start
 	Files             []string // ini files read
@@ -60,6 +62,7 @@ func defaults() *Config {
 		WorkerReloadMercy: 60 * time.Second,
 		MinWorkerLifetime: 10 * time.Second,
 		ReadyTimeout:      3 * time.Second,
+		Scoreboard:        true,
 	}
 }
 

@@ -198,6 +198,7 @@ func (m *Master) manage() {
 		return
 	}
 	now := m.os.Now()
+	m.advanceChain(now)
 	for _, s := range m.slots {
 		if s.Current == nil && !now.Before(s.NextStart) {
 			m.spawn(s)

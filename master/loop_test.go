@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/stats"
 )
 
 // fakeOS records what the loop does and lets tests decide what processes do.
@@ -401,5 +402,95 @@ func TestSilentWorkerIsTakenAsReadyAfterTheTimeout(t *testing.T) {
 	m.Step(Event{})
 	if ready != 1 {
 		t.Fatal("a silent worker was not taken as ready after ready-timeout")
+	}
+}
+
+func TestChainReloadReplacesOneWorkerAtATime(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(3), func() (*Plan, error) { return testPlan(3), nil }, Hooks{})
+	m.Step(Event{})
+	readyAll(m)
+	old := append([]int(nil), f.started...)
+	m.Command('c')
+	m.Step(Event{})
+	for slot := 0; slot < 3; slot++ {
+		if len(f.started) != 3+slot+1 {
+			t.Fatalf("slot %d: %d workers started in all, want %d (one extra at a time)", slot+1, len(f.started), 3+slot+1)
+		}
+		successor := f.started[len(f.started)-1]
+		m.Step(Event{Note: &ipc.Notification{PID: successor, Fields: map[string]string{"READY": "1"}}})
+		if got := f.signals[old[slot]]; len(got) != 1 || got[0] != syscall.SIGTERM {
+			t.Fatalf("slot %d's old worker got %v once its successor was ready", slot+1, got)
+		}
+		if len(f.started) != 3+slot+1 {
+			t.Fatal("the next slot started before the old worker exited")
+		}
+		f.exit(old[slot], 0)
+		m.Step(Event{})
+	}
+	if len(f.started) != 6 || m.Generation() != 2 {
+		t.Fatalf("started %d, generation %d", len(f.started), m.Generation())
+	}
+}
+
+func TestBrutalReloadKillsThenRespawns(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(2), nil, Hooks{})
+	m.Step(Event{})
+	readyAll(m)
+	m.Command('W')
+	for _, pid := range f.started[:2] {
+		if got := f.signals[pid]; len(got) != 1 || got[0] != syscall.SIGKILL {
+			t.Fatalf("worker %d got %v, want SIGKILL", pid, got)
+		}
+		f.killed(pid)
+	}
+	m.Step(Event{})
+	if len(f.started) != 4 || m.Generation() != 2 {
+		t.Fatalf("started %d, generation %d", len(f.started), m.Generation())
+	}
+}
+
+func TestFIFOLetters(t *testing.T) {
+	f := newFake()
+	var statsLogged, reopened int
+	reloads := 0
+	m := newTestMaster(f, testPlan(1), func() (*Plan, error) { reloads++; return testPlan(1), nil },
+		Hooks{StatsToLog: func([]stats.WorkerInfo) { statsLogged++ }, ReopenLog: func() { reopened++ }})
+	m.Step(Event{})
+	readyAll(m)
+	m.Command('s')
+	m.Command('l')
+	m.Command('p')
+	m.Command('?')
+	if statsLogged != 1 || reopened != 1 {
+		t.Fatalf("s: %d, l: %d", statsLogged, reopened)
+	}
+	m.Command('+')
+	m.Step(Event{})
+	if len(m.Slots()) != 2 {
+		t.Fatal("+ did not add a worker")
+	}
+	m.Command('-')
+	if len(m.Slots()) != 1 {
+		t.Fatal("- did not remove a worker")
+	}
+	m.Command('w') // workers only: the configuration is not read again
+	if reloads != 0 || m.Generation() != 2 {
+		t.Fatalf("w: reloads %d generation %d", reloads, m.Generation())
+	}
+	m.Command('r')
+	if reloads != 1 || m.Generation() != 3 {
+		t.Fatalf("r: reloads %d generation %d", reloads, m.Generation())
+	}
+	m.Command('q')
+	if done, _ := m.Done(); done {
+		t.Fatal("done while workers drain")
+	}
+	m.Command('Q')
+	for _, w := range m.Workers() {
+		if !w.Killed {
+			t.Fatalf("Q left worker %d alive", w.PID)
+		}
 	}
 }

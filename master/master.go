@@ -51,6 +51,8 @@ type Hooks struct {
 	Stopping  func()
 	// StatsToLog runs on SIGUSR1 with a snapshot; it must not block the loop.
 	StatsToLog func([]stats.WorkerInfo)
+	// ReopenLog reopens the log file (master FIFO 'l').
+	ReopenLog func()
 }
 
 // Master owns the pool. Create it with New and drive it with Run, or with
@@ -59,7 +61,7 @@ type Master struct {
 	log     hclog.Logger
 	os      OS
 	plan    *Plan
-	reload  func() (*Plan, error)
+	reread  func() (*Plan, error)
 	hooks   Hooks
 	slots   []*Slot
 	workers map[int]*Worker // by pid, every live child we started
@@ -69,6 +71,7 @@ type Master struct {
 	exitCode   int
 	announced  int   // the last generation reported through Hooks.Ready
 	oldPlan    *Plan // while a reload is in progress: the plan to go back to
+	chain      []int // chain reload: slots still to replace, in order
 	board      Board
 }
 
@@ -78,7 +81,7 @@ func (m *Master) SetBoard(b Board) { m.board = b }
 // New makes a master for plan. reload re-reads the configuration; nil
 // means reloads restart the same plan.
 func New(log hclog.Logger, osi OS, plan *Plan, reload func() (*Plan, error), hooks Hooks) *Master {
-	m := &Master{log: log, os: osi, plan: plan, reload: reload, hooks: hooks,
+	m := &Master{log: log, os: osi, plan: plan, reread: reload, hooks: hooks,
 		workers: map[int]*Worker{}, generation: 1}
 	m.resize(plan.Processes)
 	return m

@@ -2,17 +2,22 @@ package master
 
 import "time"
 
-// Reload starts a new generation beside the old one. Each old worker is
-// stopped only when the new worker of its slot reports READY, so the pool
-// never has fewer ready workers than configured, and the listening sockets
-// (owned by the master) never close.
-func (m *Master) Reload() {
+// Reload re-reads the configuration and starts a new generation beside
+// the old one. Each old worker is stopped only when the new worker of its
+// slot reports READY, so the pool never has fewer ready workers than
+// configured, and the listening sockets (owned by the master) never close.
+func (m *Master) Reload() { m.reload(true, graceful) }
+
+// ChainReload replaces one worker at a time.
+func (m *Master) ChainReload() { m.reload(true, chain) }
+
+func (m *Master) reload(reread bool, mode reloadMode) {
 	if m.phase != running {
 		return
 	}
 	plan := m.plan
-	if m.reload != nil {
-		p, err := m.reload()
+	if reread && m.reread != nil {
+		p, err := m.reread()
 		if err != nil {
 			m.log.Error("reload refused: the current workers keep serving", "error", err)
 			return
@@ -27,13 +32,29 @@ func (m *Master) Reload() {
 	}
 	m.plan = plan
 	m.generation++
-	m.log.Info("graceful reload: starting a new generation", "generation", m.generation, "workers", plan.Processes)
+	m.log.Info([...]string{"graceful reload", "chain reload", "brutal reload"}[mode]+": starting a new generation",
+		"generation", m.generation, "workers", plan.Processes)
 	m.resize(plan.Processes)
+	m.chain = nil
 	for _, s := range m.slots {
-		s.Current = nil // the old worker keeps serving until retireOlder
 		s.NextStart = time.Time{}
 		s.Failures = 0
+		switch mode {
+		case graceful:
+			s.Current = nil // the old worker keeps serving until retireOlder
+		case chain:
+			m.chain = append(m.chain, s.ID)
+		case brutal:
+			s.Current = nil
+		}
 	}
+	if mode == brutal {
+		m.oldPlan = nil // nothing to go back to
+		for _, w := range m.workers {
+			m.kill(w, "")
+		}
+	}
+	m.advanceChain(m.os.Now())
 }
 
 // retireOlder stops the workers a newly ready worker replaces.
@@ -54,6 +75,7 @@ func (m *Master) abortReload(failed *Worker) {
 		"id", failed.ID, "pid", failed.PID, "failed_generation", failed.Generation, "serving_generation", good)
 	m.plan, m.oldPlan = m.oldPlan, nil
 	m.generation = good
+	m.chain = nil
 	m.resize(m.plan.Processes)
 	for _, s := range m.slots {
 		s.Current = nil

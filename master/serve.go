@@ -23,7 +23,7 @@ import (
 // Options are what Serve needs beyond the configuration.
 type Options struct {
 	Log     hclog.Logger
-	LogFile *os.File // where workers write: the master's log
+	LogSink *LogSink // the master's log; workers write into it through a pipe
 	Environ []string
 	// Reload re-reads the configuration (the same --ini and flags).
 	Reload func() (*config.Config, error)
@@ -51,7 +51,7 @@ func Serve(cfg *config.Config, opt Options) int {
 			defer os.Remove(cfg.Pidfile)
 		}
 	}
-	rt, notify, cleanup, err := newRuntime(cfg, opt.LogFile)
+	rt, notify, cleanup, err := newRuntime(cfg, opt.LogSink)
 	if err != nil {
 		log.Error(err.Error())
 		return 1
@@ -79,10 +79,34 @@ func Serve(cfg *config.Config, opt Options) int {
 	}
 	hooks := systemdHooks(log, opt.Environ)
 	m := New(log.Named("master"), RealOS(), launcher.Plan(), reload, hooks)
-	m.SetBoard(newBoardSlots(rt.Board))
+	if cfg.Scoreboard {
+		m.SetBoard(newBoardSlots(rt.Board))
+	}
 	calls := make(chan func())
 	srv := newStatsServer(cfg, listeners, rt.Board, loopSnapshot(m, calls), log)
 	m.hooks.StatsToLog = func(ws []stats.WorkerInfo) { go logStats(srv.Collector, ws, log) }
+	m.hooks.ReopenLog = func() {
+		if err := opt.LogSink.Reopen(); err != nil {
+			log.Error("cannot reopen the log; still writing to the old file", "error", err)
+			return
+		}
+		log.Info("log reopened")
+	}
+	for _, path := range cfg.MasterFIFO {
+		f, err := openFIFO(path)
+		if err != nil {
+			log.Error(err.Error())
+			return 1
+		}
+		defer os.Remove(path)
+		defer f.Close()
+		go readFIFO(f, calls, m, log)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	if len(cfg.TouchReload) > 0 {
+		go watchTouch(cfg.TouchReload, calls, m, log, stop)
+	}
 	if cfg.Stats != "" {
 		sl, err := stats.Listen(cfg.Stats, log)
 		if err != nil {
@@ -148,7 +172,7 @@ func writePidfile(path string) error {
 
 // newRuntime makes the private directory holding the Python worker and the
 // notify socket, the lifeline pipe, and /dev/null for the workers' stdin.
-func newRuntime(cfg *config.Config, logFile *os.File) (*Runtime, *ipc.NotifyListener, func(), error) {
+func newRuntime(cfg *config.Config, sink *LogSink) (*Runtime, *ipc.NotifyListener, func(), error) {
 	dir, err := os.MkdirTemp("", "supervise-")
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("runtime directory: %w", err)
@@ -174,14 +198,29 @@ func newRuntime(cfg *config.Config, logFile *os.File) (*Runtime, *ipc.NotifyList
 		notify.Close()
 		return fail(err)
 	}
+	logR, logW, err := os.Pipe()
+	if err != nil {
+		notify.Close()
+		return fail(fmt.Errorf("log pipe: %w", err))
+	}
+	drained := make(chan struct{})
+	go func() { drainInto(sink, logR); close(drained) }()
 	board, err := ipc.CreateScoreboard(boardCapacity(cfg.Processes), max(cfg.Threads, 1))
 	if err != nil {
 		notify.Close()
 		return fail(err)
 	}
-	rt := &Runtime{Dir: dir, Notify: notify.Path, Lifeline: lifelineR, Stdin: devnull, Log: logFile,
+	rt := &Runtime{Dir: dir, Notify: notify.Path, Lifeline: lifelineR, Stdin: devnull, Log: logW,
 		MasterPID: os.Getpid(), Board: board}
 	cleanup := func() {
+		// Every worker is gone: closing our write end lets the drain
+		// copy their last lines and stop.
+		logW.Close()
+		select {
+		case <-drained:
+		case <-time.After(2 * time.Second):
+		}
+		logR.Close()
 		board.Close()
 		notify.Close()
 		lifelineW.Close()

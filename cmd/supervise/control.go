@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,69 +13,136 @@ import (
 	"github.com/supervise-go/supervise/stats"
 )
 
-// verbs control a running master found through its pidfile.
+// verbs control a running master, found through --fifo, --pidfile or the
+// --ini that names them.
 var verbs = map[string]func(args, environ []string, stderr io.Writer) int{
-	"reload": func(args, environ []string, stderr io.Writer) int {
-		return signalMaster("reload", syscall.SIGHUP, args, environ, stderr)
+	"reload": reloadVerb,
+	"stop":   stopVerb,
+	"scale":  scaleVerb,
+	"stats":  statsVerb,
+	"top":    topVerb,
+	// uWSGI's spellings: `uwsgi --reload /run/app.pid`, `uwsgi --stop /run/app.pid`.
+	"--reload": func(args, environ []string, stderr io.Writer) int {
+		return reloadVerb(append([]string{"--pidfile"}, args...), environ, stderr)
 	},
-	"stop":  stopVerb,
-	"stats": statsVerb,
-	"top":   topVerb,
+	"--stop": func(args, environ []string, stderr io.Writer) int {
+		return stopVerb(append([]string{"--pidfile"}, args...), environ, stderr)
+	},
 }
 
-func stopVerb(args, environ []string, stderr io.Writer) int {
-	sig := syscall.SIGTERM
-	rest := args[:0:0]
-	for _, a := range args {
-		if a == "--now" || a == "-now" {
-			sig = syscall.SIGINT
-			continue
-		}
-		rest = append(rest, a)
-	}
-	return signalMaster("stop", sig, rest, environ, stderr)
+// target is how to reach a running master.
+type target struct {
+	fifo, pidfile string
 }
 
-func signalMaster(verb string, sig syscall.Signal, args, environ []string, stderr io.Writer) int {
+func parseTarget(verb string, args, environ []string, stderr io.Writer, flags func(*flag.FlagSet)) (target, []string, bool) {
 	fs := flag.NewFlagSet("supervise "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	pidfile := fs.String("pidfile", "", "the master's pidfile")
-	ini := fs.String("ini", "", "the master's ini file; its pidfile option is used")
+	var t target
+	var ini string
+	fs.StringVar(&t.pidfile, "pidfile", "", "the master's pidfile")
+	fs.StringVar(&t.fifo, "fifo", "", "the master's master-fifo")
+	fs.StringVar(&ini, "ini", "", "the master's ini file (its pidfile and master-fifo options are used)")
+	if flags != nil {
+		flags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
+		return t, nil, false
+	}
+	if ini != "" && t.fifo == "" && t.pidfile == "" {
+		cfg, err := config.Load([]string{"--ini", ini}, environ)
+		if err != nil {
+			fmt.Fprintf(stderr, "supervise %s: %v\n", verb, err)
+			return t, nil, false
+		}
+		t.pidfile = cfg.Pidfile
+		if len(cfg.MasterFIFO) > 0 {
+			t.fifo = cfg.MasterFIFO[0]
+		}
+		if t.fifo == "" && t.pidfile == "" {
+			fmt.Fprintf(stderr, "supervise %s: %s sets neither pidfile nor master-fifo: add `pidfile = /run/app.pid` to it\n", verb, ini)
+			return t, nil, false
+		}
+	}
+	if t.fifo == "" && t.pidfile == "" {
+		fmt.Fprintf(stderr, "supervise %s: say which master: --pidfile PATH, --fifo PATH or --ini FILE\n", verb)
+		return t, nil, false
+	}
+	return t, fs.Args(), true
+}
+
+// send delivers a FIFO command if the master has a FIFO, else a signal.
+func (t target) send(verb, fifoCmd string, sig syscall.Signal, stderr io.Writer) int {
+	if t.fifo != "" {
+		f, err := os.OpenFile(t.fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			_, err = f.WriteString(fifoCmd)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "supervise %s: master-fifo %s: %v (is the master running?)\n", verb, t.fifo, err)
+			return 1
+		}
+		return 0
+	}
+	if sig == 0 {
+		fmt.Fprintf(stderr, "supervise %s: needs the master FIFO: add `master-fifo = /run/app.fifo` to the config, or pass --fifo\n", verb)
 		return 2
 	}
-	path, err := findPidfile(*pidfile, *ini, environ)
-	if err != nil {
-		fmt.Fprintf(stderr, "supervise %s: %v\n", verb, err)
-		return 2
-	}
-	pid, err := readPid(path)
+	pid, err := readPid(t.pidfile)
 	if err != nil {
 		fmt.Fprintf(stderr, "supervise %s: %v\n", verb, err)
 		return 1
 	}
 	if err := syscall.Kill(pid, sig); err != nil {
-		fmt.Fprintf(stderr, "supervise %s: signal master pid %d (from %s): %v\n", verb, pid, path, err)
+		fmt.Fprintf(stderr, "supervise %s: signal master pid %d (from %s): %v\n", verb, pid, t.pidfile, err)
 		return 1
 	}
 	return 0
 }
 
-func findPidfile(pidfile, ini string, environ []string) (string, error) {
-	if pidfile != "" {
-		return pidfile, nil
+func reloadVerb(args, environ []string, stderr io.Writer) int {
+	var chain bool
+	t, _, ok := parseTarget("reload", args, environ, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&chain, "chain", false, "replace one worker at a time (needs the master FIFO)")
+	})
+	if !ok {
+		return 2
 	}
-	if ini == "" {
-		return "", errors.New("say which master: --pidfile PATH or --ini FILE (whose pidfile option names it)")
+	if chain {
+		return t.send("reload --chain", "c", 0, stderr)
 	}
-	cfg, err := config.Load([]string{"--ini", ini}, environ)
-	if err != nil {
-		return "", err
+	return t.send("reload", "r", syscall.SIGHUP, stderr)
+}
+
+func stopVerb(args, environ []string, stderr io.Writer) int {
+	var now bool
+	t, _, ok := parseTarget("stop", args, environ, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&now, "now", false, "kill the workers instead of letting requests finish")
+	})
+	if !ok {
+		return 2
 	}
-	if cfg.Pidfile == "" {
-		return "", fmt.Errorf("%s sets no pidfile: add `pidfile = /run/app.pid` to it, or pass --pidfile", ini)
+	if now {
+		return t.send("stop --now", "Q", syscall.SIGINT, stderr)
 	}
-	return cfg.Pidfile, nil
+	return t.send("stop", "q", syscall.SIGTERM, stderr)
+}
+
+func scaleVerb(args, environ []string, stderr io.Writer) int {
+	t, rest, ok := parseTarget("scale", args, environ, stderr, nil)
+	if !ok {
+		return 2
+	}
+	n := 0
+	if len(rest) == 1 {
+		n, _ = strconv.Atoi(rest[0])
+	}
+	if n < 1 {
+		fmt.Fprintln(stderr, "supervise scale: say how many workers: supervise scale --fifo /run/app.fifo 8")
+		return 2
+	}
+	return t.send("scale", fmt.Sprintf(":scale %d\n", n), 0, stderr)
 }
 
 func readPid(path string) (int, error) {

@@ -314,3 +314,5 @@ func execHelper(t *testing.T, name string, env ...string) *exec.Cmd {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	return cmd
 }
+
+func matchString(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }

@@ -37,7 +37,7 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 		return configError(err, stderr)
 	}
 	demo := applyDemoDefaults(cfg)
-	logFile, err := openLog(cfg)
+	sink, err := master.OpenLogSink(cfg.Logto)
 	if err != nil {
 		fmt.Fprintln(stderr, "supervise:", err)
 		return 1
@@ -45,7 +45,7 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 	log := hclog.New(&hclog.LoggerOptions{
 		Name:       "supervise",
 		Level:      hclog.Info,
-		Output:     logFile,
+		Output:     sink,
 		TimeFormat: "2006-01-02T15:04:05.000Z0700",
 	})
 	if demo != "" {
@@ -53,7 +53,7 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 	}
 	return master.Serve(cfg, master.Options{
 		Log:     log,
-		LogFile: logFile,
+		LogSink: sink,
 		Environ: environ,
 		Reload: func() (*config.Config, error) {
 			next, err := config.Load(args, environ)
@@ -87,15 +87,4 @@ func applyDemoDefaults(cfg *config.Config) string {
 	}
 	cfg.Sockets = []config.Socket{{Addr: DemoAddress, Proto: "http"}}
 	return fmt.Sprintf("no app and no socket configured: serving the built-in demo app; try: curl http://%s/", DemoAddress)
-}
-
-func openLog(cfg *config.Config) (*os.File, error) {
-	if cfg.Logto == "" {
-		return os.Stderr, nil
-	}
-	f, err := os.OpenFile(cfg.Logto, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("logto %s: %w", cfg.Logto, err)
-	}
-	return f, nil
 }

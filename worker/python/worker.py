@@ -827,9 +827,16 @@ class Worker(object):
         self.board.end(core, resp.nbytes, int(elapsed * 1e6), failed, write_error)
         if self.log_requests:
             status = resp.code or (500 if failed else 0)
-            os.write(2, ("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
+            self.write_log(("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
                 _timestamp(), NAME, environ.get("REQUEST_METHOD"), _quote(environ.get("REQUEST_URI") or environ.get("PATH_INFO")),
                 status, resp.nbytes, elapsed * 1000, PID, environ.get("REMOTE_ADDR", "-"))).encode("utf-8", "replace"))
+
+    @staticmethod
+    def write_log(line):
+        try:
+            os.write(2, line)
+        except OSError:
+            pass  # a lost log line must not fail the request
 
     # -- life cycle
 

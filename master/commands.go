@@ -1,0 +1,81 @@
+package master
+
+import "time"
+
+// Command runs one letter of uWSGI's master FIFO protocol.
+func (m *Master) Command(c byte) {
+	switch c {
+	case 'r':
+		m.Reload()
+	case 'R':
+		m.reload(true, brutal)
+	case 'c':
+		m.reload(true, chain)
+	case 'w':
+		m.reload(false, graceful)
+	case 'W':
+		m.reload(false, brutal)
+	case 'q':
+		m.Shutdown(true)
+	case 'Q':
+		m.Shutdown(false)
+	case 's':
+		if m.hooks.StatsToLog != nil {
+			m.hooks.StatsToLog(m.Snapshot())
+		}
+	case '+':
+		m.Scale(len(m.slots) + 1)
+	case '-':
+		m.Scale(len(m.slots) - 1)
+	case 'l':
+		if m.hooks.ReopenLog != nil {
+			m.hooks.ReopenLog()
+		}
+	case 'p':
+		m.log.Warn("master FIFO p (pause): not supported by supervise; ignored (stop the master, or scale down, instead)")
+	case '\n', '\r', ' ', '\t':
+	default:
+		m.log.Warn("unknown master FIFO command; ignored", "command", string(c))
+	}
+}
+
+type reloadMode int
+
+const (
+	graceful reloadMode = iota // new generation beside the old, each old worker stopped when its successor is ready
+	chain                      // the same, one slot at a time: never more than one extra worker
+	brutal                     // kill every worker, start the new generation
+)
+
+func (m *Master) advanceChain(now time.Time) {
+	for len(m.chain) > 0 {
+		s := m.slot(m.chain[0])
+		if s == nil {
+			m.chain = m.chain[1:]
+			continue
+		}
+		if s.Current != nil && s.Current.Generation == m.generation {
+			if s.Current.State != Ready || m.olderAlive(s.ID) {
+				return // this slot's turn is not over
+			}
+			m.chain = m.chain[1:]
+			continue
+		}
+		if s.Current != nil { // still the old generation: its turn starts now
+			s.Current = nil
+			s.NextStart = now
+		}
+		return
+	}
+}
+
+// olderAlive reports whether a worker of an older generation still runs
+// in slot id.
+func (m *Master) olderAlive(id int) bool {
+	for _, w := range m.workers {
+		if w.ID == id && w.Generation < m.generation {
+			return true
+		}
+	}
+	return false
+}
