@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"golang.org/x/sys/unix"
 
 	"github.com/supervise-go/supervise/config"
 	"github.com/supervise-go/supervise/ipc"
@@ -36,7 +35,7 @@ func Serve(cfg *config.Config, opt Options) int {
 	for _, n := range cfg.Notices {
 		log.Warn(n)
 	}
-	listeners, err := bindAll(cfg, log)
+	listeners, err := bindAll(cfg, socket.FromEnvironment(opt.Environ), log)
 	if err != nil {
 		log.Error(err.Error())
 		return 1
@@ -77,7 +76,8 @@ func Serve(cfg *config.Config, opt Options) int {
 		}
 		return l.Plan(), nil
 	}
-	hooks := systemdHooks(log, opt.Environ)
+	sd := newSystemd(opt.Environ, log)
+	hooks := sd.hooks()
 	m := New(log.Named("master"), RealOS(), launcher.Plan(), reload, hooks)
 	if cfg.Scoreboard {
 		m.SetBoard(newBoardSlots(rt.Board))
@@ -106,6 +106,9 @@ func Serve(cfg *config.Config, opt Options) int {
 	defer close(stop)
 	if len(cfg.TouchReload) > 0 {
 		go watchTouch(cfg.TouchReload, calls, m, log, stop)
+	}
+	if every := sd.watchdogInterval(); every > 0 {
+		go sd.pingWatchdog(every, calls, stop)
 	}
 	if cfg.Stats != "" {
 		sl, err := stats.Listen(cfg.Stats, log)
@@ -138,12 +141,19 @@ func runLoop(m *Master, notify *ipc.NotifyListener, calls chan func()) int {
 	return m.Run(sigs, notes, calls)
 }
 
-func bindAll(cfg *config.Config, log hclog.Logger) ([]*socket.Listener, error) {
+// bindAll binds every configured socket once, or adopts the one systemd
+// passed for that address (socket activation).
+func bindAll(cfg *config.Config, activated *socket.Activated, log hclog.Logger) ([]*socket.Listener, error) {
 	if len(cfg.Sockets) == 0 {
 		return nil, errors.New("no socket configured: add socket = /path/app.sock (uwsgi protocol, for nginx) or http-socket = 127.0.0.1:8000")
 	}
 	var out []*socket.Listener
 	for _, s := range cfg.Sockets {
+		if l := activated.Adopt(s.Addr, s.Proto); l != nil {
+			log.Info("listening on a socket from systemd", "address", l.Addr(), "protocol", l.Proto)
+			out = append(out, l)
+			continue
+		}
 		l, err := socket.Bind(s.Addr, s.Proto, socket.Options{Backlog: cfg.Listen, Mode: cfg.ChmodSocket, Owner: cfg.ChownSocket})
 		if err != nil {
 			closeAll(out, true, log)
@@ -151,6 +161,9 @@ func bindAll(cfg *config.Config, log hclog.Logger) ([]*socket.Listener, error) {
 		}
 		log.Info("listening", "address", l.Addr(), "protocol", l.Proto, "backlog", cfg.Listen)
 		out = append(out, l)
+	}
+	for _, u := range activated.Unused() {
+		log.Warn("closing a socket systemd passed that no socket option names", "socket", u)
 	}
 	return out, nil
 }
@@ -237,31 +250,3 @@ func warnSocketChanges(old, next *config.Config, log hclog.Logger) {
 	}
 }
 
-// systemdHooks tells systemd (Type=notify) where the master is.
-func systemdHooks(log hclog.Logger, environ []string) Hooks {
-	var sock string
-	for _, kv := range environ {
-		if len(kv) > len(ipc.EnvNotifySocket)+1 && kv[:len(ipc.EnvNotifySocket)+1] == ipc.EnvNotifySocket+"=" {
-			sock = kv[len(ipc.EnvNotifySocket)+1:]
-		}
-	}
-	send := func(state string) {
-		if sock == "" {
-			return
-		}
-		if err := ipc.NotifyTo(sock, state); err != nil {
-			log.Warn("cannot notify systemd", "error", err)
-		}
-	}
-	return Hooks{
-		Ready: func(gen int) {
-			send(fmt.Sprintf("READY=1\nSTATUS=generation %d ready\nMAINPID=%d", gen, os.Getpid()))
-		},
-		Reloading: func() {
-			var ts unix.Timespec
-			_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-			send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", ts.Nano()/int64(time.Microsecond)))
-		},
-		Stopping: func() { send("STOPPING=1") },
-	}
-}

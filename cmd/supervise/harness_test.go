@@ -76,9 +76,18 @@ type masterProc struct {
 
 func startMaster(t *testing.T, dir string, args ...string) *masterProc {
 	t.Helper()
+	return startMasterWith(t, dir, nil, args...)
+}
+
+// startMasterWith lets a test add environment or inherited files.
+func startMasterWith(t *testing.T, dir string, setup func(*exec.Cmd), args ...string) *masterProc {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), envRunMain+"=1")
+	if setup != nil {
+		setup(cmd)
+	}
 	out, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,113 @@
+package socket
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Activated are the sockets systemd (or any socket-activating parent)
+// passed to this process: fds 3.. when LISTEN_PID is our pid.
+type Activated struct {
+	fds  []int
+	used map[int]bool
+}
+
+// FromEnvironment takes the sockets described by LISTEN_FDS/LISTEN_PID.
+func FromEnvironment(environ []string) *Activated {
+	get := func(name string) string {
+		for _, kv := range environ {
+			if v, ok := strings.CutPrefix(kv, name+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	a := &Activated{used: map[int]bool{}}
+	pid, err := strconv.Atoi(get("LISTEN_PID"))
+	n, err2 := strconv.Atoi(get("LISTEN_FDS"))
+	if err != nil || err2 != nil || pid != os.Getpid() {
+		return a
+	}
+	for fd := 3; fd < 3+n; fd++ {
+		unix.CloseOnExec(fd) // workers get the sockets we choose to pass, not these
+		a.fds = append(a.fds, fd)
+	}
+	return a
+}
+
+// Adopt returns the inherited socket bound to addr, if there is one.
+func (a *Activated) Adopt(addr, proto string) *Listener {
+	want, ok := normalize(addr)
+	if !ok {
+		return nil
+	}
+	for _, fd := range a.fds {
+		if a.used[fd] {
+			continue
+		}
+		sa, err := unix.Getsockname(fd)
+		if err != nil || sockaddrString(sa) != want {
+			continue
+		}
+		a.used[fd] = true
+		network := "tcp"
+		if _, isUnix := sa.(*unix.SockaddrUnix); isUnix {
+			network = "unix"
+		}
+		// path stays "": the socket file belongs to systemd; vacuum leaves it.
+		return &Listener{Name: addr, Proto: proto, Network: network, File: os.NewFile(uintptr(fd), network+":"+addr)}
+	}
+	return nil
+}
+
+// Unused closes the inherited sockets no configured address matched and
+// says which they were.
+func (a *Activated) Unused() []string {
+	var out []string
+	for _, fd := range a.fds {
+		if a.used[fd] {
+			continue
+		}
+		sa, _ := unix.Getsockname(fd)
+		out = append(out, fmt.Sprintf("fd %d (%s)", fd, sockaddrString(sa)))
+		unix.Close(fd)
+	}
+	return out
+}
+
+func normalize(addr string) (string, bool) {
+	if isUnix(addr) {
+		if strings.HasPrefix(addr, "@") {
+			return "@" + addr[1:], true
+		}
+		return addr, true
+	}
+	sa, _, err := resolveTCP(addr)
+	if err != nil {
+		return "", false
+	}
+	return sockaddrString(sa), true
+}
+
+func sockaddrString(sa unix.Sockaddr) string {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)).String()
+	case *unix.SockaddrUnix:
+		if strings.HasPrefix(a.Name, "\x00") {
+			return "@" + a.Name[1:]
+		}
+		if a.Name == "" {
+			return "@"
+		}
+		return a.Name
+	}
+	return "?"
+}
