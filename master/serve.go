@@ -249,4 +249,3 @@ func warnSocketChanges(old, next *config.Config, log hclog.Logger) {
 		log.Warn("socket changes take effect at the next restart; the current sockets stay open", "current", fmt.Sprint(old.Sockets), "configured", fmt.Sprint(next.Sockets))
 	}
 }
-

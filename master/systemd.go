@@ -18,9 +18,9 @@ import (
 // READY=1 around every reload (uWSGI never re-notifies: its issue 1420),
 // STOPPING=1, STATUS= lines, and WATCHDOG=1 pings from the loop itself.
 type systemd struct {
-	socket   string
+	socket          string
 	watchdogTimeout time.Duration
-	log      hclog.Logger
+	log             hclog.Logger
 }
 
 func newSystemd(environ []string, log hclog.Logger) *systemd {
