@@ -28,3 +28,12 @@ func (b *boardSlots) Acquire() int {
 }
 
 func (b *boardSlots) Release(slot int) { b.free = append(b.free, slot) }
+
+func (b *boardSlots) Take(slot int) {
+	for i, s := range b.free {
+		if s == slot {
+			b.free = append(b.free[:i], b.free[i+1:]...)
+			return
+		}
+	}
+}

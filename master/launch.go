@@ -27,17 +27,6 @@ type Launcher struct {
 	workerFile string
 }
 
-// Runtime is what every generation of workers shares with the master.
-type Runtime struct {
-	Dir       string   // private 0700 directory: worker.py, notify.sock
-	Notify    string   // the notify socket's path
-	Lifeline  *os.File // read end of the lifeline pipe
-	Stdin     *os.File // /dev/null
-	Log       *os.File // the workers' stdout and stderr
-	MasterPID int
-	Board     *ipc.Scoreboard
-}
-
 // NewLauncher resolves the interpreter or binary now, so a wrong path is
 // an error at start or reload rather than a respawn loop.
 func NewLauncher(cfg *config.Config, listeners []*socket.Listener, rt *Runtime, environ []string) (*Launcher, error) {

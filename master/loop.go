@@ -67,6 +67,10 @@ func (m *Master) handleSignal(sig os.Signal) {
 		if m.hooks.StatsToLog != nil {
 			m.hooks.StatsToLog(m.Snapshot())
 		}
+	case syscall.SIGUSR2:
+		if m.hooks.Upgrade != nil && m.phase == running {
+			m.hooks.Upgrade(m.upgradeState(), m.generation)
+		}
 	}
 }
 

@@ -34,6 +34,7 @@ type SpawnInfo struct {
 type Board interface {
 	Acquire() int // -1 when none is free
 	Release(slot int)
+	Take(slot int) // mark a slot in use: an adopted worker's
 }
 
 type phase int
@@ -53,6 +54,9 @@ type Hooks struct {
 	StatsToLog func([]stats.WorkerInfo)
 	// ReopenLog reopens the log file (master FIFO 'l').
 	ReopenLog func()
+	// Upgrade re-executes the master with the workers' state (SIGUSR2);
+	// it returns only if that failed.
+	Upgrade func(workers []adoptedWorker, generation int)
 }
 
 // Master owns the pool. Create it with New and drive it with Run, or with

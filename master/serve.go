@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -16,7 +14,6 @@ import (
 	"github.com/supervise-go/supervise/ipc"
 	"github.com/supervise-go/supervise/socket"
 	"github.com/supervise-go/supervise/stats"
-	"github.com/supervise-go/supervise/worker/python"
 )
 
 // Options are what Serve needs beyond the configuration.
@@ -35,7 +32,13 @@ func Serve(cfg *config.Config, opt Options) int {
 	for _, n := range cfg.Notices {
 		log.Warn(n)
 	}
-	listeners, err := bindAll(cfg, socket.FromEnvironment(opt.Environ), log)
+	self, _ := os.Executable() // before anyone replaces the file: an upgrade execs the path
+	upgraded, err := inheritedState(opt.Environ)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	listeners, err := bindAll(cfg, socket.FromEnvironment(opt.Environ).Merge(upgraded.activated()), log)
 	if err != nil {
 		log.Error(err.Error())
 		return 1
@@ -50,7 +53,7 @@ func Serve(cfg *config.Config, opt Options) int {
 			defer os.Remove(cfg.Pidfile)
 		}
 	}
-	rt, notify, cleanup, err := newRuntime(cfg, opt.LogSink)
+	rt, notify, cleanup, err := newRuntime(cfg, opt.LogSink, upgraded)
 	if err != nil {
 		log.Error(err.Error())
 		return 1
@@ -81,6 +84,21 @@ func Serve(cfg *config.Config, opt Options) int {
 	m := New(log.Named("master"), RealOS(), launcher.Plan(), reload, hooks)
 	if cfg.Scoreboard {
 		m.SetBoard(newBoardSlots(rt.Board))
+	}
+	if upgraded != nil {
+		m.adopt(upgraded)
+		m.reload(false, graceful)
+	}
+	m.hooks.Upgrade = func(workers []adoptedWorker, generation int) {
+		st := upgradeState{Generation: generation, Workers: workers}
+		for _, l := range listeners {
+			st.Listeners = append(st.Listeners, int(l.File.Fd()))
+		}
+		rt.upgradeFDs(&st)
+		hooks.Reloading()
+		log.Info("upgrading in place: executing the binary again with the same pid", "binary", self)
+		err := upgradeTo(self, st)
+		log.Error("upgrade failed; this master keeps running", "error", err)
 	}
 	calls := make(chan func())
 	srv := newStatsServer(cfg, listeners, rt.Board, loopSnapshot(m, calls), log)
@@ -126,7 +144,7 @@ func Serve(cfg *config.Config, opt Options) int {
 func runLoop(m *Master, notify *ipc.NotifyListener, calls chan func()) int {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
-		syscall.SIGCHLD, syscall.SIGUSR1, syscall.SIGTTIN, syscall.SIGTTOU)
+		syscall.SIGCHLD, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTTIN, syscall.SIGTTOU)
 	defer signal.Stop(sigs)
 	notes := make(chan ipc.Notification, 64)
 	go func() {
@@ -150,7 +168,7 @@ func bindAll(cfg *config.Config, activated *socket.Activated, log hclog.Logger) 
 	var out []*socket.Listener
 	for _, s := range cfg.Sockets {
 		if l := activated.Adopt(s.Addr, s.Proto); l != nil {
-			log.Info("listening on a socket from systemd", "address", l.Addr(), "protocol", l.Proto)
+			log.Info("listening on an inherited socket (systemd, or the master before an upgrade)", "address", l.Addr(), "protocol", l.Proto)
 			out = append(out, l)
 			continue
 		}
@@ -181,67 +199,6 @@ func writePidfile(path string) error {
 		return fmt.Errorf("pidfile %s: %w", path, err)
 	}
 	return nil
-}
-
-// newRuntime makes the private directory holding the Python worker and the
-// notify socket, the lifeline pipe, and /dev/null for the workers' stdin.
-func newRuntime(cfg *config.Config, sink *LogSink) (*Runtime, *ipc.NotifyListener, func(), error) {
-	dir, err := os.MkdirTemp("", "supervise-")
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("runtime directory: %w", err)
-	}
-	fail := func(err error) (*Runtime, *ipc.NotifyListener, func(), error) {
-		os.RemoveAll(dir)
-		return nil, nil, nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, python.FileName), python.Source, 0o600); err != nil {
-		return fail(fmt.Errorf("runtime directory: %w", err))
-	}
-	notify, err := ipc.ListenNotify(filepath.Join(dir, "notify.sock"))
-	if err != nil {
-		return fail(err)
-	}
-	lifelineR, lifelineW, err := os.Pipe()
-	if err != nil {
-		notify.Close()
-		return fail(fmt.Errorf("lifeline pipe: %w", err))
-	}
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		notify.Close()
-		return fail(err)
-	}
-	logR, logW, err := os.Pipe()
-	if err != nil {
-		notify.Close()
-		return fail(fmt.Errorf("log pipe: %w", err))
-	}
-	drained := make(chan struct{})
-	go func() { drainInto(sink, logR); close(drained) }()
-	board, err := ipc.CreateScoreboard(boardCapacity(cfg.Processes), max(cfg.Threads, 1))
-	if err != nil {
-		notify.Close()
-		return fail(err)
-	}
-	rt := &Runtime{Dir: dir, Notify: notify.Path, Lifeline: lifelineR, Stdin: devnull, Log: logW,
-		MasterPID: os.Getpid(), Board: board}
-	cleanup := func() {
-		// Every worker is gone: closing our write end lets the drain
-		// copy their last lines and stop.
-		logW.Close()
-		select {
-		case <-drained:
-		case <-time.After(2 * time.Second):
-		}
-		logR.Close()
-		board.Close()
-		notify.Close()
-		lifelineW.Close()
-		lifelineR.Close()
-		devnull.Close()
-		os.RemoveAll(dir)
-	}
-	return rt, notify, cleanup, nil
 }
 
 func warnSocketChanges(old, next *config.Config, log hclog.Logger) {

@@ -13,8 +13,9 @@ import (
 // Activated are the sockets systemd (or any socket-activating parent)
 // passed to this process: fds 3.. when LISTEN_PID is our pid.
 type Activated struct {
-	fds  []int
-	used map[int]bool
+	fds   []int
+	used  map[int]bool
+	owned map[int]bool // ours (passed across an upgrade): vacuum may remove their files
 }
 
 // FromEnvironment takes the sockets described by LISTEN_FDS/LISTEN_PID.
@@ -27,7 +28,7 @@ func FromEnvironment(environ []string) *Activated {
 		}
 		return ""
 	}
-	a := &Activated{used: map[int]bool{}}
+	a := &Activated{used: map[int]bool{}, owned: map[int]bool{}}
 	pid, err := strconv.Atoi(get("LISTEN_PID"))
 	n, err2 := strconv.Atoi(get("LISTEN_FDS"))
 	if err != nil || err2 != nil || pid != os.Getpid() {
@@ -59,8 +60,12 @@ func (a *Activated) Adopt(addr, proto string) *Listener {
 		if _, isUnix := sa.(*unix.SockaddrUnix); isUnix {
 			network = "unix"
 		}
-		// path stays "": the socket file belongs to systemd; vacuum leaves it.
-		return &Listener{Name: addr, Proto: proto, Network: network, File: os.NewFile(uintptr(fd), network+":"+addr)}
+		l := &Listener{Name: addr, Proto: proto, Network: network, File: os.NewFile(uintptr(fd), network+":"+addr)}
+		var st unix.Stat_t
+		if a.owned[fd] && network == "unix" && !strings.HasPrefix(addr, "@") && unix.Stat(addr, &st) == nil {
+			l.path, l.ino = addr, st.Ino // otherwise the file is systemd's: vacuum leaves it
+		}
+		return l
 	}
 	return nil
 }
@@ -110,4 +115,25 @@ func sockaddrString(sa unix.Sockaddr) string {
 		return a.Name
 	}
 	return "?"
+}
+
+// FromFDs takes sockets inherited some other way (the master's in-place
+// upgrade passes its own across exec).
+func FromFDs(fds []int) *Activated {
+	a := &Activated{used: map[int]bool{}, owned: map[int]bool{}}
+	for _, fd := range fds {
+		unix.CloseOnExec(fd)
+		a.fds = append(a.fds, fd)
+		a.owned[fd] = true
+	}
+	return a
+}
+
+// Merge adds b's sockets to a.
+func (a *Activated) Merge(b *Activated) *Activated {
+	a.fds = append(a.fds, b.fds...)
+	for fd := range b.owned {
+		a.owned[fd] = true
+	}
+	return a
 }

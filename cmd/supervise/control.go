@@ -20,7 +20,19 @@ var verbs = map[string]func(args, environ []string, stderr io.Writer) int{
 	"stop":   stopVerb,
 	"scale":  scaleVerb,
 	"stats":  statsVerb,
-	"top":    topVerb,
+	"upgrade": func(args, environ []string, stderr io.Writer) int {
+		t, _, ok := parseTarget("upgrade", args, environ, stderr, nil)
+		if !ok {
+			return 2
+		}
+		t.fifo = "" // uWSGI's FIFO has no letter for it: a signal
+		if t.pidfile == "" {
+			fmt.Fprintln(stderr, "supervise upgrade: needs the master's pidfile (--pidfile, or an --ini with pidfile)")
+			return 2
+		}
+		return t.send("upgrade", "", syscall.SIGUSR2, stderr)
+	},
+	"top": topVerb,
 	// uWSGI's spellings: `uwsgi --reload /run/app.pid`, `uwsgi --stop /run/app.pid`.
 	"--reload": func(args, environ []string, stderr io.Writer) int {
 		return reloadVerb(append([]string{"--pidfile"}, args...), environ, stderr)

@@ -33,7 +33,6 @@ func TestMain(m *testing.M) {
 		os.Exit(runHelper(helper))
 	}
 	if os.Getenv(envRunMain) == "1" {
-		os.Unsetenv(envRunMain)
 		os.Exit(run(os.Args[1:], os.Environ(), os.Stderr))
 	}
 	os.Exit(m.Run())

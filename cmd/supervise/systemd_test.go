@@ -104,7 +104,7 @@ func TestSocketActivationAdoptsSystemdSockets(t *testing.T) {
 	}, master.TrampolineArg, os.Args[0], os.Args[0],
 		"--socket", path, "--module", "echo", "--python-bin", py, "--chdir", dir, "--vacuum")
 	f.Close()
-	m.waitLog(`listening on a socket from systemd: address=`+path, 1)
+	m.waitLog(`listening on an inherited socket .*: address=`+path, 1)
 	m.waitLog(`all workers ready`, 1)
 	if code, body := uwsgiGet(t, path, "/pid"); code != 200 || body == "" {
 		t.Fatalf("through the adopted socket: %d %q", code, body)

@@ -1,0 +1,115 @@
+package master
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/supervise-go/supervise/config"
+	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/worker/python"
+)
+
+// Runtime is what every generation of workers shares with the master.
+type Runtime struct {
+	Dir       string   // private 0700 directory: worker.py, notify.sock
+	Notify    string   // the notify socket's path
+	Lifeline  *os.File // read end of the lifeline pipe
+	lifelineW *os.File // its write end: only the master holds it
+	Stdin     *os.File // /dev/null
+	Log       *os.File // the workers' stdout and stderr: the log pipe's write end
+	logR      *os.File
+	MasterPID int
+	Board     *ipc.Scoreboard
+}
+
+// newRuntime makes the private directory holding the Python worker and the
+// notify socket, the lifeline and log pipes, and the scoreboard. After an
+// in-place upgrade the pipes and the scoreboard are the previous master's,
+// so the workers it left keep their lifeline and their log.
+func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, *ipc.NotifyListener, func(), error) {
+	dir, err := os.MkdirTemp("", "supervise-")
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("runtime directory: %w", err)
+	}
+	rt := &Runtime{Dir: dir, MasterPID: os.Getpid()}
+	var notify *ipc.NotifyListener
+	drained := make(chan struct{})
+	cleanup := func() {
+		if rt.Log != nil { // every worker is gone: the drain copies their last lines and stops
+			rt.Log.Close()
+			select {
+			case <-drained:
+			case <-time.After(2 * time.Second):
+			}
+		}
+		for _, f := range []*os.File{rt.logR, rt.Lifeline, rt.lifelineW, rt.Stdin} {
+			if f != nil {
+				f.Close()
+			}
+		}
+		if rt.Board != nil {
+			rt.Board.Close()
+		}
+		if notify != nil {
+			notify.Close()
+		}
+		os.RemoveAll(dir)
+	}
+	fail := func(err error) (*Runtime, *ipc.NotifyListener, func(), error) {
+		cleanup()
+		return nil, nil, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, python.FileName), python.Source, 0o600); err != nil {
+		return fail(fmt.Errorf("runtime directory: %w", err))
+	}
+	if notify, err = ipc.ListenNotify(filepath.Join(dir, "notify.sock")); err != nil {
+		return fail(err)
+	}
+	rt.Notify = notify.Path
+	if rt.Stdin, err = os.Open(os.DevNull); err != nil {
+		return fail(err)
+	}
+	if rt.Lifeline, rt.lifelineW, err = pipe(st, func(s *upgradeState) (int, int) { return s.LifelineR, s.LifelineW }); err != nil {
+		return fail(fmt.Errorf("lifeline pipe: %w", err))
+	}
+	if rt.logR, rt.Log, err = pipe(st, func(s *upgradeState) (int, int) { return s.LogR, s.LogW }); err != nil {
+		return fail(fmt.Errorf("log pipe: %w", err))
+	}
+	go func() { drainInto(sink, rt.logR); close(drained) }()
+	if st != nil && st.Board >= 0 {
+		unix.CloseOnExec(st.Board)
+		rt.Board, err = ipc.OpenScoreboard(os.NewFile(uintptr(st.Board), "scoreboard"))
+	} else {
+		rt.Board, err = ipc.CreateScoreboard(boardCapacity(cfg.Processes), max(cfg.Threads, 1))
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if st != nil && st.RuntimeDir != "" {
+		os.RemoveAll(st.RuntimeDir) // the previous master's; its workers loaded their code long ago
+	}
+	return rt, notify, cleanup, nil
+}
+
+// pipe makes a pipe, or takes the one the previous master passed.
+func pipe(st *upgradeState, fds func(*upgradeState) (int, int)) (r, w *os.File, err error) {
+	if st == nil {
+		return os.Pipe()
+	}
+	rfd, wfd := fds(st)
+	unix.CloseOnExec(rfd)
+	unix.CloseOnExec(wfd)
+	return os.NewFile(uintptr(rfd), "pipe"), os.NewFile(uintptr(wfd), "pipe"), nil
+}
+
+// upgradeFDs fills the state's descriptors from the runtime.
+func (rt *Runtime) upgradeFDs(st *upgradeState) {
+	st.LifelineR, st.LifelineW = int(rt.Lifeline.Fd()), int(rt.lifelineW.Fd())
+	st.LogR, st.LogW = int(rt.logR.Fd()), int(rt.Log.Fd())
+	st.Board = int(rt.Board.File.Fd())
+	st.RuntimeDir = rt.Dir
+}

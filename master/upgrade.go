@@ -1,0 +1,118 @@
+package master
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/supervise-go/supervise/socket"
+)
+
+// An in-place upgrade (SIGUSR2, `supervise upgrade`) re-executes the
+// master's binary with the same pid: systemd sees no change of main PID,
+// the listening sockets stay open (their fds survive exec), and the
+// running workers stay its children. The new master adopts them as the
+// current generation and replaces them gracefully.
+
+// envUpgrade carries the state across exec.
+const envUpgrade = "SUPERVISE_UPGRADE_STATE"
+
+type upgradeState struct {
+	Listeners  []int // fds of the listening sockets
+	LifelineR  int
+	LifelineW  int
+	LogR       int
+	LogW       int
+	Board      int // the scoreboard memfd, -1 if none
+	RuntimeDir string
+	Generation int
+	Workers    []adoptedWorker
+}
+
+type adoptedWorker struct {
+	PID, ID, Generation, BoardSlot int
+	Stopping                       bool
+}
+
+// upgradeTo execs path with the current state; it returns only on failure.
+func upgradeTo(path string, st upgradeState) error {
+	fds := append([]int{st.LifelineR, st.LifelineW, st.LogR, st.LogW}, st.Listeners...)
+	if st.Board >= 0 {
+		fds = append(fds, st.Board)
+	}
+	for _, fd := range fds {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("keep fd %d across exec: %w", fd, err)
+		}
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(), envUpgrade+"="+string(raw))
+	err = syscall.Exec(path, os.Args, env)
+	for _, fd := range fds { // still here: exec failed; keep them private again
+		unix.CloseOnExec(fd)
+	}
+	return fmt.Errorf("exec %s: %w", path, err)
+}
+
+// inheritedState reads what the previous master left, if this process is
+// an upgrade.
+func inheritedState(environ []string) (*upgradeState, error) {
+	for _, kv := range environ {
+		if len(kv) > len(envUpgrade) && kv[:len(envUpgrade)+1] == envUpgrade+"=" {
+			var st upgradeState
+			if err := json.Unmarshal([]byte(kv[len(envUpgrade)+1:]), &st); err != nil {
+				return nil, fmt.Errorf("upgrade state: %w", err)
+			}
+			os.Unsetenv(envUpgrade)
+			return &st, nil
+		}
+	}
+	return nil, nil
+}
+
+// listenersToKeep lists the sockets an upgrade may adopt.
+func (st *upgradeState) activated() *socket.Activated {
+	if st == nil {
+		return socket.FromFDs(nil)
+	}
+	return socket.FromFDs(st.Listeners)
+}
+
+// adopt takes over the previous master's workers as the current
+// generation; a reload then replaces them.
+func (m *Master) adopt(st *upgradeState) {
+	m.generation = st.Generation
+	now := m.os.Now()
+	for _, a := range st.Workers {
+		w := &Worker{ID: a.ID, PID: a.PID, Generation: a.Generation, State: Ready, Started: now, ReadyAt: now, BoardSlot: a.BoardSlot}
+		m.workers[a.PID] = w
+		if m.board != nil && a.BoardSlot >= 0 {
+			m.board.Take(a.BoardSlot)
+		}
+		if a.Stopping {
+			m.stop(w, "was stopping before the upgrade")
+			continue
+		}
+		if s := m.slot(a.ID); s != nil && (s.Current == nil || s.Current.Generation < w.Generation) {
+			s.Current = w
+			s.LastSpawn = now
+		}
+	}
+	m.announced = m.generation
+	m.log.Info("upgraded in place: adopted the running workers", "workers", len(st.Workers), "generation", st.Generation)
+}
+
+// upgradeState describes the loop's workers for the next master.
+func (m *Master) upgradeState() []adoptedWorker {
+	var out []adoptedWorker
+	for _, w := range m.workers {
+		out = append(out, adoptedWorker{PID: w.PID, ID: w.ID, Generation: w.Generation, BoardSlot: w.BoardSlot, Stopping: w.State == Stopping})
+	}
+	return out
+}
