@@ -18,7 +18,7 @@ import (
 // test checks they agree.
 const (
 	ScoreboardMagic   = 0x3145524f43535653 // "SVSCORE1" little-endian
-	ScoreboardVersion = 1
+	ScoreboardVersion = 2
 
 	// Header words.
 	HdrMagic     = 0
@@ -29,14 +29,13 @@ const (
 	HdrCoreBytes = 5
 	HeaderWords  = 8
 
-	// Worker slot words (then Cores core records).
-	WkPID        = 0
-	WkRequests   = 1
-	WkExceptions = 2
-	WkTx         = 3 // bytes sent
-	WkRtTotalUs  = 4 // sum of response times, microseconds
-	WkAccepting  = 5
-	WkWords      = 8
+	// Worker slot words (then Cores core records). A worker's totals are
+	// the sums of its cores: each counter has exactly one writer (the
+	// thread or goroutine slot owning the core), so no lock and no atomic
+	// read-modify-write is needed on the request path.
+	WkPID       = 0
+	WkAccepting = 1
+	WkWords     = 8
 
 	// Core words (then VarsBytes of request vars).
 	CoreRequests     = 0
@@ -47,7 +46,9 @@ const (
 	CoreExceptions   = 5
 	CoreVarsLen      = 6 // bytes used in the vars area
 	CoreVarsFormat   = 7 // VarsUwsgi or VarsHTTP
-	CoreWords        = 8
+	CoreTx           = 8 // response bytes sent
+	CoreRtTotalUs    = 9 // sum of response times, microseconds
+	CoreWords        = 12
 	VarsBytes        = 1024
 	VarsUwsgi        = 1 // the request's uwsgi vars block, as received
 	VarsHTTP         = 2 // the request line and headers, as received
@@ -146,13 +147,6 @@ func (s *Scoreboard) Worker(slot, w int) uint64 { return s.load(s.slotOff(slot) 
 
 // SetWorker writes word w of a worker slot (the worker's own slot only).
 func (s *Scoreboard) SetWorker(slot, w int, v uint64) { s.store(s.slotOff(slot)+w*8, v) }
-
-// AddWorker atomically adds to word w of the worker's own slot (safe from
-// many goroutines of the worker).
-func (s *Scoreboard) AddWorker(slot, w int, d uint64) {
-	p := (*uint64)(unsafe.Pointer(&s.mem[s.slotOff(slot)+w*8]))
-	atomic.AddUint64(p, d)
-}
 
 // Core reads word w of a core.
 func (s *Scoreboard) Core(slot, core, w int) uint64 { return s.load(s.coreOff(slot, core) + w*8) }

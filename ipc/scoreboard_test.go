@@ -26,10 +26,10 @@ func TestScoreboardSharedBetweenMappings(t *testing.T) {
 		t.Fatalf("dimensions %d x %d", worker.Slots(), worker.Cores())
 	}
 	worker.SetWorker(3, WkPID, 4242)
-	worker.AddWorker(3, WkRequests, 5)
+	worker.SetCore(3, 0, CoreRequests, 5)
 	worker.SetCore(3, 1, CoreInRequest, 1)
 	worker.SetVars(3, 1, VarsHTTP, []byte("GET / HTTP/1.1\r\n"))
-	if master.Worker(3, WkPID) != 4242 || master.Worker(3, WkRequests) != 5 || master.Core(3, 1, CoreInRequest) != 1 {
+	if master.Worker(3, WkPID) != 4242 || master.Core(3, 0, CoreRequests) != 5 || master.Core(3, 1, CoreInRequest) != 1 {
 		t.Fatal("the master does not see the worker's writes")
 	}
 	if f, raw := master.Vars(3, 1); f != VarsHTTP || string(raw) != "GET / HTTP/1.1\r\n" {
@@ -39,7 +39,7 @@ func TestScoreboardSharedBetweenMappings(t *testing.T) {
 		t.Fatal("a write leaked into a neighbouring slot or core")
 	}
 	master.ClearSlot(3)
-	if worker.Worker(3, WkRequests) != 0 || worker.Core(3, 1, CoreInRequest) != 0 {
+	if worker.Core(3, 0, CoreRequests) != 0 || worker.Core(3, 1, CoreInRequest) != 0 {
 		t.Fatal("ClearSlot left data")
 	}
 }

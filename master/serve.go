@@ -43,7 +43,8 @@ func Serve(cfg *config.Config, opt Options) int {
 		log.Error(err.Error())
 		return 1
 	}
-	defer closeAll(listeners, cfg.Vacuum, log)
+	sockets := &socketSet{current: listeners, log: log}
+	defer func() { closeAll(append(sockets.current, sockets.retiring...), cfg.Vacuum, log) }()
 	if cfg.Pidfile != "" {
 		if err := writePidfile(cfg.Pidfile); err != nil {
 			log.Error(err.Error())
@@ -64,6 +65,7 @@ func Serve(cfg *config.Config, opt Options) int {
 		log.Error(err.Error())
 		return 1
 	}
+	var srv *stats.Server // the reload below tells it about socket changes
 	reload := func() (*Plan, error) {
 		next, err := opt.Reload()
 		if err != nil {
@@ -72,15 +74,25 @@ func Serve(cfg *config.Config, opt Options) int {
 		for _, n := range next.Notices {
 			log.Warn(n)
 		}
-		warnSocketChanges(cfg, next, log)
-		l, err := NewLauncher(next, listeners, rt, opt.Environ)
+		ls, err := sockets.forConfig(next)
 		if err != nil {
 			return nil, err
 		}
+		l, err := NewLauncher(next, ls, rt, opt.Environ)
+		if err != nil {
+			return nil, err
+		}
+		sockets.switchTo(ls)
+		srv.SetSockets(socketInfos(ls))
 		return l.Plan(), nil
 	}
 	sd := newSystemd(opt.Environ, log)
 	hooks := sd.hooks()
+	ready := hooks.Ready
+	hooks.Ready = func(gen int) {
+		sockets.commit(cfg.Vacuum)
+		ready(gen)
+	}
 	m := New(log.Named("master"), RealOS(), launcher.Plan(), reload, hooks)
 	if cfg.Scoreboard {
 		m.SetBoard(newBoardSlots(rt.Board))
@@ -91,7 +103,7 @@ func Serve(cfg *config.Config, opt Options) int {
 	}
 	m.hooks.Upgrade = func(workers []adoptedWorker, generation int) {
 		st := upgradeState{Generation: generation, Workers: workers}
-		for _, l := range listeners {
+		for _, l := range sockets.current {
 			st.Listeners = append(st.Listeners, int(l.File.Fd()))
 		}
 		rt.upgradeFDs(&st)
@@ -101,8 +113,11 @@ func Serve(cfg *config.Config, opt Options) int {
 		log.Error("upgrade failed; this master keeps running", "error", err)
 	}
 	calls := make(chan func())
-	srv := newStatsServer(cfg, listeners, rt.Board, loopSnapshot(m, calls), log)
-	m.hooks.StatsToLog = func(ws []stats.WorkerInfo) { go logStats(srv.Collector, ws, log) }
+	srv = newStatsServer(cfg, listeners, rt.Board, loopSnapshot(m, calls), log)
+	m.hooks.StatsToLog = func(ws []stats.WorkerInfo) {
+		c := &stats.Collector{Board: rt.Board, Sockets: socketInfos(sockets.current)}
+		go logStats(c, ws, log)
+	}
 	m.hooks.ReopenLog = func() {
 		if err := opt.LogSink.Reopen(); err != nil {
 			log.Error("cannot reopen the log; still writing to the old file", "error", err)
@@ -159,11 +174,13 @@ func runLoop(m *Master, notify *ipc.NotifyListener, calls chan func()) int {
 	return m.Run(sigs, notes, calls)
 }
 
+var errNoSocket = errors.New("no socket configured: add socket = /path/app.sock (uwsgi protocol, for nginx) or http-socket = 127.0.0.1:8000")
+
 // bindAll binds every configured socket once, or adopts the one systemd
 // passed for that address (socket activation).
 func bindAll(cfg *config.Config, activated *socket.Activated, log hclog.Logger) ([]*socket.Listener, error) {
 	if len(cfg.Sockets) == 0 {
-		return nil, errors.New("no socket configured: add socket = /path/app.sock (uwsgi protocol, for nginx) or http-socket = 127.0.0.1:8000")
+		return nil, errNoSocket
 	}
 	var out []*socket.Listener
 	for _, s := range cfg.Sockets {
@@ -199,10 +216,4 @@ func writePidfile(path string) error {
 		return fmt.Errorf("pidfile %s: %w", path, err)
 	}
 	return nil
-}
-
-func warnSocketChanges(old, next *config.Config, log hclog.Logger) {
-	if fmt.Sprint(old.Sockets) != fmt.Sprint(next.Sockets) {
-		log.Warn("socket changes take effect at the next restart; the current sockets stay open", "current", fmt.Sprint(old.Sockets), "configured", fmt.Sprint(next.Sockets))
-	}
 }

@@ -21,17 +21,21 @@ func boardCapacity(processes int) int { return 2*processes + 8 }
 // master's loop; everything slow (rss, socket queues, JSON) happens on the
 // client's goroutine.
 func newStatsServer(cfg *config.Config, listeners []*socket.Listener, board *ipc.Scoreboard, snapshot func() ([]stats.WorkerInfo, error), log hclog.Logger) *stats.Server {
-	var socks []stats.SocketInfo
-	for _, l := range listeners {
-		socks = append(socks, stats.SocketInfo{Name: l.Name, Proto: l.Proto, Queue: l.Queue})
-	}
 	return &stats.Server{
 		Log:       log.Named("stats"),
-		Collector: &stats.Collector{Board: board, Sockets: socks},
+		Collector: &stats.Collector{Board: board, Sockets: socketInfos(listeners)},
 		HTTP:      cfg.StatsHTTP,
 		Minified:  cfg.StatsMinified,
 		Snapshot:  snapshot,
 	}
+}
+
+func socketInfos(ls []*socket.Listener) []stats.SocketInfo {
+	var out []stats.SocketInfo
+	for _, l := range ls {
+		out = append(out, stats.SocketInfo{Name: l.Name, Proto: l.Proto, Queue: l.Queue})
+	}
+	return out
 }
 
 // loopSnapshot asks the loop for a snapshot through calls, so no lock ever
@@ -51,7 +55,7 @@ func loopSnapshot(m *Master, calls chan<- func()) func() ([]stats.WorkerInfo, er
 // logStats writes a one-screen summary (SIGUSR1): a totals line, then a
 // line per worker.
 func logStats(c *stats.Collector, ws []stats.WorkerInfo, log hclog.Logger) {
-	st := (&stats.Collector{Board: c.Board, Sockets: c.Sockets}).Collect(ws)
+	st := c.Collect(ws)
 	var reqs uint64
 	for _, w := range st.Workers {
 		reqs += w.Requests

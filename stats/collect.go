@@ -81,19 +81,19 @@ func (c *Collector) worker(w WorkerInfo) Worker {
 	}
 	b := c.Board
 	if b != nil && w.Slot >= 0 && w.Slot < b.Slots() && b.Worker(w.Slot, ipc.WkPID) == uint64(w.PID) {
-		out.Requests = b.Worker(w.Slot, ipc.WkRequests)
-		out.Exceptions = b.Worker(w.Slot, ipc.WkExceptions)
-		out.Tx = b.Worker(w.Slot, ipc.WkTx)
-		out.RunningTime = b.Worker(w.Slot, ipc.WkRtTotalUs)
-		if out.Requests > 0 {
-			out.AvgRt = out.RunningTime / out.Requests
-		}
 		for core := 0; core < b.Cores(); core++ {
 			cr := c.core(w.Slot, core)
 			if cr.InRequest == 1 {
 				out.Status = "busy"
 			}
+			out.Requests += cr.Requests
+			out.Exceptions += b.Core(w.Slot, core, ipc.CoreExceptions)
+			out.Tx += b.Core(w.Slot, core, ipc.CoreTx)
+			out.RunningTime += b.Core(w.Slot, core, ipc.CoreRtTotalUs)
 			out.Cores = append(out.Cores, cr)
+		}
+		if out.Requests > 0 {
+			out.AvgRt = out.RunningTime / out.Requests
 		}
 	}
 	out.Apps = []App{{Requests: out.Requests, Exceptions: out.Exceptions, Chdir: w.Chdir}}

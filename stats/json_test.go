@@ -96,8 +96,10 @@ func TestBusyCoreShowsVarsAndStart(t *testing.T) {
 	defer board.Close()
 	pid := os.Getpid()
 	board.SetWorker(0, ipc.WkPID, uint64(pid))
-	board.SetWorker(0, ipc.WkRequests, 4)
-	board.SetWorker(0, ipc.WkRtTotalUs, 4000)
+	board.SetCore(0, 0, ipc.CoreRequests, 3)
+	board.SetCore(0, 1, ipc.CoreRequests, 1)
+	board.SetCore(0, 0, ipc.CoreRtTotalUs, 3000)
+	board.SetCore(0, 1, ipc.CoreRtTotalUs, 1000)
 	board.SetCore(0, 1, ipc.CoreInRequest, 1)
 	board.SetCore(0, 1, ipc.CoreStartNs, monotonicNow())
 	board.SetVars(0, 1, ipc.VarsHTTP, []byte("GET /sleep?3 HTTP/1.1\r\nHost: example\r\n"))
@@ -126,7 +128,7 @@ func TestStaleSlotIsNotReadForANewPid(t *testing.T) {
 	board, _ := ipc.CreateScoreboard(1, 1)
 	defer board.Close()
 	board.SetWorker(0, ipc.WkPID, 1)
-	board.SetWorker(0, ipc.WkRequests, 99)
+	board.SetCore(0, 0, ipc.CoreRequests, 99)
 	st := (&Collector{Board: board}).Collect([]WorkerInfo{{ID: 1, PID: os.Getpid(), Slot: 0}})
 	if st.Workers[0].Requests != 0 {
 		t.Fatal("read another process's counters")
@@ -140,11 +142,11 @@ func TestDeltaRequests(t *testing.T) {
 	board.SetWorker(0, ipc.WkPID, uint64(pid))
 	c := &Collector{Board: board}
 	info := []WorkerInfo{{ID: 1, PID: pid, Slot: 0}}
-	board.SetWorker(0, ipc.WkRequests, 5)
+	board.SetCore(0, 0, ipc.CoreRequests, 5)
 	if d := c.Collect(info).Workers[0].DeltaRequests; d != 5 {
 		t.Fatalf("first delta %d", d)
 	}
-	board.SetWorker(0, ipc.WkRequests, 7)
+	board.SetCore(0, 0, ipc.CoreRequests, 7)
 	if d := c.Collect(info).Workers[0].DeltaRequests; d != 2 {
 		t.Fatalf("second delta %d", d)
 	}

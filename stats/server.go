@@ -148,6 +148,13 @@ func readRequestPath(conn net.Conn) string {
 	return parts[1]
 }
 
+// SetSockets replaces the sockets reported (after a reload changed them).
+func (s *Server) SetSockets(socks []SocketInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Collector.Sockets = socks
+}
+
 // Current collects one Stats document.
 func (s *Server) Current() (Stats, error) {
 	workers, err := s.Snapshot()

@@ -53,18 +53,16 @@ func (b *board) end(core int, tx int64, took time.Duration, failed bool) {
 	if b == nil {
 		return
 	}
-	if core < b.sb.Cores() {
-		b.sb.SetCore(b.slot, core, ipc.CoreInRequest, 0)
-		b.sb.SetCore(b.slot, core, ipc.CoreRequests, b.sb.Core(b.slot, core, ipc.CoreRequests)+1)
-		if failed {
-			b.sb.SetCore(b.slot, core, ipc.CoreExceptions, b.sb.Core(b.slot, core, ipc.CoreExceptions)+1)
-		}
+	if core >= b.sb.Cores() {
+		return
 	}
-	b.sb.AddWorker(b.slot, ipc.WkRequests, 1)
-	b.sb.AddWorker(b.slot, ipc.WkTx, uint64(tx))
-	b.sb.AddWorker(b.slot, ipc.WkRtTotalUs, uint64(took.Microseconds()))
+	add := func(word int, d uint64) { b.sb.SetCore(b.slot, core, word, b.sb.Core(b.slot, core, word)+d) }
+	b.sb.SetCore(b.slot, core, ipc.CoreInRequest, 0)
+	add(ipc.CoreRequests, 1)
+	add(ipc.CoreTx, uint64(tx))
+	add(ipc.CoreRtTotalUs, uint64(took.Microseconds()))
 	if failed {
-		b.sb.AddWorker(b.slot, ipc.WkExceptions, 1)
+		add(ipc.CoreExceptions, 1)
 	}
 }
 

@@ -26,6 +26,7 @@ type server struct {
 	h          http.Handler
 	listeners  []Listener
 	cores      chan int // free request slots: --threads of them
+	heads      [][]byte // per slot: the request line and host for the scoreboard, reused
 	board      *board
 	log        hclog.Logger
 	logReqs    bool
@@ -43,6 +44,7 @@ func newServer(h http.Handler, ls []Listener) *server {
 	}
 	s := &server{h: h, listeners: ls, cores: make(chan int, threads), board: openBoard(),
 		log: newLogger(), logReqs: os.Getenv(ipc.EnvDisableLogging) != "1", bufferSize: bufSize}
+	s.heads = make([][]byte, threads)
 	for i := 0; i < threads; i++ {
 		s.cores <- i
 	}
@@ -161,7 +163,13 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.inflight.Add(1)
 	defer func() { s.cores <- core; s.inflight.Done() }()
 	start := time.Now()
-	s.board.begin(core, ipc.VarsHTTP, []byte(r.Method+" "+r.RequestURI+" "+r.Proto+"\r\nHost: "+r.Host+"\r\n"))
+	if s.board != nil {
+		h := append(s.heads[core][:0], r.Method...)
+		h = append(append(append(append(h, ' '), r.RequestURI...), ' '), r.Proto...)
+		h = append(append(append(h, "\r\nHost: "...), r.Host...), "\r\n"...)
+		s.heads[core] = h
+		s.board.begin(core, ipc.VarsHTTP, h)
+	}
 	cw := &countingWriter{ResponseWriter: w}
 	failed := s.call(cw, r)
 	s.finish(core, r, cw.status, cw.written, start, failed)

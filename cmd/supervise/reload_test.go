@@ -178,3 +178,29 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(raw)
 }
+
+func TestReloadBindsAddedSocketsAndClosesRemovedOnes(t *testing.T) {
+	py := debianPython(t)
+	dir := shortTempDir(t)
+	sock := filepath.Join(dir, "old.sock")
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
+	ini := filepath.Join(dir, "app.ini")
+	writeFile(t, ini, fmt.Sprintf("[uwsgi]\nsocket = %s\nmodule = echo\nchdir = %s\nvacuum = true\n", sock, dir))
+	m := startMaster(t, dir, "--ini", ini, "--python-bin", py)
+	m.waitLog(`all workers ready`, 1)
+	if code, _ := uwsgiGet(t, sock, "/pid"); code != 200 {
+		t.Fatal("old socket not serving")
+	}
+	writeFile(t, ini, fmt.Sprintf("[uwsgi]\nhttp-socket = %s\nmodule = echo\nchdir = %s\nvacuum = true\n", addr, dir))
+	m.signal(syscall.SIGHUP)
+	m.waitLog(`listening on a socket added by the reload: address=`+addr, 1)
+	m.waitLog(`all workers ready: generation=2`, 1)
+	m.waitLog(`closing a socket the configuration no longer names: address=`+sock, 1)
+	if code, _ := get(t, "http://"+addr+"/pid"); code != 200 {
+		t.Fatal("the added http-socket does not serve")
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Fatalf("the removed socket's file is still there (vacuum): %v", err)
+	}
+}

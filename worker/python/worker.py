@@ -41,14 +41,15 @@ FIRST_LISTEN_FD = 3
 EXIT_APP_LOAD_FAILED = 22
 
 SB_MAGIC = 0x3145524F43535653
-SB_VERSION = 1
+SB_VERSION = 2
 HDR_MAGIC, HDR_VERSION, HDR_SLOTS, HDR_CORES, HDR_SLOT_BYTES, HDR_CORE_BYTES = 0, 1, 2, 3, 4, 5
 HEADER_WORDS = 8
-WK_PID, WK_REQUESTS, WK_EXCEPTIONS, WK_TX, WK_RT_TOTAL_US, WK_ACCEPTING = 0, 1, 2, 3, 4, 5
+WK_PID, WK_ACCEPTING = 0, 1
 WK_WORDS = 8
 CORE_REQUESTS, CORE_IN_REQUEST, CORE_START_NS, CORE_READ_ERRORS = 0, 1, 2, 3
 CORE_WRITE_ERRORS, CORE_EXCEPTIONS, CORE_VARS_LEN, CORE_VARS_FORMAT = 4, 5, 6, 7
-CORE_WORDS = 8
+CORE_TX, CORE_RT_TOTAL_US = 8, 9
+CORE_WORDS = 12
 VARS_BYTES = 1024
 VARS_UWSGI, VARS_HTTP = 1, 2
 
@@ -115,60 +116,58 @@ class Scoreboard(object):
         self.cores = w[HDR_CORES]
         self.base = HEADER_WORDS + slot * (w[HDR_SLOT_BYTES] // 8)
         self.core_words = w[HDR_CORE_BYTES] // 8
-        self.lock = threading.Lock()  # worker totals are shared by threads
         w[self.base + WK_PID] = PID
 
-    def core_base(self, core):
+    def core(self, core):
+        """The (begin, end, read_error) functions of one thread's core: each
+        core has one writer, so they need no lock; indexes are bound once."""
         if core >= self.cores:
-            return -1
-        return self.base + WK_WORDS + core * self.core_words
-
-    def begin(self, core, fmt, raw):
-        cb = self.core_base(core)
-        if cb < 0:
-            return
-        w = self.words
-        w[cb + CORE_START_NS] = time.monotonic_ns()
-        n = min(len(raw), VARS_BYTES)
+            return NoScoreboard().core(core)
+        w, mm, mono = self.words, self.mm, time.monotonic_ns
+        cb = self.base + WK_WORDS + core * self.core_words
         off = (cb + CORE_WORDS) * 8
-        self.mm[off:off + n] = raw[:n]
-        w[cb + CORE_VARS_FORMAT] = fmt
-        w[cb + CORE_VARS_LEN] = n
-        w[cb + CORE_IN_REQUEST] = 1
+        i_start, i_in, i_fmt, i_len = cb + CORE_START_NS, cb + CORE_IN_REQUEST, cb + CORE_VARS_FORMAT, cb + CORE_VARS_LEN
+        i_req, i_tx, i_rt = cb + CORE_REQUESTS, cb + CORE_TX, cb + CORE_RT_TOTAL_US
+        i_exc, i_werr, i_rerr = cb + CORE_EXCEPTIONS, cb + CORE_WRITE_ERRORS, cb + CORE_READ_ERRORS
 
-    def end(self, core, nbytes, micros, failed, write_error):
-        w = self.words
-        cb = self.core_base(core)
-        if cb >= 0:
-            w[cb + CORE_IN_REQUEST] = 0
-            w[cb + CORE_REQUESTS] += 1
+        def begin(fmt, raw):
+            n = len(raw)
+            if n > VARS_BYTES:
+                n, raw = VARS_BYTES, raw[:VARS_BYTES]
+            w[i_start] = mono()
+            mm[off:off + n] = raw
+            w[i_fmt] = fmt
+            w[i_len] = n
+            w[i_in] = 1
+
+        def end(nbytes, micros, failed, write_error):
+            w[i_in] = 0
+            w[i_req] += 1
+            w[i_tx] += nbytes
+            w[i_rt] += micros
             if failed:
-                w[cb + CORE_EXCEPTIONS] += 1
+                w[i_exc] += 1
             if write_error:
-                w[cb + CORE_WRITE_ERRORS] += 1
-        b = self.base
-        with self.lock:
-            w[b + WK_REQUESTS] += 1
-            w[b + WK_TX] += nbytes
-            w[b + WK_RT_TOTAL_US] += micros
-            if failed:
-                w[b + WK_EXCEPTIONS] += 1
+                w[i_werr] += 1
 
-    def read_error(self, core):
-        cb = self.core_base(core)
-        if cb >= 0:
-            self.words[cb + CORE_READ_ERRORS] += 1
+        def read_error():
+            w[i_rerr] += 1
+
+        return begin, end, read_error
 
 
 class NoScoreboard(object):
-    def begin(self, core, fmt, raw):
-        pass
+    def core(self, core):
+        def begin(fmt, raw):
+            pass
 
-    def end(self, core, nbytes, micros, failed, write_error):
-        pass
+        def end(nbytes, micros, failed, write_error):
+            pass
 
-    def read_error(self, core):
-        pass
+        def read_error():
+            pass
+
+        return begin, end, read_error
 
 
 # ---------------------------------------------------------------- the app
@@ -530,6 +529,7 @@ class Worker(object):
             sock.setblocking(False)  # all workers share it: accept() must not block
             proto = names[i] if i < len(names) and names[i] else "uwsgi"
             self.listeners.append((sock, proto))
+        self.local = threading.local()
         self.board = NoScoreboard()
         if env.get(ENV_SCOREBOARD_FD):
             try:
@@ -550,6 +550,7 @@ class Worker(object):
     # -- accepting
 
     def serve_thread(self, core):
+        self.local.board = self.board.core(core)
         ep = select.epoll()
         by_fd = {}
         exclusive = getattr(select, "EPOLLEXCLUSIVE", 0)
@@ -611,7 +612,7 @@ class Worker(object):
         size = data[1] | (data[2] << 8)
         if size > self.buffer_size:
             log("WARN", "invalid request block size: %d (max %d)... skip" % (size, self.buffer_size))
-            self.board.read_error(core)
+            self.local.board[2]()
             return
         if data[0] != 0:
             log("WARN", "unsupported uwsgi modifier1 %d (only 0, WSGI, is served); connection closed" % data[0])
@@ -620,13 +621,13 @@ class Worker(object):
         while len(data) < end:
             more = conn.recv(end - len(data) + 65536)
             if not more:
-                self.board.read_error(core)
+                self.local.board[2]()
                 return
             data += more
         environ = self.parse_uwsgi_vars(data, end)
         if environ is None:
             log("WARN", "malformed uwsgi vars block; connection closed")
-            self.board.read_error(core)
+            self.local.board[2]()
             return
         # PEP 3333: the body's type and length live in CONTENT_*, not HTTP_*
         # (nginx's uwsgi_params sends both).
@@ -642,7 +643,7 @@ class Worker(object):
         https = environ.get("HTTPS", "").lower() in ("on", "1") or environ.get("REQUEST_SCHEME") == "https"
         environ["wsgi.url_scheme"] = "https" if https else "http"
         proto = environ.get("SERVER_PROTOCOL") or "HTTP/1.0"
-        self.board.begin(core, VARS_UWSGI, memoryview(data)[4:end])
+        self.local.board[0](VARS_UWSGI, memoryview(data)[4:end])
         self.run_app(environ, Response(conn, proto), core)
         body.drain()
 
@@ -777,7 +778,7 @@ class Worker(object):
         environ["wsgi.url_scheme"] = "http"
         if environ.get("HTTP_EXPECT", "").lower() == "100-continue":
             conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self.board.begin(core, VARS_HTTP, head)
+        self.local.board[0](VARS_HTTP, head)
         resp = Response(conn, proto, keepalive=keepalive, head_only=(method == "HEAD"))
         self.run_app(environ, resp, core)
         if not resp.keepalive or not body.drain():
@@ -824,7 +825,7 @@ class Worker(object):
                 except Exception:
                     log_traceback("the app's close() raised")
         elapsed = time.monotonic() - started
-        self.board.end(core, resp.nbytes, int(elapsed * 1e6), failed, write_error)
+        self.local.board[1](resp.nbytes, int(elapsed * 1e6), failed, write_error)
         if self.log_requests:
             status = resp.code or (500 if failed else 0)
             self.write_log(("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (

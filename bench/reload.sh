@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Reloads under load, side by side: the seed app (4 x 2) behind nginx on
+# supervise and on Debian's uWSGI. For each action wrk runs WRK_SECONDS
+# with the action fired 2 s in; reported: failed requests, p99 over that
+# window vs a steady window, and seconds from the action until every
+# worker pid is new (polled the same way for both servers).
+#   bench/reload.sh          # WRK_SECONDS=8 WRK_CONNS=32
+source "$(dirname "$0")/lib.sh"
+need wrk nginx uwsgi
+WRK_SECONDS=${WRK_SECONDS:-8}
+SUPERVISE=$(build_supervise)
+SEED=$(cd "$(dirname "$0")/../examples/seed" && pwd)
+
+setup() {
+  local d="$BENCH_DIR/$1"; mkdir -p "$d"; cp "$SEED/app.py" "$d/"
+  sed "s#/tmp/uwsgi.sock#$d/app.sock#" "$SEED/myapp.ini" > "$d/myapp.ini"
+  printf 'master-fifo = %s/fifo\npidfile = %s/pid\n' "$d" "$d" >> "$d/myapp.ini"
+  echo "$d"
+}
+SV=$(setup supervise); UW=$(setup uwsgi)
+echo "lazy-apps = true" >> "$UW/myapp.ini" # uWSGI's chain reload needs it
+(cd "$SV" && exec "$SUPERVISE" --ini myapp.ini --python-bin /usr/bin/python3 --logto "$SV/log") >/dev/null 2>&1 & PIDS+=($!)
+(cd "$UW" && exec uwsgi --plugins python3 --ini myapp.ini --logto "$UW/log") >/dev/null 2>&1 & PIDS+=($!)
+wait_for "$SV/app.sock"; wait_for "$UW/app.sock"
+nginx_front sv "server unix:$SV/app.sock;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;"; SV_PORT=$NGINX_PORT
+nginx_front uw "server unix:$UW/app.sock;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;"; UW_PORT=$NGINX_PORT
+sleep 2
+
+workers() { ps --ppid "$(cat "$1/pid")" -o pid= | sort -n | tr '\n' ' '; }
+
+# all_new DIR BEFORE START: seconds until no pid of BEFORE is a worker and the count is back
+all_new() {
+  local d=$1 before=$2 start=$3 n; n=$(wc -w <<<"$before")
+  for _ in $(seq 1 600); do
+    local now; now=$(workers "$d")
+    local overlap=0; for p in $before; do [[ " $now " == *" $p "* ]] && overlap=1; done
+    if [ $overlap = 0 ] && [ "$(wc -w <<<"$now")" -ge "$n" ]; then
+      awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.2f", e - s}'; return
+    fi
+    sleep 0.05
+  done
+  echo "never"
+}
+
+# measure NAME DIR PORT ACTION: one row
+measure() {
+  local name=$1 d=$2 port=$3 action=$4 before start
+  read -r srps sp99 sfail < <(run_wrk "http://127.0.0.1:$port/user/bob")
+  before=$(workers "$d")
+  ( run_wrk "http://127.0.0.1:$port/user/bob" > "$BENCH_DIR/wrk.out" ) &
+  local wrk_pid=$!
+  sleep 2; start=$(date +%s.%N); eval "$action"
+  local took; took=$(all_new "$d" "$before" "$start")
+  wait $wrk_pid
+  read -r rps p99 fail < "$BENCH_DIR/wrk.out"
+  printf '%-34s %8s %10s %10s %8s %12s\n' "$name" "$fail" "$sp99" "$p99" "$(ratio "$p99" "$sp99")" "$took"
+}
+
+printf '\n%-34s %8s %10s %10s %8s %12s\n' "action (seed app, 4 x 2, nginx)" "failed" "p99 steady" "p99 reload" "ratio" "all new (s)"
+measure "supervise graceful (SIGHUP)" "$SV" "$SV_PORT" 'kill -HUP $(cat $SV/pid)'
+measure "supervise chain (FIFO c)" "$SV" "$SV_PORT" 'printf c > $SV/fifo'
+measure "supervise upgrade (SIGUSR2)" "$SV" "$SV_PORT" 'kill -USR2 $(cat $SV/pid)'
+measure "uwsgi graceful (SIGHUP)" "$UW" "$UW_PORT" 'kill -HUP $(cat $UW/pid)'
+measure "uwsgi chain (FIFO c, lazy-apps)" "$UW" "$UW_PORT" 'printf c > $UW/fifo'
