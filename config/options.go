@@ -101,7 +101,7 @@ var table = []Option{
 	works("stats-http", nil, Bool, "false", "serve the stats over HTTP (and Prometheus text at /metrics)", boolean(func(c *Config) *bool { return &c.StatsHTTP })),
 	works("stats-minified", []string{"stats-min"}, Bool, "false", "stats JSON on one line", boolean(func(c *Config) *bool { return &c.StatsMinified })),
 	works("scoreboard", nil, Bool, "true", "supervise's own: false turns off the workers' shared-memory counters (stats then show pids and memory only); for measuring their cost", boolean(func(c *Config) *bool { return &c.Scoreboard })),
-	works("master-fifo", nil, List, "", "a FIFO (mode 0600) taking uWSGI's one-letter commands: r R c w W q Q s + - l (p is not supported); supervise's own: \":scale N\\n\"", list(func(c *Config) *[]string { return &c.MasterFIFO })),
+	works("master-fifo", nil, List, "", "a FIFO (mode 0600) taking uWSGI's one-letter commands: r R c w W q Q s + - l p (p freezes the workers with SIGSTOP until the next p); supervise's own: \":scale N\\n\"", list(func(c *Config) *[]string { return &c.MasterFIFO })),
 	works("touch-reload", nil, List, "", "reload gracefully when this file's mtime changes", list(func(c *Config) *[]string { return &c.TouchReload })),
 	works("strict", nil, Bool, "false", "an unknown ini key is an error instead of a placeholder", boolean(func(c *Config) *bool { return &c.Strict })),
 	works("ini", nil, String, "", "read options from an ini file (FILE or FILE:section)", nil),

@@ -1,6 +1,9 @@
 package master
 
-import "time"
+import (
+	"syscall"
+	"time"
+)
 
 // Command runs one letter of uWSGI's master FIFO protocol.
 func (m *Master) Command(c byte) {
@@ -32,10 +35,32 @@ func (m *Master) Command(c byte) {
 			m.hooks.ReopenLog()
 		}
 	case 'p':
-		m.log.Warn("master FIFO p (pause): not supported by supervise; ignored (stop the master, or scale down, instead)")
+		m.togglePause()
 	case '\n', '\r', ' ', '\t':
 	default:
 		m.log.Warn("unknown master FIFO command; ignored", "command", string(c))
+	}
+}
+
+// togglePause freezes every worker (SIGSTOP) or lets them go on (SIGCONT).
+// New connections wait in the listen queue meanwhile; requests in flight
+// resume where they stopped.
+func (m *Master) togglePause() {
+	m.paused = !m.paused
+	sig, what := syscall.SIGCONT, "resumed"
+	if m.paused {
+		sig, what = syscall.SIGSTOP, "paused: workers frozen; connections wait in the listen queue (p again resumes)"
+	}
+	for _, w := range m.workers {
+		m.signal(w, sig)
+	}
+	m.log.Info("master FIFO p: " + what)
+}
+
+// resume undoes a pause before anything that needs workers to run.
+func (m *Master) resume() {
+	if m.paused {
+		m.togglePause()
 	}
 }
 

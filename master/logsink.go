@@ -5,6 +5,9 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // LogSink is where the master and, through a pipe the master drains, every
@@ -61,8 +64,12 @@ func (s *LogSink) Write(p []byte) (int, error) {
 }
 
 // drainInto copies the workers' log pipe into the sink until it closes.
+// Under load every request writes a line; reading each one as it comes
+// would wake the master thousands of times a second on a machine whose
+// cores the workers need, so after a short read it waits a moment and
+// takes the lines in batches (the pipe is enlarged to hold them).
 func drainInto(s *LogSink, r io.Reader) {
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, 256<<10)
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
@@ -71,5 +78,17 @@ func drainInto(s *LogSink, r io.Reader) {
 		if err != nil {
 			return
 		}
+		if n < len(buf)/2 {
+			time.Sleep(logBatchDelay)
+		}
 	}
+}
+
+// logBatchDelay bounds how late a worker's log line reaches the file.
+const logBatchDelay = 5 * time.Millisecond
+
+// enlargePipe asks for a 1 MiB pipe buffer (the default is 64 KiB) so
+// batching never blocks a worker's write; failing is harmless.
+func enlargePipe(f *os.File) {
+	unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, 1<<20)
 }

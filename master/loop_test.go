@@ -461,11 +461,26 @@ func TestFIFOLetters(t *testing.T) {
 	readyAll(m)
 	m.Command('s')
 	m.Command('l')
-	m.Command('p')
 	m.Command('?')
 	if statsLogged != 1 || reopened != 1 {
 		t.Fatalf("s: %d, l: %d", statsLogged, reopened)
 	}
+	pid := f.started[0]
+	m.Command('p')
+	m.Command('p')
+	if got := f.signals[pid]; len(got) != 2 || got[0] != syscall.SIGSTOP || got[1] != syscall.SIGCONT {
+		t.Fatalf("p, p: worker got %v, want SIGSTOP then SIGCONT", got)
+	}
+	m.Command('p') // paused again: a shutdown must wake the workers to let them stop
+	m.Shutdown(true)
+	if got := f.signals[pid]; len(got) != 5 || got[3] != syscall.SIGCONT || got[4] != syscall.SIGTERM {
+		t.Fatalf("stop while paused: worker got %v, want ... SIGSTOP SIGCONT SIGTERM", got)
+	}
+	f, m = newFake(), nil
+	m = newTestMaster(f, testPlan(1), func() (*Plan, error) { reloads++; return testPlan(1), nil },
+		Hooks{StatsToLog: func([]stats.WorkerInfo) { statsLogged++ }, ReopenLog: func() { reopened++ }})
+	m.Step(Event{})
+	readyAll(m)
 	m.Command('+')
 	m.Step(Event{})
 	if len(m.Slots()) != 2 {

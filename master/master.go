@@ -76,6 +76,7 @@ type Master struct {
 	announced  int   // the last generation reported through Hooks.Ready
 	oldPlan    *Plan // while a reload is in progress: the plan to go back to
 	chain      []int // chain reload: slots still to replace, in order
+	paused     bool  // FIFO p: workers are SIGSTOPped
 	board      Board
 }
 
@@ -143,6 +144,7 @@ func (m *Master) stop(w *Worker, why string) {
 	if w.State == Stopping {
 		return
 	}
+	m.resume()
 	w.State = Stopping
 	w.StopDeadline = m.os.Now().Add(m.plan.Mercy)
 	m.log.Info("stopping worker", "id", w.ID, "pid", w.PID, "generation", w.Generation, "reason", why)

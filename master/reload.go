@@ -24,6 +24,7 @@ func (m *Master) reload(reread bool, mode reloadMode) {
 		}
 		plan = p
 	}
+	m.resume()
 	if m.hooks.Reloading != nil {
 		m.hooks.Reloading()
 	}

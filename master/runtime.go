@@ -79,6 +79,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, 
 	if rt.logR, rt.Log, err = pipe(st, func(s *upgradeState) (int, int) { return s.LogR, s.LogW }); err != nil {
 		return fail(fmt.Errorf("log pipe: %w", err))
 	}
+	enlargePipe(rt.Log)
 	go func() { drainInto(sink, rt.logR); close(drained) }()
 	if st != nil && st.Board >= 0 {
 		unix.CloseOnExec(st.Board)

@@ -16,6 +16,7 @@ func (m *Master) Snapshot() []stats.WorkerInfo {
 		}
 		if w != nil {
 			info.PID, info.Slot, info.Ready = w.PID, w.BoardSlot, w.State == Ready
+			info.Paused = m.paused
 		}
 		out = append(out, info)
 	}

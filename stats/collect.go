@@ -23,6 +23,7 @@ type WorkerInfo struct {
 	Respawns      int
 	HarakiriCount int
 	Chdir         string
+	Paused        bool // FIFO p
 }
 
 // SocketInfo is one listening socket and how to read its queue.
@@ -71,6 +72,9 @@ func (c *Collector) worker(w WorkerInfo) Worker {
 	}
 	if w.PID == 0 {
 		out.Status = "cheap"
+	}
+	if w.Paused {
+		out.Status = "pause"
 	}
 	if w.PID > 0 {
 		if p, err := process.NewProcess(int32(w.PID)); err == nil {

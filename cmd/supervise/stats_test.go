@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -195,4 +197,61 @@ func TestSIGUSR1LogsStats(t *testing.T) {
 	uwsgiGet(t, sock, "/pid")
 	m.signal(syscall.SIGUSR1)
 	m.waitLog(`stats: workers=2 requests=1`, 1)
+}
+
+func TestTopShowsWorkersAndQuitsOnQ(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	m, _, sock := startEcho(t, "--stats", addr)
+	m.waitLog(`stats server listening`, 1)
+	uwsgiGet(t, sock, "/pid")
+	top := exec.Command(os.Args[0], "top", addr)
+	top.Env = append(os.Environ(), envRunMain+"=1")
+	stdin, _ := top.StdinPipe()
+	stdout, _ := top.StdoutPipe()
+	if err := top.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { top.Process.Kill(); top.Wait() })
+	r := bufio.NewReader(stdout)
+	screens := 0
+	for screens < 2 { // the second screen has req/s from two readings
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("top output ended: %v", err)
+		}
+		if strings.Contains(line, "WID") && strings.Contains(line, "REQ/S") {
+			screens++
+		}
+	}
+	line, _ := r.ReadString('\n')
+	if !strings.Contains(line, " idle ") || !strings.Contains(line, fmt.Sprint(m.workerPids()[0])) && !strings.Contains(line, fmt.Sprint(m.workerPids()[1])) {
+		t.Fatalf("worker row %q", line)
+	}
+	stdin.Write([]byte("q"))
+	done := make(chan error, 1)
+	go func() { io.Copy(io.Discard, r); done <- top.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("top after q: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("top did not quit on q")
+	}
+}
+
+func TestStatsMinifiedAbstractAndExposureWarning(t *testing.T) {
+	abstract := "@supervise-test-" + strconv.Itoa(os.Getpid())
+	m, _, _ := startEcho(t, "--stats", abstract, "--stats-minified")
+	m.waitLog(`stats server listening`, 1)
+	_, raw, err := stats.Fetch(abstract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(strings.TrimSpace(string(raw)), "\n"); n != 0 {
+		t.Fatalf("stats-minified gave %d lines", n+1)
+	}
+	public := fmt.Sprintf("0.0.0.0:%d", freePort(t))
+	m2, _, _ := startEcho(t, "--stats", public)
+	m2.waitLog(`the stats server listens beyond loopback`, 1)
 }

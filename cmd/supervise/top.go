@@ -29,8 +29,8 @@ func topVerb(args, environ []string, stderr io.Writer) int {
 			defer term.Restore(int(os.Stdin.Fd()), old)
 			newline = "\r\n"
 		}
-		go readQuit(quit)
 	}
+	go readQuit(quit)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -63,11 +63,16 @@ func topVerb(args, environ []string, stderr io.Writer) int {
 	}
 }
 
+// readQuit closes quit on q (or Ctrl-C in a raw terminal). At the end of
+// a non-terminal stdin it just stops reading: top keeps running.
 func readQuit(quit chan<- struct{}) {
 	buf := make([]byte, 1)
 	for {
 		n, err := os.Stdin.Read(buf)
-		if err != nil || (n == 1 && (buf[0] == 'q' || buf[0] == 3)) {
+		if err != nil {
+			return
+		}
+		if n == 1 && (buf[0] == 'q' || buf[0] == 3) {
 			close(quit)
 			return
 		}

@@ -650,25 +650,19 @@ class Worker(object):
     @staticmethod
     def parse_uwsgi_vars(data, end):
         # Lengths come from the bytes, text is sliced from one latin-1
-        # decode of the block: one allocation per key and per value.
+        # decode of the block; the checks run once, after the loop.
         text = data[:end].decode("latin-1")
         env = {}
         pos = 4
-        count = 0
         try:
             while pos < end:
-                kl = data[pos] | (data[pos + 1] << 8)
-                pos += 2
-                key = text[pos:pos + kl]
-                pos += kl
-                vl = data[pos] | (data[pos + 1] << 8)
-                pos += 2
-                env[key] = text[pos:pos + vl]
-                pos += vl
-                count += 1
-                if not kl or pos > end or count > UWSGI_MAX_VARS:
-                    return None
+                k = pos + 2 + (data[pos] | data[pos + 1] << 8)
+                v = k + 2 + (data[k] | data[k + 1] << 8)
+                env[text[pos + 2:k]] = text[k + 2:v]
+                pos = v
         except IndexError:
+            return None
+        if pos != end or "" in env or len(env) > UWSGI_MAX_VARS:
             return None
         return env
 
