@@ -39,7 +39,7 @@ wait_for() {
     else (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null && return 0; fi
     sleep 0.05
   done
-  echo "bench: $1 never came up" >&2; exit 1
+  echo "bench: $1 never came up" >&2; return 1
 }
 
 # nginx_front NAME UPSTREAM_SERVER LOCATION_BODY: a private nginx whose /

@@ -85,7 +85,7 @@ func drainInto(s *LogSink, r io.Reader) {
 }
 
 // logBatchDelay bounds how late a worker's log line reaches the file.
-const logBatchDelay = 5 * time.Millisecond
+const logBatchDelay = 20 * time.Millisecond
 
 // enlargePipe asks for a 1 MiB pipe buffer (the default is 64 KiB) so
 // batching never blocks a worker's write; failing is harmless.

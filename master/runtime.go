@@ -96,12 +96,21 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, 
 	return rt, notify, cleanup, nil
 }
 
-// pipe makes a pipe, or takes the one the previous master passed.
+// pipe makes a pipe, or takes the one the previous master passed. Its
+// fds stay blocking and out of Go's netpoller: a write to a polled pipe
+// wakes the poller every time (edge-triggered), which for the log pipe
+// would cost the master a wakeup per request line.
 func pipe(st *upgradeState, fds func(*upgradeState) (int, int)) (r, w *os.File, err error) {
+	var rfd, wfd int
 	if st == nil {
-		return os.Pipe()
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			return nil, nil, err
+		}
+		rfd, wfd = p[0], p[1]
+	} else {
+		rfd, wfd = fds(st)
 	}
-	rfd, wfd := fds(st)
 	unix.CloseOnExec(rfd)
 	unix.CloseOnExec(wfd)
 	return os.NewFile(uintptr(rfd), "pipe"), os.NewFile(uintptr(wfd), "pipe"), nil

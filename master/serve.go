@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 
@@ -28,6 +29,11 @@ type Options struct {
 // Serve runs a master for cfg until it shuts down and returns the exit
 // code: it binds the sockets once, starts the workers, and supervises them.
 func Serve(cfg *config.Config, opt Options) int {
+	// The master's work is small and mostly waiting; one P keeps the Go
+	// scheduler from spinning threads on cores the workers need.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	log := opt.Log
 	for _, n := range cfg.Notices {
 		log.Warn(n)
