@@ -23,6 +23,9 @@ func run(args, environ []string, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == master.TrampolineArg {
 		return master.Trampoline(args[1:])
 	}
+	if code, done := helpOrVersion(args, os.Stdout); done {
+		return code
+	}
 	if len(args) > 0 {
 		if verb, ok := verbs[args[0]]; ok {
 			return verb(args[1:], environ, stderr)

@@ -132,6 +132,19 @@ func startWorker(t *testing.T, app string, extraArgs []string, env ...string) *p
 	return w
 }
 
+// waitLog waits until the worker's log holds want: its lines travel
+// through a pipe and a copying goroutine, so they can trail a response.
+func (w *pyWorker) waitLog(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(w.log.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker never logged %q:\n%s", want, w.log.String())
+		}
+		time.Sleep(5 * time.Millisecond) // a bytes.Buffer has no change event
+	}
+}
+
 func (w *pyWorker) uwsgiDo(t *testing.T, method, uri string, body []byte) (*http.Response, string) {
 	t.Helper()
 	conn, err := net.Dial("unix", w.uwsgi)
@@ -201,12 +214,9 @@ func TestUwsgiRequests(t *testing.T) {
 	if resp.StatusCode != 500 {
 		t.Fatalf("raising app: %d", resp.StatusCode)
 	}
-	if log := w.log.String(); !strings.Contains(log, "ValueError: boom in the app") || !strings.Contains(log, "path=/raise") {
-		t.Fatalf("traceback not logged:\n%s", log)
-	}
-	if !strings.Contains(w.log.String(), "request: method=POST path=\"/echo?x=1\" status=200") {
-		t.Fatalf("no request line:\n%s", w.log.String())
-	}
+	w.waitLog(t, "ValueError: boom in the app")
+	w.waitLog(t, "the app raised: method=GET path=/raise")
+	w.waitLog(t, "request: method=POST path=\"/echo?x=1\" status=200")
 }
 
 func TestBadUwsgiPacketsAreDropped(t *testing.T) {
@@ -236,9 +246,7 @@ func TestBadUwsgiPacketsAreDropped(t *testing.T) {
 		t.Fatal("the worker stopped serving after bad packets")
 	}
 	for _, want := range []string{"invalid request block size: 21573 (max 4096)", "modifier1 5", "malformed uwsgi vars"} {
-		if !strings.Contains(w.log.String(), want) {
-			t.Errorf("log lacks %q", want)
-		}
+		w.waitLog(t, want)
 	}
 }
 
@@ -374,9 +382,7 @@ func TestLifelineEOFEndsTheWorker(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the worker outlived its lifeline")
 	}
-	if !strings.Contains(w.log.String(), "lifeline closed") {
-		t.Fatal("no log line for the lifeline")
-	}
+	w.waitLog(t, "lifeline closed")
 }
 
 func TestImportErrorExits22(t *testing.T) {
