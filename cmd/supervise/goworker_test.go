@@ -216,3 +216,13 @@ func TestGoWorkerAloneServesOnPORT(t *testing.T) {
 		t.Fatalf("standalone exit after SIGTERM: %v", err)
 	}
 }
+
+func TestCrashingBinaryBacksOffInsteadOfSpinning(t *testing.T) {
+	dir := shortTempDir(t)
+	m := startMaster(t, dir, "--socket", filepath.Join(dir, "s.sock"), "--", "/bin/false")
+	m.waitLog(`worker keeps failing; backing off: id=1 failures=2 next_start_in=100ms`, 1)
+	m.waitLog(`worker keeps failing; backing off: id=1 failures=4 next_start_in=400ms`, 1)
+	if n := len(m.waitLog(`spawned worker`, 4)); n > 6 {
+		t.Fatalf("%d starts before the fourth failure: spinning", n)
+	}
+}
