@@ -34,132 +34,189 @@ func Serve(cfg *config.Config, opt Options) int {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
-	log := opt.Log
+	s := &serving{cfg: cfg, opt: opt, log: opt.Log, calls: make(chan func()), stop: make(chan struct{})}
+	s.self, _ = os.Executable() // before anyone replaces the file: an upgrade execs the path
+	defer s.close()
 	for _, n := range cfg.Notices {
-		log.Warn(n)
+		s.log.Warn(n)
 	}
-	self, _ := os.Executable() // before anyone replaces the file: an upgrade execs the path
-	upgraded, err := inheritedState(opt.Environ)
-	if err != nil {
-		log.Error(err.Error())
-		return 1
-	}
-	listeners, err := bindAll(cfg, socket.FromEnvironment(opt.Environ).Merge(upgraded.activated()), log)
-	if err != nil {
-		log.Error(err.Error())
-		return 1
-	}
-	sockets := &socketSet{current: listeners, log: log}
-	defer func() { closeAll(append(sockets.current, sockets.retiring...), cfg.Vacuum, log) }()
-	if cfg.Pidfile != "" {
-		if err := writePidfile(cfg.Pidfile); err != nil {
-			log.Error(err.Error())
+	for _, step := range []func() error{s.bind, s.writePidfile, s.makeRuntime, s.makeMaster, s.startHelpers} {
+		if err := step(); err != nil {
+			s.log.Error(err.Error())
 			return 1
 		}
-		if cfg.Vacuum {
-			defer os.Remove(cfg.Pidfile)
-		}
 	}
-	rt, notify, cleanup, err := newRuntime(cfg, opt.LogSink, upgraded)
+	return runLoop(s.m, s.notify, s.calls)
+}
+
+// serving is one master's wiring: what Serve builds, in order, and tears
+// down in reverse.
+type serving struct {
+	cfg      *config.Config
+	opt      Options
+	log      hclog.Logger
+	self     string
+	upgraded *upgradeState
+	sockets  *socketSet
+	rt       *Runtime
+	notify   *ipc.NotifyListener
+	m        *Master
+	srv      *stats.Server
+	sd       *systemd
+	calls    chan func()
+	stop     chan struct{}
+	closers  []func()
+}
+
+func (s *serving) onClose(f func()) { s.closers = append(s.closers, f) }
+
+func (s *serving) close() {
+	close(s.stop)
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+func (s *serving) bind() error {
+	var err error
+	if s.upgraded, err = inheritedState(s.opt.Environ); err != nil {
+		return err
+	}
+	inherited := socket.FromEnvironment(s.opt.Environ).Merge(s.upgraded.activated())
+	listeners, err := bindAll(s.cfg, inherited, s.log)
 	if err != nil {
-		log.Error(err.Error())
-		return 1
+		return err
 	}
-	defer cleanup()
-	launcher, err := NewLauncher(cfg, listeners, rt, opt.Environ)
+	s.sockets = &socketSet{current: listeners, log: s.log}
+	s.onClose(func() { closeAll(append(s.sockets.current, s.sockets.retiring...), s.cfg.Vacuum, s.log) })
+	return nil
+}
+
+func (s *serving) writePidfile() error {
+	if s.cfg.Pidfile == "" {
+		return nil
+	}
+	if err := writePidfile(s.cfg.Pidfile); err != nil {
+		return err
+	}
+	if s.cfg.Vacuum {
+		s.onClose(func() { os.Remove(s.cfg.Pidfile) })
+	}
+	return nil
+}
+
+func (s *serving) makeRuntime() error {
+	rt, notify, cleanup, err := newRuntime(s.cfg, s.opt.LogSink, s.upgraded)
 	if err != nil {
-		log.Error(err.Error())
-		return 1
+		return err
 	}
-	var srv *stats.Server // the reload below tells it about socket changes
-	reload := func() (*Plan, error) {
-		next, err := opt.Reload()
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range next.Notices {
-			log.Warn(n)
-		}
-		ls, err := sockets.forConfig(next)
-		if err != nil {
-			return nil, err
-		}
-		l, err := NewLauncher(next, ls, rt, opt.Environ)
-		if err != nil {
-			return nil, err
-		}
-		sockets.switchTo(ls)
-		srv.SetSockets(socketInfos(ls))
-		return l.Plan(), nil
+	s.rt, s.notify = rt, notify
+	s.onClose(cleanup)
+	return nil
+}
+
+// makeMaster builds the loop with its hooks; after an upgrade it adopts
+// the previous master's workers and starts replacing them.
+func (s *serving) makeMaster() error {
+	launcher, err := NewLauncher(s.cfg, s.sockets.current, s.rt, s.opt.Environ)
+	if err != nil {
+		return err
 	}
-	sd := newSystemd(opt.Environ, log)
-	hooks := sd.hooks()
+	s.sd = newSystemd(s.opt.Environ, s.log)
+	hooks := s.sd.hooks()
 	ready := hooks.Ready
 	hooks.Ready = func(gen int) {
-		sockets.commit(cfg.Vacuum)
+		s.sockets.commit(s.cfg.Vacuum)
 		ready(gen)
 	}
-	m := New(log.Named("master"), RealOS(), launcher.Plan(), reload, hooks)
-	if cfg.Scoreboard {
-		m.SetBoard(newBoardSlots(rt.Board))
+	hooks.Upgrade = s.upgrade
+	hooks.StatsToLog = func(ws []stats.WorkerInfo) {
+		c := &stats.Collector{Board: s.rt.Board, Sockets: socketInfos(s.sockets.current)}
+		go logStats(c, ws, s.log)
 	}
-	if upgraded != nil {
-		m.adopt(upgraded)
-		m.reload(false, graceful)
-	}
-	m.hooks.Upgrade = func(workers []adoptedWorker, generation int) {
-		st := upgradeState{Generation: generation, Workers: workers}
-		for _, l := range sockets.current {
-			st.Listeners = append(st.Listeners, int(l.File.Fd()))
-		}
-		rt.upgradeFDs(&st)
-		hooks.Reloading()
-		log.Info("upgrading in place: executing the binary again with the same pid", "binary", self)
-		err := upgradeTo(self, st)
-		log.Error("upgrade failed; this master keeps running", "error", err)
-	}
-	calls := make(chan func())
-	srv = newStatsServer(cfg, listeners, rt.Board, loopSnapshot(m, calls), log)
-	m.hooks.StatsToLog = func(ws []stats.WorkerInfo) {
-		c := &stats.Collector{Board: rt.Board, Sockets: socketInfos(sockets.current)}
-		go logStats(c, ws, log)
-	}
-	m.hooks.ReopenLog = func() {
-		if err := opt.LogSink.Reopen(); err != nil {
-			log.Error("cannot reopen the log; still writing to the old file", "error", err)
+	hooks.ReopenLog = func() {
+		if err := s.opt.LogSink.Reopen(); err != nil {
+			s.log.Error("cannot reopen the log; still writing to the old file", "error", err)
 			return
 		}
-		log.Info("log reopened")
+		s.log.Info("log reopened")
 	}
-	for _, path := range cfg.MasterFIFO {
+	s.m = New(s.log.Named("master"), RealOS(), launcher.Plan(), s.reloadPlan, hooks)
+	if s.cfg.Scoreboard {
+		s.m.SetBoard(newBoardSlots(s.rt.Board))
+	}
+	s.srv = newStatsServer(s.cfg, s.sockets.current, s.rt.Board, loopSnapshot(s.m, s.calls), s.log)
+	if s.upgraded != nil {
+		s.m.adopt(s.upgraded)
+		s.m.reload(false, graceful)
+	}
+	return nil
+}
+
+// reloadPlan re-reads the configuration for a reload: sockets added are
+// bound now, the launcher checks the interpreter or program.
+func (s *serving) reloadPlan() (*Plan, error) {
+	next, err := s.opt.Reload()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range next.Notices {
+		s.log.Warn(n)
+	}
+	ls, err := s.sockets.forConfig(next)
+	if err != nil {
+		return nil, err
+	}
+	l, err := NewLauncher(next, ls, s.rt, s.opt.Environ)
+	if err != nil {
+		return nil, err
+	}
+	s.sockets.switchTo(ls)
+	s.srv.SetSockets(socketInfos(ls))
+	return l.Plan(), nil
+}
+
+// upgrade execs the binary again with the workers' state (SIGUSR2).
+func (s *serving) upgrade(workers []adoptedWorker, generation int) {
+	st := upgradeState{Generation: generation, Workers: workers}
+	for _, l := range s.sockets.current {
+		st.Listeners = append(st.Listeners, int(l.File.Fd()))
+	}
+	s.rt.upgradeFDs(&st)
+	s.m.hooks.Reloading()
+	s.log.Info("upgrading in place: executing the binary again with the same pid", "binary", s.self)
+	err := upgradeTo(s.self, st)
+	s.log.Error("upgrade failed; this master keeps running", "error", err)
+}
+
+// startHelpers starts the goroutines that feed the loop: master FIFOs,
+// touch-reload, the systemd watchdog and the stats server.
+func (s *serving) startHelpers() error {
+	for _, path := range s.cfg.MasterFIFO {
 		f, err := openFIFO(path)
 		if err != nil {
-			log.Error(err.Error())
-			return 1
+			return err
 		}
-		defer os.Remove(path)
-		defer f.Close()
-		go readFIFO(f, calls, m, log)
+		s.onClose(func() { f.Close(); os.Remove(path) })
+		go readFIFO(f, s.calls, s.m, s.log)
 	}
-	stop := make(chan struct{})
-	defer close(stop)
-	if len(cfg.TouchReload) > 0 {
-		go watchTouch(cfg.TouchReload, calls, m, log, stop)
+	if len(s.cfg.TouchReload) > 0 {
+		go watchTouch(s.cfg.TouchReload, s.calls, s.m, s.log, s.stop)
 	}
-	if every := sd.watchdogInterval(); every > 0 {
-		go sd.pingWatchdog(every, calls, stop)
+	if every := s.sd.watchdogInterval(); every > 0 {
+		go s.sd.pingWatchdog(every, s.calls, s.stop)
 	}
-	if cfg.Stats != "" {
-		sl, err := stats.Listen(cfg.Stats, log)
-		if err != nil {
-			log.Error(err.Error())
-			return 1
-		}
-		defer sl.Close()
-		log.Info("stats server listening", "address", sl.Addr().String(), "http", cfg.StatsHTTP)
-		go srv.Serve(sl)
+	if s.cfg.Stats == "" {
+		return nil
 	}
-	return runLoop(m, notify, calls)
+	sl, err := stats.Listen(s.cfg.Stats, s.log)
+	if err != nil {
+		return err
+	}
+	s.onClose(func() { sl.Close() })
+	s.log.Info("stats server listening", "address", sl.Addr().String(), "http", s.cfg.StatsHTTP)
+	go s.srv.Serve(sl)
+	return nil
 }
 
 func runLoop(m *Master, notify *ipc.NotifyListener, calls chan func()) int {
