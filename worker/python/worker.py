@@ -54,6 +54,7 @@ VARS_BYTES = 1024
 VARS_UWSGI, VARS_HTTP = 1, 2
 
 UWSGI_MAX_VARS = 64
+LOG_BATCH = 32  # request lines a busy thread collects before one write
 KEEPALIVE_IDLE = 30.0  # seconds an idle http-socket connection is kept
 
 WORKER_ID = os.environ.get(ENV_WORKER_ID, "0")
@@ -551,6 +552,7 @@ class Worker(object):
 
     def serve_thread(self, core):
         self.local.board = self.board.core(core)
+        self.local.logbuf = []
         ep = select.epoll()
         by_fd = {}
         exclusive = getattr(select, "EPOLLEXCLUSIVE", 0)
@@ -560,6 +562,7 @@ class Worker(object):
         ep.register(self.wake_r, select.EPOLLIN)
         try:
             while not self.stopping:
+                self.flush_log()
                 try:
                     events = ep.poll()
                 except InterruptedError:
@@ -574,6 +577,7 @@ class Worker(object):
                     while self.accept_one(by_fd[fd], core) and not self.stopping:
                         pass
         finally:
+            self.flush_log()
             ep.close()
 
     def accept_one(self, listener, core):
@@ -679,6 +683,7 @@ class Worker(object):
         poller.register(self.wake_r, select.POLLIN)
         while True:
             if not pending:  # idle between requests: wake for data or a stop
+                self.flush_log()
                 ready = poller.poll(KEEPALIVE_IDLE * 1000)
                 if not ready or any(fd == self.wake_r for fd, _ in ready):
                     return
@@ -822,16 +827,26 @@ class Worker(object):
         self.local.board[1](resp.nbytes, int(elapsed * 1e6), failed, write_error)
         if self.log_requests:
             status = resp.code or (500 if failed else 0)
-            self.write_log(("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
+            buf = self.local.logbuf
+            buf.append("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
                 _timestamp(), NAME, environ.get("REQUEST_METHOD"), _quote(environ.get("REQUEST_URI") or environ.get("PATH_INFO")),
-                status, resp.nbytes, elapsed * 1000, PID, environ.get("REMOTE_ADDR", "-"))).encode("utf-8", "replace"))
+                status, resp.nbytes, elapsed * 1000, PID, environ.get("REMOTE_ADDR", "-")))
+            if len(buf) >= LOG_BATCH:
+                self.flush_log()
 
-    @staticmethod
-    def write_log(line):
+    def flush_log(self):
+        """Writes this thread's request lines. Under load they go out in
+        batches (one write for LOG_BATCH requests); a thread flushes before
+        it waits for the next connection, so an idle worker's log is current."""
+        buf = self.local.logbuf
+        if not buf:
+            return
+        data = "".join(buf).encode("utf-8", "replace")
+        buf.clear()
         try:
-            os.write(2, line)
+            os.write(2, data)
         except OSError:
-            pass  # a lost log line must not fail the request
+            pass  # a lost log line must not fail a request
 
     # -- life cycle
 
