@@ -47,6 +47,7 @@ type Config struct {
 	Scoreboard        bool
 	MasterFIFO        []string
 	TouchReload       []string
+	UID, GID          string // uid/gid: the workers' user and group
 	Strict            bool
 	Notices           []string // one line each, logged at start
 	Files             []string // ini files read

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/supervise-go/supervise/config"
@@ -25,12 +26,23 @@ type Launcher struct {
 	args       []string // its argv
 	baseEnv    []string
 	workerFile string
+	cred       *syscall.Credential
 }
 
 // NewLauncher resolves the interpreter or binary now, so a wrong path is
 // an error at start or reload rather than a respawn loop.
 func NewLauncher(cfg *config.Config, listeners []*socket.Listener, rt *Runtime, environ []string) (*Launcher, error) {
 	l := &Launcher{cfg: cfg, listeners: listeners, rt: rt, baseEnv: workerBaseEnv(environ)}
+	cred, err := workerCredential(cfg.UID, cfg.GID)
+	if err != nil {
+		return nil, err
+	}
+	l.cred = cred
+	if cred != nil {
+		if err := rt.shareWith(int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, err
+		}
+	}
 	if len(cfg.Exec) > 0 {
 		path, err := resolveProgram(cfg.Exec[0])
 		if err != nil {
@@ -104,7 +116,7 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 		env = append(env, ipc.EnvDisableLogging+"=1")
 	}
 	env = append(env, l.pythonEnv()...)
-	return &ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files}, nil
+	return &ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred}, nil
 }
 
 func (l *Launcher) pythonEnv() []string {

@@ -22,11 +22,12 @@ type OS struct {
 
 // ProcSpec is one process to start.
 type ProcSpec struct {
-	Path  string
-	Args  []string
-	Env   []string
-	Dir   string
-	Files []*os.File // fd 0, 1, 2, 3...
+	Path       string
+	Args       []string
+	Env        []string
+	Dir        string
+	Files      []*os.File          // fd 0, 1, 2, 3...
+	Credential *syscall.Credential // uid/gid to run as; nil keeps the master's
 }
 
 // Exit is a reaped child.
@@ -74,6 +75,7 @@ func forkExec(spec *ProcSpec) (int, error) {
 		Dir:   spec.Dir,
 		Env:   spec.Env,
 		Files: fds,
+		Sys:   &syscall.SysProcAttr{Credential: spec.Credential},
 	})
 }
 
