@@ -199,3 +199,20 @@ func isExecutable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
+
+// CheckProgram resolves what a worker of cfg would run (the Python
+// interpreter or the exec program) and the uid/gid, without starting
+// anything; `supervise check` reports it.
+func CheckProgram(cfg *config.Config) (string, error) {
+	if _, err := workerCredential(cfg.UID, cfg.GID); err != nil {
+		return "", err
+	}
+	if len(cfg.Exec) > 0 {
+		p, err := resolveProgram(cfg.Exec[0])
+		if err != nil {
+			return "", fmt.Errorf("exec %q: %w", cfg.Exec[0], err)
+		}
+		return p, nil
+	}
+	return pythonInterpreter(cfg)
+}

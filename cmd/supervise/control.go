@@ -20,6 +20,7 @@ var verbs = map[string]func(args, environ []string, stderr io.Writer) int{
 	"stop":   stopVerb,
 	"scale":  scaleVerb,
 	"stats":  statsVerb,
+	"check":  checkVerb,
 	"upgrade": func(args, environ []string, stderr io.Writer) int {
 		t, _, ok := parseTarget("upgrade", args, environ, stderr, nil)
 		if !ok {

@@ -23,6 +23,7 @@ Control a running master (found with --pidfile, --fifo or --ini):
   supervise upgrade                         re-exec a new binary in place, same pid
   supervise stats ADDR [--json]             the stats server's document, readable
   supervise top ADDR                        live view; q quits
+  supervise check [--json] --ini FILE       read the configuration, print it, start nothing
 
 Options (docs/options.md has the full table):
 `

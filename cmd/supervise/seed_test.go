@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -311,5 +313,35 @@ func TestMissingInterpreterIsAClearError(t *testing.T) {
 	}
 	if !strings.Contains(m.log(), "python-bin") {
 		t.Fatal("the error does not name python-bin")
+	}
+}
+
+func TestCheckVerb(t *testing.T) {
+	dir := shortTempDir(t)
+	ini, _ := seedStack(t, dir)
+	out := func(args ...string) (int, string, string) {
+		cmd := exec.Command(os.Args[0], append([]string{"check"}, args...)...)
+		cmd.Env = append(os.Environ(), envRunMain+"=1")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.Run()
+		return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+	}
+	code, stdout, stderr := out("--ini", ini, "--python-bin", "/bin/sh")
+	if code != 0 || !strings.Contains(stdout, "4 processes x 2 threads") || !strings.Contains(stdout, "configuration OK") {
+		t.Fatalf("check seed: %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, _ = out("--json", "--ini", ini, "--python-bin", "/bin/sh")
+	var cfg struct{ Processes, Threads int }
+	if code != 0 || json.Unmarshal([]byte(stdout), &cfg) != nil || cfg.Processes != 4 || cfg.Threads != 2 {
+		t.Fatalf("check --json: %d %q", code, stdout)
+	}
+	writeFile(t, filepath.Join(dir, "bad.ini"), "[uwsgi]\nprocesses = many\n")
+	if code, _, stderr := out("--ini", filepath.Join(dir, "bad.ini")); code == 0 || !strings.Contains(stderr, "processes") {
+		t.Fatalf("check of a broken ini: %d %q", code, stderr)
+	}
+	writeFile(t, filepath.Join(dir, "notice.ini"), "[uwsgi]\nsocket = /tmp/x.sock\nplugins = python3\n")
+	if code, _, stderr := out("--ini", filepath.Join(dir, "notice.ini"), "--python-bin", "/bin/sh"); code != 0 || !strings.Contains(stderr, "notice: plugins") {
+		t.Fatalf("check with a notice: %d %q", code, stderr)
 	}
 }
