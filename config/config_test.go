@@ -290,3 +290,57 @@ func FuzzParseINI(f *testing.F) {
 		_ = l.finish()
 	})
 }
+
+func TestINIBlocksAndSections(t *testing.T) {
+	ini := writeINI(t, `[base]
+processes = 3
+chdir = /srv/base
+
+[uwsgi]
+ini = :base
+if-env = DEPLOY_ENV
+env = DEPLOY=%(_)
+endif =
+if-not-env = NO_SUCH_VARIABLE_HERE
+threads = 4
+endif =
+if-env = NO_SUCH_VARIABLE_HERE
+threads = 99
+endif =
+for = 8001 8002
+http-socket = 127.0.0.1:%(_)
+endfor =
+socket = /run/app.sock # the main socket
+`)
+	c := mustLoad(t, []string{"--ini", ini}, "DEPLOY_ENV=prod")
+	switch {
+	case c.Processes != 3 || c.Chdir != "/srv/base":
+		t.Errorf("ini = :base not read: %+v", c)
+	case !reflect.DeepEqual(c.Env, []string{"DEPLOY=prod"}):
+		t.Errorf("if-env block: env %v", c.Env)
+	case c.Threads != 4:
+		t.Errorf("if-not-env / false if-env: threads %d", c.Threads)
+	case len(c.Sockets) != 3 || c.Sockets[0] != (Socket{"127.0.0.1:8001", "http"}) || c.Sockets[1] != (Socket{"127.0.0.1:8002", "http"}):
+		t.Errorf("for block: sockets %v", c.Sockets)
+	case c.Sockets[2].Addr != "/run/app.sock # the main socket":
+		t.Errorf("inline comment: uWSGI keeps it in the value; got %q", c.Sockets[2].Addr)
+	}
+	found := false
+	for _, n := range c.Notices {
+		found = found || strings.Contains(n, "the text after # or ; is part of the value")
+	}
+	if !found {
+		t.Errorf("no notice for the inline comment: %q", c.Notices)
+	}
+	for name, text := range map[string]string{
+		"endif without if":   "[uwsgi]\nendif =\n",
+		"if without endif":   "[uwsgi]\nif-env = HOME\n",
+		"for without endfor": "[uwsgi]\nfor = a b\n",
+		"endfor without for": "[uwsgi]\nendfor =\n",
+		"missing section":    "[uwsgi]\nini = :nope\n",
+	} {
+		if _, err := Load([]string{"--ini", writeINI(t, text)}, nil); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

@@ -36,26 +36,93 @@ func (l *loader) loadINI(spec string) error {
 		return fmt.Errorf("ini %s: no [%s] section in it", path, section)
 	}
 	vars := fileVars{dir: filepath.Dir(abs) + "/", name: strings.TrimSuffix(filepath.Base(abs), filepath.Ext(abs)), path: abs}
-	for _, p := range pairs {
-		where := fmt.Sprintf("%s:%d", path, p.Line)
-		value := l.expand(p.Value, vars)
-		if p.Key == "ini" {
-			if err := l.loadINI(value); err != nil {
-				return fmt.Errorf("%s: %w", where, err)
+	return l.applyPairs(path, pairs, vars)
+}
+
+// applyPairs applies a section's lines, with uWSGI's blocks: if-env /
+// if-not-env ... endif, and for = a b c ... endfor (%(_) is the item).
+func (l *loader) applyPairs(path string, pairs []Pair, vars fileVars) error {
+	var conds []bool
+	active := func() bool {
+		for _, c := range conds {
+			if !c {
+				return false
 			}
+		}
+		return true
+	}
+	for i := 0; i < len(pairs); i++ {
+		p := pairs[i]
+		where := fmt.Sprintf("%s:%d", path, p.Line)
+		switch p.Key {
+		case "if-env", "if-not-env":
+			val, set := l.lookupEnv(l.expand(p.Value, vars))
+			if set && p.Key == "if-env" && active() {
+				l.setPlaceholder("_", val)
+			}
+			conds = append(conds, set == (p.Key == "if-env"))
+			continue
+		case "endif":
+			if len(conds) == 0 {
+				return fmt.Errorf("%s: endif without if-env", where)
+			}
+			conds = conds[:len(conds)-1]
+			continue
+		case "for":
+			end := i + 1
+			for end < len(pairs) && pairs[end].Key != "endfor" {
+				end++
+			}
+			if end == len(pairs) {
+				return fmt.Errorf("%s: for without endfor", where)
+			}
+			if active() {
+				for _, item := range strings.Fields(l.expand(p.Value, vars)) {
+					l.setPlaceholder("_", item)
+					if err := l.applyPairs(path, pairs[i+1:end], vars); err != nil {
+						return err
+					}
+				}
+			}
+			i = end
+			continue
+		case "endfor":
+			return fmt.Errorf("%s: endfor without for", where)
+		}
+		if !active() {
 			continue
 		}
-		if lookup(p.Key) == nil {
-			l.placeholders = append(l.placeholders, placeholder{key: p.Key, where: where})
-			l.setPlaceholder(p.Key, value)
-			continue
-		}
-		l.setPlaceholder(p.Key, value)
-		if err := l.set(p.Key, value, where); err != nil {
+		if err := l.applyPair(where, p, vars); err != nil {
 			return err
 		}
 	}
+	if len(conds) > 0 {
+		return fmt.Errorf("%s: if-env without endif", path)
+	}
 	return nil
+}
+
+// applyPair applies one key = value line.
+func (l *loader) applyPair(where string, p Pair, vars fileVars) error {
+	if strings.Contains(p.Value, " #") || strings.Contains(p.Value, " ;") {
+		l.notice("inline:"+where, fmt.Sprintf("%s: %s = %s: the text after # or ; is part of the value (uWSGI reads it so too); put comments on their own line", where, p.Key, p.Value))
+	}
+	value := l.expand(p.Value, vars)
+	if p.Key == "ini" {
+		if strings.HasPrefix(value, ":") { // another section of this file
+			value = vars.path + value
+		}
+		if err := l.loadINI(value); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		return nil
+	}
+	l.setPlaceholder(p.Key, value)
+	if lookup(p.Key) == nil {
+		l.placeholders = append(l.placeholders, placeholder{key: p.Key, where: where})
+		return nil
+	}
+	return l.set(p.Key, value, where)
 }
 
 // Pair is one key = value line of an ini section.
@@ -155,11 +222,16 @@ func (l *loader) expand(v string, fv fileVars) string {
 }
 
 func (l *loader) getenv(name string) string {
+	v, _ := l.lookupEnv(name)
+	return v
+}
+
+func (l *loader) lookupEnv(name string) (string, bool) {
 	prefix := name + "="
 	for i := len(l.environ) - 1; i >= 0; i-- {
 		if strings.HasPrefix(l.environ[i], prefix) {
-			return l.environ[i][len(prefix):]
+			return l.environ[i][len(prefix):], true
 		}
 	}
-	return ""
+	return "", false
 }
