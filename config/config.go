@@ -48,6 +48,7 @@ type Config struct {
 	MasterFIFO        []string
 	TouchReload       []string
 	UID, GID          string // uid/gid: the workers' user and group
+	Harakiri          time.Duration
 	Strict            bool
 	Notices           []string // one line each, logged at start
 	Files             []string // ini files read

@@ -1,6 +1,13 @@
 package master
 
-import "github.com/supervise-go/supervise/ipc"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/stats"
+)
 
 // boardSlots hands out scoreboard slots; a slot is zeroed before a new
 // worker gets it, while no process writes it.
@@ -28,6 +35,32 @@ func (b *boardSlots) Acquire() int {
 }
 
 func (b *boardSlots) Release(slot int) { b.free = append(b.free, slot) }
+
+func (b *boardSlots) Oldest(slot int) (time.Duration, string, bool) {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+		return 0, "", false
+	}
+	now := uint64(ts.Nano())
+	var oldest time.Duration
+	core := -1
+	for c := 0; c < b.board.Cores(); c++ {
+		if b.board.Core(slot, c, ipc.CoreInRequest) != 1 {
+			continue
+		}
+		start := b.board.Core(slot, c, ipc.CoreStartNs)
+		if start == 0 || start > now {
+			continue
+		}
+		if age := time.Duration(now - start); age > oldest {
+			oldest, core = age, c
+		}
+	}
+	if core < 0 {
+		return 0, "", false
+	}
+	return oldest, stats.RequestLine(b.board.Vars(slot, core)), true
+}
 
 func (b *boardSlots) Take(slot int) {
 	for i, s := range b.free {

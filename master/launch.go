@@ -78,7 +78,8 @@ func (l *Launcher) Plan() *Plan {
 			}
 			return 0 // the Python worker always notifies
 		}(),
-		Chdir: l.cfg.Chdir,
+		Chdir:    l.cfg.Chdir,
+		Harakiri: l.cfg.Harakiri,
 	}
 }
 

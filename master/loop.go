@@ -145,8 +145,14 @@ func (m *Master) onExit(w *Worker, e Exit) {
 	if current {
 		s.Current = nil
 	}
-	if w.State == Stopping {
+	if w.State == Stopping && !w.Harakiri {
 		m.log.Info("worker stopped", "id", w.ID, "pid", w.PID, "status", e.Describe())
+		return
+	}
+	if w.Harakiri {
+		if current && m.phase == running {
+			s.NextStart = m.os.Now() // its request hung, not its start: no backoff
+		}
 		return
 	}
 	m.log.Warn("worker died", "id", w.ID, "pid", w.PID, "generation", w.Generation,
@@ -189,6 +195,7 @@ func (m *Master) murder() {
 		if w.State == Stopping && !w.Killed && !now.Before(w.StopDeadline) {
 			m.kill(w, "did not stop within worker-reload-mercy")
 		}
+		m.harakiri(w)
 		if w.State == Starting && m.plan.ReadyTimeout > 0 && now.Sub(w.Started) >= m.plan.ReadyTimeout {
 			m.log.Info("worker never sent READY=1; taking it as ready", "id", w.ID, "pid", w.PID, "ready_timeout", m.plan.ReadyTimeout)
 			m.markReady(w)

@@ -509,3 +509,51 @@ func TestFIFOLetters(t *testing.T) {
 		}
 	}
 }
+
+// fakeBoard reports a request age per scoreboard slot.
+type fakeBoard struct {
+	next int
+	ages map[int]time.Duration
+}
+
+func (b *fakeBoard) Acquire() int { b.next++; return b.next - 1 }
+func (b *fakeBoard) Release(int)  {}
+func (b *fakeBoard) Take(int)     {}
+func (b *fakeBoard) Oldest(slot int) (time.Duration, string, bool) {
+	age, ok := b.ages[slot]
+	return age, "GET /hang", ok
+}
+
+func TestHarakiriKillsAndRespawnsAtOnce(t *testing.T) {
+	f := newFake()
+	plan := testPlan(2)
+	plan.Harakiri = 30 * time.Second
+	board := &fakeBoard{ages: map[int]time.Duration{}}
+	m := newTestMaster(f, plan, nil, Hooks{})
+	m.SetBoard(board)
+	m.Step(Event{})
+	readyAll(m)
+	f.now = f.now.Add(time.Minute)
+	board.ages[1] = 29 * time.Second
+	m.Step(Event{})
+	if len(f.signals[f.started[1]]) != 0 {
+		t.Fatal("killed before the harakiri limit")
+	}
+	board.ages[1] = 31 * time.Second
+	m.Step(Event{})
+	if got := f.signals[f.started[1]]; len(got) != 1 || got[0] != syscall.SIGKILL {
+		t.Fatalf("worker over the limit got %v, want SIGKILL", got)
+	}
+	delete(board.ages, 1)
+	f.killed(f.started[1])
+	m.Step(Event{})
+	if len(f.started) != 3 {
+		t.Fatal("the harakiri'd worker was not respawned at once")
+	}
+	if s := m.Slots()[1]; s.Harakiris != 1 {
+		t.Fatalf("harakiri count %d", s.Harakiris)
+	}
+	if m.Snapshot()[1].HarakiriCount != 1 {
+		t.Fatal("the snapshot does not carry the harakiri count")
+	}
+}

@@ -20,8 +20,10 @@ type Plan struct {
 	// ReadyTimeout takes a worker that never sends READY=1 as ready after
 	// this long (programs that know nothing of the notify socket); 0 waits.
 	ReadyTimeout time.Duration
-	Spec         func(w SpawnInfo) (*ProcSpec, error)
-	Chdir        string // for stats
+	// Harakiri kills a worker whose oldest running request is older; 0 is off.
+	Harakiri time.Duration
+	Spec     func(w SpawnInfo) (*ProcSpec, error)
+	Chdir    string // for stats
 }
 
 // SpawnInfo is what a new worker is told about itself.
@@ -35,6 +37,9 @@ type Board interface {
 	Acquire() int // -1 when none is free
 	Release(slot int)
 	Take(slot int) // mark a slot in use: an adopted worker's
+	// Oldest is the age of the slot's longest-running request and what
+	// it is ("GET /path"); ok is false when none runs.
+	Oldest(slot int) (age time.Duration, request string, ok bool)
 }
 
 type phase int

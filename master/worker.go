@@ -29,6 +29,7 @@ type Worker struct {
 	StopDeadline time.Time
 	Killed       bool // SIGKILL sent
 	BoardSlot    int  // scoreboard slot, -1 for none
+	Harakiri     bool // killed for a request that outran harakiri: respawn it
 }
 
 // Slot is one place in the pool: the worker currently filling it and the
@@ -40,4 +41,5 @@ type Slot struct {
 	Failures  int       // consecutive failed starts or early deaths
 	Respawns  int       // workers started in this slot, the first included
 	LastSpawn time.Time
+	Harakiris int // workers of this slot killed by harakiri
 }

@@ -19,6 +19,25 @@ func monotonicToUnix(ns uint64) int64 {
 	return time.Now().Add(-ago).Unix()
 }
 
+// RequestLine summarises a core's vars as "METHOD URI" for log lines.
+func RequestLine(format uint64, raw []byte) string {
+	method, uri := "", ""
+	for _, kv := range decodeVars(format, raw) {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "REQUEST_METHOD":
+			method = v
+		case "REQUEST_URI":
+			uri = v
+		case "PATH_INFO":
+			if uri == "" {
+				uri = v
+			}
+		}
+	}
+	return strings.TrimSpace(method + " " + uri)
+}
+
 // httpHeadVars turns a raw HTTP request head (http-socket) into the CGI
 // vars uWSGI would list.
 func httpHeadVars(raw []byte) []string {

@@ -83,6 +83,9 @@ def application(environ, start_response):
                 f.write("started\n")
         time.sleep(0.5)
         body = b"slow done"
+    elif path == "/hang":
+        time.sleep(30)
+        body = b"woke up"
     elif path == "/pid":
         body = str(os.getpid()).encode()
     else:

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/supervise-go/supervise/stats"
+	"github.com/supervise-go/supervise/uwsgi"
+)
+
+func TestHarakiriKillsAHungRequestsWorker(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	m, _, sock := startEcho(t, "--harakiri", "1", "--processes", "1", "--stats", addr)
+	before := m.workerPids()
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	pkt, _ := uwsgi.AppendPacket(nil, 0, 0, []uwsgi.Var{{Key: "REQUEST_METHOD", Value: "GET"},
+		{Key: "REQUEST_URI", Value: "/hang"}, {Key: "PATH_INFO", Value: "/hang"}, {Key: "SERVER_PROTOCOL", Value: "HTTP/1.1"}})
+	start := time.Now()
+	conn.Write(pkt)
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	n, _ := conn.Read(make([]byte, 100)) // returns when the worker dies
+	took := time.Since(start)
+	if n != 0 || took > 10*time.Second {
+		t.Fatalf("hung request: read %d bytes after %v, want the connection cut near the 1 s harakiri", n, took)
+	}
+	m.waitLog(`HARAKIRI: .*request="GET /hang"`, 1)
+	m.waitLog(`spawned worker`, 2)
+	m.waitLog(`all workers ready`, 1)
+	if after := m.workerPids(); len(after) != 1 || after[0] == before[0] {
+		t.Fatalf("workers before %v after %v: not replaced", before, after)
+	}
+	if code, _ := uwsgiGet(t, sock, "/pid"); code != 200 {
+		t.Fatal("not serving after harakiri")
+	}
+	st, _, err := stats.Fetch(addr)
+	if err != nil || st.Workers[0].HarakiriCount != 1 {
+		t.Fatalf("harakiri_count %+v %v, want 1", st.Workers, err)
+	}
+}
