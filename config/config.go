@@ -49,6 +49,8 @@ type Config struct {
 	TouchReload       []string
 	UID, GID          string // uid/gid: the workers' user and group
 	Harakiri          time.Duration
+	MaxRequests       int
+	MaxRequestsDelta  int
 	Strict            bool
 	Notices           []string // one line each, logged at start
 	Files             []string // ini files read

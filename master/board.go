@@ -62,6 +62,14 @@ func (b *boardSlots) Oldest(slot int) (time.Duration, string, bool) {
 	return oldest, stats.RequestLine(b.board.Vars(slot, core)), true
 }
 
+func (b *boardSlots) Requests(slot int) uint64 {
+	var n uint64
+	for c := 0; c < b.board.Cores(); c++ {
+		n += b.board.Core(slot, c, ipc.CoreRequests)
+	}
+	return n
+}
+
 func (b *boardSlots) Take(slot int) {
 	for i, s := range b.free {
 		if s == slot {

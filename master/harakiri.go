@@ -20,3 +20,25 @@ func (m *Master) harakiri(w *Worker) {
 		s.Harakiris++
 	}
 }
+
+// maxRequests retires a worker that has served its max-requests: a
+// replacement starts in its slot and the worker is stopped gracefully
+// once the replacement is ready, so no request fails and the pool never
+// shrinks (memory leaks in long-lived workers are the usual reason).
+func (m *Master) maxRequests(w *Worker) {
+	if m.plan.MaxRequests <= 0 || m.board == nil || w.BoardSlot < 0 || w.State != Ready || w.Retiring || m.phase != running {
+		return
+	}
+	limit := uint64(m.plan.MaxRequests + w.ID*m.plan.MaxRequestsDelta)
+	if m.board.Requests(w.BoardSlot) < limit {
+		return
+	}
+	s := m.slot(w.ID)
+	if s == nil || s.Current != w {
+		return
+	}
+	m.log.Info("worker served max-requests; replacing it", "id", w.ID, "pid", w.PID, "max_requests", limit)
+	w.Retiring = true
+	s.Current = nil // manage starts the replacement now
+	s.NextStart = m.os.Now()
+}

@@ -78,8 +78,10 @@ func (l *Launcher) Plan() *Plan {
 			}
 			return 0 // the Python worker always notifies
 		}(),
-		Chdir:    l.cfg.Chdir,
-		Harakiri: l.cfg.Harakiri,
+		Chdir:            l.cfg.Chdir,
+		Harakiri:         l.cfg.Harakiri,
+		MaxRequests:      l.cfg.MaxRequests,
+		MaxRequestsDelta: l.cfg.MaxRequestsDelta,
 	}
 }
 

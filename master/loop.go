@@ -196,6 +196,7 @@ func (m *Master) murder() {
 			m.kill(w, "did not stop within worker-reload-mercy")
 		}
 		m.harakiri(w)
+		m.maxRequests(w)
 		if w.State == Starting && m.plan.ReadyTimeout > 0 && now.Sub(w.Started) >= m.plan.ReadyTimeout {
 			m.log.Info("worker never sent READY=1; taking it as ready", "id", w.ID, "pid", w.PID, "ready_timeout", m.plan.ReadyTimeout)
 			m.markReady(w)

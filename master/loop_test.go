@@ -514,11 +514,13 @@ func TestFIFOLetters(t *testing.T) {
 type fakeBoard struct {
 	next int
 	ages map[int]time.Duration
+	reqs map[int]uint64
 }
 
-func (b *fakeBoard) Acquire() int { b.next++; return b.next - 1 }
-func (b *fakeBoard) Release(int)  {}
-func (b *fakeBoard) Take(int)     {}
+func (b *fakeBoard) Acquire() int             { b.next++; return b.next - 1 }
+func (b *fakeBoard) Release(int)              {}
+func (b *fakeBoard) Take(int)                 {}
+func (b *fakeBoard) Requests(slot int) uint64 { return b.reqs[slot] }
 func (b *fakeBoard) Oldest(slot int) (time.Duration, string, bool) {
 	age, ok := b.ages[slot]
 	return age, "GET /hang", ok
@@ -528,7 +530,7 @@ func TestHarakiriKillsAndRespawnsAtOnce(t *testing.T) {
 	f := newFake()
 	plan := testPlan(2)
 	plan.Harakiri = 30 * time.Second
-	board := &fakeBoard{ages: map[int]time.Duration{}}
+	board := &fakeBoard{ages: map[int]time.Duration{}, reqs: map[int]uint64{}}
 	m := newTestMaster(f, plan, nil, Hooks{})
 	m.SetBoard(board)
 	m.Step(Event{})
@@ -555,5 +557,38 @@ func TestHarakiriKillsAndRespawnsAtOnce(t *testing.T) {
 	}
 	if m.Snapshot()[1].HarakiriCount != 1 {
 		t.Fatal("the snapshot does not carry the harakiri count")
+	}
+}
+
+func TestMaxRequestsReplacesGracefully(t *testing.T) {
+	f := newFake()
+	plan := testPlan(2)
+	plan.MaxRequests, plan.MaxRequestsDelta = 100, 10
+	board := &fakeBoard{ages: map[int]time.Duration{}, reqs: map[int]uint64{}}
+	m := newTestMaster(f, plan, nil, Hooks{})
+	m.SetBoard(board)
+	m.Step(Event{})
+	readyAll(m)
+	board.reqs[0] = 105 // worker 1's limit is 100 + 1*10
+	m.Step(Event{})
+	if len(f.started) != 2 {
+		t.Fatal("replaced before max-requests + delta")
+	}
+	board.reqs[0] = 110
+	m.Step(Event{})
+	if len(f.started) != 3 {
+		t.Fatalf("no replacement started at max-requests (started %d)", len(f.started))
+	}
+	old := f.started[0]
+	if len(f.signals[old]) != 0 {
+		t.Fatal("the old worker was stopped before its replacement was ready")
+	}
+	m.Step(Event{Note: &ipc.Notification{PID: f.started[2], Fields: map[string]string{"READY": "1"}}})
+	if got := f.signals[old]; len(got) != 1 || got[0] != syscall.SIGTERM {
+		t.Fatalf("old worker got %v once its replacement was ready, want SIGTERM", got)
+	}
+	m.Step(Event{})
+	if len(f.started) != 3 {
+		t.Fatal("started more than one replacement")
 	}
 }

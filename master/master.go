@@ -22,8 +22,11 @@ type Plan struct {
 	ReadyTimeout time.Duration
 	// Harakiri kills a worker whose oldest running request is older; 0 is off.
 	Harakiri time.Duration
-	Spec     func(w SpawnInfo) (*ProcSpec, error)
-	Chdir    string // for stats
+	// MaxRequests retires a worker gracefully after that many requests
+	// (plus MaxRequestsDelta x its id); 0 is off.
+	MaxRequests, MaxRequestsDelta int
+	Spec                          func(w SpawnInfo) (*ProcSpec, error)
+	Chdir                         string // for stats
 }
 
 // SpawnInfo is what a new worker is told about itself.
@@ -40,6 +43,8 @@ type Board interface {
 	// Oldest is the age of the slot's longest-running request and what
 	// it is ("GET /path"); ok is false when none runs.
 	Oldest(slot int) (age time.Duration, request string, ok bool)
+	// Requests is how many requests the slot's worker has served.
+	Requests(slot int) uint64
 }
 
 type phase int

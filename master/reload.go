@@ -61,8 +61,8 @@ func (m *Master) reload(reread bool, mode reloadMode) {
 // retireOlder stops the workers a newly ready worker replaces.
 func (m *Master) retireOlder(ready *Worker) {
 	for _, w := range m.workers {
-		if w.ID == ready.ID && w.Generation < ready.Generation && w.State != Stopping {
-			m.stop(w, "replaced by a new generation")
+		if w.ID == ready.ID && w != ready && w.State != Stopping && (w.Generation < ready.Generation || w.Retiring) {
+			m.stop(w, "replaced by a new worker")
 		}
 	}
 }

@@ -30,6 +30,7 @@ type Worker struct {
 	Killed       bool // SIGKILL sent
 	BoardSlot    int  // scoreboard slot, -1 for none
 	Harakiri     bool // killed for a request that outran harakiri: respawn it
+	Retiring     bool // max-requests reached: stopped once its replacement is ready
 }
 
 // Slot is one place in the pool: the worker currently filling it and the

@@ -43,3 +43,18 @@ func TestHarakiriKillsAHungRequestsWorker(t *testing.T) {
 		t.Fatalf("harakiri_count %+v %v, want 1", st.Workers, err)
 	}
 }
+
+func TestMaxRequestsRecyclesWithoutFailures(t *testing.T) {
+	m, dir, sock := startEcho(t, "--max-requests", "5", "--processes", "1")
+	base := startNginx(t, dir, "unix:"+sock)
+	load := startLoad(base+"/pid", 4)
+	m.waitLog(`worker served max-requests; replacing it`, 3)
+	m.waitLog(`worker stopped: `, 3)
+	ok, failed, firstErr := load.finish()
+	if failed != 0 {
+		t.Fatalf("%d of %d requests failed while workers were recycled: %v", failed, ok+failed, firstErr)
+	}
+	if n := len(m.waitLog(`spawned worker`, 4)); n < 4 {
+		t.Fatalf("%d workers started, want recycling", n)
+	}
+}
