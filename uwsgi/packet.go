@@ -1,6 +1,14 @@
 // Package uwsgi is the uwsgi wire protocol: the packet nginx's uwsgi_pass
 // sends (a 4-byte header, then key/value vars), shared by the Go worker
 // library and the HTTP front end.
+//
+// A packet is
+//
+//	modifier1 (u8) | datasize (u16 little-endian) | modifier2 (u8)
+//	datasize bytes of vars: repeated [u16le len][key][u16le len][value]
+//
+// The request body follows the vars block (its length is CONTENT_LENGTH);
+// ReadPacket does not read it.
 package uwsgi
 
 import (
@@ -8,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 const (
@@ -15,7 +24,7 @@ const (
 	HeaderSize = 4
 	// DefaultBufferSize is uWSGI's buffer-size default: the largest vars block.
 	DefaultBufferSize = 4096
-	// MaxBufferSize is the most a u16 datasize can say.
+	// MaxBufferSize is the most a u16 datasize can say (buffer-size's maximum).
 	MaxBufferSize = 65535
 	// MaxVars is uWSGI's max-vars cap on pairs.
 	MaxVars = 64
@@ -37,23 +46,27 @@ type Var struct{ Key, Value string }
 type Packet struct {
 	Header Header
 	Vars   []Var
-	Block  []byte // the vars block as received (for the stats scoreboard)
+	// Block is the vars block as received (for the stats scoreboard). Vars
+	// do not alias it: changing Block does not change Vars.
+	Block []byte
 }
 
 // Get returns the first value for key.
 func (p *Packet) Get(key string) (string, bool) {
-	for _, v := range p.Vars {
-		if v.Key == key {
-			return v.Value, true
+	for i := range p.Vars {
+		if p.Vars[i].Key == key {
+			return p.Vars[i].Value, true
 		}
 	}
 	return "", false
 }
 
 var (
-	// ErrTooLarge: datasize above buffer-size (see SizeError).
+	// ErrTooLarge: datasize above buffer-size (see SizeError), or an
+	// encoded block that would not fit a u16.
 	ErrTooLarge = errors.New("uwsgi: request block too large")
-	// ErrMalformed: the vars block does not parse.
+	// ErrMalformed: the vars block does not parse (truncated length, empty
+	// key, a pair running past the block, more than MaxVars pairs).
 	ErrMalformed = errors.New("uwsgi: malformed vars block")
 	// ErrModifier: modifier1 is not WSGI (see ModifierError).
 	ErrModifier = errors.New("uwsgi: unsupported modifier1")
@@ -65,6 +78,8 @@ type SizeError struct{ Size, Max int }
 func (e *SizeError) Error() string {
 	return fmt.Sprintf("invalid request block size: %d (max %d)... skip", e.Size, e.Max)
 }
+
+// Unwrap makes errors.Is(err, ErrTooLarge) true.
 func (e *SizeError) Unwrap() error { return ErrTooLarge }
 
 // ModifierError is ErrModifier with the modifier seen.
@@ -73,125 +88,178 @@ type ModifierError struct{ Modifier1 uint8 }
 func (e *ModifierError) Error() string {
 	return fmt.Sprintf("unsupported modifier1 %d (only 0, WSGI, is served)", e.Modifier1)
 }
+
+// Unwrap makes errors.Is(err, ErrModifier) true.
 func (e *ModifierError) Unwrap() error { return ErrModifier }
 
-// malformed wraps ErrMalformed with what was wrong.
+// malformed wraps ErrMalformed with what was wrong (error path only).
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
-// ParseHeader reads the four header bytes.
+// ParseHeader decodes the four header bytes.
 func ParseHeader(b [HeaderSize]byte) Header {
 	return Header{Modifier1: b[0], DataSize: binary.LittleEndian.Uint16(b[1:3]), Modifier2: b[3]}
 }
 
-// ReadPacket reads one header and vars block (not the body) from r. The
-// block is allocated only after datasize is checked against maxSize.
+// AppendHeader appends the four header bytes of h to dst.
+func AppendHeader(dst []byte, h Header) []byte {
+	return append(dst, h.Modifier1, byte(h.DataSize), byte(h.DataSize>>8), h.Modifier2)
+}
+
+// packetAlloc lets the header bytes share the Packet's allocation: a
+// stack array handed to an io.Reader escapes anyway.
+type packetAlloc struct {
+	p  Packet
+	hb [HeaderSize]byte
+}
+
+// ReadPacket reads one header and vars block (not the body) from r.
+// maxSize is buffer-size, the largest datasize accepted (<= 0 means
+// DefaultBufferSize); the block is allocated only after that check.
+//
+// Errors: io.EOF when r ends before the first byte; io.ErrUnexpectedEOF
+// (wrapped) when it ends inside the header or block; *SizeError
+// (ErrTooLarge) with nothing past the header read; ErrMalformed; other read
+// errors wrapped. A modifier1 other than 0 gives *ModifierError
+// (ErrModifier) together with the packet: the block has been read, and its
+// Vars are filled when it parses, so callers can log and close.
 func ReadPacket(r io.Reader, maxSize int) (*Packet, error) {
-	var hb [HeaderSize]byte
-	if _, err := io.ReadFull(r, hb[:]); err != nil {
-		if err == io.ErrUnexpectedEOF {
-			return nil, fmt.Errorf("uwsgi header: %w", err)
-		}
-		return nil, err
+	if maxSize <= 0 {
+		maxSize = DefaultBufferSize
 	}
-	h := ParseHeader(hb)
-	if int(h.DataSize) > maxSize {
-		return nil, &SizeError{Size: int(h.DataSize), Max: maxSize}
-	}
-	block := make([]byte, h.DataSize)
-	if _, err := io.ReadFull(r, block); err != nil {
+	a := new(packetAlloc)
+	if _, err := io.ReadFull(r, a.hb[:]); err != nil {
 		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+			return nil, io.EOF
 		}
-		return nil, fmt.Errorf("uwsgi vars block: %w", err)
+		return nil, fmt.Errorf("uwsgi header: %w", err)
 	}
-	vars, err := ParseVars(block)
+	p := &a.p
+	p.Header = ParseHeader(a.hb)
+	if int(p.Header.DataSize) > maxSize {
+		return nil, &SizeError{Size: int(p.Header.DataSize), Max: maxSize}
+	}
+	if p.Header.DataSize > 0 {
+		p.Block = make([]byte, p.Header.DataSize)
+		if _, err := io.ReadFull(r, p.Block); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("uwsgi vars block (%d bytes): %w", p.Header.DataSize, err)
+		}
+	}
+	vars, err := ParseVars(p.Block)
+	if p.Header.Modifier1 != ModifierWSGI {
+		p.Vars = vars // nil when the block is not vars: other plugins' formats differ
+		return p, &ModifierError{Modifier1: p.Header.Modifier1}
+	}
 	if err != nil {
 		return nil, err
 	}
-	p := &Packet{Header: h, Vars: vars, Block: block}
-	if h.Modifier1 != ModifierWSGI {
-		return p, &ModifierError{Modifier1: h.Modifier1}
-	}
+	p.Vars = vars
 	return p, nil
 }
 
-// ParseVars decodes a whole vars block.
+// ParseVars decodes a whole vars block. Keys and values share one string
+// copied from block; the result does not alias block.
 func ParseVars(block []byte) ([]Var, error) {
-	vars, rest, err := parseVars(block)
+	n, err := scanVars(block)
 	if err != nil {
 		return nil, err
 	}
-	if rest != 0 {
-		return nil, malformed("%d stray bytes at the end", rest)
-	}
-	return vars, nil
+	return fillVars(block, n), nil
 }
 
 // ParseVarsPrefix decodes the complete pairs at the start of a block that
-// may have been cut short (the stats scoreboard keeps the first 1 KB).
+// may have been cut short (the stats scoreboard keeps the first 1 KB). It
+// fails only when not even one pair parses.
 func ParseVarsPrefix(block []byte) ([]Var, error) {
-	vars, _, err := parseVars(block)
-	if errors.Is(err, ErrMalformed) && len(vars) > 0 {
-		return vars, nil
+	n, err := scanVars(block)
+	if err != nil && n == 0 {
+		return nil, err
 	}
-	return vars, err
+	return fillVars(block, n), nil
 }
 
-func parseVars(block []byte) ([]Var, int, error) {
-	s := string(block) // one allocation; keys and values slice it
-	vars := make([]Var, 0, 24)
-	for i := 0; i < len(s); {
-		if len(vars) == MaxVars {
-			return vars, 0, malformed("more than %d vars", MaxVars)
+// scanVars validates block and counts its pairs. On error n is the number
+// of complete, valid pairs before the fault.
+func scanVars(block []byte) (n int, err error) {
+	for i := 0; i < len(block); n++ {
+		if n == MaxVars {
+			return n, malformed("more than %d vars", MaxVars)
 		}
-		key, next, ok := field(s, i)
-		if !ok {
-			return vars, len(s) - i, malformed("key at offset %d runs past the block", i)
+		if len(block)-i < 2 {
+			return n, malformed("key length cut short at offset %d", i)
 		}
-		if key == "" {
-			return vars, 0, malformed("empty key at offset %d", i)
+		kl := int(binary.LittleEndian.Uint16(block[i:]))
+		if kl == 0 {
+			return n, malformed("empty key at offset %d", i)
 		}
-		val, after, ok := field(s, next)
-		if !ok {
-			return vars, len(s) - i, malformed("value of %q runs past the block", key)
+		j := i + 2 + kl // value length offset
+		if j > len(block) {
+			return n, malformed("key at offset %d (%d bytes) runs past the block", i, kl)
 		}
-		vars = append(vars, Var{Key: key, Value: val})
-		i = after
+		if len(block)-j < 2 {
+			return n, malformed("value length of %.32q cut short", block[i+2:j])
+		}
+		vl := int(binary.LittleEndian.Uint16(block[j:]))
+		end := j + 2 + vl
+		if end > len(block) {
+			return n, malformed("value of %.32q (%d bytes) runs past the block", block[i+2:j], vl)
+		}
+		i = end
 	}
-	return vars, 0, nil
+	return n, nil
 }
 
-// field reads a u16-length-prefixed string at s[i:].
-func field(s string, i int) (string, int, bool) {
-	if i+2 > len(s) {
-		return "", 0, false
+// fillVars decodes the first n pairs of a block scanVars accepted: one
+// string conversion and one []Var allocation.
+func fillVars(block []byte, n int) []Var {
+	if n == 0 {
+		return nil
 	}
-	n := int(s[i]) | int(s[i+1])<<8
-	end := i + 2 + n
-	if end > len(s) {
-		return "", 0, false
+	s := string(block)
+	vars := make([]Var, n)
+	i := 0
+	for k := range vars {
+		kl := int(s[i]) | int(s[i+1])<<8
+		key := s[i+2 : i+2+kl]
+		i += 2 + kl
+		vl := int(s[i]) | int(s[i+1])<<8
+		vars[k] = Var{Key: key, Value: s[i+2 : i+2+vl]}
+		i += 2 + vl
 	}
-	return s[i+2 : end], end, true
+	return vars
 }
 
-// AppendPacket appends an encoded packet to dst.
-func AppendPacket(dst []byte, modifier1, modifier2 uint8, vars []Var) ([]byte, error) {
+// BlockSize is the encoded size of vars' block (without the header).
+func BlockSize(vars []Var) int {
 	size := 0
+	for _, v := range vars {
+		size += 4 + len(v.Key) + len(v.Value)
+	}
+	return size
+}
+
+// AppendPacket appends an encoded packet (header and vars block) to dst.
+// It fails, leaving dst as it was, on an empty key (ErrMalformed) or a
+// block over 65535 bytes (ErrTooLarge). It does not apply MaxVars.
+func AppendPacket(dst []byte, modifier1, modifier2 uint8, vars []Var) ([]byte, error) {
 	for _, v := range vars {
 		if v.Key == "" {
 			return dst, malformed("empty key")
 		}
 		if len(v.Key) > MaxBufferSize || len(v.Value) > MaxBufferSize {
-			return dst, fmt.Errorf("%w: var %q longer than 65535 bytes", ErrTooLarge, v.Key)
+			return dst, fmt.Errorf("%w: var %.32q longer than %d bytes", ErrTooLarge, v.Key, MaxBufferSize)
 		}
-		size += 4 + len(v.Key) + len(v.Value)
 	}
+	size := BlockSize(vars)
 	if size > MaxBufferSize {
 		return dst, &SizeError{Size: size, Max: MaxBufferSize}
 	}
-	dst = append(dst, modifier1, byte(size), byte(size>>8), modifier2)
+	dst = slices.Grow(dst, HeaderSize+size)
+	dst = AppendHeader(dst, Header{Modifier1: modifier1, DataSize: uint16(size), Modifier2: modifier2})
 	for _, v := range vars {
 		dst = binary.LittleEndian.AppendUint16(dst, uint16(len(v.Key)))
 		dst = append(dst, v.Key...)
@@ -199,4 +267,9 @@ func AppendPacket(dst []byte, modifier1, modifier2 uint8, vars []Var) ([]byte, e
 		dst = append(dst, v.Value...)
 	}
 	return dst, nil
+}
+
+// Encode is AppendPacket(nil, 0, 0, vars): a WSGI (modifier1 0) packet.
+func Encode(vars []Var) ([]byte, error) {
+	return AppendPacket(nil, ModifierWSGI, 0, vars)
 }

@@ -1,0 +1,5 @@
+//go:build race
+
+package uwsgi
+
+const raceEnabled = true
