@@ -51,6 +51,7 @@ type Config struct {
 	Harakiri          time.Duration
 	MaxRequests       int
 	MaxRequestsDelta  int
+	Policies
 	Strict            bool
 	Notices           []string // one line each, logged at start
 	Files             []string // ini files read
@@ -67,6 +68,7 @@ func defaults() *Config {
 		MinWorkerLifetime: 10 * time.Second,
 		ReadyTimeout:      3 * time.Second,
 		Scoreboard:        true,
+		Policies:          defaultPolicies(),
 	}
 }
 
@@ -151,5 +153,6 @@ func (l *loader) finish() error {
 	if len(c.Exec) > 0 && (c.Module != "" || c.WSGIFile != "") {
 		errs = append(errs, fmt.Errorf("exec %q and a Python app (module/wsgi-file) are both set: a worker runs one of them; remove one", c.Exec[0]))
 	}
+	errs = append(errs, l.checkPolicies()...)
 	return errors.Join(errs...)
 }

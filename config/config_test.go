@@ -176,13 +176,13 @@ func TestAliases(t *testing.T) {
 }
 
 func TestIgnoredOptionsGiveOneNoticeEach(t *testing.T) {
-	ini := writeINI(t, "[uwsgi]\nplugins = python3\nplugin = logfile\nenable-threads = true\nthunder-lock\nreload-on-rss = 30\n")
+	ini := writeINI(t, "[uwsgi]\nplugins = python3\nplugin = logfile\nenable-threads = true\nthunder-lock\nsingle-interpreter = true\n")
 	c := mustLoad(t, []string{"--ini", ini})
 	joined := strings.Join(c.Notices, "\n")
 	if len(c.Notices) != 4 {
-		t.Fatalf("notices %q, want one each for plugins, enable-threads, thunder-lock, reload-on-rss", c.Notices)
+		t.Fatalf("notices %q, want one each for plugins, enable-threads, thunder-lock, single-interpreter", c.Notices)
 	}
-	for _, want := range []string{"plugins = python3: ignored", "enable-threads", "thunder-lock", "reload-on-rss = 30: ignored (not implemented yet"} {
+	for _, want := range []string{"plugins = python3: ignored", "enable-threads", "thunder-lock", "single-interpreter = true: ignored"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("no notice containing %q in %q", want, joined)
 		}

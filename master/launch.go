@@ -82,7 +82,30 @@ func (l *Launcher) Plan() *Plan {
 		Harakiri:         l.cfg.Harakiri,
 		MaxRequests:      l.cfg.MaxRequests,
 		MaxRequestsDelta: l.cfg.MaxRequestsDelta,
+		HarakiriGrace:    l.cfg.HarakiriGracefulTimeout,
+		HarakiriSignal:   l.cfg.HarakiriGracefulSignal,
+		ReloadOnRSS:      uint64(l.cfg.ReloadOnRSS) << 20,
+		EvilReloadOnRSS:  uint64(l.cfg.EvilReloadOnRSS) << 20,
+		MinLifetime:      l.cfg.MinWorkerLifetime,
+		Cheaper: CheaperPlan{
+			Min: l.cfg.Cheaper, Initial: l.cfg.CheaperInitial, Step: l.cfg.CheaperStep,
+			Algo: l.cfg.CheaperAlgo, Overload: l.cfg.CheaperOverload,
+			BusynessMax: l.cfg.CheaperBusynessMax, BusynessMin: l.cfg.CheaperBusynessMin,
+			Multiplier: l.cfg.CheaperMultiplier, Backlog: l.backlog,
+		},
 	}
+}
+
+// backlog is the connections waiting in the workers' listen queues, for
+// cheaper-algo = backlog.
+func (l *Launcher) backlog() int {
+	total := 0
+	for _, ln := range l.listeners {
+		if q, _, err := ln.Queue(); err == nil {
+			total += q
+		}
+	}
+	return total
 }
 
 // Spec is the process for one worker.

@@ -43,7 +43,7 @@ func (m *Master) NextWake() time.Duration {
 	}
 	if m.phase == running {
 		for _, s := range m.slots {
-			if s.Current == nil && s.NextStart.Before(next) {
+			if s.Current == nil && !s.Cheap && s.NextStart.Before(next) {
 				next = s.NextStart
 			}
 		}
@@ -123,7 +123,7 @@ func (m *Master) Scale(n int) {
 	}
 	m.log.Info("scaling the pool", "from", len(m.slots), "to", n)
 	m.plan.Processes = n
-	m.resize(n)
+	m.resize(n, m.activeSlots())
 }
 
 // reap collects exited children and decides what each exit means.
@@ -193,10 +193,10 @@ func (m *Master) murder() {
 	now := m.os.Now()
 	for _, w := range m.workers {
 		if w.State == Stopping && !w.Killed && !now.Before(w.StopDeadline) {
-			m.kill(w, "did not stop within worker-reload-mercy")
+			m.kill(w, "did not stop within "+w.StopLimit)
 		}
-		m.harakiri(w)
-		m.maxRequests(w)
+		m.harakiri(w, now)
+		m.recycle(w, now)
 		if w.State == Starting && m.plan.ReadyTimeout > 0 && now.Sub(w.Started) >= m.plan.ReadyTimeout {
 			m.log.Info("worker never sent READY=1; taking it as ready", "id", w.ID, "pid", w.PID, "ready_timeout", m.plan.ReadyTimeout)
 			m.markReady(w)
@@ -211,8 +211,9 @@ func (m *Master) manage() {
 	}
 	now := m.os.Now()
 	m.advanceChain(now)
+	m.cheaper(now)
 	for _, s := range m.slots {
-		if s.Current == nil && !now.Before(s.NextStart) {
+		if s.Current == nil && !s.Cheap && !now.Before(s.NextStart) {
 			m.spawn(s)
 		}
 	}
@@ -253,13 +254,16 @@ func (m *Master) announceReady() {
 		return
 	}
 	for _, s := range m.slots {
+		if s.Cheap {
+			continue
+		}
 		if s.Current == nil || s.Current.State != Ready || s.Current.Generation != m.generation {
 			return
 		}
 	}
 	m.announced = m.generation
 	m.oldPlan = nil
-	m.log.Info("all workers ready", "generation", m.generation, "workers", len(m.slots))
+	m.log.Info("all workers ready", "generation", m.generation, "workers", m.activeSlots())
 	if m.hooks.Ready != nil {
 		m.hooks.Ready(m.generation)
 	}

@@ -45,10 +45,10 @@ func TestHarakiriKillsAHungRequestsWorker(t *testing.T) {
 }
 
 func TestMaxRequestsRecyclesWithoutFailures(t *testing.T) {
-	m, dir, sock := startEcho(t, "--max-requests", "5", "--processes", "1")
+	m, dir, sock := startEcho(t, "--max-requests", "5", "--processes", "1", "--min-worker-lifetime", "0")
 	base := startNginx(t, dir, "unix:"+sock)
 	load := startLoad(base+"/pid", 4)
-	m.waitLog(`worker served max-requests; replacing it`, 3)
+	m.waitLog(`replacing worker: it served max-requests`, 3)
 	m.waitLog(`worker stopped: `, 3)
 	ok, failed, firstErr := load.finish()
 	if failed != 0 {
