@@ -52,6 +52,7 @@ type Config struct {
 	MaxRequests       int
 	MaxRequestsDelta  int
 	Policies
+	AttachDaemon      []string
 	Strict            bool
 	Notices           []string // one line each, logged at start
 	Files             []string // ini files read

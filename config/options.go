@@ -140,7 +140,7 @@ var table = []Option{
 	ignored("post-buffering", nil, Int, notYet),
 	ignored("static-map", nil, List, notYet+"; serve static files from nginx"),
 	ignored("py-autoreload", nil, Int, notYet),
-	ignored("attach-daemon", nil, List, notYet),
+	works("attach-daemon", nil, List, "", "run this shell command beside the workers and restart it when it exits (it must stay in the foreground); stopped with SIGTERM on shutdown", list(func(c *Config) *[]string { return &c.AttachDaemon })),
 	ignored("log-format", nil, String, notYet+"; request lines use supervise's key=value format"),
 	ignored("logger", nil, List, notYet+"; use logto"),
 	ignored("offload-threads", nil, Int, "supervise does not offload"),

@@ -93,7 +93,23 @@ func (l *Launcher) Plan() *Plan {
 			BusynessMax: l.cfg.CheaperBusynessMax, BusynessMin: l.cfg.CheaperBusynessMin,
 			Multiplier: l.cfg.CheaperMultiplier, Backlog: l.backlog,
 		},
+		Daemons: l.daemons(),
 	}
+}
+
+// daemons are the attach-daemon commands, run by /bin/sh as in uWSGI, in
+// chdir, as the workers' user, logging into the master's log; each gets
+// SIGTERM if the master dies.
+func (l *Launcher) daemons() []DaemonSpec {
+	var out []DaemonSpec
+	for _, cmd := range l.cfg.AttachDaemon {
+		out = append(out, DaemonSpec{Name: cmd, Spec: func() (*ProcSpec, error) {
+			env := append(append([]string(nil), l.baseEnv...), l.cfg.Env...)
+			return &ProcSpec{Path: "/bin/sh", Args: []string{"/bin/sh", "-c", cmd}, Env: env, Dir: l.cfg.Chdir,
+				Files: []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}, Credential: l.cred, DeathSignal: syscall.SIGTERM}, nil
+		}})
+	}
+	return out
 }
 
 // backlog is the connections waiting in the workers' listen queues, for

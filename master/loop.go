@@ -27,6 +27,7 @@ func (m *Master) Step(ev Event) {
 	m.reap()
 	m.murder()
 	m.manage()
+	m.manageDaemons(m.os.Now())
 }
 
 // NextWake is how long the loop may sleep before a deadline needs it.
@@ -41,6 +42,7 @@ func (m *Master) NextWake() time.Duration {
 			next = w.Started.Add(m.plan.ReadyTimeout)
 		}
 	}
+	next = m.daemonWake(next)
 	if m.phase == running {
 		for _, s := range m.slots {
 			if s.Current == nil && !s.Cheap && s.NextStart.Before(next) {
@@ -69,7 +71,7 @@ func (m *Master) handleSignal(sig os.Signal) {
 		}
 	case syscall.SIGUSR2:
 		if m.hooks.Upgrade != nil && m.phase == running {
-			m.hooks.Upgrade(m.upgradeState(), m.generation)
+			m.hooks.Upgrade(upgradeState{Generation: m.generation, Workers: m.upgradeState(), Daemons: m.daemonState()})
 		}
 	}
 }
@@ -107,12 +109,22 @@ func (m *Master) Shutdown(graceful bool) {
 		for _, w := range m.workers {
 			m.stop(w, "shutdown")
 		}
+		for _, d := range m.daemons {
+			m.stopDaemon(d, "shutdown")
+		}
 		return
 	}
 	m.phase = halting
 	m.log.Info("immediate shutdown: killing workers")
 	for _, w := range m.workers {
 		m.kill(w, "")
+	}
+	for _, d := range m.daemons {
+		m.stopDaemon(d, "shutdown")
+		if d.pid != 0 {
+			d.killed = true
+			m.os.Signal(d.pid, syscall.SIGKILL)
+		}
 	}
 }
 
@@ -131,7 +143,8 @@ func (m *Master) reap() {
 	for _, e := range m.os.Reap() {
 		w := m.workers[e.PID]
 		if w == nil {
-			continue // an orphan we inherited as PID 1
+			m.daemonExited(e) // or an orphan we inherited as PID 1
+			continue
 		}
 		delete(m.workers, e.PID)
 		m.releaseBoard(w.BoardSlot)

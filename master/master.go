@@ -38,6 +38,8 @@ type Plan struct {
 	// Cheaper, when Cheaper.Min > 0, runs fewer workers than Processes
 	// while the pool is idle.
 	Cheaper CheaperPlan
+	// Daemons run beside the workers (attach-daemon, the HTTP front end).
+	Daemons []DaemonSpec
 	Spec                          func(w SpawnInfo) (*ProcSpec, error)
 	Chdir                         string // for stats
 }
@@ -81,9 +83,9 @@ type Hooks struct {
 	StatsToLog func([]stats.WorkerInfo)
 	// ReopenLog reopens the log file (master FIFO 'l').
 	ReopenLog func()
-	// Upgrade re-executes the master with the workers' state (SIGUSR2);
-	// it returns only if that failed.
-	Upgrade func(workers []adoptedWorker, generation int)
+	// Upgrade re-executes the master with the workers' and daemons'
+	// state (SIGUSR2); it returns only if that failed.
+	Upgrade func(st upgradeState)
 }
 
 // Master owns the pool. Create it with New and drive it with Run, or with
@@ -106,6 +108,7 @@ type Master struct {
 	paused     bool  // FIFO p: workers are SIGSTOPped
 	board      Board
 	cheap      cheaperState
+	daemons    []*daemon
 }
 
 // SetBoard gives the master a scoreboard to hand out slots from.
@@ -117,12 +120,13 @@ func New(log hclog.Logger, osi OS, plan *Plan, reload func() (*Plan, error), hoo
 	m := &Master{log: log, os: osi, plan: plan, reread: reload, hooks: hooks,
 		workers: map[int]*Worker{}, generation: 1}
 	m.resize(plan.Processes, plan.initialWorkers())
+	m.planDaemons()
 	return m
 }
 
 // Done reports whether the master has finished, and its exit code.
 func (m *Master) Done() (bool, int) {
-	return m.phase != running && len(m.workers) == 0, m.exitCode
+	return m.phase != running && len(m.workers) == 0 && !m.daemonsRunning(), m.exitCode
 }
 
 // Workers returns a snapshot of the live workers, for stats and tests.

@@ -32,6 +32,9 @@ type ProcSpec struct {
 	Dir        string
 	Files      []*os.File          // fd 0, 1, 2, 3...
 	Credential *syscall.Credential // uid/gid to run as; nil keeps the master's
+	// DeathSignal is sent to the process if the master dies (daemons have
+	// no lifeline pipe to watch); 0 for none.
+	DeathSignal syscall.Signal
 }
 
 // Exit is a reaped child.
@@ -79,7 +82,7 @@ func forkExec(spec *ProcSpec) (int, error) {
 		Dir:   spec.Dir,
 		Env:   spec.Env,
 		Files: fds,
-		Sys:   &syscall.SysProcAttr{Credential: spec.Credential},
+		Sys:   &syscall.SysProcAttr{Credential: spec.Credential, Pdeathsig: spec.DeathSignal},
 	})
 }
 

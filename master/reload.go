@@ -36,6 +36,7 @@ func (m *Master) reload(reread bool, mode reloadMode) {
 	m.log.Info([...]string{"graceful reload", "chain reload", "brutal reload"}[mode]+": starting a new generation",
 		"generation", m.generation, "workers", plan.Processes)
 	m.resize(plan.Processes, m.activeSlots())
+	m.planDaemons()
 	m.chain = nil
 	for _, s := range m.slots {
 		s.NextStart = time.Time{}
@@ -78,6 +79,7 @@ func (m *Master) abortReload(failed *Worker) {
 	m.generation = good
 	m.chain = nil
 	m.resize(m.plan.Processes, m.activeSlots())
+	m.planDaemons()
 	for _, s := range m.slots {
 		s.Current = nil
 	}
