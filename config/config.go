@@ -53,6 +53,7 @@ type Config struct {
 	MaxRequestsDelta  int
 	Policies
 	AttachDaemon      []string
+	PyAutoreload      int // seconds between scans; 0 is off
 	Strict            bool
 	Notices           []string // one line each, logged at start
 	Files             []string // ini files read

@@ -139,7 +139,7 @@ var table = []Option{
 	ignored("daemonize", nil, String, "supervise stays in the foreground; run it under systemd (deploy/systemd)"),
 	ignored("post-buffering", nil, Int, notYet),
 	ignored("static-map", nil, List, notYet+"; serve static files from nginx"),
-	ignored("py-autoreload", nil, Int, notYet),
+	works("py-autoreload", []string{"python-autoreload"}, Int, "0", "for development: every this many seconds worker 1 checks the loaded modules' files and asks for a graceful reload when one changed (0: off)", integer(func(c *Config) *int { return &c.PyAutoreload })),
 	works("attach-daemon", nil, List, "", "run this shell command beside the workers and restart it when it exits (it must stay in the foreground); stopped with SIGTERM on shutdown", list(func(c *Config) *[]string { return &c.AttachDaemon })),
 	ignored("log-format", nil, String, notYet+"; request lines use supervise's key=value format"),
 	ignored("logger", nil, List, notYet+"; use logto"),

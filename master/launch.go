@@ -158,6 +158,9 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 		env = append(env, ipc.EnvDisableLogging+"=1")
 	}
 	env = append(env, l.pythonEnv()...)
+	if l.cfg.PyAutoreload > 0 && w.ID == 1 && len(l.cfg.Exec) == 0 {
+		env = append(env, ipc.EnvPyAutoreload+"="+strconv.Itoa(l.cfg.PyAutoreload)) // one watcher is enough
+	}
 	return &ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred}, nil
 }
 

@@ -84,6 +84,10 @@ func (m *Master) handleNotify(n ipc.Notification) {
 	if n.Fields["READY"] == "1" && w.State == Starting {
 		m.markReady(w)
 	}
+	if why := n.Fields[ipc.NotifyReload]; why != "" && w.State == Ready && m.oldPlan == nil && w.Generation == m.generation {
+		m.log.Info("a worker asked for a reload", "id", w.ID, "pid", w.PID, "reason", why)
+		m.Reload()
+	}
 }
 
 func (m *Master) markReady(w *Worker) {

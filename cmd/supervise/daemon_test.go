@@ -1,7 +1,10 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"strconv"
 	"syscall"
 	"testing"
@@ -40,4 +43,24 @@ func TestAttachDaemonIsRestartedAndStoppedWithTheMaster(t *testing.T) {
 		t.Fatalf("exit code %d", code)
 	}
 	waitGone(t, []int{second}, 5*time.Second)
+}
+
+func TestPyAutoreloadReloadsWhenTheAppChanges(t *testing.T) {
+	m, dir, sock := startEcho(t, "--processes", "2", "--py-autoreload", "1")
+	app := filepath.Join(dir, "echo.py")
+	changed := strings.Replace(echoApp, `body = str(os.getpid()).encode()`, `body = b"changed"`, 1)
+	writeFile(t, app, changed)
+	future := time.Now().Add(time.Minute) // a new mtime even on coarse clocks
+	if err := os.Chtimes(app, future, future); err != nil {
+		t.Fatal(err)
+	}
+	m.waitLog(`a worker asked for a reload: .*reason=`+regexp.QuoteMeta(app), 1)
+	m.waitLog(`all workers ready: generation=2`, 1)
+	m.waitLog(`worker stopped: `, 2) // the old generation no longer accepts
+	if _, body, err := uwsgiFetch(sock, "/pid"); err != nil || body != "changed" {
+		t.Fatalf("after py-autoreload /pid = %q %v, want the changed app", body, err)
+	}
+	if n := len(m.waitLog(`py-autoreload: a module changed`, 1)); n != 1 {
+		t.Fatalf("%d workers reported the change, want only worker 1", n)
+	}
 }

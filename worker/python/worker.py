@@ -35,6 +35,8 @@ ENV_PY_MODULE = "SUPERVISE_PY_MODULE"
 ENV_PY_CALLABLE = "SUPERVISE_PY_CALLABLE"
 ENV_PY_WSGI_FILE = "SUPERVISE_PY_WSGI_FILE"
 ENV_PY_PYTHONPATH = "SUPERVISE_PY_PYTHONPATH"
+ENV_PY_AUTORELOAD = "SUPERVISE_PY_AUTORELOAD"
+NOTIFY_RELOAD = "SUPERVISE_RELOAD"
 ENV_SCOREBOARD_FD = "SUPERVISE_SCOREBOARD_FD"
 ENV_SCOREBOARD_SLOT = "SUPERVISE_SCOREBOARD_SLOT"
 FIRST_LISTEN_FD = 3
@@ -889,6 +891,35 @@ def watch_lifeline(fd):
         os._exit(1)
 
 
+def module_mtimes():
+    """The modification time of every loaded module's source file."""
+    out = {}
+    for mod in list(sys.modules.values()):
+        path = getattr(mod, "__file__", None)
+        if not path:
+            continue
+        if path.endswith((".pyc", ".pyo")):
+            path = path[:-1]
+        try:
+            out[path] = os.stat(path).st_mtime_ns
+        except OSError:
+            pass
+    return out
+
+
+def autoreload(interval, seen):
+    """py-autoreload: when a loaded module's file changes, ask the master
+    for a graceful reload (uWSGI reloads the whole instance too)."""
+    while True:
+        time.sleep(interval)
+        for path, mtime in module_mtimes().items():
+            old = seen.setdefault(path, mtime)
+            if mtime != old:
+                log("INFO", "py-autoreload: a module changed; asking the master to reload", file=path)
+                notify("%s=%s" % (NOTIFY_RELOAD, path))
+                return
+
+
 def notify(state):
     path = os.environ.get(ENV_NOTIFY_SOCKET, "")
     if not path:
@@ -920,6 +951,9 @@ def main():
     socks = ",".join("%s:%s" % (proto, _sockname(s)) for s, proto in worker.listeners)
     log("INFO", "ready", pid=PID, app=app_name, threads=worker.threads, sockets=socks,
         generation=os.environ.get(ENV_GENERATION, "1"))
+    interval = int(os.environ.get(ENV_PY_AUTORELOAD) or 0)
+    if interval > 0:
+        threading.Thread(target=autoreload, args=(interval, module_mtimes()), daemon=True, name="autoreload").start()
     notify("READY=1")
     while True:
         sig = signal.sigwait(handled)
