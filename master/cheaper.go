@@ -98,7 +98,10 @@ func (m *Master) spareAlgo() int {
 	c, st := &m.plan.Cheaper, &m.cheap
 	workers, busy := m.active()
 	if len(workers) > 0 && busy == len(workers) {
-		st.overload++
+		// Capped where it triggers growth: a pool at processes under
+		// a long spike would otherwise need as many idle seconds to
+		// count back down before it may shrink.
+		st.overload = min(st.overload+1, c.Overload+1)
 		st.idle = 0
 	} else if st.overload > 0 {
 		st.overload--

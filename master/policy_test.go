@@ -261,3 +261,18 @@ func TestCheaperReloadReplacesOnlyActiveWorkers(t *testing.T) {
 		t.Fatal("the new generation was never announced ready: cheap slots held it back")
 	}
 }
+
+func TestCheaperSpareShrinksSoonAfterALongSpike(t *testing.T) {
+	f, m, board := cheaperMaster(t, "")
+	m.Command('+')
+	m.Command('+')
+	m.Command('+')
+	tick(f, m, 1)
+	setBusy(m, board, true, 1, 2, 3, 4)
+	tick(f, m, 60) // a minute at processes, every worker busy
+	setBusy(m, board, false, 1, 2, 3, 4)
+	tick(f, m, 3+2)
+	if m.activeSlots() >= 4 {
+		t.Fatalf("active %d five seconds after a long spike ended; want shrinking under way", m.activeSlots())
+	}
+}

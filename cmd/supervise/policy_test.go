@@ -128,3 +128,48 @@ func waitStats(t *testing.T, addr string, ok func(*stats.Stats) bool) *stats.Sta
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A keep-alive client must not hold the only thread while another
+// connection waits: the response then says Connection: close.
+func TestKeepAliveYieldsToQueuedConnections(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	_, dir, _ := startEcho(t, "--http-socket", addr, "--processes", "1", "--threads", "1")
+	a, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ra := bufio.NewReader(a)
+	get := func(path string) *http.Response {
+		t.Helper()
+		fmt.Fprintf(a, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path)
+		resp, err := http.ReadResponse(ra, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadAll(resp.Body)
+		return resp
+	}
+	if resp := get("/pid"); resp.Close {
+		t.Fatal("closed a keep-alive connection with nobody waiting")
+	}
+	b, err := net.Dial("tcp", addr) // queued: the only thread is on a's connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// The next request on a runs while b waits in the listen queue;
+	// /wait returns once the queue is seen from the file the test writes
+	// after b connected, so the order is fixed.
+	gate := filepath.Join(dir, "b-connected")
+	os.WriteFile(gate, nil, 0o600)
+	if resp := get("/wait?" + gate); !resp.Close {
+		t.Fatal("kept the connection while another one waited for the only thread")
+	}
+	fmt.Fprintf(b, "GET /pid HTTP/1.1\r\nHost: t\r\n\r\n")
+	b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(b), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the queued connection was not served: %v", err)
+	}
+}
