@@ -27,6 +27,7 @@ type Status string
 const (
 	Works   Status = "works"
 	Ignored Status = "ignored" // accepted with a notice saying what happens instead
+	Refused Status = "refused" // an error: its meaning cannot be honoured, and going on without it would be wrong
 )
 
 // Option is one known option.
@@ -50,6 +51,7 @@ func Options() []Option {
 var byName = map[string]*Option{}
 
 func init() {
+	table = append(table, longTail...) // config/longtail.go
 	for i := range table {
 		o := &table[i]
 		byName[o.Name] = o
@@ -130,7 +132,6 @@ var table = []Option{
 	ignored("cheaper-step", nil, Int, notYet),
 	ignored("cheaper-algo", nil, String, notYet),
 	ignored("lazy-apps", []string{"lazy"}, Bool, "every worker loads the app itself already"),
-	ignored("daemonize", nil, String, "supervise stays in the foreground; run it under systemd (deploy/systemd)"),
 	ignored("post-buffering", nil, Int, notYet),
 	ignored("static-map", nil, List, notYet+"; serve static files from nginx"),
 	ignored("py-autoreload", nil, Int, notYet),
