@@ -106,9 +106,6 @@ func (l *loader) readPairs(path string, pairs []Pair, vars fileVars, underscore 
 	for i := 0; i < len(pairs); i++ {
 		p := pairs[i]
 		where := fmt.Sprintf("%s:%d", path, p.Line)
-		if fix, ok := unsupportedBlocks[p.Key]; ok {
-			return fmt.Errorf("%s: %s: supervise does not support this uWSGI condition; %s", where, p.Key, fix)
-		}
 		if isBlockEnd(p.Key) {
 			return fmt.Errorf("%s: %s without an if-... or for-... before it", where, p.Key)
 		}

@@ -83,7 +83,13 @@ func (e *UsageError) Error() string { return e.Msg }
 // On an error the partial Config is returned too, with the notices
 // gathered so far, so `supervise check` can print them.
 func Load(args []string, environ []string) (*Config, error) {
+	return load(args, environ, 0)
+}
+
+// load is Load with %k fixed to cpus (0: the machine's), for tests.
+func load(args []string, environ []string, cpus int) (*Config, error) {
 	l := newLoader(environ)
+	l.cpus = cpus
 	l.applyEnviron()
 	if err := l.applyArgs(args); err != nil {
 		return l.cfg, err
@@ -112,6 +118,7 @@ type loader struct {
 	strictErrs   []error
 	iniDepth     int      // ini files being read (includes nest)
 	rootVars     fileVars // the outermost ini, for %D %N %P ...
+	lastINI      string   // the last ini file opened
 	cpus         int      // %k; 0: runtime.NumCPU()
 }
 
@@ -134,7 +141,7 @@ func (l *loader) set(name, value, where string) error {
 	}
 	switch opt.Status {
 	case Refused:
-		return fmt.Errorf("%s: %s = %s: refused: %s", where, name, value, opt.Help)
+		return fmt.Errorf("%s: option %s = %q: refused: %s", where, name, value, opt.Help)
 	case Ignored:
 		// an ignored option's apply may only check its value (and refuse
 		// values whose meaning cannot be honoured)

@@ -339,7 +339,7 @@ socket = /run/app.sock # the main socket
 	}
 	found := false
 	for _, n := range c.Notices {
-		found = found || strings.Contains(n, "the text after # or ; is part of the value")
+		found = found || strings.Contains(n, "comment included, as uWSGI reads it")
 	}
 	if !found {
 		t.Errorf("no notice for the inline comment: %q", c.Notices)

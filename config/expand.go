@@ -102,11 +102,13 @@ func (l *loader) expandMagic(where, v string, fv fileVars) string {
 		c := v[i]
 		if c == '$' && i+1 < len(v) && v[i+1] == '(' {
 			if end := strings.IndexByte(v[i:], ')'); end > 0 {
-				if val, ok := l.lookupEnv(v[i+2 : i+end]); ok {
+				name := v[i+2 : i+end]
+				if val, ok := l.lookupEnv(name); ok {
 					b.WriteString(val)
 					i += end
 					continue
 				}
+				l.notice("env:"+where+name, fmt.Sprintf("%s: $(%s): not set in the environment; left as written (as uWSGI does)", where, name))
 			}
 		}
 		if c != '%' || i+1 == len(v) || v[i+1] == '(' {

@@ -55,9 +55,15 @@ func (l *loader) readINI(spec string) error {
 		return fmt.Errorf("ini %s: %w", path, err)
 	}
 	l.cfg.Files = append(l.cfg.Files, abs)
+	l.lastINI = abs
 	pairs, found, err := ParseINI(raw, section)
 	if err != nil {
 		return fmt.Errorf("ini %s: %w", path, err)
+	}
+	for _, p := range pairs { // even in a block whose condition is false
+		if fix, ok := unsupportedBlocks[p.Key]; ok {
+			return fmt.Errorf("%s:%d: %s: supervise does not support this uWSGI condition; %s", path, p.Line, p.Key, fix)
+		}
 	}
 	if !found {
 		return fmt.Errorf("ini %s: no [%s] section in it", path, section)
@@ -72,9 +78,6 @@ func (l *loader) readINI(spec string) error {
 // readPair records one key = value line whose block (if any) is active;
 // underscore is what %(_) stands for inside an if or for block.
 func (l *loader) readPair(where string, p Pair, vars fileVars, underscore *string) error {
-	if strings.Contains(p.Value, " #") || strings.Contains(p.Value, " ;") {
-		l.notice("inline:"+where, fmt.Sprintf("%s: %s = %s: the text after # or ; is part of the value (uWSGI reads it so too); put comments on their own line", where, p.Key, p.Value))
-	}
 	if len(l.exported) >= maxLines {
 		return fmt.Errorf("%s: more than %d lines (after for blocks repeat theirs)", where, maxLines)
 	}
@@ -91,6 +94,9 @@ func (l *loader) readPair(where string, p Pair, vars fileVars, underscore *strin
 			return fmt.Errorf("%s: ini = %s: %w", where, p.Value, err)
 		}
 		if strings.HasPrefix(value, ":") { // another section of this file
+			if l.lastINI != vars.path {
+				l.notice("section:"+where, fmt.Sprintf("%s: ini = %s: read from this file; uWSGI would look for it in the last file read (%s)", where, value, l.lastINI))
+			}
 			value = vars.path + value
 		}
 		if err := l.readINI(value); err != nil {
@@ -111,7 +117,7 @@ func (l *loader) readPair(where string, p Pair, vars fileVars, underscore *strin
 		return nil
 	}
 	l.pending = append(l.pending, len(l.exported))
-	l.export(entry{key: p.Key, value: value, where: where})
+	l.export(entry{key: p.Key, value: value, where: where, comment: inlineComment(p.Value) >= 0})
 	return nil
 }
 
@@ -132,12 +138,52 @@ func (l *loader) applyPending() error {
 			l.placeholders = append(l.placeholders, placeholder{key: e.key, where: e.where})
 			continue
 		}
+		if e.comment {
+			v = l.readCommented(e, v)
+		}
 		if err := l.set(e.key, v, e.where); err != nil {
 			return err
 		}
 	}
 	l.pending = l.pending[:0]
 	return nil
+}
+
+// inlineComment returns where a trailing " # ..." or " ; ..." starts in
+// a value, or -1.
+func inlineComment(v string) int {
+	for i := 1; i < len(v); i++ {
+		if (v[i] == '#' || v[i] == ';') && (v[i-1] == ' ' || v[i-1] == '\t') {
+			return i
+		}
+	}
+	return -1
+}
+
+// readCommented reads a value that carries a trailing comment the way
+// uWSGI does, which keeps the comment in the value: a number stops at
+// the first non-digit (so the comment drops out), a flag is true unless
+// its whole value is false/off/no/0 (so "false # x" is true), and text
+// keeps the comment. A notice says how it was read.
+func (l *loader) readCommented(e *entry, v string) string {
+	opt := lookup(e.key)
+	i := inlineComment(v)
+	if opt == nil || i < 0 {
+		return v
+	}
+	before := strings.TrimSpace(v[:i])
+	read, how := v, "comment included, as uWSGI reads it; put comments on their own line"
+	switch opt.Kind {
+	case Int, Seconds, Mode:
+		read, how = before, "the comment dropped, as uWSGI's number parsing does"
+	case Bool:
+		read, how = "true", "uWSGI takes any value but false/off/no/0 as true, comment included"
+		if b, err := parseBool(before); err == nil && !b {
+			how += "; it was on under uWSGI too: remove the comment to turn it off"
+		}
+	}
+	l.notice("inline:"+e.where, fmt.Sprintf("%s: %s = %s: read as %q (%s)", e.where, e.key, v, read, how))
+	return read
 }
 
 // Pair is one key = value line of an ini section.

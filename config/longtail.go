@@ -33,8 +33,8 @@ const (
 	noUWSGIModule = "; the uwsgi Python module does not exist under supervise, so app code that imports it fails"
 	hookRefusal   = "supervise does not run uWSGI's hook commands, and starting without what they do (directories, permissions, migrations) would be wrong; run the command before supervise starts (ExecStartPre= in systemd, or a wrapper script)"
 	routeHelp     = "differs: no internal routing, every request reaches the app (rewrite, redirect and add headers in nginx); a rule that guards access (basicauth, ldapauth, break, return) is refused, since dropping it would open what it protects"
-	staticHelp    = "differs: not implemented; requests for these files reach the app (serve static files from nginx, or with static-map)"
-	expiresHelp   = "differs: static files get no Expires header from this rule (set expires in nginx)"
+	staticHelp    = "not implemented; requests for these files reach the app (serve static files from nginx, or with static-map)"
+	expiresHelp   = "static files get no Expires header from this rule (set expires in nginx)"
 	socketRefusal = "supervise's workers speak uwsgi and HTTP only, so nothing would answer on this socket; use socket (nginx uwsgi_pass) or http-socket (proxy_pass), with TLS in nginx"
 	configRefusal = "supervise reads ini files only; write the same options as an ini [uwsgi] section"
 )

@@ -14,6 +14,7 @@ import (
 type entry struct {
 	key, value, where string
 	placeholderOnly   bool // set-placeholder: never an option
+	comment           bool // the line as written has a trailing # or ; comment
 }
 
 // export records a line read; the first definition of a key is the one
@@ -183,6 +184,8 @@ func (l *loader) checkPlaceholders() {
 		}
 		if s := suggest(p.key); s != "" {
 			l.notice("placeholder:"+p.key, fmt.Sprintf("%s: %s: not an option; did you mean %s?", p.where, p.key, s))
+		} else if strings.ContainsAny(p.key, " ;{}") {
+			l.notice("placeholder:"+p.key, fmt.Sprintf("%s: %s: not an option (it looks like an nginx directive); it does nothing here", p.where, p.key))
 		}
 	}
 }
