@@ -50,7 +50,7 @@ var longTail = append([]Option{
 
 	// process model
 	refused("daemonize", nil, String, "supervise stays in the foreground, and its log would not go to the file named here; remove it, set logto = FILE for the log, and run supervise under systemd (deploy/systemd), in a container, or with nohup ... &"),
-	refused("daemonize2", nil, String, "the same as daemonize: remove it, set logto = FILE, and run supervise under systemd (deploy/systemd)"),
+	refused("daemonize2", nil, String, "supervise stays in the foreground, as for daemonize; remove it, set logto = FILE for the log, and run supervise under systemd (deploy/systemd)"),
 	refused("emperor", nil, List, "supervise runs one app per master, not an Emperor of vassal files; start one supervise per vassal ini (for example a systemd template unit)"),
 	harmless("master-as-root", nil, Bool, "the master keeps root already (to bind and re-bind sockets); only the workers drop to uid/gid"),
 	harmless("no-orphans", nil, Bool, "workers exit on their own when the master is gone (they watch a lifeline pipe)"),
@@ -138,7 +138,7 @@ var longTail = append([]Option{
 	differs("static-expires-path-mtime", nil, List, expiresHelp),
 
 	// sockets and timeouts
-	{Name: "protocol", Aliases: []string{"socket-protocol"}, Kind: String, Status: Ignored, Help: "harmless when uwsgi (what socket speaks); any other protocol is refused: use http-socket for HTTP", apply: checkProtocol},
+	{Name: "protocol", Aliases: []string{"socket-protocol"}, Kind: String, Status: Ignored, Help: "harmless: uwsgi is what socket speaks; any other protocol is refused (use http-socket for HTTP)", apply: checkProtocol},
 	refused("fastcgi-socket", nil, List, socketRefusal),
 	refused("scgi-socket", nil, List, socketRefusal),
 	refused("https-socket", nil, List, socketRefusal),

@@ -38,6 +38,9 @@ func (l *loader) exportedValue(key string) (string, bool) {
 // that refers to itself is an error (uWSGI runs out of memory).
 const maxExpansions = 1000
 
+// maxValue bounds the length of a value as placeholders expand it.
+const maxValue = 64 << 10
+
 // resolve replaces every %(...) in v, innermost first, and rescans what a
 // substitution inserted, as uWSGI does (so %(a) where a = %(b) gives b's
 // value). A %(name) with no such key stays as written.
@@ -60,7 +63,7 @@ func (l *loader) resolve(v string) (string, error) {
 			from = end + 1
 			continue
 		}
-		if n++; n > maxExpansions || len(v) > 1<<20 {
+		if n++; n > maxExpansions || len(v) > maxValue {
 			return "", fmt.Errorf("placeholders expand without end (does %s refer to itself?)", v[start:end+1])
 		}
 		v = v[:start] + val + v[end+1:]
