@@ -150,7 +150,11 @@ func (l *loader) set(name, value, where string) error {
 				return fmt.Errorf("%s: option %s = %q: %w", where, name, value, err)
 			}
 		}
-		l.notice(opt.Name, fmt.Sprintf("%s = %s: ignored (%s)", name, value, opt.Help))
+		shown := name + " = " + value
+		if value == "" {
+			shown = name
+		}
+		l.notice(opt.Name, fmt.Sprintf("%s: ignored (%s)", shown, opt.Help))
 		return nil
 	}
 	if opt.apply == nil {

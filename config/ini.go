@@ -190,10 +190,12 @@ func (l *loader) readCommented(e *entry, v string) string {
 type Pair struct {
 	Key, Value string
 	Line       int
+	Bare       bool // a key without = (a flag line)
 }
 
 // ParseINI returns the pairs of one section in file order, and whether
-// the section exists. A bare key means true.
+// the section exists. A bare key has an empty value, as in uWSGI (%(key)
+// is empty), which a flag reads as true.
 func ParseINI(raw []byte, section string) ([]Pair, bool, error) {
 	var pairs []Pair
 	found, in := false, false
@@ -224,10 +226,7 @@ func ParseINI(raw []byte, section string) ([]Pair, bool, error) {
 			return nil, false, fmt.Errorf("line %d: a value without a key", n)
 		}
 		value = strings.TrimSpace(value)
-		if !hasValue {
-			value = "true"
-		}
-		pairs = append(pairs, Pair{Key: key, Value: value, Line: n})
+		pairs = append(pairs, Pair{Key: key, Value: value, Line: n, Bare: !hasValue})
 	}
 	return pairs, found, sc.Err()
 }

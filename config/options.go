@@ -110,7 +110,7 @@ var table = []Option{
 	works("harakiri", nil, Seconds, "0", "kill and replace a worker whose request runs longer than this many seconds (0: off)", seconds(func(c *Config) *time.Duration { return &c.Harakiri })),
 	works("max-requests", nil, Int, "0", "replace a worker gracefully after it served this many requests (0: never)", integer(func(c *Config) *int { return &c.MaxRequests })),
 	works("max-requests-delta", nil, Int, "0", "add worker id x this to max-requests, so workers do not all retire at once", integer(func(c *Config) *int { return &c.MaxRequestsDelta })),
-	works("strict", nil, Bool, "false", "an unknown ini key is an error instead of a placeholder", boolean(func(c *Config) *bool { return &c.Strict })),
+	works("strict", nil, Bool, "false", "an unknown ini key that no %(...) uses is an error instead of a placeholder (uWSGI refuses used ones too; set-placeholder declares a placeholder for both)", boolean(func(c *Config) *bool { return &c.Strict })),
 	works("ini", nil, String, "", "read options from an ini file (FILE or FILE:section)", nil),
 	works("master", []string{"M"}, Bool, "true", "the master always runs", setMaster),
 	works("die-on-term", nil, Bool, "true", "SIGTERM always shuts down gracefully", setDieOnTerm),

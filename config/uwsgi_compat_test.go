@@ -85,6 +85,10 @@ print = @@magic=%d|%n|%p|%s|%e|%c|%o|%0|%v|%h|%u|%g|%U|%G
 print = @@magic_upper=%D|%N|%P|%S|%E|%C|%O
 print = @@env=$(COMPAT_SET)|$(COMPAT_EMPTY)|$(COMPAT_UNSET)
 print = @@inline=value # not a comment
+barekey
+print = @@bare=[%(barekey)]
+env = A=B=C
+print = @@equals_in_value=%(env)
 for = x y
 print = @@for_%(_)=item %(_)
 endfor =
