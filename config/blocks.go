@@ -120,7 +120,10 @@ func (l *loader) readPairs(path string, pairs []Pair, vars fileVars, underscore 
 			return fmt.Errorf("%s: %w", where, err)
 		}
 		body := pairs[i+1 : end]
-		arg := l.expandMagic(where, p.Value, vars)
+		arg, err := expandFiles(l.expandMagic(where, p.Value, vars))
+		if err != nil {
+			return fmt.Errorf("%s: %s = %s: %w", where, p.Key, p.Value, err)
+		}
 		if underscore != nil {
 			arg = strings.ReplaceAll(arg, "%(_)", *underscore)
 		}

@@ -138,3 +138,34 @@ func (l *loader) lookupEnv(name string) (string, bool) {
 	}
 	return "", false
 }
+
+// expandFiles replaces @(FILE) with the file's content, less one trailing
+// newline, as uWSGI does after the magic variables (a relative FILE is
+// relative to the working directory, as in uWSGI). uWSGI's other @(...)
+// schemes run commands or fetch URLs; supervise refuses them.
+func expandFiles(v string) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(v, "@(")
+		if i < 0 {
+			b.WriteString(v)
+			return b.String(), nil
+		}
+		end := strings.IndexByte(v[i:], ')')
+		if end < 0 {
+			b.WriteString(v)
+			return b.String(), nil
+		}
+		path := v[i+2 : i+end]
+		if scheme, _, ok := strings.Cut(path, "://"); ok && !strings.Contains(scheme, "/") {
+			return "", fmt.Errorf("@(%s): supervise reads plain files only (uWSGI's %s:// would run or fetch something); put the value in the ini or in an environment variable", path, scheme)
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("@(%s): %w", path, err)
+		}
+		b.WriteString(v[:i])
+		b.WriteString(strings.TrimSuffix(string(raw), "\n"))
+		v = v[i+end+1:]
+	}
+}

@@ -81,7 +81,10 @@ func (l *loader) readPair(where string, p Pair, vars fileVars, underscore *strin
 	if len(l.exported) >= maxLines {
 		return fmt.Errorf("%s: more than %d lines (after for blocks repeat theirs)", where, maxLines)
 	}
-	value := l.expandMagic(where, p.Value, vars)
+	value, err := expandFiles(l.expandMagic(where, p.Value, vars))
+	if err != nil {
+		return fmt.Errorf("%s: %s = %s: %w", where, p.Key, p.Value, err)
+	}
 	if underscore != nil {
 		value = strings.ReplaceAll(value, "%(_)", *underscore)
 	}

@@ -136,6 +136,8 @@ endif =
 		"stray end":        "[uwsgi]\nend =\n",
 		"for-readline":     "[uwsgi]\nfor-readline = /nonexistent/file\nendfor =\n",
 		"for-times letter": "[uwsgi]\nfor-times = x\nendfor =\n",
+		"@(missing file)":  "[uwsgi]\nchdir = @(/nonexistent/file)\n",
+		"@(exec://)":       "[uwsgi]\nchdir = @(exec://hostname)\n",
 	} {
 		if _, err := Load([]string{"--ini", writeINI(t, text)}, nil); err == nil {
 			t.Errorf("%s: no error", name)
@@ -164,5 +166,17 @@ func TestSectionFromLastFileNotice(t *testing.T) {
 	c := mustLoad(t, []string{"--ini", ini})
 	if c.Processes != 5 || c.Threads != 2 || len(c.Notices) != 1 || !strings.Contains(c.Notices[0], "uWSGI would look for it in the last file read") {
 		t.Fatalf("%d %d %q", c.Processes, c.Threads, c.Notices)
+	}
+}
+
+func TestFileContentExpansion(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "value.txt")
+	if err := os.WriteFile(path, []byte("/srv/app\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := mustLoad(t, []string{"--ini", writeINI(t, "[uwsgi]\nchdir = @("+path+")\n")})
+	if c.Chdir != "/srv/app\n" { // uWSGI strips one newline
+		t.Fatalf("chdir %q", c.Chdir)
 	}
 }

@@ -85,6 +85,7 @@ print = @@magic=%d|%n|%p|%s|%e|%c|%o|%0|%v|%h|%u|%g|%U|%G
 print = @@magic_upper=%D|%N|%P|%S|%E|%C|%O
 print = @@env=$(COMPAT_SET)|$(COMPAT_EMPTY)|$(COMPAT_UNSET)
 print = @@inline=value # not a comment
+print = @@file=[@(%dsub/content.txt)]
 barekey
 print = @@bare=[%(barekey)]
 env = A=B=C
@@ -152,7 +153,8 @@ func TestINIMatchesUWSGI(t *testing.T) {
 		t.Fatal(err)
 	}
 	ini := filepath.Join(dir, "compat.ini")
-	for path, text := range map[string]string{ini: compatINI, filepath.Join(dir, "sub", "inc.ini"): compatInclude} {
+	for path, text := range map[string]string{ini: compatINI, filepath.Join(dir, "sub", "inc.ini"): compatInclude,
+		filepath.Join(dir, "sub", "content.txt"): "one line\n"} {
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
