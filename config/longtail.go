@@ -146,9 +146,15 @@ var longTail = append([]Option{
 	differs("so-keepalive", nil, Bool, "TCP keepalive is not set on accepted connections"),
 	differs("socket-timeout", nil, Seconds, "workers do not time out a slow client; nginx's uwsgi_read_timeout/uwsgi_send_timeout and harakiri bound a request"),
 	differs("http-timeout", nil, Seconds, "not implemented; connections are not timed out by this setting"),
+	differs("http-websockets", nil, Bool, "no WebSocket support: uwsgi.websocket_handshake does not exist under supervise"),
 	differs("http-keepalive", nil, Bool, "not a setting here: workers keep HTTP/1.1 connections open unless the client asks to close"),
 
+	// python
+	differs("no-site", nil, Bool, "the workers' python imports site as usual (a virtualenv is chosen with home)"),
+	differs("optimize", []string{"O"}, Int, "the workers run python without -O"),
+
 	// logging
+	works("logto2", nil, String, "", "append the log to this file, like logto (the master opens it before the workers start)", str(func(c *Config) *string { return &c.Logto })),
 	harmless("log-master", nil, Bool, "the master writes the workers' log already"),
 	harmless("threaded-logger", nil, Bool, "the master writes the log; workers only write to a pipe"),
 	differs("log-maxsize", nil, Int, "the log file is not rotated by size; rotate it with logrotate and reopen it with the master FIFO's l command"),
