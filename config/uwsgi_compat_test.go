@@ -17,7 +17,7 @@ func requireUWSGI(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("uwsgi")
 	if err != nil {
-		msg := "uwsgi unavailable; .ci/run installs it (apt-get install uwsgi-core)"
+		msg := "uwsgi unavailable; scripts/test and .ci/run install it (apt-get install uwsgi-core)"
 		if os.Getenv("SUPERVISE_TEST_REQUIRE") == "1" {
 			t.Fatal(msg)
 		}
