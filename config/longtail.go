@@ -54,7 +54,7 @@ var longTail = append([]Option{
 	refused("emperor", nil, List, "supervise runs one app per master, not an Emperor of vassal files; start one supervise per vassal ini (for example a systemd template unit)"),
 	harmless("master-as-root", nil, Bool, "the master keeps root already (to bind and re-bind sockets); only the workers drop to uid/gid"),
 	harmless("no-orphans", nil, Bool, "workers exit on their own when the master is gone (they watch a lifeline pipe)"),
-	harmless("reaper", []string{"r"}, Bool, "the master always reaps its children"),
+	differs("reaper", []string{"r"}, Bool, "workers do not reap children the app leaves behind; zombies of subprocesses it never waits for stay until the worker is replaced (wait for them in the app)"),
 	harmless("procname", nil, String, "process names are not changed (workers show as the interpreter in ps)"),
 	harmless("procname-prefix", nil, String, "process names are not changed (workers show as the interpreter in ps)"),
 	harmless("procname-prefix-spaced", nil, String, "process names are not changed (workers show as the interpreter in ps)"),
@@ -114,10 +114,10 @@ var longTail = append([]Option{
 	{Name: "error-route", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},
 	differs("add-header", nil, List, "the header is not added to responses; add it in nginx (add_header) or in the app"),
 	differs("catch-exceptions", nil, Bool, "an exception is logged with its traceback and the client gets a plain 500, never the traceback"),
-	harmless("wsgi-disable-file-wrapper", nil, Bool, "wsgi.file_wrapper stays available; it only streams a file"),
+	differs("wsgi-disable-file-wrapper", nil, Bool, "wsgi.file_wrapper stays available (it streams a file, with sendfile when it can)"),
 	harmless("ignore-sigpipe", nil, Bool, "a client that went away is counted in the stats' write_errors, not logged as a traceback"),
 	harmless("ignore-write-errors", nil, Bool, "a client that went away is counted in the stats' write_errors, not logged as a traceback"),
-	harmless("disable-write-exception", nil, Bool, "a client that went away is counted in the stats' write_errors, not raised into the app"),
+	differs("disable-write-exception", nil, Bool, "a write to a client that went away raises in the app's write() as without this option; the request ends and counts in the stats' write_errors"),
 	differs("pyargv", nil, String, "sys.argv is not set for the app"),
 	differs("py-tracebacker", nil, String, "no tracebacker socket (py-spy dump --pid PID shows a worker's stacks)"),
 
@@ -134,8 +134,6 @@ var longTail = append([]Option{
 	differs("static-expires-type-mtime", nil, List, expiresHelp),
 	differs("static-expires-uri", nil, List, expiresHelp),
 	differs("static-expires-uri-mtime", nil, List, expiresHelp),
-	differs("static-expires-path", nil, List, expiresHelp),
-	differs("static-expires-path-mtime", nil, List, expiresHelp),
 
 	// sockets and timeouts
 	{Name: "protocol", Aliases: []string{"socket-protocol"}, Kind: String, Status: Ignored, Help: "harmless: uwsgi is what socket speaks; any other protocol is refused (use http-socket for HTTP)", apply: checkProtocol},
