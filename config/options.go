@@ -27,6 +27,7 @@ type Status string
 const (
 	Works   Status = "works"
 	Ignored Status = "ignored" // accepted with a notice saying what happens instead
+	Refused Status = "refused" // an error: its meaning cannot be honoured, and going on without it would be wrong
 )
 
 // Option is one known option.
@@ -50,6 +51,7 @@ func Options() []Option {
 var byName = map[string]*Option{}
 
 func init() {
+	table = append(table, longTail...) // config/longtail.go
 	for i := range table {
 		o := &table[i]
 		byName[o.Name] = o
@@ -110,7 +112,7 @@ var table = []Option{
 	works("harakiri-graceful-timeout", nil, Seconds, "0", "on harakiri, send harakiri-graceful-signal first and kill only if the worker is still there after this many seconds (0: kill at once)", seconds(func(c *Config) *time.Duration { return &c.HarakiriGracefulTimeout })),
 	works("harakiri-graceful-signal", nil, String, "15", "the signal harakiri-graceful-timeout sends first (number or name; SIGTERM lets the worker finish and exit)", setHarakiriSignal),
 	works("max-requests-delta", nil, Int, "0", "add worker id x this to max-requests, so workers do not all retire at once", integer(func(c *Config) *int { return &c.MaxRequestsDelta })),
-	works("strict", nil, Bool, "false", "an unknown ini key is an error instead of a placeholder", boolean(func(c *Config) *bool { return &c.Strict })),
+	works("strict", nil, Bool, "false", "an unknown ini key that no %(...) uses is an error instead of a placeholder (uWSGI refuses used ones too; set-placeholder declares a placeholder for both)", boolean(func(c *Config) *bool { return &c.Strict })),
 	works("ini", nil, String, "", "read options from an ini file (FILE or FILE:section)", nil),
 	works("master", []string{"M"}, Bool, "true", "the master always runs", setMaster),
 	works("die-on-term", nil, Bool, "true", "SIGTERM always shuts down gracefully", setDieOnTerm),
@@ -136,7 +138,6 @@ var table = []Option{
 	works("cheaper-busyness-min", nil, Int, "25", "busyness: shrink when they spend less than this percentage, cheaper-busyness-multiplier cycles in a row", integer(func(c *Config) *int { return &c.CheaperBusynessMin })),
 	works("cheaper-busyness-multiplier", nil, Int, "10", "busyness: idle cycles in a row before a worker is stopped", integer(func(c *Config) *int { return &c.CheaperMultiplier })),
 	ignored("lazy-apps", []string{"lazy"}, Bool, "every worker loads the app itself already"),
-	ignored("daemonize", nil, String, "supervise stays in the foreground; run it under systemd (deploy/systemd)"),
 	ignored("post-buffering", nil, Int, notYet),
 	ignored("static-map", nil, List, notYet+"; serve static files from nginx"),
 	works("py-autoreload", []string{"python-autoreload"}, Int, "0", "for development: every this many seconds worker 1 checks the loaded modules' files and asks for a graceful reload when one changed (0: off)", integer(func(c *Config) *int { return &c.PyAutoreload })),
