@@ -209,6 +209,7 @@ func TestTopShowsWorkersAndQuitsOnQ(t *testing.T) {
 	m, _, sock := startEcho(t, "--stats", addr)
 	m.waitLog(`stats server listening`, 1)
 	uwsgiGet(t, sock, "/pid")
+	waitStats(t, addr, func(st *stats.Stats) bool { return countStatus(st, "busy") == 0 }) // counted after the reply
 	top := exec.Command(os.Args[0], "top", addr)
 	top.Env = append(os.Environ(), envRunMain+"=1")
 	stdin, _ := top.StdinPipe()
