@@ -257,7 +257,8 @@ func (s *Server) stream(w http.ResponseWriter, body io.Reader, br *bufio.Reader,
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade"}
 
 // copyHeader moves the worker's headers to the client's response, minus
-// hop-by-hop ones and those its Connection header names.
+// hop-by-hop ones and those its Connection header names (http.ReadResponse
+// drops a Connection header that says close, names and all).
 func copyHeader(dst, src http.Header) {
 	if conn := src["Connection"]; len(conn) > 0 {
 		for _, v := range conn {
