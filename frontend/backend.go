@@ -4,20 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A Backend is one uwsgi server the front end forwards to. The uwsgi
 // protocol carries one request per connection, so every request dials.
 type Backend struct {
-	Name    string // as configured
-	network string // "unix" or "tcp"
-	addr    string
-	unix    *net.UnixAddr // resolved once: DialUnix skips the parsing
+	Name     string // as configured
+	network  string // "unix" or "tcp"
+	addr     string
+	unix     *net.UnixAddr // set for a unix socket
+	sockaddr *unix.SockaddrUnix
 	// deadUntil is when a backend that refused a connection is tried
 	// again (unix nanoseconds; 0: alive).
 	deadUntil atomic.Int64
@@ -52,6 +57,7 @@ func ParseBackend(s string) (*Backend, error) {
 		name = "\x00" + name[1:]
 	}
 	b.unix = &net.UnixAddr{Name: name, Net: "unix"}
+	b.sockaddr = &unix.SockaddrUnix{Name: name}
 	return b, nil
 }
 
@@ -82,7 +88,7 @@ var errAllDead = errors.New("no backend accepted the connection")
 // tried once more anyway (they may be back), so a pool never refuses to
 // try. Nothing has been sent when Dial fails, so retrying is safe for
 // every method.
-func (p *Pool) Dial(ctx context.Context) (net.Conn, *Backend, error) {
+func (p *Pool) Dial(ctx context.Context) (conn, *Backend, error) {
 	n := len(p.backends)
 	start := int(p.next.Add(1)-1) % n
 	now := time.Now().UnixNano()
@@ -114,12 +120,43 @@ func (p *Pool) Dial(ctx context.Context) (net.Conn, *Backend, error) {
 	return nil, nil, fmt.Errorf("%w: %w", errAllDead, errors.Join(errs...))
 }
 
-func (p *Pool) dial(ctx context.Context, b *Backend) (net.Conn, error) {
+// conn is a backend connection: a *net.TCPConn, or for unix sockets an
+// *os.File on the socket (see dialUnix).
+type conn interface {
+	io.ReadWriteCloser
+	SetDeadline(time.Time) error
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+func (p *Pool) dial(ctx context.Context, b *Backend) (conn, error) {
 	if b.unix != nil {
-		// A unix connect either completes or fails at once (EAGAIN when
-		// the backlog is full, as nginx sees it): no timeout needed.
-		return net.DialUnix("unix", nil, b.unix)
+		return dialUnix(b.sockaddr)
 	}
 	d := net.Dialer{Timeout: p.ConnectTimeout}
 	return d.DialContext(ctx, "tcp", b.addr)
+}
+
+// dialUnix connects a unix socket with the bare syscalls: the backend
+// pays for a connection per request, and net.DialUnix adds a
+// getsockname and a getpeername to each for addresses nobody reads.
+// A unix connect completes or fails at once (EAGAIN when the backlog is
+// full, as nginx sees it): no timeout is needed. The *os.File is in Go's
+// poller (the socket is non-blocking), so deadlines work.
+func dialUnix(sa *unix.SockaddrUnix) (conn, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	for {
+		err = unix.Connect(fd, sa)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("connect", err)
+	}
+	return os.NewFile(uintptr(fd), "uwsgi"), nil
 }

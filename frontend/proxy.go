@@ -81,14 +81,16 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
 	defer stop()
 
+	// One deadline covers writing the request and reading the answer's
+	// head; a body (see send) and the answer's body refresh it as they go.
+	conn.SetDeadline(time.Now().Add(s.cfg.BackendTimeout))
 	sendErr := s.send(conn, pkt, body.r, x.buf)
 	disarm(body.r)
 	var be *backendError
 	if sendErr != nil && !errors.As(sendErr, &be) {
 		return s.clientBodyError(w, r, sendErr)
 	}
-
-	if s.cfg.BackendTimeout > 0 {
+	if body.r != nil {
 		conn.SetReadDeadline(time.Now().Add(s.cfg.BackendTimeout))
 	}
 	x.br.Reset(conn)
@@ -130,7 +132,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 
 // send writes the packet and the body, the packet and the first part of
 // the body in one write.
-func (s *Server) send(conn net.Conn, pkt []byte, body io.Reader, buf []byte) error {
+func (s *Server) send(conn conn, pkt []byte, body io.Reader, buf []byte) error {
 	n := 0
 	if len(pkt) <= len(buf) {
 		n = copy(buf, pkt)
@@ -138,16 +140,17 @@ func (s *Server) send(conn net.Conn, pkt []byte, body io.Reader, buf []byte) err
 		return err
 	}
 	if body == nil {
-		return s.backendWrite(conn, buf[:n])
+		if _, err := conn.Write(buf[:n]); err != nil { // under forward's deadline
+			return &backendError{err}
+		}
+		return nil
 	}
 	if f, ok := body.(*os.File); ok && n > 0 {
-		// A spooled body: the packet first, then sendfile.
+		// A spooled body: the packet first, then the file.
 		if err := s.backendWrite(conn, buf[:n]); err != nil {
 			return err
 		}
-		if s.cfg.BackendTimeout > 0 {
-			conn.SetWriteDeadline(time.Now().Add(s.cfg.BackendTimeout))
-		}
+		conn.SetWriteDeadline(time.Now().Add(s.cfg.BackendTimeout))
 		if _, err := io.Copy(conn, f); err != nil {
 			return &backendError{err}
 		}
@@ -171,10 +174,8 @@ func (s *Server) send(conn net.Conn, pkt []byte, body io.Reader, buf []byte) err
 	}
 }
 
-func (s *Server) backendWrite(conn net.Conn, b []byte) error {
-	if s.cfg.BackendTimeout > 0 {
-		conn.SetWriteDeadline(time.Now().Add(s.cfg.BackendTimeout))
-	}
+func (s *Server) backendWrite(conn conn, b []byte) error {
+	conn.SetWriteDeadline(time.Now().Add(s.cfg.BackendTimeout))
 	if _, err := conn.Write(b); err != nil {
 		return &backendError{err}
 	}
@@ -209,29 +210,33 @@ func (e *writeError) Unwrap() error { return e.err }
 // the worker has sent is flushed before waiting for more, so server-sent
 // events and slow streams reach the client at once, while a response that
 // arrives whole goes out in one write.
-func (s *Server) stream(w http.ResponseWriter, body io.Reader, br *bufio.Reader, conn net.Conn, buf []byte) (int64, error) {
+func (s *Server) stream(w http.ResponseWriter, body io.Reader, br *bufio.Reader, conn conn, buf []byte) (int64, error) {
+	// A response that arrives whole (the common case) costs no deadline
+	// changes here: its head's read deadline still holds, and net/http
+	// writes it out after the handler returns. Only a longer one
+	// refreshes the backend read deadline per read and sets send-timeout
+	// on each write that may reach the client.
 	var rc *http.ResponseController
 	var written int64
-	pending := false
+	pending, first := false, true
 	for {
 		if pending && br.Buffered() == 0 {
 			if rc == nil {
 				rc = http.NewResponseController(w)
 			}
+			rc.SetWriteDeadline(time.Now().Add(s.cfg.SendTimeout))
 			if err := rc.Flush(); err != nil {
 				return written, &writeError{err}
 			}
 			pending = false
 		}
-		if s.cfg.BackendTimeout > 0 {
+		if !first {
 			conn.SetReadDeadline(time.Now().Add(s.cfg.BackendTimeout))
 		}
+		first = false
 		n, err := body.Read(buf)
 		if n > 0 {
-			if s.cfg.SendTimeout > 0 {
-				if rc == nil {
-					rc = http.NewResponseController(w)
-				}
+			if rc != nil {
 				rc.SetWriteDeadline(time.Now().Add(s.cfg.SendTimeout))
 			}
 			m, werr := w.Write(buf[:n])
@@ -242,8 +247,8 @@ func (s *Server) stream(w http.ResponseWriter, body io.Reader, br *bufio.Reader,
 			pending = true
 		}
 		if err == io.EOF {
-			if rc != nil && s.cfg.SendTimeout > 0 {
-				rc.SetWriteDeadline(time.Time{})
+			if rc != nil {
+				rc.SetWriteDeadline(time.Time{}) // the connection may serve another request
 			}
 			return written, nil
 		}
