@@ -121,7 +121,7 @@ func New(cfg Config) (*Server, error) {
 			_, isTLS := c.(*tls.Conn)
 			return context.WithValue(ctx, connKey{}, connInfo(c, isTLS))
 		},
-		ErrorLog: log.New(&errorLogWriter{log: cfg.Log}, "", 0),
+		ErrorLog: log.New(&errorLogWriter{s: s}, "", 0),
 	}
 	return s, nil
 }
@@ -181,14 +181,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // errorLogWriter puts net/http's own complaints (TLS handshake errors,
-// accept errors) into the hclog stream.
-type errorLogWriter struct{ log hclog.Logger }
+// accept errors) into the hclog stream, at most one a second: a port
+// scanner's failed handshakes are not worth a line each.
+type errorLogWriter struct{ s *Server }
 
 func (e *errorLogWriter) Write(p []byte) (int, error) {
 	msg := string(p)
 	for len(msg) > 0 && msg[len(msg)-1] == '\n' {
 		msg = msg[:len(msg)-1]
 	}
-	e.log.Warn(msg)
+	e.s.warn("net/http", "net/http: "+msg)
 	return len(p), nil
 }
