@@ -12,7 +12,9 @@ import (
 // Socket is one listening address.
 type Socket struct {
 	Addr  string // "/tmp/uwsgi.sock", "127.0.0.1:3031", ":3031", "[::1]:3031", "@abstract"
-	Proto string // "uwsgi" (socket) or "http" (http-socket)
+	Proto string // "uwsgi" (socket), "http" (http-socket), or a front end's ProtoHTTPRouter/ProtoHTTPSRouter
+	// Cert and Key are an https front end's certificate and key files.
+	Cert, Key string
 }
 
 // Config is the effective configuration after every source is applied.
@@ -52,11 +54,12 @@ type Config struct {
 	MaxRequests       int
 	MaxRequestsDelta  int
 	Policies
-	AttachDaemon      []string
-	PyAutoreload      int // seconds between scans; 0 is off
-	Strict            bool
-	Notices           []string // one line each, logged at start
-	Files             []string // ini files read
+	AttachDaemon []string
+	Router
+	PyAutoreload int // seconds between scans; 0 is off
+	Strict       bool
+	Notices      []string // one line each, logged at start
+	Files        []string // ini files read
 }
 
 func defaults() *Config {
@@ -71,6 +74,7 @@ func defaults() *Config {
 		ReadyTimeout:      3 * time.Second,
 		Scoreboard:        true,
 		Policies:          defaultPolicies(),
+		Router:            Router{HTTPTimeout: 60 * time.Second},
 	}
 }
 
@@ -190,5 +194,6 @@ func (l *loader) finish() error {
 		errs = append(errs, fmt.Errorf("exec %q and a Python app (module/wsgi-file) are both set: a worker runs one of them; remove one", c.Exec[0]))
 	}
 	errs = append(errs, l.checkPolicies()...)
+	errs = append(errs, l.checkRouter()...)
 	return errors.Join(errs...)
 }

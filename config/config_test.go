@@ -30,7 +30,7 @@ func mustLoad(t *testing.T, args []string, env ...string) *Config {
 
 func TestSeedINI(t *testing.T) {
 	c := mustLoad(t, []string{"--ini", "testdata/seed-myapp.ini"})
-	want := &Config{Module: "app", Callable: "app", Sockets: []Socket{{"/tmp/uwsgi.sock", "uwsgi"}},
+	want := &Config{Module: "app", Callable: "app", Sockets: []Socket{{Addr: "/tmp/uwsgi.sock", Proto: "uwsgi"}},
 		ChmodSocket: 0o666, Processes: 4, Threads: 2}
 	if c.Module != want.Module || c.Callable != want.Callable || !reflect.DeepEqual(c.Sockets, want.Sockets) ||
 		c.ChmodSocket != want.ChmodSocket || c.Processes != want.Processes || c.Threads != want.Threads {
@@ -67,7 +67,7 @@ func TestFlagForms(t *testing.T) {
 		"--need-app", "false", "--chmod-socket", "--env", "A=1", "--env", "B=2", "-w", "pkg.wsgi:app",
 		"--home", "/venv", "--pythonpath", "/x", "--pythonpath", "/y", "--buffer-size", "32768",
 		"--disable-logging", "--logto", "/tmp/log", "--listen", "64", "--die-on-term", "--pidfile", "/p"})
-	want := Config{Sockets: []Socket{{"/a.sock", "uwsgi"}, {":8000", "http"}}, Processes: 3, Vacuum: true,
+	want := Config{Sockets: []Socket{{Addr: "/a.sock", Proto: "uwsgi"}, {Addr: ":8000", Proto: "http"}}, Processes: 3, Vacuum: true,
 		NeedApp: false, ChmodSocket: 0o666, Env: []string{"A=1", "B=2"}, Module: "pkg.wsgi", Callable: "app",
 		Home: "/venv", PythonPath: []string{"/x", "/y"}, BufferSize: 32768, DisableLogging: true,
 		Logto: "/tmp/log", Listen: 64, Pidfile: "/p"}
@@ -116,7 +116,7 @@ pidfile = %p.pid
 		t.Error("bare key is not true")
 	case c.Processes != 3:
 		t.Errorf("last wins: processes %d", c.Processes)
-	case !reflect.DeepEqual(c.Sockets, []Socket{{dir + "app.sock", "uwsgi"}, {"127.0.0.1:8000", "http"}}):
+	case !reflect.DeepEqual(c.Sockets, []Socket{{Addr: dir + "app.sock", Proto: "uwsgi"}, {Addr: "127.0.0.1:8000", Proto: "http"}}):
 		t.Errorf("sockets %v", c.Sockets)
 	case !reflect.DeepEqual(c.Env, []string{"HOME_DIR=/home/me", "X=100%"}):
 		t.Errorf("env %v", c.Env)
@@ -196,10 +196,36 @@ func TestMasterAndDieOnTermFalseAreExplained(t *testing.T) {
 	}
 }
 
-func TestHTTPRouterServesHTTPDirectly(t *testing.T) {
-	c := mustLoad(t, []string{"--http", ":9090"})
-	if !reflect.DeepEqual(c.Sockets, []Socket{{":9090", "http"}}) || len(c.Notices) != 1 {
-		t.Fatalf("%v %q", c.Sockets, c.Notices)
+func TestHTTPFrontEndOptions(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	os.WriteFile(cert, nil, 0o600)
+	os.WriteFile(key, nil, 0o600)
+	c := mustLoad(t, []string{"--http", ":9090", "--https", "127.0.0.1:9443," + cert + "," + key, "--static-map", "/s=/srv/static",
+		"--post-buffering", "8192", "--http-timeout", "5", "--http-to", "/run/app.sock"})
+	want := []Socket{{Addr: ":9090", Proto: ProtoHTTPRouter}, {Addr: "127.0.0.1:9443", Proto: ProtoHTTPSRouter, Cert: cert, Key: key}}
+	if !reflect.DeepEqual(c.Sockets, want) || len(c.Notices) != 0 {
+		t.Fatalf("sockets %+v notices %q", c.Sockets, c.Notices)
+	}
+	if r := c.Router; !reflect.DeepEqual(r.StaticMap, []string{"/s=/srv/static"}) || r.PostBuffering != 8192 ||
+		r.HTTPTimeout != 5*time.Second || !reflect.DeepEqual(r.HTTPTo, []string{"/run/app.sock"}) {
+		t.Fatalf("router %+v", r)
+	}
+	out := Render(c)
+	for _, line := range []string{"http = :9090\n", "https = 127.0.0.1:9443," + cert + "," + key + "\n", "static-map = /s=/srv/static\n", "http-timeout = 5\n"} {
+		if !strings.Contains(out, line) {
+			t.Errorf("check output lacks %q:\n%s", line, out)
+		}
+	}
+	for args, want := range map[string]string{
+		"--https :9443":                     "write https = ADDR,CERT.pem,KEY.pem",
+		"--https :9443,/nope.pem,/nope.key": "https = :9443: stat /nope.pem",
+		"--http /tmp/x.sock":                "the front end listens on host:port",
+		"--http :80 --static-map static":    "write static-map = /URL=DIR",
+	} {
+		if _, err := Load(strings.Fields(args), nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", args, err, want)
+		}
 	}
 }
 
@@ -332,7 +358,7 @@ socket = /run/app.sock # the main socket
 		t.Errorf("if-env block: env %v", c.Env)
 	case c.Threads != 4:
 		t.Errorf("if-not-env / false if-env: threads %d", c.Threads)
-	case len(c.Sockets) != 3 || c.Sockets[0] != (Socket{"127.0.0.1:8001", "http"}) || c.Sockets[1] != (Socket{"127.0.0.1:8002", "http"}):
+	case len(c.Sockets) != 3 || c.Sockets[0] != (Socket{Addr: "127.0.0.1:8001", Proto: "http"}) || c.Sockets[1] != (Socket{Addr: "127.0.0.1:8002", Proto: "http"}):
 		t.Errorf("for block: sockets %v", c.Sockets)
 	case c.Sockets[2].Addr != "/run/app.sock # the main socket":
 		t.Errorf("inline comment: uWSGI keeps it in the value; got %q", c.Sockets[2].Addr)

@@ -71,7 +71,6 @@ var longTail = append([]Option{
 	differs("cpu-affinity", nil, Int, "workers are not pinned to CPUs"),
 	differs("max-fd", nil, Int, "the open-file limit is inherited from how supervise is started (LimitNOFILE= in systemd, ulimit -n)"),
 	differs("limit-as", nil, Int, "worker address space is not limited; bound memory with reload-on-rss, max-requests or systemd's MemoryMax="),
-	differs("limit-post", nil, Int, "request bodies are not limited here; limit them in nginx (client_max_body_size)"),
 	differs("umask", nil, String, "the umask is inherited from how supervise is started (UMask= in systemd)"),
 	differs("honour-stdin", nil, Bool, "workers' stdin is /dev/null, so input() and pdb cannot read from the terminal"),
 	differs("show-config", nil, Bool, "the configuration is not printed at start; run supervise check --ini FILE to see the effective settings"),
@@ -126,7 +125,6 @@ var longTail = append([]Option{
 	differs("check-static-docroot", nil, Bool, staticHelp),
 	differs("static-index", nil, List, "no index file is served for directories"),
 	differs("static-skip-ext", nil, List, staticHelp),
-	differs("static-safe", nil, List, staticHelp),
 	differs("static-gzip-all", nil, Bool, "static files are not served pre-compressed"),
 	differs("static-expires", nil, List, expiresHelp),
 	differs("static-expires-mtime", nil, List, expiresHelp),
@@ -143,7 +141,6 @@ var longTail = append([]Option{
 	refused("ssl-socket", nil, List, socketRefusal),
 	differs("so-keepalive", nil, Bool, "TCP keepalive is not set on accepted connections"),
 	differs("socket-timeout", nil, Seconds, "workers do not time out a slow client; nginx's uwsgi_read_timeout/uwsgi_send_timeout and harakiri bound a request"),
-	differs("http-timeout", nil, Seconds, "not implemented; connections are not timed out by this setting"),
 	differs("http-websockets", nil, Bool, "no WebSocket support: uwsgi.websocket_handshake does not exist under supervise"),
 	differs("http-keepalive", nil, Bool, "not a setting here: workers keep HTTP/1.1 connections open unless the client asks to close"),
 

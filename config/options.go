@@ -116,7 +116,8 @@ var table = []Option{
 	works("ini", nil, String, "", "read options from an ini file (FILE or FILE:section)", nil),
 	works("master", []string{"M"}, Bool, "true", "the master always runs", setMaster),
 	works("die-on-term", nil, Bool, "true", "SIGTERM always shuts down gracefully", setDieOnTerm),
-	works("http", nil, List, "", "uWSGI's HTTP router; until supervise's front end lands the workers serve HTTP on it directly (as http-socket)", addHTTPRouter),
+	works("http", nil, List, "", "run supervise's HTTP front end on this address: it accepts HTTP/1.1 and forwards to the workers over uwsgi (a private socket is made when none is configured)", addRouter(ProtoHTTPRouter)),
+	works("https", nil, List, "", "the front end over TLS (HTTP/2 offered): ADDR,CERT,KEY", addRouter(ProtoHTTPSRouter)),
 
 	ignored("plugins", []string{"plugin"}, List, "supervise runs Python itself; there are no plugins to load"),
 	ignored("enable-threads", []string{"T"}, Bool, "threads are always enabled"),
@@ -138,8 +139,12 @@ var table = []Option{
 	works("cheaper-busyness-min", nil, Int, "25", "busyness: shrink when they spend less than this percentage, cheaper-busyness-multiplier cycles in a row", integer(func(c *Config) *int { return &c.CheaperBusynessMin })),
 	works("cheaper-busyness-multiplier", nil, Int, "10", "busyness: idle cycles in a row before a worker is stopped", integer(func(c *Config) *int { return &c.CheaperMultiplier })),
 	ignored("lazy-apps", []string{"lazy"}, Bool, "every worker loads the app itself already"),
-	ignored("post-buffering", nil, Int, notYet),
-	ignored("static-map", nil, List, notYet+"; serve static files from nginx"),
+	works("post-buffering", nil, Int, "0", "http/https front end: a request body without Content-Length (chunked) is held in memory up to this many bytes, then in a temp file, so the app sees an exact CONTENT_LENGTH (0: 64 KB)", integer(func(c *Config) *int { return &c.Router.PostBuffering })),
+	works("static-map", nil, List, "", "http/https front end: serve the files under DIR at URL, written /URL=DIR (with socket or http-socket only: serve static files from nginx)", addStaticMap),
+	works("static-safe", nil, List, "", "http/https front end: symlinks in a static-map may lead into this directory", list(func(c *Config) *[]string { return &c.Router.StaticSafe })),
+	works("limit-post", nil, Int, "0", "http/https front end: refuse request bodies larger than this many bytes with 413 (0: no limit)", integer(func(c *Config) *int { return &c.Router.LimitPost })),
+	works("http-timeout", nil, Seconds, "60", "http/https front end: how long it waits for the workers' answer before 504", seconds(func(c *Config) *time.Duration { return &c.Router.HTTPTimeout })),
+	works("http-to", nil, List, "", "http/https front end: forward to this uwsgi socket instead of the first socket (repeatable: round robin)", list(func(c *Config) *[]string { return &c.Router.HTTPTo })),
 	works("py-autoreload", []string{"python-autoreload"}, Int, "0", "for development: every this many seconds worker 1 checks the loaded modules' files and asks for a graceful reload when one changed (0: off)", integer(func(c *Config) *int { return &c.PyAutoreload })),
 	works("attach-daemon", nil, List, "", "run this shell command beside the workers and restart it when it exits (it must stay in the foreground); stopped with SIGTERM on shutdown", list(func(c *Config) *[]string { return &c.AttachDaemon })),
 	ignored("log-format", nil, String, notYet+"; request lines use supervise's key=value format"),
@@ -208,11 +213,6 @@ func addSocket(proto string) func(*loader, string) error {
 		l.cfg.Sockets = append(l.cfg.Sockets, Socket{Addr: addr, Proto: proto})
 		return nil
 	}
-}
-
-func addHTTPRouter(l *loader, v string) error {
-	l.notice("http", fmt.Sprintf("http = %s: the workers serve HTTP on it directly (as http-socket); supervise's own front end is not there yet", v))
-	return addSocket("http")(l, v)
 }
 
 func setModule(l *loader, v string) error {

@@ -16,12 +16,21 @@ import (
 // are left to the caller.
 func Render(c *Config) string {
 	var b strings.Builder
-	v := reflect.ValueOf(c).Elem()
-	def := reflect.ValueOf(defaults()).Elem()
+	renderFields(&b, c, reflect.ValueOf(c).Elem(), reflect.ValueOf(defaults()).Elem())
+	return b.String()
+}
+
+// renderFields renders one struct's fields; embedded groups of settings
+// (Policies, Router) are rendered field by field.
+func renderFields(b *strings.Builder, c *Config, v, def reflect.Value) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if !f.IsExported() || f.Name == "Notices" || f.Name == "Files" {
+			continue
+		}
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			renderFields(b, c, v.Field(i), def.Field(i))
 			continue
 		}
 		if reflect.DeepEqual(v.Field(i).Interface(), def.Field(i).Interface()) {
@@ -29,31 +38,35 @@ func Render(c *Config) string {
 		}
 		name := optionName(f.Name)
 		fv := v.Field(i)
-		if f.Name == "Sockets" {
+		switch {
+		case f.Name == "Sockets":
 			for _, s := range c.Sockets {
-				key := "socket"
-				if s.Proto != "uwsgi" {
-					key = s.Proto + "-socket"
-				}
-				fmt.Fprintf(&b, "%s = %s\n", key, s.Addr)
+				fmt.Fprintln(b, renderSocket(s))
 			}
-			continue
-		}
-		if f.Name == "Exec" {
+		case f.Name == "Exec":
 			if len(c.Exec) > 0 {
-				fmt.Fprintf(&b, "%s = %s\n", name, joinCommand(c.Exec))
+				fmt.Fprintf(b, "%s = %s\n", name, joinCommand(c.Exec))
 			}
-			continue
-		}
-		if fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() != reflect.Uint8 {
+		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() != reflect.Uint8:
 			for j := 0; j < fv.Len(); j++ {
-				fmt.Fprintf(&b, "%s = %s\n", name, renderValue(fv.Index(j)))
+				fmt.Fprintf(b, "%s = %s\n", name, renderValue(fv.Index(j)))
 			}
-			continue
+		default:
+			fmt.Fprintf(b, "%s = %s\n", name, renderValue(fv))
 		}
-		fmt.Fprintf(&b, "%s = %s\n", name, renderValue(fv))
 	}
-	return b.String()
+}
+
+func renderSocket(s Socket) string {
+	switch s.Proto {
+	case "uwsgi":
+		return "socket = " + s.Addr
+	case ProtoHTTPRouter:
+		return "http = " + s.Addr
+	case ProtoHTTPSRouter:
+		return "https = " + s.Addr + "," + s.Cert + "," + s.Key
+	}
+	return s.Proto + "-socket = " + s.Addr
 }
 
 func renderValue(v reflect.Value) string {

@@ -27,12 +27,18 @@ type Launcher struct {
 	baseEnv    []string
 	workerFile string
 	cred       *syscall.Credential
+	routers    []*socket.Listener   // the front end's sockets (never the workers')
+	tls        map[string][2]string // https front end address -> cert, key
 }
 
 // NewLauncher resolves the interpreter or binary now, so a wrong path is
 // an error at start or reload rather than a respawn loop.
 func NewLauncher(cfg *config.Config, listeners []*socket.Listener, rt *Runtime, environ []string) (*Launcher, error) {
-	l := &Launcher{cfg: cfg, listeners: listeners, rt: rt, baseEnv: workerBaseEnv(environ)}
+	l := &Launcher{cfg: cfg, rt: rt, baseEnv: workerBaseEnv(environ), tls: map[string][2]string{}}
+	l.listeners, l.routers = splitRouters(listeners)
+	for _, r := range cfg.Routers() {
+		l.tls[r.Addr] = [2]string{r.Cert, r.Key}
+	}
 	cred, err := workerCredential(cfg.UID, cfg.GID)
 	if err != nil {
 		return nil, err
@@ -93,8 +99,16 @@ func (l *Launcher) Plan() *Plan {
 			BusynessMax: l.cfg.CheaperBusynessMax, BusynessMin: l.cfg.CheaperBusynessMin,
 			Multiplier: l.cfg.CheaperMultiplier, Backlog: l.backlog,
 		},
-		Daemons: l.daemons(),
+		Daemons: append(l.daemons(), l.routerDaemon(l.self())...),
 	}
+}
+
+// self is this binary, which also runs the front end.
+func (l *Launcher) self() string {
+	if path, err := os.Executable(); err == nil {
+		return path
+	}
+	return os.Args[0]
 }
 
 // daemons are the attach-daemon commands, run by /bin/sh as in uWSGI, in

@@ -83,6 +83,13 @@ func (s *serving) bind() error {
 		return err
 	}
 	inherited := socket.FromEnvironment(s.opt.Environ).Merge(s.upgraded.activated())
+	private, err := withRouterBackend(s.cfg, s.workerIDs)
+	if err != nil {
+		return err
+	}
+	if private != "" {
+		s.onClose(func() { os.RemoveAll(private) })
+	}
 	listeners, err := bindAll(s.cfg, inherited, s.log)
 	if err != nil {
 		return err
@@ -153,6 +160,15 @@ func (s *serving) makeMaster() error {
 	return nil
 }
 
+// workerIDs are the uid and gid the workers (and the front end) run as.
+func (s *serving) workerIDs() (uid, gid int, ok bool) {
+	cred, err := workerCredential(s.cfg.UID, s.cfg.GID)
+	if err != nil || cred == nil {
+		return 0, 0, false
+	}
+	return int(cred.Uid), int(cred.Gid), true
+}
+
 // reloadPlan re-reads the configuration for a reload: sockets added are
 // bound now, the launcher checks the interpreter or program.
 func (s *serving) reloadPlan() (*Plan, error) {
@@ -162,6 +178,9 @@ func (s *serving) reloadPlan() (*Plan, error) {
 	}
 	for _, n := range next.Notices {
 		s.log.Warn(n)
+	}
+	if _, err := withRouterBackend(next, s.workerIDs); err != nil {
+		return nil, err
 	}
 	ls, err := s.sockets.forConfig(next)
 	if err != nil {

@@ -33,6 +33,9 @@ func newStatsServer(cfg *config.Config, listeners []*socket.Listener, board *ipc
 func socketInfos(ls []*socket.Listener) []stats.SocketInfo {
 	var out []stats.SocketInfo
 	for _, l := range ls {
+		if config.IsRouter(l.Proto) {
+			continue // the front end's: stats list the workers' sockets, as uWSGI's do
+		}
 		out = append(out, stats.SocketInfo{Name: l.Name, Proto: l.Proto, Queue: l.Queue})
 	}
 	return out

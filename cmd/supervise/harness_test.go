@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == master.TrampolineArg {
 		os.Exit(master.Trampoline(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "http" { // the front end, run by a master under test
+		os.Exit(run(os.Args[1:], os.Environ(), os.Stderr))
+	}
 	if helper := os.Getenv(envHelper); helper != "" {
 		os.Exit(runHelper(helper))
 	}

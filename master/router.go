@@ -1,0 +1,132 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/supervise-go/supervise/config"
+	"github.com/supervise-go/supervise/socket"
+)
+
+// The HTTP front end (http = ADDR, https = ADDR,CERT,KEY) is a daemon:
+// `supervise http` run from this binary. The master binds its sockets,
+// like the workers', so they survive a front-end restart, a reload and an
+// upgrade, and privileged ports work while the front end runs as the
+// workers' user. It forwards to the first uwsgi socket, or http-to, or a
+// private unix socket the master adds when the configuration has none.
+
+// privateBackendDir holds the private socket. It is named by the
+// master's pid, so reloads and in-place upgrades (same pid) find it again.
+func privateBackendDir() string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("supervise-http-%d", os.Getpid()))
+}
+
+// withRouterBackend adds the private uwsgi socket when the front end has
+// nothing to forward to, and returns its directory ("" when none).
+func withRouterBackend(cfg *config.Config, cred func() (uid, gid int, ok bool)) (string, error) {
+	if len(cfg.Routers()) == 0 || len(cfg.Router.HTTPTo) > 0 || firstUwsgi(cfg.Sockets) != "" {
+		return "", nil
+	}
+	dir := privateBackendDir()
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("front end: private socket directory: %w", err)
+	}
+	if uid, gid, ok := cred(); ok { // the front end runs as the workers' user
+		if err := os.Chown(dir, uid, gid); err != nil {
+			return "", fmt.Errorf("front end: private socket directory: %w", err)
+		}
+	}
+	cfg.Sockets = append(cfg.Sockets, config.Socket{Addr: filepath.Join(dir, "uwsgi.sock"), Proto: "uwsgi"})
+	return dir, nil
+}
+
+func firstUwsgi(sockets []config.Socket) string {
+	for _, s := range sockets {
+		if s.Proto == "uwsgi" {
+			return s.Addr
+		}
+	}
+	return ""
+}
+
+// splitRouters separates the workers' listeners from the front end's.
+func splitRouters(ls []*socket.Listener) (workers, routers []*socket.Listener) {
+	for _, l := range ls {
+		if config.IsRouter(l.Proto) {
+			routers = append(routers, l)
+		} else {
+			workers = append(workers, l)
+		}
+	}
+	return workers, routers
+}
+
+// routerDaemon is the front end's process. Its name carries its whole
+// command line, so a reload that changes the front end's settings starts
+// a new one (beside the old, on the same sockets) and stops the old.
+func (l *Launcher) routerDaemon(self string) []DaemonSpec {
+	if len(l.routers) == 0 {
+		return nil
+	}
+	files := []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}
+	args := []string{self, "http", "--disable-logging"} // the workers log each request already
+	for _, r := range l.routers {
+		fd := strconv.Itoa(len(files))
+		files = append(files, r.File)
+		if cert, key := l.tls[r.Name][0], l.tls[r.Name][1]; r.Proto == config.ProtoHTTPSRouter {
+			args = append(args, "--https-fd", fd+","+cert+","+key)
+		} else {
+			args = append(args, "--listen-fd", fd)
+		}
+	}
+	for _, to := range l.backends() {
+		args = append(args, "--to", to)
+	}
+	rc := l.cfg.Router
+	for _, m := range rc.StaticMap {
+		args = append(args, "--static-map", m)
+	}
+	for _, s := range rc.StaticSafe {
+		args = append(args, "--static-safe", s)
+	}
+	if rc.PostBuffering > 0 {
+		args = append(args, "--post-buffering", strconv.Itoa(rc.PostBuffering))
+	}
+	if rc.LimitPost > 0 {
+		args = append(args, "--limit-post", strconv.Itoa(rc.LimitPost))
+	}
+	args = append(args, "--backend-timeout", rc.HTTPTimeout.String(), "--buffer-size", strconv.Itoa(l.cfg.BufferSize),
+		"--shutdown-timeout", l.cfg.WorkerReloadMercy.String())
+	if l.cfg.Chdir != "" {
+		args = append(args, "--document-root", l.cfg.Chdir)
+	}
+	env := append(append([]string(nil), l.baseEnv...), l.cfg.Env...)
+	return []DaemonSpec{{Name: "http front end: " + strings.Join(args[1:], " "), Spec: func() (*ProcSpec, error) {
+		return &ProcSpec{Path: self, Args: args, Env: env, Dir: l.cfg.Chdir, Files: files,
+			Credential: l.cred, DeathSignal: 15}, nil
+	}}}
+}
+
+// backends are where the front end forwards: http-to, else the first
+// uwsgi socket (a wildcard TCP address is reached on loopback).
+func (l *Launcher) backends() []string {
+	if len(l.cfg.Router.HTTPTo) > 0 {
+		return l.cfg.Router.HTTPTo
+	}
+	addr := firstUwsgi(l.cfg.Sockets)
+	switch {
+	case strings.HasPrefix(addr, "0.0.0.0:"):
+		return []string{"127.0.0.1:" + strings.TrimPrefix(addr, "0.0.0.0:")}
+	case strings.HasPrefix(addr, "[::]:"):
+		return []string{"[::1]:" + strings.TrimPrefix(addr, "[::]:")}
+	case strings.HasPrefix(addr, ":"):
+		return []string{"127.0.0.1" + addr}
+	case strings.HasPrefix(addr, "/"):
+		return []string{"unix:" + addr}
+	}
+	return []string{addr}
+}
