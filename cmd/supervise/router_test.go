@@ -1,9 +1,13 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"syscall"
 	"testing"
 )
@@ -77,4 +81,33 @@ func TestReloadThroughTheFrontEndFailsNoRequest(t *testing.T) {
 	if !alive(front) || len(m.waitLog(`started daemon: `, 1)) != 1 {
 		t.Fatal("a reload that did not change the front end's settings restarted it")
 	}
+}
+
+func TestHTTPSFrontEndFromAnINI(t *testing.T) {
+	py := debianPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
+	cert, key, pool := testCert(t, dir)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	writeFile(t, filepath.Join(dir, "app.ini"), fmt.Sprintf(`[uwsgi]
+https = %s,%s,%s
+socket = %%dapp.sock
+module = echo
+chdir = %%d
+processes = 2
+`, addr, cert, key))
+	m := startMaster(t, dir, "--ini", filepath.Join(dir, "app.ini"), "--python-bin", py)
+	m.waitLog(`http: listening: address=https://`+addr, 1)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("https://" + addr + "/pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Proto != "HTTP/2.0" {
+		t.Fatalf("%s %d, want 200 over h2", resp.Proto, resp.StatusCode)
+	}
+	m.waitLog(`--to unix:`+regexp.QuoteMeta(filepath.Join(dir, "app.sock")), 1) // the configured socket, not a private one
 }
