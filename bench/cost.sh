@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # What the scoreboard and harakiri cost per request, counted rather than
 # timed: one worker (processes 1, threads 1) runs under valgrind's
-# callgrind, bench/uwsgiget sends it requests one after another over a
-# unix socket, and callgrind_control dumps the instruction count after a
+# callgrind, bench/uwsgiget sends it requests over a unix socket (CONNS in
+# flight, so its listen queue never empties and every request takes the
+# same accept-serve-accept path), and callgrind_control dumps the instruction count after a
 # batch of N1 and after a batch of N2 requests. (I(N2) - I(N1)) / (N2 - N1)
 # is the worker's user-space instructions per request, with everything
 # that happens once per batch cancelled out. The counts repeat to about
-# 0.1% (Python) and 1% (Go: GC and scheduler timing), whatever else the
+# 0.3% (Python) and 1% (Go: GC and scheduler timing), whatever else the
 # machine runs, where req/s on a shared 2-core machine moves by 10%.
 #
 # Instructions miss the kernel, so each setting is also run natively with
@@ -17,7 +18,7 @@
 # master itself also runs under callgrind (with two native workers under
 # load): its instructions per second and per request, off vs on.
 #
-#   bench/cost.sh                      # REPS=3 N1=200 N2=2200 (Go: GO_N1=1000 GO_N2=11000)
+#   bench/cost.sh                      # REPS=5 N1=200 N2=2200 CONNS=4 (Go: GO_N1=1000 GO_N2=11000)
 #   REPS=5 bench/cost.sh               # more repetitions, same medians
 #   APPS="minimal go" MASTER=0 bench/cost.sh   # some of it
 # Needs: valgrind (callgrind_control), strace, go, /usr/bin/python3 with Flask;
@@ -28,8 +29,8 @@ for tool in valgrind callgrind_control strace go; do
   command -v "$tool" >/dev/null 2>&1 || { echo "bench: cost.sh needs $tool: apt-get install -y valgrind strace (and Go from go.dev)" >&2; exit 2; }
 done
 /usr/bin/python3 -c 'import flask' 2>/dev/null || { echo "bench: cost.sh needs /usr/bin/python3 with Flask: apt-get install -y python3-flask" >&2; exit 2; }
-REPS=${REPS:-3}; N1=${N1:-200}; N2=${N2:-2200}; GO_N1=${GO_N1:-1000}; GO_N2=${GO_N2:-11000}
-STRACE_N=${STRACE_N:-2000}; MASTER_N=${MASTER_N:-20000}
+REPS=${REPS:-5}; CONNS=${CONNS:-4}; N1=${N1:-200}; N2=${N2:-2200}; GO_N1=${GO_N1:-1000}; GO_N2=${GO_N2:-11000}
+STRACE_N=${STRACE_N:-2000}; MASTER_N=${MASTER_N:-100000}
 APPS=${APPS:-minimal flask go}; MASTER=${MASTER:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SUPERVISE=$(build_supervise)
@@ -85,49 +86,78 @@ ready() {
 
 stop() { kill -INT "$MPID" 2>/dev/null; wait "$MPID" 2>/dev/null || true; }
 
-# dump PID: COUNT = callgrind's instruction count since the previous dump.
+# self FILE_REGEX CALLGRIND_FILE: the instructions executed on source lines
+# of the matching files (inlined code counts where its source is; callees
+# do not). Go's own scoreboard code has a count of its own this way.
+self() {
+  awk -v re="$1" '
+    function name(s) {
+      if (match(s, /^\([0-9]+\)/)) {
+        id = substr(s, 2, RLENGTH - 2); rest = substr(s, RLENGTH + 2)
+        if (rest != "") files[id] = rest
+        return files[id]
+      }
+      return s
+    }
+    /^fl=/ { fl = name(substr($0, 4)); cur = fl; next }
+    /^(fi|fe)=/ { cur = name(substr($0, 4)); next }
+    /^fn=/ { cur = fl; next }
+    /^cf[il]=/ { name(substr($0, 5)); next }
+    /^calls=/ { skip = 1; next }
+    /^[0-9+*-]/ { if (skip) { skip = 0; next } if (cur ~ re) sum += $2; next }
+    END { printf "%d\n", sum }' "$2"
+}
+
+# dump PID: COUNT = callgrind's instruction count since the previous dump,
+# in the file DUMPED.
 DUMPS=0
 dump() {
   DUMPS=$((DUMPS + 1))
   callgrind_control -d "$1" >/dev/null 2>"$DIR/vgdb.err" || {
     echo "bench: callgrind_control could not reach pid $1 (it needs ptrace: run as root or set kernel.yama.ptrace_scope=0):" >&2
     cat "$DIR/vgdb.err" >&2; exit 1; }
-  local f=$DIR/cg.out.$DUMPS
+  local f=$DIR/cg.out.$DUMPS; DUMPED=$f
   for _ in $(seq 1 200); do grep -q '^totals:' "$f" 2>/dev/null && break; sleep 0.05; done
   COUNT=$(awk '/^totals:/ {print $2}' "$f")
   [ -n "$COUNT" ] || { echo "bench: no callgrind dump in $f" >&2; exit 1; }
 }
 
-declare -A I S
+declare -A I S B
 # Results go into globals, not through $(...), so every process started
 # lands in PIDS of this shell and is cleaned up on any exit.
 # instr APP SETTING: I[APP,SETTING] = the median over REPS of the worker's
-# instructions per request.
+# instructions per request; for Go, B[go,SETTING] = those on the lines of
+# worker/board.go and ipc/scoreboard.go.
+BOARD_GO='/(worker/board|ipc/scoreboard)[.]go$'
 instr() {
-  local n1=$N1 n2=$N2 r a b per=""
+  local n1=$N1 n2=$N2 r a b ba bb per="" bper=""
   [ "$1" = go ] && n1=$GO_N1 n2=$GO_N2
   start "cg-$1-$2" "$1" callgrind "$2"
-  "$GET" -n "$n1" "unix:$DIR/app.sock" "$URI"
+  "$GET" -c "$CONNS" -n "$n1" "unix:$DIR/app.sock" "$URI"
   DUMPS=0; dump "$WPID"
   for r in $(seq 1 "$REPS"); do
-    "$GET" -n "$n1" "unix:$DIR/app.sock" "$URI"; dump "$WPID"; a=$COUNT
-    "$GET" -n "$n2" "unix:$DIR/app.sock" "$URI"; dump "$WPID"; b=$COUNT
+    "$GET" -c "$CONNS" -n "$n1" "unix:$DIR/app.sock" "$URI"; dump "$WPID"; a=$COUNT
+    [ "$1" = go ] && ba=$(self "$BOARD_GO" "$DUMPED")
+    "$GET" -c "$CONNS" -n "$n2" "unix:$DIR/app.sock" "$URI"; dump "$WPID"; b=$COUNT
+    [ "$1" = go ] && bb=$(self "$BOARD_GO" "$DUMPED") && bper+="$(( (bb - ba) / (n2 - n1) )) "
     per+="$(( (b - a) / (n2 - n1) )) "
   done
   stop
-  echo "  $1 $2: instructions/request per repetition: $per" >&2
+  echo "  $1 $2: instructions/request per repetition: $per${bper:+ (in board.go + scoreboard.go: $bper)}" >&2
   I[$1,$2]=$(echo "$per" | median)
+  [ "$1" = go ] && B[$1,$2]=$(echo "$bper" | median)
+  return 0
 }
 
 # syscalls APP SETTING: writes strace -c's table for STRACE_N requests to
 # $BENCH_DIR/st-APP-SETTING/strace.out; S[APP,SETTING] = syscalls per request.
 syscalls() {
   start "st-$1-$2" "$1" native "$2"
-  "$GET" -n 200 "unix:$DIR/app.sock" "$URI"
+  "$GET" -c "$CONNS" -n 200 "unix:$DIR/app.sock" "$URI"
   local out=$DIR/strace.out
   strace -f -c -o "$out" -p "$WPID" 2>"$DIR/strace.err" & local spid=$!
   for _ in $(seq 1 200); do grep -q attached "$DIR/strace.err" && break; sleep 0.05; done
-  "$GET" -n "$STRACE_N" "unix:$DIR/app.sock" "$URI"
+  "$GET" -c "$CONNS" -n "$STRACE_N" "unix:$DIR/app.sock" "$URI"
   kill -INT "$spid" || { echo "bench: strace -p $WPID ended early:" >&2; cat "$DIR/strace.err" >&2; exit 1; }
   wait "$spid" || true
   stop
@@ -149,8 +179,12 @@ for app in $APPS; do
 done
 
 # The master under callgrind, two native workers under load.
-master_instr() { # SETTING: MS[SETTING] instructions/s, MR[SETTING] instructions/request
-  local args=() r a t0 t1 ps="" pr=""
+# master_instr SETTING: MS[SETTING] instructions/s, MR[SETTING] per
+# request, MH[SETTING] instructions/s on the lines of master/harakiri.go and
+# master/board.go (the harakiri check and the scoreboard reads it makes).
+MASTER_HARAKIRI='/master/(harakiri|board)[.]go$'
+master_instr() {
+  local args=() r a t0 t1 ps="" pr="" ph=""
   case $1 in off) args+=(--scoreboard false);; harakiri) args+=(--harakiri 30);; esac
   DIR=$BENCH_DIR/master-$1; mkdir -p "$DIR"; URI=/
   GODEBUG=asyncpreemptoff=1 valgrind -q --tool=callgrind --callgrind-out-file="$DIR/cg.out" \
@@ -160,15 +194,16 @@ master_instr() { # SETTING: MS[SETTING] instructions/s, MR[SETTING] instructions
   "$GET" -n 1000 "unix:$DIR/app.sock" /
   DUMPS=0; dump "$MPID"
   for r in $(seq 1 "$REPS"); do
-    t0=$(date +%s.%N); "$GET" -n "$MASTER_N" "unix:$DIR/app.sock" /; t1=$(date +%s.%N); dump "$MPID"; a=$COUNT
+    t0=$(date +%s.%N); "$GET" -c "$CONNS" -n "$MASTER_N" "unix:$DIR/app.sock" /; t1=$(date +%s.%N); dump "$MPID"; a=$COUNT
     ps+="$(awk -v a="$a" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%d", a / (t1 - t0)}') "
+    ph+="$(awk -v a="$(self "$MASTER_HARAKIRI" "$DUMPED")" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%d", a / (t1 - t0)}') "
     pr+="$(awk -v a="$a" -v n="$MASTER_N" 'BEGIN {printf "%.2f", a / n}') "
   done
   stop
-  echo "  master $1: instructions/s $ps, instructions/request $pr" >&2
-  MS[$1]=$(echo "$ps" | median); MR[$1]=$(echo "$pr" | median)
+  echo "  master $1: instructions/s $ps, instructions/request $pr, in harakiri.go + board.go/s $ph" >&2
+  MS[$1]=$(echo "$ps" | median); MR[$1]=$(echo "$pr" | median); MH[$1]=$(echo "$ph" | median)
 }
-declare -A MS MR
+declare -A MS MR MH
 [ "$MASTER" = 1 ] && for setting in off on harakiri; do master_instr $setting; done
 
 row() { # APP WORKER WHAT OFF_KEY ON_KEY
@@ -185,7 +220,12 @@ for app in $APPS; do
   row $app $w "harakiri 0 -> 30" on harakiri
 done
 printf '(ratio: instructions on/off; req/s: the throughput ratio that implies for a CPU-bound worker, off/on;\n sys: syscalls per request, natively under strace -c)\n'
+if [[ " $APPS " == *" go "* ]]; then
+  printf 'go: instructions per request on the lines of worker/board.go + ipc/scoreboard.go: scoreboard off %s, on %s, harakiri 30 %s\n' \
+    "${B[go,off]}" "${B[go,on]}" "${B[go,harakiri]}"
+fi
 [ "$MASTER" = 1 ] || exit 0
-printf '\nmaster under callgrind, 2 native Python workers x 2 threads, %s sequential requests, median of %s\n' "$MASTER_N" "$REPS"
-printf '%-28s %14s %14s\n' setting "instr/s" "instr/request"
-printf '%-28s %14s %14s\n' "scoreboard off" "${MS[off]}" "${MR[off]}" "scoreboard on, harakiri 0" "${MS[on]}" "${MR[on]}" "scoreboard on, harakiri 30" "${MS[harakiri]}" "${MR[harakiri]}"
+printf '\nmaster under callgrind, 2 native Python workers x 2 threads, %s requests, median of %s\n' "$MASTER_N" "$REPS"
+printf '%-28s %14s %14s %26s\n' setting "instr/s" "instr/request" "harakiri.go+board.go/s"
+printf '%-28s %14s %14s %26s\n' "scoreboard off" "${MS[off]}" "${MR[off]}" "${MH[off]}" "scoreboard on, harakiri 0" "${MS[on]}" "${MR[on]}" "${MH[on]}" \
+  "scoreboard on, harakiri 30" "${MS[harakiri]}" "${MR[harakiri]}" "${MH[harakiri]}"

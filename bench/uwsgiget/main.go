@@ -1,10 +1,12 @@
-// uwsgiget sends N requests, one after another, each on its own
-// connection, to a uwsgi socket the way nginx's uwsgi_pass does, and fails
-// on the first one that is not answered with 200. bench/cost.sh drives
-// workers with it: no nginx process, no concurrency, so the work a worker
-// does per request is the same every time.
+// uwsgiget sends N requests, each on its own connection, to a uwsgi socket
+// the way nginx's uwsgi_pass does, from C connections in flight at once,
+// and fails on the first one that is not answered with 200. bench/cost.sh
+// drives workers with it: no nginx process, and with C above the worker's
+// threads its listen queue never empties, so the worker takes the same
+// path (accept, serve, accept) for every request, however the machine
+// schedules the two sides.
 //
-//	uwsgiget -n 1000 unix:/tmp/app.sock /user/bob
+//	uwsgiget -n 1000 -c 4 unix:/tmp/app.sock /user/bob
 //	uwsgiget -n 1000 127.0.0.1:3031 /
 package main
 
@@ -15,6 +17,8 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/supervise-go/supervise/uwsgi"
 	"github.com/supervise-go/supervise/uwsgi/uwsgitest"
@@ -22,12 +26,13 @@ import (
 
 func main() {
 	n := flag.Int("n", 1, "requests to send")
+	c := flag.Int("c", 1, "connections in flight at once")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: uwsgiget [-n N] unix:PATH|HOST:PORT URI")
+		fmt.Fprintln(os.Stderr, "usage: uwsgiget [-n N] [-c C] unix:PATH|HOST:PORT URI")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() != 2 {
+	if flag.NArg() != 2 || *c < 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -36,11 +41,27 @@ func main() {
 		network, addr = "unix", p
 	}
 	vars := uwsgitest.NginxVars("GET", flag.Arg(1), nil, 0)
-	for i := 0; i < *n; i++ {
-		if err := get(network, addr, vars); err != nil {
-			fmt.Fprintf(os.Stderr, "uwsgiget: request %d of %d: %v\n", i+1, *n, err)
-			os.Exit(1)
-		}
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range *c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := next.Add(1)
+				if i > int64(*n) {
+					return
+				}
+				if err := get(network, addr, vars); err != nil && !failed.Swap(true) {
+					fmt.Fprintf(os.Stderr, "uwsgiget: request %d of %d: %v\n", i, *n, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() {
+		os.Exit(1)
 	}
 }
 
