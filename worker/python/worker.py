@@ -125,7 +125,8 @@ class Scoreboard(object):
         Each word is one aligned 8-byte store; the writer keeps its running
         totals in closure variables instead of reading them back, and stores
         the vars format only when it changes (bench/cost.sh counts the
-        instructions: every Python-level operation here is ~300 of them)."""
+        instructions: every Python-level operation here is ~300 of them).
+        Call it once per core: the totals live in these closures."""
         if core >= self.cores:
             return NoScoreboard().core(core)
         w, mm, mono = self.words, self.mm, time.monotonic_ns
