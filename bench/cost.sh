@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # What the scoreboard and harakiri cost per request, counted rather than
 # timed: one worker (processes 1, threads 1) runs under valgrind's
-# callgrind, bench/uwsgiget sends it requests over a unix socket (CONNS in
-# flight, so its listen queue never empties and every request takes the
-# same accept-serve-accept path), and callgrind_control dumps the instruction count after a
-# batch of N1 and after a batch of N2 requests. (I(N2) - I(N1)) / (N2 - N1)
-# is the worker's user-space instructions per request, with everything
-# that happens once per batch cancelled out. The counts repeat to about
-# 0.3% (Python) and 1% (Go: GC and scheduler timing), whatever else the
-# machine runs, where req/s on a shared 2-core machine moves by 10%.
+# callgrind, bench/uwsgiget sends it requests over a unix socket (CONNS
+# in flight, so its listen queue never empties and every request takes
+# the same accept-serve-accept path), and callgrind_control dumps the
+# instruction count after a batch of N1 and after a batch of N2 requests.
+# (I(N2) - I(N1)) / (N2 - N1) is the worker's user-space instructions per
+# request, with everything that happens once per batch cancelled out. The
+# counts repeat to about 0.3% (Python) and 1% (Go: GC and scheduler
+# timing), whatever else the machine runs, where req/s on a shared 2-core
+# machine moves by 10%. For Go it also sums the counts on the source lines
+# of worker/board.go and ipc/scoreboard.go: the scoreboard code's own cost.
 #
 # Instructions miss the kernel, so each setting is also run natively with
 # strace -c attached to the worker: syscalls per request, and any syscall
@@ -16,14 +18,15 @@
 #
 # Harakiri's work is in the master's loop, not on the request path, so the
 # master itself also runs under callgrind (with two native workers under
-# load): its instructions per second and per request, off vs on.
+# load): its instructions per second and per request, and those on the
+# lines of master/harakiri.go and master/board.go.
 #
 #   bench/cost.sh                      # REPS=5 N1=200 N2=2200 CONNS=4 (Go: GO_N1=1000 GO_N2=11000)
-#   REPS=5 bench/cost.sh               # more repetitions, same medians
+#   REPS=9 bench/cost.sh               # more repetitions for the medians
 #   APPS="minimal go" MASTER=0 bench/cost.sh   # some of it
 # Needs: valgrind (callgrind_control), strace, go, /usr/bin/python3 with Flask;
 # callgrind_control reaches a worker blocked in a syscall through ptrace
-# (root, or kernel.yama.ptrace_scope = 0).
+# (root, or kernel.yama.ptrace_scope = 0). About 15 minutes.
 source "$(dirname "$0")/lib.sh"
 for tool in valgrind callgrind_control strace go; do
   command -v "$tool" >/dev/null 2>&1 || { echo "bench: cost.sh needs $tool: apt-get install -y valgrind strace (and Go from go.dev)" >&2; exit 2; }
