@@ -1,0 +1,86 @@
+package python_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/worker/python"
+)
+
+// worker.py's scoreboard writer keeps running totals in Python variables
+// rather than reading the shared words back; what it writes must still be
+// exactly what the Go reader (stats, harakiri, max-requests) expects.
+func TestPythonScoreboardWritesWhatGoReads(t *testing.T) {
+	if _, err := os.Stat(python3); err != nil {
+		if os.Getenv("SUPERVISE_TEST_REQUIRE") == "1" {
+			t.Fatal("python3 missing")
+		}
+		t.Skip("no " + python3)
+	}
+	sb, err := ipc.CreateScoreboard(2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	dir := t.TempDir()
+	script := filepath.Join(dir, python.FileName)
+	os.WriteFile(script, python.Source, 0o600)
+	const driver = `
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("w", sys.argv[1])
+w = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(w)
+begin, end, read_error = w.Scoreboard(3, 1).core(1)
+for i in range(5):
+    begin(w.VARS_UWSGI, b"vars%d" % i)
+    end(100 + i, 1000 * i, i == 3, i == 4)
+read_error()
+begin(w.VARS_HTTP, b"GET /x HTTP/1.1\r\n")
+print(begin(w.VARS_UWSGI, memoryview(b"x" * 2000)[4:]))
+`
+	before := monotonic(t)
+	cmd := exec.Command(python3, "-c", driver, script)
+	cmd.ExtraFiles = []*os.File{sb.File}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	after := monotonic(t)
+	start, err := strconv.ParseUint(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil {
+		t.Fatalf("begin returned %q, want the start in ns", out)
+	}
+	if got := sb.Core(1, 1, ipc.CoreStartNs); got != start || start < before || start > after {
+		t.Fatalf("start %d (begin returned %d), want it within CLOCK_MONOTONIC [%d, %d]", got, start, before, after)
+	}
+	got := []uint64{sb.Core(1, 1, ipc.CoreInRequest), sb.Core(1, 1, ipc.CoreRequests), sb.Core(1, 1, ipc.CoreTx),
+		sb.Core(1, 1, ipc.CoreRtTotalUs), sb.Core(1, 1, ipc.CoreExceptions), sb.Core(1, 1, ipc.CoreWriteErrors),
+		sb.Core(1, 1, ipc.CoreReadErrors), sb.Core(1, 0, ipc.CoreRequests), sb.Core(0, 1, ipc.CoreRequests)}
+	if want := []uint64{1, 5, 510, 10000, 1, 1, 1, 0, 0}; !slices.Equal(got, want) {
+		t.Fatalf("in_request, requests, tx, rt, exceptions, write errors, read errors, other core, other slot = %v, want %v", got, want)
+	}
+	// The format is stored only when it changes (uwsgi, http, uwsgi here);
+	// vars are cut at VarsBytes.
+	if f, raw := sb.Vars(1, 1); f != ipc.VarsUwsgi || string(raw) != strings.Repeat("x", ipc.VarsBytes) {
+		t.Fatalf("vars %d %q, want the last request's, cut to %d bytes", f, raw, ipc.VarsBytes)
+	}
+	if sb.Worker(1, ipc.WkPID) == 0 {
+		t.Fatal("worker pid not written")
+	}
+}
+
+func monotonic(t *testing.T) uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		t.Fatal(err)
+	}
+	return uint64(ts.Nano())
+}
