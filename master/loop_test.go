@@ -592,3 +592,34 @@ func TestMaxRequestsReplacesGracefully(t *testing.T) {
 		t.Fatal("started more than one replacement")
 	}
 }
+
+// A worker that served requests proved the app works: killed from outside
+// (OOM killer, an operator, a chaos test) it is respawned at once however
+// young it was, so a kill every 200 ms never leaves a slot empty for long.
+func TestWorkerThatServedRequestsIsRespawnedAtOnceEvenYoung(t *testing.T) {
+	f := newFake()
+	board := &fakeBoard{ages: map[int]time.Duration{}, reqs: map[int]uint64{}}
+	m := newTestMaster(f, testPlan(1), nil, Hooks{})
+	m.SetBoard(board)
+	m.Step(Event{})
+	for i := 0; i < 6; i++ {
+		readyAll(m)
+		w := m.Slots()[0].Current
+		board.reqs[w.BoardSlot] = 3
+		f.now = f.now.Add(300 * time.Millisecond)
+		f.killed(w.PID)
+		before := len(f.started)
+		m.Step(Event{Signal: syscall.SIGCHLD})
+		if len(f.started) != before+1 {
+			t.Fatalf("kill %d: a worker that had served requests was not respawned at once", i+1)
+		}
+	}
+	// One that never served a request, dying young right after, backs off.
+	readyAll(m)
+	f.now = f.now.Add(300 * time.Millisecond)
+	f.killed(m.Slots()[0].Current.PID)
+	m.Step(Event{Signal: syscall.SIGCHLD})
+	if s := m.Slots()[0]; s.Current != nil || s.Failures != 2 {
+		t.Fatalf("young workers that served nothing: slot %+v, want a backoff", s)
+	}
+}
