@@ -2,6 +2,7 @@ package master
 
 import (
 	"errors"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -621,5 +622,22 @@ func TestWorkerThatServedRequestsIsRespawnedAtOnceEvenYoung(t *testing.T) {
 	m.Step(Event{Signal: syscall.SIGCHLD})
 	if s := m.Slots()[0]; s.Current != nil || s.Failures != 2 {
 		t.Fatalf("young workers that served nothing: slot %+v, want a backoff", s)
+	}
+}
+
+func TestUnknownFIFOBytesWarnAtMostOnceASecond(t *testing.T) {
+	f := newFake()
+	var buf strings.Builder
+	m := New(hclog.New(&hclog.LoggerOptions{Output: &buf}), f.os(), testPlan(1), nil, Hooks{})
+	for _, c := range []byte("xyz0123456789") {
+		m.Command(c)
+	}
+	if n := strings.Count(buf.String(), "unknown master FIFO command"); n != 1 {
+		t.Fatalf("13 unknown bytes in a burst logged %d warnings, want 1:\n%s", n, buf.String())
+	}
+	f.now = f.now.Add(time.Second)
+	m.Command('x')
+	if n := strings.Count(buf.String(), "unknown master FIFO command"); n != 2 || !strings.Contains(buf.String(), "ignored_since_last_warning=12") {
+		t.Fatalf("a second later: %d warnings, want 2 counting the 12 ignored:\n%s", n, buf.String())
 	}
 }

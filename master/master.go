@@ -88,6 +88,9 @@ type Master struct {
 	chain      []int // chain reload: slots still to replace, in order
 	paused     bool  // FIFO p: workers are SIGSTOPped
 	board      Board
+
+	unknownWarned time.Time // the last "unknown master FIFO command" warning
+	unknownQuiet  int       // unknown bytes ignored since then without a line
 }
 
 // SetBoard gives the master a scoreboard to hand out slots from.
