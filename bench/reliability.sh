@@ -187,7 +187,7 @@ scenario_freeze() {
   [ "$(kv "$f" error)" = '""' ] && [ "$(kv "$l" failed)" -le "$(kv "$f" inflight)" ] \
     && [ "$(kv "$f" gone_ms)" -le $(( (HARAKIRI + 2) * 1000 )) ] && [ "$(kv "$l" ok)" -gt 0 ] || verdict=FAIL
   row "4 SIGSTOP a busy worker" "$(kv "$l" requests)" "$(kv "$l" failed)" "$(kv "$f" inflight)" "$(kv "$p" peak_kb)" "$b" "$a" "$verdict" \
-    "harakiri=$HARAKIRI s: killed after $(kv "$f" gone_ms) ms, pool full after $(kv "$f" full_ms) ms $(kv "$f" error)"
+    "harakiri=$HARAKIRI s: killed after $(kv "$f" gone_ms) ms, pool full after $(kv "$f" full_ms) ms$( [ "$(kv "$f" error)" = '""' ] || echo "; $(kv "$f" error)")"
 }
 scenario_freeze
 
@@ -244,7 +244,7 @@ scenario_hostile() {
     sleep 0.1
   done
   local warned; warned=$(( $(grep -c 'unknown master FIFO command' "$MAIN_D/master.log" || true) - warned0 ))
-  local code; code=$(curl -s -o /dev/null -w '%{http_code}' "$URL" || true)
+  local code; code=$("$CHAOS" load -url "$URL" -c 1 -n 1 -timeout 5s); code=$([ "$(kv "$code" ok)" = 1 ] && echo 200 || echo "failed: $(kv "$code" first_error)")
   workers_after=$(kv "$p1" children)
   [ "$(kv "$l" failed)" = 0 ] && [ "$(kv "$p1" alive)" = true ] && [ "$code" = 200 ] \
     && [ "$(kv "$p1" fds)" = "$(kv "$p0" fds)" ] && [ "$(kv "$p1" child_fds)" = "$(kv "$p0" child_fds)" ] \
