@@ -10,7 +10,7 @@ import (
 	"github.com/supervise-go/supervise/stats"
 )
 
-// KillStorm SIGKILLs a random worker of Master every Every for For. Each
+// KillStorm SIGKILLs a random ready worker of Master every Every for For. Each
 // victim is frozen first (SIGSTOP) so the connections it holds can be
 // counted exactly: those requests are the ones its death may fail. In
 // the background the stats server is polled to time how long after each
@@ -29,6 +29,7 @@ type KillStorm struct {
 // KillResult is what a storm did and saw.
 type KillResult struct {
 	Kills       int
+	NoVictim    int           // ticks with no ready worker to kill
 	InFlight    int           // connections the victims held when frozen: the failure bound
 	MaxRefill   time.Duration // longest kill -> pool full again
 	SlowRefills int           // kills after which the pool took over a second (or never refilled)
@@ -38,8 +39,8 @@ type KillResult struct {
 }
 
 func (r KillResult) String() string {
-	return fmt.Sprintf("kills=%d inflight=%d max_refill_ms=%d slow_refills=%d zombies=%d master_alive=%v errors=%q",
-		r.Kills, r.InFlight, r.MaxRefill.Milliseconds(), r.SlowRefills, len(r.Zombies), r.MasterAlive, r.Errors)
+	return fmt.Sprintf("kills=%d no_victim=%d inflight=%d max_refill_ms=%d slow_refills=%d zombies=%d master_alive=%v errors=%q",
+		r.Kills, r.NoVictim, r.InFlight, r.MaxRefill.Milliseconds(), r.SlowRefills, len(r.Zombies), r.MasterAlive, r.Errors)
 }
 
 type kill struct {
@@ -101,11 +102,11 @@ func (k KillStorm) Run() KillResult {
 	end := time.Now().Add(k.For)
 	for time.Now().Before(end) {
 		<-tick.C
-		live := LiveChildren(k.Master)
-		if len(live) == 0 {
+		victim := k.pickReady(killed, &mu)
+		if victim == 0 {
+			res.NoVictim++
 			continue
 		}
-		victim := live[rand.IntN(len(live))]
 		n, err := k.freezeAndCount(victim)
 		if err != nil {
 			res.Errors = append(res.Errors, err.Error())
@@ -147,6 +148,29 @@ func (k KillStorm) Run() KillResult {
 	res.Zombies = Zombies(k.Master)
 	res.MasterAlive = Alive(k.Master)
 	return res
+}
+
+// pickReady picks a random worker the stats server shows ready (0 if
+// none). One still starting is left alone: killed before it is ready (or
+// has served) its death counts as a failed start and its slot backs off by
+// design (master/backoff.go), which is not what this storm measures.
+func (k KillStorm) pickReady(killed map[int]bool, mu *sync.Mutex) int {
+	st, _, err := stats.Fetch(k.Stats)
+	if err != nil {
+		return 0
+	}
+	var ready []int
+	mu.Lock()
+	for _, w := range st.Workers {
+		if w.PID > 0 && w.Accepting == 1 && !killed[w.PID] && Alive(w.PID) {
+			ready = append(ready, w.PID)
+		}
+	}
+	mu.Unlock()
+	if len(ready) == 0 {
+		return 0
+	}
+	return ready[rand.IntN(len(ready))]
 }
 
 func (k KillStorm) isFull(st stats.Stats, mu *sync.Mutex, killed map[int]bool) bool {
