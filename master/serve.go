@@ -214,7 +214,7 @@ func (s *serving) startHelpers() error {
 	if err != nil {
 		return err
 	}
-	s.onClose(func() { sl.Close() })
+	s.onClose(func() { sl.Close(); s.srv.Close() }) // before the scoreboard is unmapped
 	s.log.Info("stats server listening", "address", sl.Addr().String(), "http", s.cfg.StatsHTTP)
 	go s.srv.Serve(sl)
 	return nil

@@ -32,3 +32,15 @@ func TestCollectOpensNoDescriptors(t *testing.T) {
 		t.Fatalf("100 collections left %d more open descriptors", after-before)
 	}
 }
+
+func TestClosedServerCollectsNothing(t *testing.T) {
+	calls := 0
+	s := &Server{Collector: &Collector{}, Snapshot: func() ([]WorkerInfo, error) { calls++; return nil, nil }}
+	if _, err := s.Current(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := s.Current(); err == nil {
+		t.Fatal("a closed server still collected (the master unmaps the scoreboard after Close)")
+	}
+}

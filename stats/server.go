@@ -26,7 +26,19 @@ type Server struct {
 	HTTP      bool // stats-http: behind "HTTP/1.0 200 OK"; GET /metrics is Prometheus text
 	Minified  bool // stats-minified: one line
 
-	mu sync.Mutex // the collector keeps delta state
+	mu     sync.Mutex // the collector keeps delta state; Close waits on it
+	closed bool
+}
+
+var errClosed = errors.New("the stats server is shutting down")
+
+// Close makes every later collection fail and waits for the one in
+// progress: the master unmaps the scoreboard the collector reads after
+// this returns.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 }
 
 const clientDeadline = 5 * time.Second
@@ -163,6 +175,9 @@ func (s *Server) Current() (Stats, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return Stats{}, errClosed
+	}
 	return s.Collector.Collect(workers), nil
 }
 

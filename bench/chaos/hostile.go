@@ -203,3 +203,12 @@ func Slowloris(t Target, n int, d time.Duration, http bool) Attack {
 	}
 	return a
 }
+
+// Dial opens one connection and closes it at once (one tiny connection).
+func (t Target) Dial() error {
+	conn, err := t.dial(time.Second)
+	if err == nil {
+		conn.Close()
+	}
+	return err
+}

@@ -250,3 +250,41 @@ func spawnedPids(m *masterProc) []int {
 	}
 	return pids
 }
+
+// A master stopping while stats clients are being answered unmaps the
+// scoreboard they read: it must wait for them, not fault.
+func TestStopWhileStatsAreReadExitsCleanly(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			m, _, _ := startEcho(t, "--stats", addr)
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			for i := 0; i < 16; i++ {
+				go func() {
+					defer func() { done <- struct{}{} }()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						chaos.Target(addr).Dial() // open and drop: the server collects for each
+					}
+				}()
+			}
+			if _, _, err := stats.Fetch(addr); err != nil {
+				t.Fatal(err)
+			}
+			m.signal(sig)
+			code := m.waitExit()
+			close(stop)
+			for i := 0; i < 16; i++ {
+				<-done
+			}
+			if code != 0 || strings.Contains(m.log(), "fatal error") {
+				t.Fatalf("exit %d while stats were being read:\n%s", code, m.log())
+			}
+		})
+	}
+}
