@@ -1,9 +1,14 @@
 package stats
 
 import (
+	"net"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // Reading a worker's RSS must not open a descriptor per worker per
@@ -42,5 +47,40 @@ func TestClosedServerCollectsNothing(t *testing.T) {
 	s.Close()
 	if _, err := s.Current(); err == nil {
 		t.Fatal("a closed server still collected (the master unmaps the scoreboard after Close)")
+	}
+}
+
+// A flood of connections that never finish their request holds at most
+// MaxClients handlers; the rest wait in the listen queue, costing the
+// master no descriptor.
+func TestServeBoundsConcurrentClients(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s := &Server{Collector: &Collector{}, HTTP: true, Log: hclog.NewNullLogger(),
+		Snapshot: func() ([]WorkerInfo, error) { return nil, nil }}
+	base := runtime.NumGoroutine()
+	go s.Serve(l)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 3*MaxClients; i++ { // each waits for a request line that never comes
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for runtime.NumGoroutine() < base+MaxClients {
+		runtime.Gosched() // until the server has taken all it may
+	}
+	time.Sleep(200 * time.Millisecond) // room for an unbounded server to take more
+	if n := runtime.NumGoroutine() - base; n > MaxClients+2 {
+		t.Fatalf("%d stalled clients hold %d goroutines, want at most %d", len(conns), n, MaxClients+2)
 	}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // Server answers every connection with one stats document and closes it,
-// like uWSGI's stats server. Each client gets its own goroutine and a
+// like uWSGI's stats server. Each client (up to MaxClients) gets its own goroutine and a
 // write deadline, so a client that never reads stalls nobody.
 type Server struct {
 	Log       hclog.Logger
@@ -91,9 +91,17 @@ func removeStale(path string) error {
 	return os.Remove(path)
 }
 
+// MaxClients bounds the clients served at once. Past it, new connections
+// wait in the listen queue, so a flood of connections costs the master
+// neither descriptors nor goroutines (each client has at most
+// clientDeadline).
+const MaxClients = 64
+
 // Serve accepts until l is closed.
 func (s *Server) Serve(l net.Listener) error {
+	slots := make(chan struct{}, MaxClients)
 	for {
+		slots <- struct{}{}
 		conn, err := l.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -101,13 +109,18 @@ func (s *Server) Serve(l net.Listener) error {
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
+				<-slots
 				continue
 			}
+			<-slots
 			s.Log.Warn("stats accept", "error", err)
 			time.Sleep(50 * time.Millisecond) // EMFILE and friends: do not spin
 			continue
 		}
-		go s.handle(conn)
+		go func() {
+			defer func() { <-slots }()
+			s.handle(conn)
+		}()
 	}
 }
 
