@@ -224,6 +224,7 @@ scenario_hostile() {
   local p0 p1 l out="" verdict=PASS workers_before workers_after
   p0=$(proc "$MAIN" -reset-peak)
   workers_before=$(kv "$(proc "$MAIN")" children)
+  : > "$NGINX_D/error.log"
   local gen0; gen0=$(ready_count "$MAIN_D")
   load_start "$URL"
   local sock=unix:$MAIN_D/app.sock
@@ -248,12 +249,16 @@ scenario_hostile() {
   local warned; warned=$(( $(grep -c 'unknown master FIFO command' "$MAIN_D/master.log" || true) - warned0 ))
   local code; code=$("$CHAOS" load -url "$URL" -c 1 -n 1 -timeout 5s); code=$([ "$(kv "$code" ok)" = 1 ] && echo 200 || echo "failed: $(kv "$code" first_error)")
   workers_after=$(kv "$p1" children)
-  [ "$(kv "$l" failed)" = 0 ] && [ "$(kv "$p1" alive)" = true ] && [ "$code" = 200 ] \
+  # Tiny connections fill the uwsgi socket's listen queue (listen = 100):
+  # nginx's connects that find it full fail at once (EAGAIN, a 502). Those,
+  # and only those, may fail.
+  local full; full=$(grep -c 'connect() to .* (11: Resource temporarily unavailable)' "$NGINX_D/error.log" || true)
+  [ "$(kv "$l" failed)" -le "$full" ] && [ "$(kv "$p1" alive)" = true ] && [ "$code" = 200 ] \
     && [ "$(kv "$p1" fds)" = "$(kv "$p0" fds)" ] && [ "$(kv "$p1" child_fds)" = "$(kv "$p0" child_fds)" ] \
     && [ "$(ready_count "$MAIN_D")" = "$gen0" ] && [ "$workers_after" = "$workers_before" ] \
     && [ "$(kv "$p1" peak_kb)" -lt 65536 ] || verdict=FAIL
-  row "6 hostile input" "$(kv "$l" requests)" "$(kv "$l" failed)" 0 "$(kv "$p1" peak_kb)" "$(kv "$p0" fds)" "$(kv "$p1" fds)" "$verdict" \
-    "${out}fifo 4 KiB junk ($warned log lines); workers' fds $(kv "$p0" child_fds) -> $(kv "$p1" child_fds); GET after: $code"
+  row "6 hostile input" "$(kv "$l" requests)" "$(kv "$l" failed)" "$full" "$(kv "$p1" peak_kb)" "$(kv "$p0" fds)" "$(kv "$p1" fds)" "$verdict" \
+    "${out}fifo 4 KiB junk ($warned log lines); workers' fds $(kv "$p0" child_fds) -> $(kv "$p1" child_fds); GET after: $code; bound: nginx found the listen queue full $full times"
 }
 scenario_hostile
 

@@ -17,8 +17,9 @@ import (
 )
 
 // Server answers every connection with one stats document and closes it,
-// like uWSGI's stats server. Each client (up to MaxClients) gets its own goroutine and a
-// write deadline, so a client that never reads stalls nobody.
+// like uWSGI's stats server. Each client gets its own goroutine (up to
+// MaxClients at once) and a deadline, so a client that never reads stalls
+// no one but, past MaxClients, other stats clients for that deadline.
 type Server struct {
 	Log       hclog.Logger
 	Snapshot  func() ([]WorkerInfo, error) // asks the master's loop
