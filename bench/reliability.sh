@@ -223,7 +223,7 @@ scenario_devfull
 scenario_hostile() {
   local p0 p1 l out="" verdict=PASS workers_before workers_after
   p0=$(proc "$MAIN" -reset-peak)
-  workers_before=$(kv "$(proc "$MAIN")" children)
+  workers_before=$(kv "$(proc "$MAIN")" child_pids)
   : > "$NGINX_D/error.log"
   local gen0; gen0=$(ready_count "$MAIN_D")
   load_start "$URL"
@@ -248,7 +248,7 @@ scenario_hostile() {
   done
   local warned; warned=$(( $(grep -c 'unknown master FIFO command' "$MAIN_D/master.log" || true) - warned0 ))
   local code; code=$("$CHAOS" load -url "$URL" -c 1 -n 1 -timeout 5s); code=$([ "$(kv "$code" ok)" = 1 ] && echo 200 || echo "failed: $(kv "$code" first_error)")
-  workers_after=$(kv "$p1" children)
+  workers_after=$(kv "$p1" child_pids)
   # Tiny connections fill the uwsgi socket's listen queue (listen = 100):
   # nginx's connects that find it full fail at once (EAGAIN, a 502). Those,
   # and only those, may fail.

@@ -15,6 +15,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -111,8 +114,13 @@ func main() {
 		for _, k := range kids {
 			childFDs += max(chaos.FDs(k), 0)
 		}
-		fmt.Printf("alive=%v rss_kb=%d peak_kb=%d fds=%d children=%d child_fds=%d zombies=%d\n",
-			chaos.Alive(*pid), chaos.RSSKB(*pid), chaos.PeakRSSKB(*pid), chaos.FDs(*pid), len(kids), childFDs, len(chaos.Zombies(*pid)))
+		sort.Ints(kids)
+		ids := make([]string, len(kids))
+		for i, k := range kids {
+			ids[i] = strconv.Itoa(k)
+		}
+		fmt.Printf("alive=%v rss_kb=%d peak_kb=%d fds=%d children=%d child_pids=%s child_fds=%d zombies=%d\n",
+			chaos.Alive(*pid), chaos.RSSKB(*pid), chaos.PeakRSSKB(*pid), chaos.FDs(*pid), len(kids), strings.Join(ids, ","), childFDs, len(chaos.Zombies(*pid)))
 	default:
 		usage()
 	}
