@@ -99,7 +99,7 @@ nginx_reasons() {
     "$(grep -c 'connect() to' "$log" 2>/dev/null || true)"
 }
 # load_start URL [chaos load flags]: background load; load_stop prints its result
-load_start() { "$CHAOS" load -url "$1" -c "$CLIENTS" "${@:2}" > "$BENCH_DIR/load.out" & LOAD_PID=$!; }
+load_start() { "$CHAOS" load -url "$1" -c "$CLIENTS" "${@:2}" > "$BENCH_DIR/load.out" & LOAD_PID=$!; PIDS+=($!); }
 # (not in $(...): a subshell cannot wait for the load, which is not its child)
 load_stop() { kill -TERM "$LOAD_PID" 2>/dev/null || true; wait "$LOAD_PID" || true; LOAD=$(cat "$BENCH_DIR/load.out"); }
 
@@ -270,8 +270,8 @@ scenario_hostile
 scenario_slowloris() {
   local p0 p1 l slow=$((PROCESSES * THREADS + 2)) hold=$(( $(scaled 10) < 5 ? 5 : $(scaled 10) ))
   p0=$(proc "$MAIN" -reset-peak)
-  "$CHAOS" hostile -kind slowloris -target "unix:$MAIN_D/app.sock" -n "$slow" -d "${hold}s" > "$BENCH_DIR/slow-uwsgi.out" & local s1=$!
-  "$CHAOS" hostile -kind slowloris -target "$MAIN_HTTP" -http -n "$slow" -d "${hold}s" > "$BENCH_DIR/slow-http.out" & local s2=$!
+  "$CHAOS" hostile -kind slowloris -target "unix:$MAIN_D/app.sock" -n "$slow" -d "${hold}s" > "$BENCH_DIR/slow-uwsgi.out" & local s1=$!; PIDS+=($!)
+  "$CHAOS" hostile -kind slowloris -target "$MAIN_HTTP" -http -n "$slow" -d "${hold}s" > "$BENCH_DIR/slow-http.out" & local s2=$!; PIDS+=($!)
   sleep 1 # let the dribblers connect before measuring
   l=$("$CHAOS" load -url "$URL" -c 4 -timeout 2s -d "$((hold - 2))s")
   wait "$s1" "$s2" || true
