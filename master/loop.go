@@ -171,12 +171,19 @@ func (m *Master) onExit(w *Worker, e Exit) {
 		m.Shutdown(false)
 		return
 	}
-	m.scheduleRespawn(s, w)
+	m.scheduleRespawn(s, w, e)
 }
 
-func (m *Master) scheduleRespawn(s *Slot, w *Worker) {
+// killedFromOutside is a death by SIGKILL, which no crash of the app's
+// own produces: the OOM killer, an operator's kill -9. A ready worker
+// killed so did not fail to start, however young.
+func killedFromOutside(e Exit) bool {
+	return e.Status.Signaled() && e.Status.Signal() == syscall.SIGKILL
+}
+
+func (m *Master) scheduleRespawn(s *Slot, w *Worker, e Exit) {
 	now := m.os.Now()
-	if w.State == Ready && (now.Sub(w.Started) >= healthyAge || m.servedRequests(w)) {
+	if w.State == Ready && (now.Sub(w.Started) >= healthyAge || m.servedRequests(w) || killedFromOutside(e)) {
 		s.Failures = 0
 	}
 	s.Failures++

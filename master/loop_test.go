@@ -615,13 +615,41 @@ func TestWorkerThatServedRequestsIsRespawnedAtOnceEvenYoung(t *testing.T) {
 			t.Fatalf("kill %d: a worker that had served requests was not respawned at once", i+1)
 		}
 	}
-	// One that never served a request, dying young right after, backs off.
+	// One that never served a request, dying young on its own, backs off.
 	readyAll(m)
 	f.now = f.now.Add(300 * time.Millisecond)
-	f.killed(m.Slots()[0].Current.PID)
+	f.exit(m.Slots()[0].Current.PID, 1)
 	m.Step(Event{Signal: syscall.SIGCHLD})
 	if s := m.Slots()[0]; s.Current != nil || s.Failures != 2 {
 		t.Fatalf("young workers that served nothing: slot %+v, want a backoff", s)
+	}
+}
+
+// SIGKILL never comes from the app's own crash: a ready worker killed by
+// it (OOM killer, kill -9, a chaos test) did not fail to start, even if
+// it was young and had no request yet (under light load the kernel hands
+// new connections to the workers that waited longest).
+func TestReadyWorkerKilledBySIGKILLIsRespawnedAtOnce(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(1), nil, Hooks{})
+	m.SetBoard(&fakeBoard{ages: map[int]time.Duration{}, reqs: map[int]uint64{}})
+	m.Step(Event{})
+	for i := 0; i < 6; i++ {
+		readyAll(m)
+		f.now = f.now.Add(100 * time.Millisecond)
+		f.killed(m.Slots()[0].Current.PID)
+		before := len(f.started)
+		m.Step(Event{Signal: syscall.SIGCHLD})
+		if len(f.started) != before+1 {
+			t.Fatalf("kill %d: a ready worker killed by SIGKILL was not respawned at once", i+1)
+		}
+	}
+	// Killed before it was ready, it is a failed start like any other.
+	f.now = f.now.Add(100 * time.Millisecond)
+	f.killed(m.Slots()[0].Current.PID)
+	m.Step(Event{Signal: syscall.SIGCHLD})
+	if s := m.Slots()[0]; s.Current != nil || s.Failures != 2 {
+		t.Fatalf("a worker killed while starting: slot %+v, want a backoff", s)
 	}
 }
 
