@@ -28,19 +28,21 @@ type KillStorm struct {
 
 // KillResult is what a storm did and saw.
 type KillResult struct {
-	Kills       int
-	NoVictim    int           // ticks with no ready worker to kill
-	InFlight    int           // connections the victims held when frozen: the failure bound
-	MaxRefill   time.Duration // longest kill -> pool full again
-	SlowRefills int           // kills after which the pool took over a second (or never refilled)
-	Zombies     []int         // children of the master left unreaped once the pool is full
-	MasterAlive bool
-	Errors      []string
+	Kills        int
+	NoVictim     int           // ticks with no ready worker to kill
+	InFlight     int           // connections the victims held when frozen: the failure bound
+	MaxRespawn   time.Duration // longest kill -> the master started its replacement
+	SlowRespawns int           // kills after which that took over a second
+	MaxRefill    time.Duration // longest kill -> every slot has a READY worker again (adds the app's startup)
+	SlowRefills  int           // kills after which that took over a second (or never happened)
+	Zombies      []int         // children of the master left unreaped once the pool is full
+	MasterAlive  bool
+	Errors       []string
 }
 
 func (r KillResult) String() string {
-	return fmt.Sprintf("kills=%d no_victim=%d inflight=%d max_refill_ms=%d slow_refills=%d zombies=%d master_alive=%v errors=%q",
-		r.Kills, r.NoVictim, r.InFlight, r.MaxRefill.Milliseconds(), r.SlowRefills, len(r.Zombies), r.MasterAlive, r.Errors)
+	return fmt.Sprintf("kills=%d no_victim=%d inflight=%d max_respawn_ms=%d slow_respawns=%d max_refill_ms=%d slow_refills=%d zombies=%d master_alive=%v errors=%q",
+		r.Kills, r.NoVictim, r.InFlight, r.MaxRespawn.Milliseconds(), r.SlowRespawns, r.MaxRefill.Milliseconds(), r.SlowRefills, len(r.Zombies), r.MasterAlive, r.Errors)
 }
 
 type kill struct {
@@ -53,7 +55,8 @@ type kill struct {
 func (k KillStorm) Run() KillResult {
 	var (
 		mu      sync.Mutex
-		pending []kill
+		pending []kill // not yet refilled (ready)
+		spawned []kill // not yet respawned (a live process in the slot)
 		killed  = map[int]bool{}
 		res     KillResult
 	)
@@ -98,6 +101,24 @@ func (k KillStorm) Run() KillResult {
 		}
 	}()
 
+	respawnDone := make(chan struct{})
+	seen := map[int]bool{}
+	for _, pid := range LiveChildren(k.Master) {
+		seen[pid] = true
+	}
+	go func() { // the respawn timer: /proc only, so it is not slowed by the stats server
+		defer close(respawnDone)
+		for {
+			k.resolveRespawns(seen, &mu, &spawned, &res)
+			select {
+			case <-stopPoll:
+				return
+			default:
+			}
+			time.Sleep(5 * time.Millisecond) // polling /proc: no event for another process's fork
+		}
+	}()
+
 	tick := time.NewTicker(k.Every)
 	end := time.Now().Add(k.For)
 	for time.Now().Before(end) {
@@ -115,6 +136,7 @@ func (k KillStorm) Run() KillResult {
 		mu.Lock()
 		killed[victim] = true
 		pending = append(pending, kill{pid: victim, at: time.Now()})
+		spawned = append(spawned, pending[len(pending)-1])
 		mu.Unlock()
 		syscall.Kill(victim, syscall.SIGKILL)
 		res.Kills++
@@ -139,7 +161,12 @@ func (k KillStorm) Run() KillResult {
 	}
 	close(stopPoll)
 	<-pollDone
+	<-respawnDone
 	mu.Lock()
+	if len(spawned) > 0 { // never respawned
+		res.SlowRespawns += len(spawned)
+		res.MaxRespawn = max(res.MaxRespawn, settle)
+	}
 	res.SlowRefills += len(pending) // never refilled
 	if len(pending) > 0 {
 		res.MaxRefill = max(res.MaxRefill, settle)
@@ -148,6 +175,31 @@ func (k KillStorm) Run() KillResult {
 	res.Zombies = Zombies(k.Master)
 	res.MasterAlive = Alive(k.Master)
 	return res
+}
+
+// resolveRespawns times each kill to the next worker process the master
+// starts: every kill causes exactly one respawn, so new children answer
+// the pending kills in order.
+func (k KillStorm) resolveRespawns(seen map[int]bool, mu *sync.Mutex, spawned *[]kill, res *KillResult) {
+	live := LiveChildren(k.Master)
+	now := time.Now()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, pid := range live {
+		if seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		if len(*spawned) == 0 {
+			continue
+		}
+		took := now.Sub((*spawned)[0].at)
+		*spawned = (*spawned)[1:]
+		res.MaxRespawn = max(res.MaxRespawn, took)
+		if took > time.Second {
+			res.SlowRespawns++
+		}
+	}
 }
 
 // pickReady picks a random worker the stats server shows ready (0 if

@@ -19,6 +19,7 @@ type Load struct {
 	Requests int64
 	Duration time.Duration
 	Timeout  time.Duration // per request; 0 means 30 s
+	Rate     int           // requests per second in all; 0: as fast as the server answers
 
 	ok, failed, sent atomic.Int64
 	mu               sync.Mutex
@@ -59,11 +60,24 @@ func (l *Load) Start() {
 	if l.Duration > 0 {
 		deadline = start.Add(l.Duration)
 	}
+	var pace <-chan time.Time
+	if l.Rate > 0 {
+		t := time.NewTicker(time.Second / time.Duration(l.Rate))
+		defer func() { go func() { <-l.done; t.Stop() }() }()
+		pace = t.C
+	}
 	for i := 0; i < clients; i++ {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
 			for {
+				if pace != nil {
+					select {
+					case <-pace:
+					case <-l.stop:
+						return
+					}
+				}
 				select {
 				case <-l.stop:
 					return

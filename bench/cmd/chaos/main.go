@@ -2,7 +2,7 @@
 // it loads a server, kills its workers, attacks its listeners and reads
 // /proc, and prints what it counted as key=value pairs on one line.
 //
-//	chaos load -url URL [-c 16] [-n 0] [-d 0] [-timeout 30s]  # until -n, -d, or SIGTERM
+//	chaos load -url URL [-c 16] [-n 0] [-d 0] [-timeout 30s] [-rate 0]  # until -n, -d, or SIGTERM
 //	chaos kill -master PID -socket PATH -stats ADDR -processes N [-every 200ms] [-for 30s]
 //	chaos freeze -master PID -socket PATH -stats ADDR -processes N [-within 30s]
 //	chaos wait-ready -stats ADDR -processes N      # until every slot has a ready worker
@@ -36,8 +36,9 @@ func main() {
 		n := fs.Int64("n", 0, "stop after this many requests (0: no limit)")
 		d := fs.Duration("d", 0, "stop after this long (0: no limit)")
 		timeout := fs.Duration("timeout", 30*time.Second, "a request that takes longer fails")
+		rate := fs.Int("rate", 0, "requests per second in all (0: as fast as answered)")
 		fs.Parse(os.Args[2:])
-		l := &chaos.Load{URL: *url, Clients: *c, Requests: *n, Duration: *d, Timeout: *timeout}
+		l := &chaos.Load{URL: *url, Clients: *c, Requests: *n, Duration: *d, Timeout: *timeout, Rate: *rate}
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 		l.Start()
