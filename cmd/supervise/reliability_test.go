@@ -36,7 +36,7 @@ func childFDs(pid int) int {
 	return n
 }
 
-var backoffField = regexp.MustCompile(`backing off: .*next_start_in=(\S+)`)
+var backoffLine = regexp.MustCompile(`.*backing off.*`)
 
 func TestKillStormUnderLoadFailsOnlyWhatTheVictimsHeld(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -61,18 +61,13 @@ func TestKillStormUnderLoadFailsOnlyWhatTheVictimsHeld(t *testing.T) {
 	if len(k.Zombies) > 0 {
 		t.Fatalf("zombies left: %v", k.Zombies)
 	}
-	if k.SlowRefills > 0 {
-		t.Logf("the pool took over a second to refill after %d kills (max %v): a loaded machine, or backoff", k.SlowRefills, k.MaxRefill)
+	if k.SlowRespawns > 0 || k.SlowRefills > 0 {
+		t.Logf("over a second after some kills: %d to replace, %d to be ready (a loaded machine?)", k.SlowRespawns, k.SlowRefills)
 	}
-	// Workers that had served were respawned at once. A victim killed
-	// before it said READY or served counts as a failed start, so a short
-	// backoff can happen; a long one means served workers backed off too.
-	for _, l := range strings.Split(m.log(), "\n") {
-		if mm := backoffField.FindStringSubmatch(l); mm != nil {
-			if d, err := time.ParseDuration(mm[1]); err == nil && d >= 400*time.Millisecond {
-				t.Fatalf("a slot backed off %v during the storm: %s", d, l)
-			}
-		}
+	// Every victim was ready and died of SIGKILL: none was a failed start,
+	// so no slot may back off.
+	if l := backoffLine.FindString(m.log()); l != "" {
+		t.Fatalf("a slot backed off during the storm: %s", l)
 	}
 	if code, _ := get(t, base+"/pid"); code != 200 {
 		t.Fatal("not serving after the storm")
