@@ -133,7 +133,7 @@ func (s *serving) makeMaster() error {
 	hooks.Upgrade = s.upgrade
 	hooks.StatsToLog = func(ws []stats.WorkerInfo) {
 		c := &stats.Collector{Board: s.rt.Board, Sockets: socketInfos(s.sockets.current)}
-		go logStats(c, ws, s.log)
+		go s.srv.Guard(func() { logStats(c, ws, s.log) }) // not once the scoreboard is gone
 	}
 	hooks.ReopenLog = func() {
 		if err := s.opt.LogSink.Reopen(); err != nil {
@@ -147,6 +147,7 @@ func (s *serving) makeMaster() error {
 		s.m.SetBoard(newBoardSlots(s.rt.Board))
 	}
 	s.srv = newStatsServer(s.cfg, s.sockets.current, s.rt.Board, loopSnapshot(s.m, s.calls), s.log)
+	s.onClose(s.srv.Close) // runs before makeRuntime's closer unmaps the scoreboard
 	if s.upgraded != nil {
 		s.m.adopt(s.upgraded)
 		s.m.reload(false, graceful)
@@ -214,7 +215,7 @@ func (s *serving) startHelpers() error {
 	if err != nil {
 		return err
 	}
-	s.onClose(func() { sl.Close(); s.srv.Close() }) // before the scoreboard is unmapped
+	s.onClose(func() { sl.Close() })
 	s.log.Info("stats server listening", "address", sl.Addr().String(), "http", s.cfg.StatsHTTP)
 	go s.srv.Serve(sl)
 	return nil

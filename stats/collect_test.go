@@ -44,9 +44,15 @@ func TestClosedServerCollectsNothing(t *testing.T) {
 	if _, err := s.Current(); err != nil {
 		t.Fatal(err)
 	}
+	if !s.Guard(func() {}) {
+		t.Fatal("Guard did not run f on an open server")
+	}
 	s.Close()
 	if _, err := s.Current(); err == nil {
 		t.Fatal("a closed server still collected (the master unmaps the scoreboard after Close)")
+	}
+	if s.Guard(func() { t.Fatal("ran after Close") }) {
+		t.Fatal("Guard reported running after Close")
 	}
 }
 

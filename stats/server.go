@@ -33,6 +33,18 @@ type Server struct {
 
 var errClosed = errors.New("the stats server is shutting down")
 
+// Guard runs f, which reads the same scoreboard (SIGUSR1's summary), unless
+// the server is closed; Close waits for it. It reports whether f ran.
+func (s *Server) Guard(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	f()
+	return true
+}
+
 // Close makes every later collection fail and waits for the one in
 // progress: the master unmaps the scoreboard the collector reads after
 // this returns.
