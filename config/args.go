@@ -57,6 +57,7 @@ func (l *loader) applyArgs(args []string) error {
 		if err := l.set(name, value, "--"+name); err != nil {
 			return &UsageError{err.Error()}
 		}
+		l.export(entry{key: name, value: value, where: "--" + name}) // %(name) in a later ini sees it
 	}
 	return nil
 }

@@ -51,6 +51,9 @@ type Config struct {
 	Harakiri          time.Duration
 	MaxRequests       int
 	MaxRequestsDelta  int
+	Policies
+	AttachDaemon      []string
+	PyAutoreload      int // seconds between scans; 0 is off
 	Strict            bool
 	Notices           []string // one line each, logged at start
 	Files             []string // ini files read
@@ -67,6 +70,7 @@ func defaults() *Config {
 		MinWorkerLifetime: 10 * time.Second,
 		ReadyTimeout:      3 * time.Second,
 		Scoreboard:        true,
+		Policies:          defaultPolicies(),
 	}
 }
 
@@ -79,16 +83,30 @@ func (e *UsageError) Error() string { return e.Msg }
 // and the environment. Later sources win: defaults, then UWSGI_* and
 // SUPERVISE_* variables, then the arguments left to right, an --ini being
 // read where it stands (so a flag after it overrides the file).
+//
+// On an error the partial Config is returned too, with the notices
+// gathered so far, so `supervise check` can print them.
 func Load(args []string, environ []string) (*Config, error) {
-	l := &loader{cfg: defaults(), environ: environ, noticed: map[string]bool{}}
+	return load(args, environ, 0)
+}
+
+// load is Load with %k fixed to cpus (0: the machine's), for tests.
+func load(args []string, environ []string, cpus int) (*Config, error) {
+	l := newLoader(environ)
+	l.cpus = cpus
 	l.applyEnviron()
 	if err := l.applyArgs(args); err != nil {
-		return nil, err
+		return l.cfg, err
 	}
 	if err := l.finish(); err != nil {
-		return nil, err
+		return l.cfg, err
 	}
 	return l.cfg, nil
+}
+
+func newLoader(environ []string) *loader {
+	return &loader{cfg: defaults(), environ: environ, noticed: map[string]bool{},
+		first: map[string]int{}, referenced: map[string]bool{}}
 }
 
 // loader carries the state of one Load.
@@ -96,10 +114,16 @@ type loader struct {
 	cfg          *Config
 	environ      []string
 	noticed      map[string]bool
-	placeholders []placeholder // unknown ini keys, checked at the end
-	values       map[string]string
+	placeholders []placeholder  // unknown ini keys, checked at the end
+	exported     []entry        // every key = value read, in order (uWSGI's exported options)
+	first        map[string]int // key -> index of its first definition in exported
+	pending      []int          // lines of the ini being read, applied once it is read
 	referenced   map[string]bool
 	strictErrs   []error
+	iniDepth     int      // ini files being read (includes nest)
+	rootVars     fileVars // the outermost ini, for %D %N %P ...
+	lastINI      string   // the last ini file opened
+	cpus         int      // %k; 0: runtime.NumCPU()
 }
 
 type placeholder struct{ key, where string }
@@ -119,8 +143,22 @@ func (l *loader) set(name, value, where string) error {
 	if opt == nil {
 		return fmt.Errorf("%s: unknown option %q", where, name)
 	}
-	if opt.Status == Ignored {
-		l.notice(opt.Name, fmt.Sprintf("%s = %s: ignored (%s)", name, value, opt.Help))
+	switch opt.Status {
+	case Refused:
+		return fmt.Errorf("%s: option %s = %q: refused: %s", where, name, value, opt.Help)
+	case Ignored:
+		// an ignored option's apply may only check its value (and refuse
+		// values whose meaning cannot be honoured)
+		if opt.apply != nil {
+			if err := opt.apply(l, value); err != nil {
+				return fmt.Errorf("%s: option %s = %q: %w", where, name, value, err)
+			}
+		}
+		shown := name + " = " + value
+		if value == "" {
+			shown = name
+		}
+		l.notice(opt.Name, fmt.Sprintf("%s: ignored (%s)", shown, opt.Help))
 		return nil
 	}
 	if opt.apply == nil {
@@ -151,5 +189,6 @@ func (l *loader) finish() error {
 	if len(c.Exec) > 0 && (c.Module != "" || c.WSGIFile != "") {
 		errs = append(errs, fmt.Errorf("exec %q and a Python app (module/wsgi-file) are both set: a worker runs one of them; remove one", c.Exec[0]))
 	}
+	errs = append(errs, l.checkPolicies()...)
 	return errors.Join(errs...)
 }

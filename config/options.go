@@ -27,6 +27,7 @@ type Status string
 const (
 	Works   Status = "works"
 	Ignored Status = "ignored" // accepted with a notice saying what happens instead
+	Refused Status = "refused" // an error: its meaning cannot be honoured, and going on without it would be wrong
 )
 
 // Option is one known option.
@@ -50,6 +51,7 @@ func Options() []Option {
 var byName = map[string]*Option{}
 
 func init() {
+	table = append(table, longTail...) // config/longtail.go
 	for i := range table {
 		o := &table[i]
 		byName[o.Name] = o
@@ -107,8 +109,10 @@ var table = []Option{
 	works("gid", nil, String, "", "run the workers with this group (name or number); supplementary groups are dropped", str(func(c *Config) *string { return &c.GID })),
 	works("harakiri", nil, Seconds, "0", "kill and replace a worker whose request runs longer than this many seconds (0: off)", seconds(func(c *Config) *time.Duration { return &c.Harakiri })),
 	works("max-requests", nil, Int, "0", "replace a worker gracefully after it served this many requests (0: never)", integer(func(c *Config) *int { return &c.MaxRequests })),
+	works("harakiri-graceful-timeout", nil, Seconds, "0", "on harakiri, send harakiri-graceful-signal first and kill only if the worker is still there after this many seconds (0: kill at once)", seconds(func(c *Config) *time.Duration { return &c.HarakiriGracefulTimeout })),
+	works("harakiri-graceful-signal", nil, String, "15", "the signal harakiri-graceful-timeout sends first (number or name; SIGTERM lets the worker finish and exit)", setHarakiriSignal),
 	works("max-requests-delta", nil, Int, "0", "add worker id x this to max-requests, so workers do not all retire at once", integer(func(c *Config) *int { return &c.MaxRequestsDelta })),
-	works("strict", nil, Bool, "false", "an unknown ini key is an error instead of a placeholder", boolean(func(c *Config) *bool { return &c.Strict })),
+	works("strict", nil, Bool, "false", "an unknown ini key that no %(...) uses is an error instead of a placeholder (uWSGI refuses used ones too; set-placeholder declares a placeholder for both)", boolean(func(c *Config) *bool { return &c.Strict })),
 	works("ini", nil, String, "", "read options from an ini file (FILE or FILE:section)", nil),
 	works("master", []string{"M"}, Bool, "true", "the master always runs", setMaster),
 	works("die-on-term", nil, Bool, "true", "SIGTERM always shuts down gracefully", setDieOnTerm),
@@ -121,20 +125,23 @@ var table = []Option{
 	ignored("auto-procname", nil, Bool, "worker processes keep the interpreter's name"),
 	ignored("memory-report", nil, Bool, "the stats always include rss and vsz"),
 	ignored("log-date", []string{"logdate"}, Bool, "every log line carries a timestamp"),
-	ignored("min-worker-lifetime", nil, Seconds, notYet),
+	works("min-worker-lifetime", nil, Seconds, "10", "a worker younger than this is not recycled by max-requests or reload-on-rss", seconds(func(c *Config) *time.Duration { return &c.MinWorkerLifetime })),
 	ignored("harakiri-verbose", nil, Bool, notYet),
-	ignored("reload-on-rss", nil, Int, notYet),
-	ignored("evil-reload-on-rss", nil, Int, notYet),
-	ignored("cheaper", nil, Int, notYet+"; all processes run"),
-	ignored("cheaper-initial", nil, Int, notYet),
-	ignored("cheaper-step", nil, Int, notYet),
-	ignored("cheaper-algo", nil, String, notYet),
+	works("reload-on-rss", nil, Int, "0", "replace a worker gracefully once its resident memory passes this many MB (checked each second; 0: off)", integer(func(c *Config) *int { return &c.ReloadOnRSS })),
+	works("evil-reload-on-rss", nil, Int, "0", "kill and replace a worker once its resident memory passes this many MB (0: off)", integer(func(c *Config) *int { return &c.EvilReloadOnRSS })),
+	works("cheaper", nil, Int, "0", "adaptive pool: keep at least this many workers and grow up to processes under load (0: off)", integer(func(c *Config) *int { return &c.Cheaper })),
+	works("cheaper-initial", nil, Int, "cheaper", "workers started at first, between cheaper and processes", integer(func(c *Config) *int { return &c.CheaperInitial })),
+	works("cheaper-step", nil, Int, "1", "workers started at once when the pool is overloaded", integer(func(c *Config) *int { return &c.CheaperStep })),
+	works("cheaper-algo", nil, String, "spare", "spare (grow when every worker is busy), busyness (share of time in requests), backlog (listen queue) or manual (master FIFO + and - only)", setCheaperAlgo),
+	works("cheaper-overload", nil, Int, "3", "spare: seconds of every worker busy before growing; backlog: the listen queue length that means overload; busyness: seconds per measuring cycle", integer(func(c *Config) *int { return &c.CheaperOverload })),
+	works("cheaper-busyness-max", nil, Int, "50", "busyness: grow when the workers spend more than this percentage of a cycle in requests", integer(func(c *Config) *int { return &c.CheaperBusynessMax })),
+	works("cheaper-busyness-min", nil, Int, "25", "busyness: shrink when they spend less than this percentage, cheaper-busyness-multiplier cycles in a row", integer(func(c *Config) *int { return &c.CheaperBusynessMin })),
+	works("cheaper-busyness-multiplier", nil, Int, "10", "busyness: idle cycles in a row before a worker is stopped", integer(func(c *Config) *int { return &c.CheaperMultiplier })),
 	ignored("lazy-apps", []string{"lazy"}, Bool, "every worker loads the app itself already"),
-	ignored("daemonize", nil, String, "supervise stays in the foreground; run it under systemd (deploy/systemd)"),
 	ignored("post-buffering", nil, Int, notYet),
 	ignored("static-map", nil, List, notYet+"; serve static files from nginx"),
-	ignored("py-autoreload", nil, Int, notYet),
-	ignored("attach-daemon", nil, List, notYet),
+	works("py-autoreload", []string{"python-autoreload"}, Int, "0", "for development: every this many seconds worker 1 checks the loaded modules' files and asks for a graceful reload when one changed (0: off)", integer(func(c *Config) *int { return &c.PyAutoreload })),
+	works("attach-daemon", nil, List, "", "run this shell command beside the workers and restart it when it exits (it must stay in the foreground); stopped with SIGTERM on shutdown", list(func(c *Config) *[]string { return &c.AttachDaemon })),
 	ignored("log-format", nil, String, notYet+"; request lines use supervise's key=value format"),
 	ignored("logger", nil, List, notYet+"; use logto"),
 	ignored("offload-threads", nil, Int, "supervise does not offload"),

@@ -1,23 +1,177 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
 
-// Every ini key, option or not, can be referenced as %(key), as in uWSGI;
-// a key that is not an option is only a placeholder.
+// Every key read, option or not, can be referenced as %(key), as in
+// uWSGI; a key that is not an option is only a placeholder.
 
-func (l *loader) setPlaceholder(key, value string) {
-	if l.values == nil {
-		l.values = map[string]string{}
-		l.referenced = map[string]bool{}
-	}
-	l.values[key] = value
+// entry is one key = value line read, in order.
+type entry struct {
+	key, value, where string
+	placeholderOnly   bool // set-placeholder: never an option
+	comment           bool // the line as written has a trailing # or ; comment
 }
 
-func (l *loader) placeholder(key string) string {
-	if l.referenced != nil {
-		l.referenced[key] = true
+// export records a line read; the first definition of a key is the one
+// %(key) sees (uWSGI looks keys up from the start of its list).
+func (l *loader) export(e entry) {
+	if _, ok := l.first[e.key]; !ok {
+		l.first[e.key] = len(l.exported)
 	}
-	return l.values[key]
+	l.exported = append(l.exported, e)
+}
+
+func (l *loader) exportedValue(key string) (string, bool) {
+	i, ok := l.first[key]
+	if !ok {
+		return "", false
+	}
+	return l.exported[i].value, true
+}
+
+// maxExpansions bounds the substitutions in one value, so a placeholder
+// that refers to itself is an error (uWSGI runs out of memory).
+const maxExpansions = 1000
+
+// maxValue bounds the length of a value as placeholders expand it.
+const maxValue = 64 << 10
+
+// resolve replaces every %(...) in v, innermost first, and rescans what a
+// substitution inserted, as uWSGI does (so %(a) where a = %(b) gives b's
+// value). A %(name) with no such key stays as written.
+func (l *loader) resolve(v string) (string, error) {
+	from, n := 0, 0
+	for {
+		end := strings.IndexByte(v[from:], ')')
+		if end < 0 {
+			return v, nil
+		}
+		end += from
+		start := strings.LastIndex(v[from:end], "%(")
+		if start < 0 {
+			from = end + 1
+			continue
+		}
+		start += from
+		val, ok := l.evalPlaceholder(v[start+2 : end])
+		if !ok {
+			from = end + 1
+			continue
+		}
+		if n++; n > maxExpansions || len(v) > maxValue {
+			return "", fmt.Errorf("placeholders expand without end (does %s refer to itself?)", v[start:end+1])
+		}
+		v = v[:start] + val + v[end+1:]
+		from = min(from, start)
+	}
+}
+
+// evalPlaceholder is uWSGI's %(...): a bare key is looked up; with spaces
+// it is a pipeline, left to right, of space-separated tokens: a number
+// (digits only) or a key's value is concatenated to the result, unless an
+// operator (+ - * /) came before it, which then applies to the result and
+// the token as 64-bit integers (text reads as its leading digits, or 0;
+// division by zero gives 0); ++ and -- add or subtract 1. A key that does
+// not exist reads as empty. So with processes = 2, %(processes * 4) is 8,
+// %(processes 0) is 20 and %(%k + 1) is one more than the CPU count.
+func (l *loader) evalPlaceholder(expr string) (string, bool) {
+	if !strings.Contains(expr, " ") {
+		l.referenced[expr] = true
+		return l.exportedValue(expr)
+	}
+	var cur *string
+	op := ""
+	for _, tok := range strings.Split(expr, " ") {
+		var value string
+		switch tok {
+		case "":
+			continue
+		case "+", "-", "*", "/":
+			op = tok
+			continue
+		case "++", "--":
+			if cur != nil {
+				n := leadingInt(*cur) + 1
+				if tok == "--" {
+					n = leadingInt(*cur) - 1
+				}
+				s := strconv.FormatInt(n, 10)
+				cur = &s
+			}
+			op = ""
+			continue
+		}
+		if strings.Trim(tok, "0123456789") == "" {
+			value = tok
+		} else {
+			l.referenced[tok] = true
+			value, _ = l.exportedValue(tok)
+		}
+		var result string
+		if op == "" {
+			if cur != nil {
+				result = *cur
+			}
+			result += value
+		} else {
+			var a int64
+			if cur != nil {
+				a = leadingInt(*cur)
+			}
+			result = strconv.FormatInt(arith(op, a, leadingInt(value)), 10)
+		}
+		cur, op = &result, ""
+	}
+	if cur == nil {
+		return "", false
+	}
+	return *cur, true
+}
+
+func arith(op string, a, b int64) int64 {
+	switch op {
+	case "+":
+		return a + b
+	case "-":
+		return a - b
+	case "*":
+		return a * b
+	}
+	if b == 0 {
+		return 0
+	}
+	if a == math.MinInt64 && b == -1 { // C leaves it undefined; Go panics
+		return a
+	}
+	return a / b
+}
+
+// leadingInt reads a number as C's strtoll does: leading spaces, a sign,
+// the digits up to the first other character (0 if none); out of range
+// saturates.
+func leadingInt(s string) int64 {
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	j := i
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	if j == i {
+		return 0
+	}
+	n, err := strconv.ParseInt(s[:j], 10, 64)
+	if err != nil { // out of range: ParseInt returns the saturated value
+		return n
+	}
+	return n
 }
 
 // checkPlaceholders warns about unknown keys that look like typos, or
@@ -33,6 +187,8 @@ func (l *loader) checkPlaceholders() {
 		}
 		if s := suggest(p.key); s != "" {
 			l.notice("placeholder:"+p.key, fmt.Sprintf("%s: %s: not an option; did you mean %s?", p.where, p.key, s))
+		} else if strings.ContainsAny(p.key, " ;{}") {
+			l.notice("placeholder:"+p.key, fmt.Sprintf("%s: %s: not an option (it looks like an nginx directive); it does nothing here", p.where, p.key))
 		}
 	}
 }

@@ -56,7 +56,14 @@ const (
 	EnvPyCallable   = "SUPERVISE_PY_CALLABLE"   // default "application"
 	EnvPyWSGIFile   = "SUPERVISE_PY_WSGI_FILE"  // a file to load as the app module
 	EnvPyPythonPath = "SUPERVISE_PY_PYTHONPATH" // extra sys.path entries, colon separated
+	// EnvPyAutoreload, set for worker 1 only, is py-autoreload: seconds
+	// between scans of the loaded modules' files.
+	EnvPyAutoreload = "SUPERVISE_PY_AUTORELOAD"
 )
+
+// NotifyReload is a notify field a worker sends to ask the master for a
+// graceful reload (py-autoreload); its value names the reason.
+const NotifyReload = "SUPERVISE_RELOAD"
 
 // Notify messages (systemd's names).
 const (

@@ -78,3 +78,13 @@ func (b *boardSlots) Take(slot int) {
 		}
 	}
 }
+
+func (b *boardSlots) RunningTime(slot int) time.Duration {
+	var us uint64
+	for c := 0; c < b.board.Cores(); c++ {
+		us += b.board.Core(slot, c, ipc.CoreRtTotalUs)
+	}
+	return time.Duration(us) * time.Microsecond
+}
+
+func (b *boardSlots) Cores() int { return b.board.Cores() }

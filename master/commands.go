@@ -27,9 +27,9 @@ func (m *Master) Command(c byte) {
 			m.hooks.StatsToLog(m.Snapshot())
 		}
 	case '+':
-		m.Scale(len(m.slots) + 1)
+		m.fifoGrow()
 	case '-':
-		m.Scale(len(m.slots) - 1)
+		m.fifoShrink()
 	case 'l':
 		if m.hooks.ReopenLog != nil {
 			m.hooks.ReopenLog()
@@ -53,6 +53,34 @@ func (m *Master) unknownCommand(c byte) {
 	}
 	m.log.Warn("unknown master FIFO command; ignored", "command", string(c), "ignored_since_last_warning", m.unknownQuiet)
 	m.unknownWarned, m.unknownQuiet = now, 0
+}
+
+// fifoGrow is FIFO '+': with cheaper, one more active worker (up to
+// processes); without, one more process.
+func (m *Master) fifoGrow() {
+	if m.plan.Cheaper.Min <= 0 {
+		m.Scale(len(m.slots) + 1)
+		return
+	}
+	if !m.canDecheap() {
+		m.log.Info("master FIFO +: every slot already runs a worker", "processes", len(m.slots))
+		return
+	}
+	m.decheap(1, "master FIFO +")
+}
+
+// fifoShrink is FIFO '-': with cheaper, one fewer active worker (not
+// below cheaper); without, one process fewer.
+func (m *Master) fifoShrink() {
+	if m.plan.Cheaper.Min <= 0 {
+		m.Scale(len(m.slots) - 1)
+		return
+	}
+	if m.activeSlots() <= m.plan.Cheaper.Min {
+		m.log.Info("master FIFO -: the pool is already at cheaper", "cheaper", m.plan.Cheaper.Min)
+		return
+	}
+	m.cheapOne("master FIFO -")
 }
 
 // togglePause freezes every worker (SIGSTOP) or lets them go on (SIGCONT).
@@ -88,7 +116,7 @@ const (
 func (m *Master) advanceChain(now time.Time) {
 	for len(m.chain) > 0 {
 		s := m.slot(m.chain[0])
-		if s == nil {
+		if s == nil || s.Cheap {
 			m.chain = m.chain[1:]
 			continue
 		}

@@ -1,10 +1,18 @@
 package master
 
-// harakiri kills a worker whose oldest running request has run longer
-// than the harakiri option, and has it replaced at once. The request
-// start times come from the scoreboard (CLOCK_MONOTONIC), so the check is
-// per request and works for every thread of Python and Go workers.
-func (m *Master) harakiri(w *Worker) {
+import "time"
+
+// harakiri ends a worker whose oldest running request has run longer than
+// the harakiri option. The request start times come from the scoreboard
+// (CLOCK_MONOTONIC), so the check is per request and works for every
+// thread of Python and Go workers. A replacement starts at once: the hung
+// worker is not serving, and its start was not what failed.
+//
+// With harakiri-graceful-timeout the worker first gets
+// harakiri-graceful-signal (SIGTERM by default: it stops accepting and
+// exits when the request ends) and is killed only if it is still there
+// when the timeout runs out.
+func (m *Master) harakiri(w *Worker, now time.Time) {
 	if m.plan.Harakiri <= 0 || m.board == nil || w.BoardSlot < 0 || w.Killed {
 		return
 	}
@@ -12,33 +20,32 @@ func (m *Master) harakiri(w *Worker) {
 	if !ok || age < m.plan.Harakiri {
 		return
 	}
-	m.log.Warn("HARAKIRI: a request outran the harakiri limit; killing its worker",
-		"id", w.ID, "pid", w.PID, "request", request, "running", age.Round(1e6), "harakiri", m.plan.Harakiri)
+	if w.Harakiri { // already signalled: the graceful timeout decides
+		return
+	}
+	m.log.Warn("HARAKIRI: a request outran the harakiri limit",
+		"id", w.ID, "pid", w.PID, "request", request, "running", age.Round(time.Millisecond), "harakiri", m.plan.Harakiri)
 	w.Harakiri = true
-	m.kill(w, "")
 	if s := m.slot(w.ID); s != nil {
 		s.Harakiris++
+		m.vacate(s, w, now)
 	}
+	if m.plan.HarakiriGrace <= 0 || w.State == Stopping {
+		m.kill(w, "harakiri")
+		return
+	}
+	m.log.Warn("harakiri: signalling the worker first; it is killed if still running after harakiri-graceful-timeout",
+		"id", w.ID, "pid", w.PID, "signal", signalName(m.plan.HarakiriSignal), "timeout", m.plan.HarakiriGrace)
+	w.State = Stopping
+	w.StopDeadline = now.Add(m.plan.HarakiriGrace)
+	w.StopLimit = "harakiri-graceful-timeout"
+	m.signal(w, m.plan.HarakiriSignal)
 }
 
-// maxRequests retires a worker that has served its max-requests: a
-// replacement starts in its slot and the worker is stopped gracefully
-// once the replacement is ready, so no request fails and the pool never
-// shrinks (memory leaks in long-lived workers are the usual reason).
-func (m *Master) maxRequests(w *Worker) {
-	if m.plan.MaxRequests <= 0 || m.board == nil || w.BoardSlot < 0 || w.State != Ready || w.Retiring || m.phase != running {
-		return
+// vacate takes w out of its slot so manage starts a replacement now.
+func (m *Master) vacate(s *Slot, w *Worker, now time.Time) {
+	if s.Current == w && m.phase == running {
+		s.Current = nil
+		s.NextStart = now
 	}
-	limit := uint64(m.plan.MaxRequests + w.ID*m.plan.MaxRequestsDelta)
-	if m.board.Requests(w.BoardSlot) < limit {
-		return
-	}
-	s := m.slot(w.ID)
-	if s == nil || s.Current != w {
-		return
-	}
-	m.log.Info("worker served max-requests; replacing it", "id", w.ID, "pid", w.PID, "max_requests", limit)
-	w.Retiring = true
-	s.Current = nil // manage starts the replacement now
-	s.NextStart = m.os.Now()
 }

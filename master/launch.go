@@ -82,7 +82,46 @@ func (l *Launcher) Plan() *Plan {
 		Harakiri:         l.cfg.Harakiri,
 		MaxRequests:      l.cfg.MaxRequests,
 		MaxRequestsDelta: l.cfg.MaxRequestsDelta,
+		HarakiriGrace:    l.cfg.HarakiriGracefulTimeout,
+		HarakiriSignal:   l.cfg.HarakiriGracefulSignal,
+		ReloadOnRSS:      uint64(l.cfg.ReloadOnRSS) << 20,
+		EvilReloadOnRSS:  uint64(l.cfg.EvilReloadOnRSS) << 20,
+		MinLifetime:      l.cfg.MinWorkerLifetime,
+		Cheaper: CheaperPlan{
+			Min: l.cfg.Cheaper, Initial: l.cfg.CheaperInitial, Step: l.cfg.CheaperStep,
+			Algo: l.cfg.CheaperAlgo, Overload: l.cfg.CheaperOverload,
+			BusynessMax: l.cfg.CheaperBusynessMax, BusynessMin: l.cfg.CheaperBusynessMin,
+			Multiplier: l.cfg.CheaperMultiplier, Backlog: l.backlog,
+		},
+		Daemons: l.daemons(),
 	}
+}
+
+// daemons are the attach-daemon commands, run by /bin/sh as in uWSGI, in
+// chdir, as the workers' user, logging into the master's log; each gets
+// SIGTERM if the master dies.
+func (l *Launcher) daemons() []DaemonSpec {
+	var out []DaemonSpec
+	for _, cmd := range l.cfg.AttachDaemon {
+		out = append(out, DaemonSpec{Name: cmd, Spec: func() (*ProcSpec, error) {
+			env := append(append([]string(nil), l.baseEnv...), l.cfg.Env...)
+			return &ProcSpec{Path: "/bin/sh", Args: []string{"/bin/sh", "-c", cmd}, Env: env, Dir: l.cfg.Chdir,
+				Files: []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}, Credential: l.cred, DeathSignal: syscall.SIGTERM}, nil
+		}})
+	}
+	return out
+}
+
+// backlog is the connections waiting in the workers' listen queues, for
+// cheaper-algo = backlog.
+func (l *Launcher) backlog() int {
+	total := 0
+	for _, ln := range l.listeners {
+		if q, _, err := ln.Queue(); err == nil {
+			total += q
+		}
+	}
+	return total
 }
 
 // Spec is the process for one worker.
@@ -119,6 +158,9 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 		env = append(env, ipc.EnvDisableLogging+"=1")
 	}
 	env = append(env, l.pythonEnv()...)
+	if l.cfg.PyAutoreload > 0 && w.ID == 1 && len(l.cfg.Exec) == 0 {
+		env = append(env, ipc.EnvPyAutoreload+"="+strconv.Itoa(l.cfg.PyAutoreload)) // one watcher is enough
+	}
 	return &ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred}, nil
 }
 

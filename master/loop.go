@@ -27,6 +27,7 @@ func (m *Master) Step(ev Event) {
 	m.reap()
 	m.murder()
 	m.manage()
+	m.manageDaemons(m.os.Now())
 }
 
 // NextWake is how long the loop may sleep before a deadline needs it.
@@ -41,9 +42,10 @@ func (m *Master) NextWake() time.Duration {
 			next = w.Started.Add(m.plan.ReadyTimeout)
 		}
 	}
+	next = m.daemonWake(next)
 	if m.phase == running {
 		for _, s := range m.slots {
-			if s.Current == nil && s.NextStart.Before(next) {
+			if s.Current == nil && !s.Cheap && s.NextStart.Before(next) {
 				next = s.NextStart
 			}
 		}
@@ -69,7 +71,7 @@ func (m *Master) handleSignal(sig os.Signal) {
 		}
 	case syscall.SIGUSR2:
 		if m.hooks.Upgrade != nil && m.phase == running {
-			m.hooks.Upgrade(m.upgradeState(), m.generation)
+			m.hooks.Upgrade(upgradeState{Generation: m.generation, Workers: m.upgradeState(), Daemons: m.daemonState()})
 		}
 	}
 }
@@ -81,6 +83,10 @@ func (m *Master) handleNotify(n ipc.Notification) {
 	}
 	if n.Fields["READY"] == "1" && w.State == Starting {
 		m.markReady(w)
+	}
+	if why := n.Fields[ipc.NotifyReload]; why != "" && w.State == Ready && m.oldPlan == nil && w.Generation == m.generation {
+		m.log.Info("a worker asked for a reload", "id", w.ID, "pid", w.PID, "reason", why)
+		m.Reload()
 	}
 }
 
@@ -107,12 +113,22 @@ func (m *Master) Shutdown(graceful bool) {
 		for _, w := range m.workers {
 			m.stop(w, "shutdown")
 		}
+		for _, d := range m.daemons {
+			m.stopDaemon(d, "shutdown")
+		}
 		return
 	}
 	m.phase = halting
 	m.log.Info("immediate shutdown: killing workers")
 	for _, w := range m.workers {
 		m.kill(w, "")
+	}
+	for _, d := range m.daemons {
+		m.stopDaemon(d, "shutdown")
+		if d.pid != 0 {
+			d.killed = true
+			m.os.Signal(d.pid, syscall.SIGKILL)
+		}
 	}
 }
 
@@ -123,7 +139,7 @@ func (m *Master) Scale(n int) {
 	}
 	m.log.Info("scaling the pool", "from", len(m.slots), "to", n)
 	m.plan.Processes = n
-	m.resize(n)
+	m.resize(n, m.activeSlots())
 }
 
 // reap collects exited children and decides what each exit means.
@@ -131,7 +147,8 @@ func (m *Master) reap() {
 	for _, e := range m.os.Reap() {
 		w := m.workers[e.PID]
 		if w == nil {
-			continue // an orphan we inherited as PID 1
+			m.daemonExited(e) // or an orphan we inherited as PID 1
+			continue
 		}
 		delete(m.workers, e.PID)
 		m.releaseBoard(w.BoardSlot)
@@ -208,10 +225,10 @@ func (m *Master) murder() {
 	now := m.os.Now()
 	for _, w := range m.workers {
 		if w.State == Stopping && !w.Killed && !now.Before(w.StopDeadline) {
-			m.kill(w, "did not stop within worker-reload-mercy")
+			m.kill(w, "did not stop within "+w.StopLimit)
 		}
-		m.harakiri(w)
-		m.maxRequests(w)
+		m.harakiri(w, now)
+		m.recycle(w, now)
 		if w.State == Starting && m.plan.ReadyTimeout > 0 && now.Sub(w.Started) >= m.plan.ReadyTimeout {
 			m.log.Info("worker never sent READY=1; taking it as ready", "id", w.ID, "pid", w.PID, "ready_timeout", m.plan.ReadyTimeout)
 			m.markReady(w)
@@ -226,8 +243,9 @@ func (m *Master) manage() {
 	}
 	now := m.os.Now()
 	m.advanceChain(now)
+	m.cheaper(now)
 	for _, s := range m.slots {
-		if s.Current == nil && !now.Before(s.NextStart) {
+		if s.Current == nil && !s.Cheap && !now.Before(s.NextStart) {
 			m.spawn(s)
 		}
 	}
@@ -268,13 +286,16 @@ func (m *Master) announceReady() {
 		return
 	}
 	for _, s := range m.slots {
+		if s.Cheap {
+			continue
+		}
 		if s.Current == nil || s.Current.State != Ready || s.Current.Generation != m.generation {
 			return
 		}
 	}
 	m.announced = m.generation
 	m.oldPlan = nil
-	m.log.Info("all workers ready", "generation", m.generation, "workers", len(m.slots))
+	m.log.Info("all workers ready", "generation", m.generation, "workers", m.activeSlots())
 	if m.hooks.Ready != nil {
 		m.hooks.Ready(m.generation)
 	}

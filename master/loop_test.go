@@ -21,10 +21,11 @@ type fakeOS struct {
 	signals  map[int][]syscall.Signal
 	exited   []Exit
 	startErr error
+	rss      map[int]uint64
 }
 
 func newFake() *fakeOS {
-	return &fakeOS{now: time.Unix(1_700_000_000, 0), nextPID: 100, signals: map[int][]syscall.Signal{}}
+	return &fakeOS{now: time.Unix(1_700_000_000, 0), nextPID: 100, signals: map[int][]syscall.Signal{}, rss: map[int]uint64{}}
 }
 
 func (f *fakeOS) os() OS {
@@ -47,6 +48,7 @@ func (f *fakeOS) os() OS {
 			return e
 		},
 		Now: func() time.Time { return f.now },
+		RSS: func(pid int) (uint64, error) { return f.rss[pid], nil },
 	}
 }
 
@@ -516,7 +518,15 @@ type fakeBoard struct {
 	next int
 	ages map[int]time.Duration
 	reqs map[int]uint64
+	rt   map[int]time.Duration
 }
+
+func newFakeBoard() *fakeBoard {
+	return &fakeBoard{ages: map[int]time.Duration{}, reqs: map[int]uint64{}, rt: map[int]time.Duration{}}
+}
+
+func (b *fakeBoard) RunningTime(slot int) time.Duration { return b.rt[slot] }
+func (b *fakeBoard) Cores() int                         { return 1 }
 
 func (b *fakeBoard) Acquire() int             { b.next++; return b.next - 1 }
 func (b *fakeBoard) Release(int)              {}
@@ -531,7 +541,7 @@ func TestHarakiriKillsAndRespawnsAtOnce(t *testing.T) {
 	f := newFake()
 	plan := testPlan(2)
 	plan.Harakiri = 30 * time.Second
-	board := &fakeBoard{ages: map[int]time.Duration{}, reqs: map[int]uint64{}}
+	board := newFakeBoard()
 	m := newTestMaster(f, plan, nil, Hooks{})
 	m.SetBoard(board)
 	m.Step(Event{})
@@ -565,7 +575,7 @@ func TestMaxRequestsReplacesGracefully(t *testing.T) {
 	f := newFake()
 	plan := testPlan(2)
 	plan.MaxRequests, plan.MaxRequestsDelta = 100, 10
-	board := &fakeBoard{ages: map[int]time.Duration{}, reqs: map[int]uint64{}}
+	board := newFakeBoard()
 	m := newTestMaster(f, plan, nil, Hooks{})
 	m.SetBoard(board)
 	m.Step(Event{})

@@ -22,9 +22,24 @@ type Plan struct {
 	ReadyTimeout time.Duration
 	// Harakiri kills a worker whose oldest running request is older; 0 is off.
 	Harakiri time.Duration
+	// HarakiriGrace, when set, sends HarakiriSignal first and kills only
+	// if the worker is still there this much later.
+	HarakiriGrace  time.Duration
+	HarakiriSignal syscall.Signal
 	// MaxRequests retires a worker gracefully after that many requests
 	// (plus MaxRequestsDelta x its id); 0 is off.
 	MaxRequests, MaxRequestsDelta int
+	// ReloadOnRSS retires a worker gracefully, EvilReloadOnRSS kills it,
+	// once its resident memory passes this many bytes; 0 is off.
+	ReloadOnRSS, EvilReloadOnRSS uint64
+	// MinLifetime: no worker younger than this is recycled for requests
+	// or memory (min-worker-lifetime).
+	MinLifetime time.Duration
+	// Cheaper, when Cheaper.Min > 0, runs fewer workers than Processes
+	// while the pool is idle.
+	Cheaper CheaperPlan
+	// Daemons run beside the workers (attach-daemon, the HTTP front end).
+	Daemons []DaemonSpec
 	Spec                          func(w SpawnInfo) (*ProcSpec, error)
 	Chdir                         string // for stats
 }
@@ -45,6 +60,10 @@ type Board interface {
 	Oldest(slot int) (age time.Duration, request string, ok bool)
 	// Requests is how many requests the slot's worker has served.
 	Requests(slot int) uint64
+	// RunningTime is the total time the slot's worker spent in finished
+	// requests, summed over its threads, and Cores how many threads it has.
+	RunningTime(slot int) time.Duration
+	Cores() int
 }
 
 type phase int
@@ -64,9 +83,9 @@ type Hooks struct {
 	StatsToLog func([]stats.WorkerInfo)
 	// ReopenLog reopens the log file (master FIFO 'l').
 	ReopenLog func()
-	// Upgrade re-executes the master with the workers' state (SIGUSR2);
-	// it returns only if that failed.
-	Upgrade func(workers []adoptedWorker, generation int)
+	// Upgrade re-executes the master with the workers' and daemons'
+	// state (SIGUSR2); it returns only if that failed.
+	Upgrade func(st upgradeState)
 }
 
 // Master owns the pool. Create it with New and drive it with Run, or with
@@ -88,6 +107,8 @@ type Master struct {
 	chain      []int // chain reload: slots still to replace, in order
 	paused     bool  // FIFO p: workers are SIGSTOPped
 	board      Board
+	cheap      cheaperState
+	daemons    []*daemon
 
 	unknownWarned time.Time // the last "unknown master FIFO command" warning
 	unknownQuiet  int       // unknown bytes ignored since then without a line
@@ -101,13 +122,14 @@ func (m *Master) SetBoard(b Board) { m.board = b }
 func New(log hclog.Logger, osi OS, plan *Plan, reload func() (*Plan, error), hooks Hooks) *Master {
 	m := &Master{log: log, os: osi, plan: plan, reread: reload, hooks: hooks,
 		workers: map[int]*Worker{}, generation: 1}
-	m.resize(plan.Processes)
+	m.resize(plan.Processes, plan.initialWorkers())
+	m.planDaemons()
 	return m
 }
 
 // Done reports whether the master has finished, and its exit code.
 func (m *Master) Done() (bool, int) {
-	return m.phase != running && len(m.workers) == 0, m.exitCode
+	return m.phase != running && len(m.workers) == 0 && !m.daemonsRunning(), m.exitCode
 }
 
 // Workers returns a snapshot of the live workers, for stats and tests.
@@ -131,7 +153,10 @@ func (m *Master) Slots() []Slot {
 // Generation is the newest generation of workers.
 func (m *Master) Generation() int { return m.generation }
 
-func (m *Master) resize(n int) {
+// resize makes the pool n slots, active of them not cheap (see
+// fitCheaper; without cheaper every slot is active).
+func (m *Master) resize(n, active int) {
+	defer m.fitCheaper(active)
 	for len(m.slots) < n {
 		m.slots = append(m.slots, &Slot{ID: len(m.slots) + 1})
 	}
@@ -160,6 +185,7 @@ func (m *Master) stop(w *Worker, why string) {
 	m.resume()
 	w.State = Stopping
 	w.StopDeadline = m.os.Now().Add(m.plan.Mercy)
+	w.StopLimit = "worker-reload-mercy"
 	m.log.Info("stopping worker", "id", w.ID, "pid", w.PID, "generation", w.Generation, "reason", why)
 	m.signal(w, syscall.SIGTERM)
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/shirou/gopsutil/v3/process"
 )
 
 // OS is the seam between the loop's decisions and the processes they act
@@ -18,6 +20,8 @@ type OS struct {
 	// it also collects orphans, which the loop ignores.
 	Reap func() []Exit
 	Now  func() time.Time
+	// RSS is a process's resident memory in bytes.
+	RSS func(pid int) (uint64, error)
 }
 
 // ProcSpec is one process to start.
@@ -28,6 +32,9 @@ type ProcSpec struct {
 	Dir        string
 	Files      []*os.File          // fd 0, 1, 2, 3...
 	Credential *syscall.Credential // uid/gid to run as; nil keeps the master's
+	// DeathSignal is sent to the process if the master dies (daemons have
+	// no lifeline pipe to watch); 0 for none.
+	DeathSignal syscall.Signal
 }
 
 // Exit is a reaped child.
@@ -63,7 +70,7 @@ func signalName(s syscall.Signal) string {
 // Go's os/exec must not be used for children of the master: its Wait would
 // race with Reap for the same pids.
 func RealOS() OS {
-	return OS{Start: forkExec, Signal: syscall.Kill, Reap: reapAll, Now: time.Now}
+	return OS{Start: forkExec, Signal: syscall.Kill, Reap: reapAll, Now: time.Now, RSS: residentBytes}
 }
 
 func forkExec(spec *ProcSpec) (int, error) {
@@ -75,7 +82,7 @@ func forkExec(spec *ProcSpec) (int, error) {
 		Dir:   spec.Dir,
 		Env:   spec.Env,
 		Files: fds,
-		Sys:   &syscall.SysProcAttr{Credential: spec.Credential},
+		Sys:   &syscall.SysProcAttr{Credential: spec.Credential, Pdeathsig: spec.DeathSignal},
 	})
 }
 
@@ -95,4 +102,18 @@ func reapAll() []Exit {
 		}
 		exits = append(exits, Exit{PID: pid, Status: ws})
 	}
+}
+
+// residentBytes reads a process's resident set size (gopsutil reads
+// /proc/PID/statm: one small read, cheap enough for the loop once a second).
+func residentBytes(pid int) (uint64, error) {
+	p, err := process.NewProcess(int32(pid))
+	if err != nil {
+		return 0, err
+	}
+	mem, err := p.MemoryInfo()
+	if err != nil {
+		return 0, err
+	}
+	return mem.RSS, nil
 }

@@ -35,7 +35,8 @@ func (m *Master) reload(reread bool, mode reloadMode) {
 	m.generation++
 	m.log.Info([...]string{"graceful reload", "chain reload", "brutal reload"}[mode]+": starting a new generation",
 		"generation", m.generation, "workers", plan.Processes)
-	m.resize(plan.Processes)
+	m.resize(plan.Processes, m.activeSlots())
+	m.planDaemons()
 	m.chain = nil
 	for _, s := range m.slots {
 		s.NextStart = time.Time{}
@@ -77,7 +78,8 @@ func (m *Master) abortReload(failed *Worker) {
 	m.plan, m.oldPlan = m.oldPlan, nil
 	m.generation = good
 	m.chain = nil
-	m.resize(m.plan.Processes)
+	m.resize(m.plan.Processes, m.activeSlots())
+	m.planDaemons()
 	for _, s := range m.slots {
 		s.Current = nil
 	}

@@ -179,8 +179,7 @@ func (s *serving) reloadPlan() (*Plan, error) {
 }
 
 // upgrade execs the binary again with the workers' state (SIGUSR2).
-func (s *serving) upgrade(workers []adoptedWorker, generation int) {
-	st := upgradeState{Generation: generation, Workers: workers}
+func (s *serving) upgrade(st upgradeState) {
 	for _, l := range s.sockets.current {
 		st.Listeners = append(st.Listeners, int(l.File.Fd()))
 	}

@@ -7,7 +7,7 @@ import "github.com/supervise-go/supervise/stats"
 func (m *Master) Snapshot() []stats.WorkerInfo {
 	out := make([]stats.WorkerInfo, 0, len(m.slots))
 	for _, s := range m.slots {
-		info := stats.WorkerInfo{ID: s.ID, Slot: -1, LastSpawn: s.LastSpawn, Respawns: s.Respawns, Chdir: m.plan.Chdir, HarakiriCount: s.Harakiris}
+		info := stats.WorkerInfo{ID: s.ID, Slot: -1, LastSpawn: s.LastSpawn, Respawns: s.Respawns, Chdir: m.plan.Chdir, HarakiriCount: s.Harakiris, Cheap: s.Cheap}
 		w := s.Current
 		if w == nil || w.State != Ready {
 			if old := m.servingOld(s.ID); old != nil {

@@ -30,6 +30,7 @@ type upgradeState struct {
 	RuntimeDir string
 	Generation int
 	Workers    []adoptedWorker
+	Daemons    []adoptedDaemon
 }
 
 type adoptedWorker struct {
@@ -104,6 +105,7 @@ func (m *Master) adopt(st *upgradeState) {
 			s.LastSpawn = now
 		}
 	}
+	m.adoptDaemons(st.Daemons)
 	m.announced = m.generation
 	m.log.Info("upgraded in place: adopted the running workers", "workers", len(st.Workers), "generation", st.Generation)
 }

@@ -30,7 +30,9 @@ type Worker struct {
 	Killed       bool // SIGKILL sent
 	BoardSlot    int  // scoreboard slot, -1 for none
 	Harakiri     bool // killed for a request that outran harakiri: respawn it
-	Retiring     bool // max-requests reached: stopped once its replacement is ready
+	Retiring     bool // recycled (max-requests, reload-on-rss): stopped once its replacement is ready
+	StopLimit    string // the option whose deadline StopDeadline is, for the log
+	RSSChecked   time.Time
 }
 
 // Slot is one place in the pool: the worker currently filling it and the
@@ -43,4 +45,5 @@ type Slot struct {
 	Respawns  int       // workers started in this slot, the first included
 	LastSpawn time.Time
 	Harakiris int // workers of this slot killed by harakiri
+	Cheap     bool // cheaper: the slot is left empty while the pool is idle
 }

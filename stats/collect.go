@@ -24,6 +24,7 @@ type WorkerInfo struct {
 	HarakiriCount int
 	Chdir         string
 	Paused        bool // FIFO p
+	Cheap         bool // cheaper left the slot empty
 }
 
 // SocketInfo is one listening socket and how to read its queue.
@@ -70,7 +71,7 @@ func (c *Collector) worker(w WorkerInfo) Worker {
 	if w.Ready {
 		out.Accepting = 1
 	}
-	if w.PID == 0 {
+	if w.PID == 0 || w.Cheap {
 		out.Status = "cheap"
 	}
 	if w.Paused {

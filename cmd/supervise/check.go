@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/supervise-go/supervise/config"
 	"github.com/supervise-go/supervise/master"
@@ -12,9 +14,15 @@ import (
 
 // checkVerb is `supervise check [--json] --ini myapp.ini [options]`: it
 // reads the configuration like a master would, without binding or
-// starting anything, prints the effective settings and every notice, and
-// exits non-zero on an error (like nginx -t).
+// starting anything, prints every notice and the effective settings after
+// every expansion, and exits non-zero on an error (like nginx -t): 1 for
+// a configuration that cannot run, 2 for a mistake on the command line.
+// The notices are printed even when there is an error.
 func checkVerb(args, environ []string, stderr io.Writer) int {
+	return check(args, environ, os.Stdout, stderr)
+}
+
+func check(args, environ []string, stdout, stderr io.Writer) int {
 	asJSON := false
 	var rest []string
 	for _, a := range args {
@@ -25,39 +33,48 @@ func checkVerb(args, environ []string, stderr io.Writer) int {
 		rest = append(rest, a)
 	}
 	cfg, err := config.Load(rest, environ)
+	if cfg != nil {
+		for _, n := range cfg.Notices {
+			fmt.Fprintln(stderr, "notice:", n)
+		}
+	}
 	if err != nil {
-		fmt.Fprintln(stderr, "supervise check:", err)
+		for _, line := range strings.Split(err.Error(), "\n") { // errors.Join: one per line
+			fmt.Fprintln(stderr, "supervise check: error:", line)
+		}
+		var usage *config.UsageError
+		if errors.As(err, &usage) {
+			return 2
+		}
 		return 1
 	}
 	applyDemoDefaults(cfg)
 	program, err := master.CheckProgram(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "supervise check:", err)
+		fmt.Fprintln(stderr, "supervise check: error:", err)
 		return 1
 	}
-	for _, n := range cfg.Notices {
-		fmt.Fprintln(stderr, "notice:", n)
-	}
 	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(cfg)
+		if err := enc.Encode(cfg); err != nil {
+			fmt.Fprintln(stderr, "supervise check:", err)
+			return 1
+		}
 		return 0
 	}
-	fmt.Printf("files:       %v\n", cfg.Files)
-	for _, s := range cfg.Sockets {
-		fmt.Printf("socket:      %s (%s)\n", s.Addr, s.Proto)
-	}
+	fmt.Fprintf(stdout, "files:       %v\n", cfg.Files)
 	if len(cfg.Exec) > 0 {
-		fmt.Printf("exec:        %v (%s)\n", cfg.Exec, program)
+		fmt.Fprintf(stdout, "exec:        %v (%s)\n", cfg.Exec, program)
 	} else {
-		fmt.Printf("app:         module=%q callable=%q wsgi-file=%q (python %s)\n", cfg.Module, cfg.Callable, cfg.WSGIFile, program)
+		fmt.Fprintf(stdout, "app:         module=%q callable=%q wsgi-file=%q (python %s)\n", cfg.Module, cfg.Callable, cfg.WSGIFile, program)
 	}
-	fmt.Printf("workers:     %d processes x %d threads, mercy %v\n", cfg.Processes, cfg.Threads, cfg.WorkerReloadMercy)
-	fmt.Printf("chdir:       %q  pidfile: %q  vacuum: %v  listen: %d  buffer-size: %d\n", cfg.Chdir, cfg.Pidfile, cfg.Vacuum, cfg.Listen, cfg.BufferSize)
-	if cfg.Stats != "" {
-		fmt.Printf("stats:       %s (http %v)\n", cfg.Stats, cfg.StatsHTTP)
+	fmt.Fprintf(stdout, "workers:     %d processes x %d threads, mercy %v\n", cfg.Processes, cfg.Threads, cfg.WorkerReloadMercy)
+	fmt.Fprintln(stdout, "effective settings (defaults left out; docs/options.md lists them):")
+	for _, line := range strings.SplitAfter(strings.TrimSuffix(config.Render(cfg), "\n"), "\n") {
+		fmt.Fprint(stdout, "  ", line)
 	}
-	fmt.Println("configuration OK")
+	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout, "configuration OK")
 	return 0
 }

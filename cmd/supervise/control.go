@@ -34,6 +34,8 @@ var verbs = map[string]func(args, environ []string, stderr io.Writer) int{
 		return t.send("upgrade", "", syscall.SIGUSR2, stderr)
 	},
 	"top": topVerb,
+	// Not a control verb: the HTTP front end, standalone (cmd/supervise/http.go).
+	"http": httpVerb,
 	// uWSGI's spellings: `uwsgi --reload /run/app.pid`, `uwsgi --stop /run/app.pid`.
 	"--reload": func(args, environ []string, stderr io.Writer) int {
 		return reloadVerb(append([]string{"--pidfile"}, args...), environ, stderr)

@@ -50,6 +50,7 @@ func goTestMux() http.Handler {
 		time.Sleep(300 * time.Millisecond)
 		fmt.Fprint(w, "slow done")
 	})
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	mux.HandleFunc("/panic", func(w http.ResponseWriter, r *http.Request) { panic("boom in a handler") })
 	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
 		for i := 0; i < 3; i++ {

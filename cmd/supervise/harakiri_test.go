@@ -45,10 +45,10 @@ func TestHarakiriKillsAHungRequestsWorker(t *testing.T) {
 }
 
 func TestMaxRequestsRecyclesWithoutFailures(t *testing.T) {
-	m, dir, sock := startEcho(t, "--max-requests", "5", "--processes", "1")
+	m, dir, sock := startEcho(t, "--max-requests", "5", "--processes", "1", "--min-worker-lifetime", "0")
 	base := startNginx(t, dir, "unix:"+sock)
 	load := startLoad(base+"/pid", 4)
-	m.waitLog(`worker served max-requests; replacing it`, 3)
+	m.waitLog(`replacing worker: it served max-requests`, 3)
 	m.waitLog(`worker stopped: `, 3)
 	ok, failed, firstErr := load.finish()
 	if failed != 0 {
@@ -56,5 +56,26 @@ func TestMaxRequestsRecyclesWithoutFailures(t *testing.T) {
 	}
 	if n := len(m.waitLog(`spawned worker`, 4)); n < 4 {
 		t.Fatalf("%d workers started, want recycling", n)
+	}
+}
+
+// Harakiri is per request: one of a Go worker's four threads hangs while
+// the others keep serving, and only that worker is replaced.
+func TestHarakiriKillsAGoWorkerWithAHungThread(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	m, _, sock := startGoWorkers(t, "--harakiri", "2", "--processes", "1", "--stats", addr)
+	hung := make(chan error, 1)
+	go func() { _, _, err := uwsgiFetch(sock, "/hang"); hung <- err }()
+	waitStats(t, addr, func(st *stats.Stats) bool { return countStatus(st, "busy") == 1 })
+	if code, _, err := uwsgiFetch(sock, "/pid"); code != 200 {
+		t.Fatalf("the other threads stopped serving while one hangs: %d %v", code, err)
+	}
+	if err := <-hung; err == nil {
+		t.Fatal("the hung request got a response; want it cut by harakiri")
+	}
+	m.waitLog(`HARAKIRI: .*request="GET /hang"`, 1)
+	st := waitStats(t, addr, func(st *stats.Stats) bool { return st.Workers[0].HarakiriCount == 1 && st.Workers[0].Accepting == 1 })
+	if st.Workers[0].RespawnCount != 2 {
+		t.Fatalf("respawn_count %d, want the worker replaced once", st.Workers[0].RespawnCount)
 	}
 }

@@ -25,6 +25,9 @@ Control a running master (found with --pidfile, --fifo or --ini):
   supervise top ADDR                        live view; q quits
   supervise check [--json] --ini FILE       read the configuration, print it, start nothing
 
+The HTTP front end, in front of supervise's workers or any uwsgi server:
+  supervise http --listen ADDR --to SOCKET  (supervise http --help lists its options)
+
 Options (docs/options.md has the full table):
 `
 

@@ -37,6 +37,11 @@ func run(args, environ []string, stderr io.Writer) int {
 func runMaster(args, environ []string, stderr io.Writer) int {
 	cfg, err := config.Load(args, environ)
 	if err != nil {
+		if cfg != nil { // notices often explain the error (a typo, a refused option)
+			for _, n := range cfg.Notices {
+				fmt.Fprintln(stderr, "supervise: notice:", n)
+			}
+		}
 		return configError(err, stderr)
 	}
 	demo := applyDemoDefaults(cfg)

@@ -74,6 +74,7 @@ func TestSeedStackBehindNginx(t *testing.T) {
 
 const echoApp = `
 import hashlib, os, time
+LEAK = []
 def application(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/slow":
@@ -87,6 +88,14 @@ def application(environ, start_response):
         time.sleep(30)
         body = b"woke up"
     elif path == "/pid":
+        body = str(os.getpid()).encode()
+    elif path == "/wait":  # until the file named by the query exists
+        while not os.path.exists(environ["QUERY_STRING"]):
+            time.sleep(0.01)
+        body = str(os.getpid()).encode()
+    elif path == "/leak":  # keep QUERY_STRING MB for the life of the worker
+        mb = int(environ["QUERY_STRING"])
+        LEAK.append(bytearray(os.urandom(1024)) * (mb * 1024))
         body = str(os.getpid()).encode()
     else:
         data = environ["wsgi.input"].read()

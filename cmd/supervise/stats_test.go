@@ -57,10 +57,15 @@ func TestStatsCountRequestsAndShowBusyWorkers(t *testing.T) {
 			t.Fatalf("request %d: %d", i, code)
 		}
 	}
-	st, _, err := stats.Fetch(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A worker counts a request just after sending its response, so the
+	// client can read the reply before the count: wait for the count.
+	st := *waitStats(t, addr, func(st *stats.Stats) bool {
+		var sum uint64
+		for _, w := range st.Workers {
+			sum += w.Requests
+		}
+		return sum == n && countStatus(st, "busy") == 0
+	})
 	var total, tx uint64
 	for _, w := range st.Workers {
 		total += w.Requests
@@ -87,7 +92,7 @@ func TestStatsCountRequestsAndShowBusyWorkers(t *testing.T) {
 	done := make(chan int, 1)
 	go func() { code, _ := uwsgiGet(t, sock, "/slow?"+fifo); done <- code }()
 	os.ReadFile(fifo) // the slow request is inside the app now
-	st, _, err = stats.Fetch(addr)
+	st, _, err := stats.Fetch(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,6 +209,7 @@ func TestTopShowsWorkersAndQuitsOnQ(t *testing.T) {
 	m, _, sock := startEcho(t, "--stats", addr)
 	m.waitLog(`stats server listening`, 1)
 	uwsgiGet(t, sock, "/pid")
+	waitStats(t, addr, func(st *stats.Stats) bool { return countStatus(st, "busy") == 0 }) // counted after the reply
 	top := exec.Command(os.Args[0], "top", addr)
 	top.Env = append(os.Environ(), envRunMain+"=1")
 	stdin, _ := top.StdinPipe()

@@ -35,6 +35,8 @@ ENV_PY_MODULE = "SUPERVISE_PY_MODULE"
 ENV_PY_CALLABLE = "SUPERVISE_PY_CALLABLE"
 ENV_PY_WSGI_FILE = "SUPERVISE_PY_WSGI_FILE"
 ENV_PY_PYTHONPATH = "SUPERVISE_PY_PYTHONPATH"
+ENV_PY_AUTORELOAD = "SUPERVISE_PY_AUTORELOAD"
+NOTIFY_RELOAD = "SUPERVISE_RELOAD"
 ENV_SCOREBOARD_FD = "SUPERVISE_SCOREBOARD_FD"
 ENV_SCOREBOARD_SLOT = "SUPERVISE_SCOREBOARD_SLOT"
 FIRST_LISTEN_FD = 3
@@ -437,7 +439,7 @@ class Response(object):
             raise AssertionError("the app returned a body before calling start_response")
         self.code = int(self.status[:3])
         lines = ["%s %s\r\n" % (self.proto, self.status)]
-        has_length = False
+        has_length = said_close = False
         for k, v in self.headers:
             lk = k.lower()
             if lk == "content-length":
@@ -448,6 +450,7 @@ class Response(object):
                     pass
             elif lk == "connection" and v.lower() == "close":
                 self.keepalive = False
+                said_close = True
             lines.append("%s: %s\r\n" % (k, v))
         if self.keepalive:
             bodyless = self.head_only or self.code in (204, 304) or self.code < 200
@@ -459,8 +462,8 @@ class Response(object):
                     lines.append("Transfer-Encoding: chunked\r\n")
                 else:
                     self.keepalive = False
-            if not self.keepalive:
-                lines.append("Connection: close\r\n")
+        if not self.keepalive and not said_close:
+            lines.append("Connection: close\r\n")
         lines.append("\r\n")
         return "".join(lines).encode("latin-1")
 
@@ -519,6 +522,7 @@ class Worker(object):
         self.app_name = app_name
         env = os.environ
         self.threads = max(1, int(env.get(ENV_THREADS, "1")))
+        self.on_conn = [False] * self.threads  # per thread: serving a connection (one writer each)
         self.buffer_size = int(env.get(ENV_BUFFER_SIZE, "4096"))
         self.log_requests = env.get(ENV_DISABLE_LOGGING, "") != "1"
         self.stopping = False
@@ -591,14 +595,16 @@ class Worker(object):
                 log("ERROR", "accept failed; pausing", error=e)
                 time.sleep(0.1)
             return False
+        self.on_conn[core] = True
         try:
             if proto == "http":
-                self.serve_http(conn, addr, core)
+                self.serve_http(conn, addr, core, sock)
             else:
                 self.serve_uwsgi(conn, core)
         except Exception:
             log_traceback("connection failed")
         finally:
+            self.on_conn[core] = False
             conn.close()
         return True
 
@@ -672,7 +678,7 @@ class Worker(object):
 
     # -- HTTP/1.1 (http-socket)
 
-    def serve_http(self, conn, addr, core):
+    def serve_http(self, conn, addr, core, listener):
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) if conn.family != socket.AF_UNIX else None
         sockname = conn.getsockname()
         server = (sockname[0], str(sockname[1])) if isinstance(sockname, tuple) else ("localhost", "")
@@ -693,7 +699,7 @@ class Worker(object):
             if head is False:
                 self.simple_response(conn, "431 Request Header Fields Too Large")
                 return
-            keep, pending = self.http_request(conn, head, pending, server, remote, core)
+            keep, pending = self.http_request(conn, head, pending, server, remote, core, listener)
             if not keep or self.stopping:
                 return
 
@@ -723,7 +729,20 @@ class Worker(object):
         except OSError:
             pass
 
-    def http_request(self, conn, head, pending, server, remote, core):
+    def others_waiting(self, listener):
+        """Whether keeping this connection would make new ones wait: every
+        thread is on a connection and the listen queue is not empty. Then
+        the response says Connection: close, so one keep-alive client
+        cannot hold a thread while others queue (gunicorn's sync workers
+        avoid this by never keeping connections)."""
+        if not all(self.on_conn):
+            return False
+        try:
+            return bool(select.select([listener], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
+    def http_request(self, conn, head, pending, server, remote, core, listener):
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
@@ -759,6 +778,8 @@ class Worker(object):
             hk = "HTTP_" + key
             environ[hk] = environ[hk] + "," + v if hk in environ else v
         keepalive = ("close" not in conn_tokens) if proto == "HTTP/1.1" else ("keep-alive" in conn_tokens)
+        if keepalive and self.others_waiting(listener):
+            keepalive = False
         if chunked:
             environ.pop("CONTENT_LENGTH", None)
             body = ChunkedInput(conn, pending, 1 << 30)
@@ -889,6 +910,35 @@ def watch_lifeline(fd):
         os._exit(1)
 
 
+def module_mtimes():
+    """The modification time of every loaded module's source file."""
+    out = {}
+    for mod in list(sys.modules.values()):
+        path = getattr(mod, "__file__", None)
+        if not path:
+            continue
+        if path.endswith((".pyc", ".pyo")):
+            path = path[:-1]
+        try:
+            out[path] = os.stat(path).st_mtime_ns
+        except OSError:
+            pass
+    return out
+
+
+def autoreload(interval, seen):
+    """py-autoreload: when a loaded module's file changes, ask the master
+    for a graceful reload (uWSGI reloads the whole instance too)."""
+    while True:
+        time.sleep(interval)
+        for path, mtime in module_mtimes().items():
+            old = seen.setdefault(path, mtime)
+            if mtime != old:
+                log("INFO", "py-autoreload: a module changed; asking the master to reload", file=path)
+                notify("%s=%s" % (NOTIFY_RELOAD, path))
+                return
+
+
 def notify(state):
     path = os.environ.get(ENV_NOTIFY_SOCKET, "")
     if not path:
@@ -920,6 +970,9 @@ def main():
     socks = ",".join("%s:%s" % (proto, _sockname(s)) for s, proto in worker.listeners)
     log("INFO", "ready", pid=PID, app=app_name, threads=worker.threads, sockets=socks,
         generation=os.environ.get(ENV_GENERATION, "1"))
+    interval = int(os.environ.get(ENV_PY_AUTORELOAD) or 0)
+    if interval > 0:
+        threading.Thread(target=autoreload, args=(interval, module_mtimes()), daemon=True, name="autoreload").start()
     notify("READY=1")
     while True:
         sig = signal.sigwait(handled)

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/supervise-go/supervise/frontend"
+	"github.com/supervise-go/supervise/ipc"
+)
+
+const httpUsage = `supervise http: the HTTP front end, in front of any uwsgi server.
+
+  supervise http --listen 127.0.0.1:8080 --to unix:/run/app.sock [options]
+
+Listeners (at least one):
+  --listen ADDR                 serve HTTP on host:port (repeatable)
+  --listen-fd N                 serve HTTP on inherited listening socket N (repeatable)
+  --https ADDR,CERT,KEY         serve HTTPS (and HTTP/2) on host:port (repeatable)
+  --https-fd N,CERT,KEY         serve HTTPS on inherited listening socket N (repeatable)
+Backends:
+  --to ADDR                     uwsgi server: unix:/path, /path, @abstract or host:port;
+                                repeat for round robin (one that refuses is skipped)
+Options:
+`
+
+// httpVerb runs the front end until SIGTERM (graceful) or SIGINT/SIGQUIT.
+func httpVerb(args, environ []string, stderr io.Writer) int {
+	var (
+		listens, https, tos, maps, safes, proxies multiFlag
+		fds, httpsFDs                             multiFlag
+		cfg                                       frontend.Config
+		shutdown                                  = 30 * time.Second
+	)
+	fs := flag.NewFlagSet("supervise http", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, httpUsage)
+		fs.PrintDefaults()
+	}
+	fs.Var(&listens, "listen", "serve HTTP on host:port `ADDR` (repeatable)")
+	fs.Var(&fds, "listen-fd", "serve HTTP on inherited listening socket `N` (repeatable)")
+	fs.Var(&https, "https", "serve HTTPS (HTTP/2 offered) on `ADDR,CERT,KEY` (repeatable)")
+	fs.Var(&httpsFDs, "https-fd", "serve HTTPS on an inherited socket: `N,CERT,KEY` (repeatable)")
+	fs.Var(&tos, "to", "uwsgi backend `ADDR` (repeatable: round robin)")
+	fs.Var(&maps, "static-map", "serve the files of DIR at URL: `/URL=/DIR` (repeatable)")
+	fs.Var(&safes, "static-safe", "symlinks out of a static-map may lead under `DIR` (repeatable)")
+	fs.Var(&proxies, "trusted-proxy", "`CIDR` whose X-Forwarded-For/-Proto are believed (repeatable)")
+	fs.Var(byteSize{&cfg.PostBuffering}, "post-buffering", "`BYTES` of a chunked request body held in memory; past it, a temp file (default 65536)")
+	fs.Var(byteSize{&cfg.LimitPost}, "limit-post", "largest request body in `BYTES`, 413 past it (default: no limit)")
+	fs.IntVar(&cfg.BufferSize, "buffer-size", 4096, "largest uwsgi vars block (about the header block) in `BYTES`, 431 past it; match the workers'")
+	fs.StringVar(&cfg.DocumentRoot, "document-root", "", "DOCUMENT_ROOT sent to the workers: `DIR`")
+	fs.StringVar(&cfg.TempDir, "body-temp-dir", "", "`DIR` for request bodies past post-buffering (default $TMPDIR)")
+	fs.Var(seconds{&cfg.HeaderTimeout}, "header-timeout", "`DURATION` to read a request's headers; slower clients are dropped (default 10s)")
+	fs.Var(seconds{&cfg.IdleTimeout}, "idle-timeout", "a keep-alive connection with no request is closed after `DURATION` (default 75s)")
+	fs.Var(seconds{&cfg.BodyTimeout}, "body-timeout", "`DURATION`: longest pause while reading a request body; 408 (default 60s)")
+	fs.Var(seconds{&cfg.SendTimeout}, "send-timeout", "`DURATION`: longest pause while the client reads the response (default 60s)")
+	fs.Var(seconds{&cfg.ConnectTimeout}, "connect-timeout", "`DURATION` to connect to a TCP backend; 502 past it (default 5s)")
+	fs.Var(seconds{&cfg.BackendTimeout}, "backend-timeout", "`DURATION`: longest wait for the backend's answer (and between its reads); 504 (default 60s)")
+	fs.Var(seconds{&shutdown}, "shutdown-timeout", "on SIGTERM, the `DURATION` in-flight requests get to finish (seconds, or 500ms, 2s)")
+	fs.BoolVar(&cfg.DisableLogging, "disable-logging", false, "no access log line per request")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "supervise http: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg.Backends, cfg.StaticMaps, cfg.StaticSafe = tos, maps, safes
+	for _, p := range proxies {
+		prefix, err := frontend.ParseTrustedProxy(p)
+		if err != nil {
+			fmt.Fprintln(stderr, "supervise http:", err)
+			return 2
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "http", Level: hclog.Info, Output: stderr,
+		TimeFormat: "2006-01-02T15:04:05.000Z0700"})
+	cfg.Log = log
+	srv, err := frontend.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "supervise http:", err)
+		return 2
+	}
+	ls, err := httpListeners(listens, fds, https, httpsFDs)
+	if err != nil {
+		fmt.Fprintln(stderr, "supervise http:", err)
+		return 1
+	}
+	if len(ls) == 0 {
+		fmt.Fprintln(stderr, "supervise http: nothing to listen on: give --listen, --listen-fd, --https or --https-fd")
+		return 2
+	}
+	return serveFront(srv, ls, shutdown, log)
+}
+
+// frontListener is one socket with its TLS files, if any.
+type frontListener struct {
+	net.Listener
+	cert, key string
+}
+
+func serveFront(srv *frontend.Server, ls []frontListener, shutdown time.Duration, log hclog.Logger) int {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
+	errs := make(chan error, len(ls))
+	for _, l := range ls {
+		go func() {
+			if l.cert != "" {
+				errs <- srv.ServeTLS(l.Listener, l.cert, l.key)
+			} else {
+				errs <- srv.Serve(l.Listener)
+			}
+		}()
+		scheme := "http"
+		if l.cert != "" {
+			scheme = "https"
+		}
+		log.Info("listening", "address", scheme+"://"+l.Addr().String())
+	}
+	watchFrontLifeline(log)
+	if err := ipc.Notify(ipc.NotifyReady); err != nil {
+		log.Warn("cannot tell the master we are ready", "error", err)
+	}
+	select {
+	case err := <-errs:
+		log.Error("cannot serve", "error", err)
+		return 1
+	case sig := <-sigs:
+		if sig != syscall.SIGTERM {
+			log.Info("stopping now", "signal", sig)
+			return 0
+		}
+		log.Info("graceful stop: finishing in-flight requests", "timeout", shutdown)
+		ctx, cancel := context.WithTimeout(context.Background(), shutdown)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			log.Warn("requests still running at the shutdown-timeout were cut", "error", err)
+		}
+		for range ls {
+			if err := <-errs; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("listener", "error", err)
+			}
+		}
+		log.Info("stopped")
+		return 0
+	}
+}
+
+// httpListeners binds --listen and --https addresses and adopts the
+// inherited --listen-fd and --https-fd sockets.
+func httpListeners(listens, fds, https, httpsFDs []string) ([]frontListener, error) {
+	var out []frontListener
+	fail := func(err error) ([]frontListener, error) {
+		for _, l := range out {
+			l.Close()
+		}
+		return nil, err
+	}
+	for _, a := range listens {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			return fail(fmt.Errorf("--listen %s: %w", a, err))
+		}
+		out = append(out, frontListener{Listener: l})
+	}
+	for _, f := range fds {
+		l, err := inheritedListener(f)
+		if err != nil {
+			return fail(fmt.Errorf("--listen-fd %s: %w", f, err))
+		}
+		out = append(out, frontListener{Listener: l})
+	}
+	for _, spec := range https {
+		addr, cert, key, err := tlsSpec(spec)
+		if err != nil {
+			return fail(fmt.Errorf("--https %s: %w", spec, err))
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fail(fmt.Errorf("--https %s: %w", addr, err))
+		}
+		out = append(out, frontListener{Listener: l, cert: cert, key: key})
+	}
+	for _, spec := range httpsFDs {
+		fd, cert, key, err := tlsSpec(spec)
+		if err != nil {
+			return fail(fmt.Errorf("--https-fd %s: %w", spec, err))
+		}
+		l, err := inheritedListener(fd)
+		if err != nil {
+			return fail(fmt.Errorf("--https-fd %s: %w", fd, err))
+		}
+		out = append(out, frontListener{Listener: l, cert: cert, key: key})
+	}
+	return out, nil
+}
+
+func tlsSpec(spec string) (addr, cert, key string, err error) {
+	parts := strings.Split(spec, ",")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", errors.New("want ADDR,cert.pem,key.pem")
+	}
+	return parts[0], parts[1], parts[2], nil
+}
+
+func inheritedListener(s string) (net.Listener, error) {
+	fd, err := strconv.Atoi(s)
+	if err != nil || fd < 0 {
+		return nil, fmt.Errorf("%q is not a file descriptor number", s)
+	}
+	f := os.NewFile(uintptr(fd), "listen-fd-"+s)
+	defer f.Close()
+	l, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("fd %d is not a listening socket: %w", fd, err)
+	}
+	return l, nil
+}
+
+// watchFrontLifeline exits when the master that started us is gone (its
+// end of the lifeline pipe closes), as workers do.
+func watchFrontLifeline(log hclog.Logger) {
+	fd, err := strconv.Atoi(os.Getenv(ipc.EnvLifelineFD))
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "lifeline")
+	go func() {
+		buf := make([]byte, 1)
+		for {
+			if _, err := f.Read(buf); err != nil {
+				log.Warn("the master is gone (lifeline closed); exiting")
+				os.Exit(1)
+			}
+		}
+	}()
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// byteSize reads a byte count: 65536, 64k, 10m, 1g.
+type byteSize struct{ p *int64 }
+
+func (b byteSize) String() string {
+	if b.p == nil {
+		return "0"
+	}
+	return strconv.FormatInt(*b.p, 10)
+}
+
+func (b byteSize) Set(v string) error {
+	mult := int64(1)
+	s := strings.ToLower(strings.TrimSpace(v))
+	switch {
+	case strings.HasSuffix(s, "k"):
+		mult, s = 1<<10, s[:len(s)-1]
+	case strings.HasSuffix(s, "m"):
+		mult, s = 1<<20, s[:len(s)-1]
+	case strings.HasSuffix(s, "g"):
+		mult, s = 1<<30, s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q is not a byte count (65536, 64k, 10m)", v)
+	}
+	*b.p = n * mult
+	return nil
+}
+
+// seconds reads a duration: a Go duration ("500ms", "2s") or, as in
+// uWSGI's options, a plain number of seconds.
+type seconds struct{ p *time.Duration }
+
+func (d seconds) String() string {
+	if d.p == nil || *d.p == 0 {
+		return ""
+	}
+	return d.p.String()
+}
+
+func (d seconds) Set(v string) error {
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		*d.p = time.Duration(n) * time.Second
+		return nil
+	}
+	t, err := time.ParseDuration(v)
+	if err != nil || t < 0 {
+		return fmt.Errorf("%q is not a duration (seconds, or 500ms, 2s)", v)
+	}
+	*d.p = t
+	return nil
+}

@@ -1,0 +1,258 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The long tail: uWSGI options that real ini files carry and supervise
+// does not implement. Each is accepted with a one-line notice that says
+// whether behaviour differs ("harmless: ..." when it does not matter
+// here, "differs: ..." when it does, and what happens instead), or is
+// refused when going on without it would be wrong (a security setting
+// dropped, commands the setup needs never run, a socket nobody answers
+// on). The table is appended to the main one (see options.go).
+
+// harmless options change nothing that matters under supervise.
+func harmless(name string, aliases []string, kind Kind, why string) Option {
+	return Option{Name: name, Aliases: aliases, Kind: kind, Status: Ignored, Help: "harmless: " + why}
+}
+
+// differs options are accepted, but behaviour is not uWSGI's.
+func differs(name string, aliases []string, kind Kind, instead string) Option {
+	return Option{Name: name, Aliases: aliases, Kind: kind, Status: Ignored, Help: "differs: " + instead}
+}
+
+// refused options stop the start with an error that says what to do.
+func refused(name string, aliases []string, kind Kind, instead string) Option {
+	return Option{Name: name, Aliases: aliases, Kind: kind, Status: Refused, Help: instead}
+}
+
+const (
+	noUWSGIModule = "; the uwsgi Python module does not exist under supervise, so app code that imports it fails"
+	hookRefusal   = "supervise does not run uWSGI's hook commands, and starting without what they do (directories, permissions, migrations) would be wrong; run the command before supervise starts (ExecStartPre= in systemd, or a wrapper script)"
+	routeHelp     = "differs: no internal routing, every request reaches the app (rewrite, redirect and add headers in nginx); a rule that guards access (basicauth, ldapauth, break, return) is refused, since dropping it would open what it protects"
+	staticHelp    = "not implemented; requests for these files reach the app (serve static files from nginx, or with static-map)"
+	expiresHelp   = "static files get no Expires header from this rule (set expires in nginx)"
+	socketRefusal = "supervise's workers speak uwsgi and HTTP only, so nothing would answer on this socket; use socket (nginx uwsgi_pass) or http-socket (proxy_pass), with TLS in nginx"
+	configRefusal = "supervise reads ini files only; write the same options as an ini [uwsgi] section"
+)
+
+var longTail = append([]Option{
+	// configuration language
+	works("print", nil, List, "", "log this text when the configuration is read (after expansion), as a notice", printLine),
+	works("set", nil, List, "", "KEY=VALUE: set an option, or a placeholder if KEY is not an option", setKeyValue),
+	works("set-placeholder", []string{"set-ph"}, List, "", "KEY=VALUE: set a placeholder for %(KEY) that is never read as an option (allowed under strict)", setPlaceholderOnly),
+	refused("yaml", []string{"yml"}, String, configRefusal),
+	refused("json", nil, String, configRefusal),
+	refused("xml", nil, String, configRefusal),
+
+	// process model
+	refused("daemonize", nil, String, "supervise stays in the foreground, and its log would not go to the file named here; remove it, set logto = FILE for the log, and run supervise under systemd (deploy/systemd), in a container, or with nohup ... &"),
+	refused("daemonize2", nil, String, "supervise stays in the foreground, as for daemonize; remove it, set logto = FILE for the log, and run supervise under systemd (deploy/systemd)"),
+	refused("emperor", nil, List, "supervise runs one app per master, not an Emperor of vassal files; start one supervise per vassal ini (for example a systemd template unit)"),
+	harmless("master-as-root", nil, Bool, "the master keeps root already (to bind and re-bind sockets); only the workers drop to uid/gid"),
+	harmless("no-orphans", nil, Bool, "workers exit on their own when the master is gone (they watch a lifeline pipe)"),
+	differs("reaper", []string{"r"}, Bool, "workers do not reap children the app leaves behind; zombies of subprocesses it never waits for stay until the worker is replaced (wait for them in the app)"),
+	harmless("procname", nil, String, "process names are not changed (workers show as the interpreter in ps)"),
+	harmless("procname-prefix", nil, String, "process names are not changed (workers show as the interpreter in ps)"),
+	harmless("procname-prefix-spaced", nil, String, "process names are not changed (workers show as the interpreter in ps)"),
+	harmless("procname-append", nil, String, "process names are not changed (workers show as the interpreter in ps)"),
+	harmless("procname-master", nil, String, "process names are not changed (the master shows as supervise in ps)"),
+	harmless("py-call-osafterfork", nil, Bool, "each worker starts its own interpreter; nothing is forked after the app is loaded"),
+	harmless("plugins-dir", []string{"plugin-dir"}, List, "there are no plugins to load"),
+	differs("max-worker-lifetime", nil, Seconds, "workers are not recycled by age; use max-requests"),
+	differs("reload-on-as", nil, Int, "workers are not recycled by address-space size"),
+	differs("evil-reload-on-as", nil, Int, "workers are not recycled by address-space size"),
+	differs("reload-mercy", nil, Seconds, "only worker-reload-mercy bounds how long a stopping worker may take"),
+	differs("idle", nil, Seconds, "workers are never put to sleep when idle"),
+	differs("die-on-idle", nil, Bool, "the master does not exit when idle"),
+	differs("cpu-affinity", nil, Int, "workers are not pinned to CPUs"),
+	differs("max-fd", nil, Int, "the open-file limit is inherited from how supervise is started (LimitNOFILE= in systemd, ulimit -n)"),
+	differs("limit-as", nil, Int, "worker address space is not limited; bound memory with reload-on-rss, max-requests or systemd's MemoryMax="),
+	differs("limit-post", nil, Int, "request bodies are not limited here; limit them in nginx (client_max_body_size)"),
+	differs("umask", nil, String, "the umask is inherited from how supervise is started (UMask= in systemd)"),
+	differs("honour-stdin", nil, Bool, "workers' stdin is /dev/null, so input() and pdb cannot read from the terminal"),
+	differs("show-config", nil, Bool, "the configuration is not printed at start; run supervise check --ini FILE to see the effective settings"),
+	works("touch-chain-reload", nil, List, "", "reload gracefully when this file's mtime changes, like touch-reload (supervise's reload already starts new workers before old ones stop; the configuration is read again)", list(func(c *Config) *[]string { return &c.TouchReload })),
+	works("touch-workers-reload", nil, List, "", "reload gracefully when this file's mtime changes, like touch-reload (the configuration is read again)", list(func(c *Config) *[]string { return &c.TouchReload })),
+	differs("touch-logreopen", nil, List, "touching the file does nothing; reopen the log with the master FIFO's l command (master-fifo)"),
+	works("pidfile2", []string{"safe-pidfile", "safe-pidfile2"}, String, "", "write the master's pid to this file, like pidfile (the master keeps root, so it is written before the workers start); supervise writes one pidfile", setPidfile2),
+	refused("chroot", nil, String, "supervise does not chroot the workers, and running them outside the jail this file asks for would be wrong; remove it, or confine the service with systemd (RootDirectory=)"),
+	refused("cap", nil, String, "supervise does not set capabilities; remove it and grant them with systemd (AmbientCapabilities=, CapabilityBoundingSet=)"),
+	refused("unshare", nil, String, "supervise does not create namespaces; remove it and isolate the service with systemd (PrivateTmp=, PrivateNetwork=, ...) or a container"),
+
+	// concurrency engines
+	differs("gevent", nil, Int, "no gevent loop and no monkey patching; each worker serves up to threads requests at once with OS threads"),
+	differs("gevent-monkey-patch", nil, Bool, "no monkey patching; the app may call gevent.monkey.patch_all() itself"),
+	differs("async", nil, Int, "no uWSGI async cores; each worker serves up to threads requests at once with OS threads"),
+	differs("ugreen", nil, Bool, "no green threads; each worker serves up to threads requests at once with OS threads"),
+
+	// spooler, mules, cron, cache
+	differs("spooler", nil, List, "no spooler: tasks queued with uwsgi.spool or uwsgidecorators never run (use a task queue such as Celery or RQ)"+noUWSGIModule),
+	differs("spooler-processes", nil, Int, "no spooler processes are started"),
+	differs("spooler-frequency", nil, Int, "no spooler"),
+	differs("spooler-import", nil, List, "no spooler; the module is not imported"),
+	differs("mule", nil, List, "no mules are started; code meant to run in a mule does not run (run it as attach-daemon or as its own service)"+noUWSGIModule),
+	differs("mules", nil, Int, "no mules are started (run background code as attach-daemon or as its own service)"),
+	differs("cron", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
+	differs("cron2", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
+	differs("unique-cron", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
+	differs("cache2", nil, List, "no uWSGI cache"+noUWSGIModule),
+	differs("cache", nil, Int, "no uWSGI cache"+noUWSGIModule),
+
+	// routing and responses
+	{Name: "route", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},
+	{Name: "route-host", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},
+	{Name: "route-uri", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},
+	{Name: "route-if", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},
+	{Name: "route-if-not", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},
+	{Name: "route-run", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(false)},
+	{Name: "response-route", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},
+	{Name: "final-route", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},
+	{Name: "error-route", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},
+	differs("add-header", nil, List, "the header is not added to responses; add it in nginx (add_header) or in the app"),
+	differs("catch-exceptions", nil, Bool, "an exception is logged with its traceback and the client gets a plain 500, never the traceback"),
+	differs("wsgi-disable-file-wrapper", nil, Bool, "wsgi.file_wrapper stays available (it streams a file, with sendfile when it can)"),
+	harmless("ignore-sigpipe", nil, Bool, "a client that went away is counted in the stats' write_errors, not logged as a traceback"),
+	harmless("ignore-write-errors", nil, Bool, "a client that went away is counted in the stats' write_errors, not logged as a traceback"),
+	differs("disable-write-exception", nil, Bool, "a write to a client that went away raises in the app's write() as without this option; the request ends and counts in the stats' write_errors"),
+	differs("pyargv", nil, String, "sys.argv is not set for the app"),
+	differs("py-tracebacker", nil, String, "no tracebacker socket (py-spy dump --pid PID shows a worker's stacks)"),
+
+	// static files
+	differs("check-static", nil, List, staticHelp),
+	differs("check-static-docroot", nil, Bool, staticHelp),
+	differs("static-index", nil, List, "no index file is served for directories"),
+	differs("static-skip-ext", nil, List, staticHelp),
+	differs("static-safe", nil, List, staticHelp),
+	differs("static-gzip-all", nil, Bool, "static files are not served pre-compressed"),
+	differs("static-expires", nil, List, expiresHelp),
+	differs("static-expires-mtime", nil, List, expiresHelp),
+	differs("static-expires-type", nil, List, expiresHelp),
+	differs("static-expires-type-mtime", nil, List, expiresHelp),
+	differs("static-expires-uri", nil, List, expiresHelp),
+	differs("static-expires-uri-mtime", nil, List, expiresHelp),
+
+	// sockets and timeouts
+	{Name: "protocol", Aliases: []string{"socket-protocol"}, Kind: String, Status: Ignored, Help: "harmless: uwsgi is what socket speaks; any other protocol is refused (use http-socket for HTTP)", apply: checkProtocol},
+	refused("fastcgi-socket", nil, List, socketRefusal),
+	refused("scgi-socket", nil, List, socketRefusal),
+	refused("https-socket", nil, List, socketRefusal),
+	refused("ssl-socket", nil, List, socketRefusal),
+	differs("so-keepalive", nil, Bool, "TCP keepalive is not set on accepted connections"),
+	differs("socket-timeout", nil, Seconds, "workers do not time out a slow client; nginx's uwsgi_read_timeout/uwsgi_send_timeout and harakiri bound a request"),
+	differs("http-timeout", nil, Seconds, "not implemented; connections are not timed out by this setting"),
+	differs("http-websockets", nil, Bool, "no WebSocket support: uwsgi.websocket_handshake does not exist under supervise"),
+	differs("http-keepalive", nil, Bool, "not a setting here: workers keep HTTP/1.1 connections open unless the client asks to close"),
+
+	// python
+	differs("no-site", nil, Bool, "the workers' python imports site as usual (a virtualenv is chosen with home)"),
+	differs("optimize", []string{"O"}, Int, "the workers run python without -O"),
+
+	// logging
+	works("logto2", nil, String, "", "append the log to this file, like logto (the master opens it before the workers start)", str(func(c *Config) *string { return &c.Logto })),
+	harmless("log-master", nil, Bool, "the master writes the workers' log already"),
+	harmless("threaded-logger", nil, Bool, "the master writes the log; workers only write to a pipe"),
+	differs("log-maxsize", nil, Int, "the log file is not rotated by size; rotate it with logrotate and reopen it with the master FIFO's l command"),
+	differs("log-backupname", nil, String, "the log file is not rotated by size; rotate it with logrotate"),
+	differs("logfile-chown", nil, Bool, "the log file keeps the owner it is created with"),
+	differs("logfile-chmod", nil, String, "the log file keeps the mode it is created with"),
+	differs("log-x-forwarded-for", nil, Bool, "request lines show REMOTE_ADDR as nginx sent it"),
+	differs("log-4xx", nil, Bool, "with disable-logging no request is logged, whatever its status"),
+	differs("log-5xx", nil, Bool, "with disable-logging no request is logged, whatever its status"),
+	differs("log-slow", nil, Int, "with disable-logging no request is logged, however slow"),
+	differs("req-logger", []string{"logger-req"}, List, "request lines go to the same log as everything else (logto)"),
+}, hooks()...)
+
+// hooks are uWSGI's commands run at points of the start; supervise runs
+// none of them.
+func hooks() []Option {
+	var out []Option
+	for _, phase := range []string{"asap", "pre-jail", "post-jail", "as-root", "as-user", "as-user-atexit", "pre-app", "post-app"} {
+		out = append(out, refused("exec-"+phase, nil, List, hookRefusal))
+	}
+	for _, phase := range []string{"asap", "pre-jail", "post-jail", "as-root", "as-user", "as-user-atexit", "pre-app", "post-app",
+		"master-start", "accepting", "accepting-once", "accepting1", "accepting1-once"} {
+		out = append(out, refused("hook-"+phase, nil, List, hookRefusal))
+	}
+	return out
+}
+
+func printLine(l *loader, v string) error {
+	l.notice("print:"+strconv.Itoa(len(l.cfg.Notices)), v)
+	return nil
+}
+
+// setKeyValue is `--set KEY=VALUE` on the command line (in an ini the
+// reader handles set itself, before placeholders are resolved).
+func setKeyValue(l *loader, v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	k = strings.TrimSpace(k)
+	if !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE")
+	}
+	l.export(entry{key: k, value: val, where: "--set"})
+	if lookup(k) == nil {
+		return nil
+	}
+	return l.set(k, val, "--set")
+}
+
+func setPlaceholderOnly(l *loader, v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	k = strings.TrimSpace(k)
+	if !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE")
+	}
+	if lookup(k) != nil {
+		return fmt.Errorf("%s is an option, not a placeholder", k)
+	}
+	l.export(entry{key: k, value: val, where: "--set-placeholder", placeholderOnly: true})
+	return nil
+}
+
+func setPidfile2(l *loader, v string) error {
+	v = strings.TrimSpace(v)
+	if l.cfg.Pidfile != "" && l.cfg.Pidfile != v {
+		l.notice("pidfile2", fmt.Sprintf("pidfile2 = %s: not written; supervise writes one pidfile (%s)", v, l.cfg.Pidfile))
+		return nil
+	}
+	l.cfg.Pidfile = v
+	return nil
+}
+
+// guardActions are route actions that control access: dropping them
+// would serve what they protect.
+var guardActions = []string{"basicauth", "basicauth-next", "ldapauth", "ldapauth-next", "break", "return"}
+
+// checkRoute refuses a routing rule whose action guards access. A rule is
+// "SUBJECT ACTION[:ARGS]", or only the action for route-run.
+func checkRoute(hasSubject bool) func(*loader, string) error {
+	return func(_ *loader, v string) error {
+		action := strings.TrimSpace(v)
+		if hasSubject {
+			_, action, _ = strings.Cut(action, " ")
+			action = strings.TrimSpace(action)
+		}
+		name, _, _ := strings.Cut(action, ":")
+		for _, g := range guardActions {
+			if strings.EqualFold(name, g) {
+				return fmt.Errorf("refused: this rule guards access (%s) and supervise has no internal routing; enforce it in nginx (auth_basic, deny, return) and remove it here", g)
+			}
+		}
+		return nil
+	}
+}
+
+func checkProtocol(_ *loader, v string) error {
+	switch p := strings.ToLower(strings.TrimSpace(v)); p {
+	case "uwsgi", "":
+		return nil
+	case "http":
+		return fmt.Errorf("refused: supervise sets the protocol per socket; write http-socket = ADDR instead of socket = ADDR")
+	default:
+		return fmt.Errorf("refused: supervise's workers speak uwsgi and HTTP only; use socket or http-socket")
+	}
+}

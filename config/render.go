@@ -1,0 +1,108 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Render writes the effective settings that differ from the defaults, in
+// ini form, one `name = value` line per setting (a list gives one line per
+// item), in the order of the Config fields: what `supervise check` prints
+// after every expansion. Notices and the files read are not settings and
+// are left to the caller.
+func Render(c *Config) string {
+	var b strings.Builder
+	v := reflect.ValueOf(c).Elem()
+	def := reflect.ValueOf(defaults()).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() || f.Name == "Notices" || f.Name == "Files" {
+			continue
+		}
+		if reflect.DeepEqual(v.Field(i).Interface(), def.Field(i).Interface()) {
+			continue
+		}
+		name := optionName(f.Name)
+		fv := v.Field(i)
+		if f.Name == "Sockets" {
+			for _, s := range c.Sockets {
+				key := "socket"
+				if s.Proto != "uwsgi" {
+					key = s.Proto + "-socket"
+				}
+				fmt.Fprintf(&b, "%s = %s\n", key, s.Addr)
+			}
+			continue
+		}
+		if f.Name == "Exec" {
+			if len(c.Exec) > 0 {
+				fmt.Fprintf(&b, "%s = %s\n", name, joinCommand(c.Exec))
+			}
+			continue
+		}
+		if fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() != reflect.Uint8 {
+			for j := 0; j < fv.Len(); j++ {
+				fmt.Fprintf(&b, "%s = %s\n", name, renderValue(fv.Index(j)))
+			}
+			continue
+		}
+		fmt.Fprintf(&b, "%s = %s\n", name, renderValue(fv))
+	}
+	return b.String()
+}
+
+func renderValue(v reflect.Value) string {
+	switch x := v.Interface().(type) {
+	case time.Duration:
+		if x%time.Second == 0 {
+			return fmt.Sprint(int64(x / time.Second))
+		}
+		return x.String()
+	case os.FileMode:
+		return fmt.Sprintf("%o", uint32(x.Perm()))
+	case fmt.Stringer:
+		return x.String()
+	}
+	if v.Kind() == reflect.Struct || v.Kind() == reflect.Pointer {
+		return fmt.Sprintf("%+v", v.Interface())
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// optionName turns a Config field name into its option's name:
+// WorkerReloadMercy -> worker-reload-mercy, StatsHTTP -> stats-http,
+// PythonPath -> pythonpath (the option's spelling, when one matches).
+func optionName(field string) string {
+	var b strings.Builder
+	r := []rune(field)
+	for i, c := range r {
+		if i > 0 && unicode.IsUpper(c) && (unicode.IsLower(r[i-1]) || (i+1 < len(r) && unicode.IsLower(r[i+1]))) {
+			b.WriteByte('-')
+		}
+		b.WriteRune(unicode.ToLower(c))
+	}
+	name := b.String()
+	if o := lookup(name); o != nil {
+		return o.Name
+	}
+	if o := lookup(strings.ReplaceAll(name, "-", "")); o != nil {
+		return o.Name
+	}
+	return name
+}
+
+func joinCommand(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t'\"") {
+			a = "'" + strings.ReplaceAll(a, "'", `'"'"'`) + "'"
+		}
+		quoted[i] = a
+	}
+	return strings.Join(quoted, " ")
+}

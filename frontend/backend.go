@@ -1,0 +1,162 @@
+package frontend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A Backend is one uwsgi server the front end forwards to. The uwsgi
+// protocol carries one request per connection, so every request dials.
+type Backend struct {
+	Name     string // as configured
+	network  string // "unix" or "tcp"
+	addr     string
+	unix     *net.UnixAddr // set for a unix socket
+	sockaddr *unix.SockaddrUnix
+	// deadUntil is when a backend that refused a connection is tried
+	// again (unix nanoseconds; 0: alive).
+	deadUntil atomic.Int64
+}
+
+// ParseBackend reads a --to address: "unix:/path", "/path" or "x.sock"
+// (unix socket), "@name" (abstract unix socket), "host:port" or
+// "tcp:host:port".
+func ParseBackend(s string) (*Backend, error) {
+	b := &Backend{Name: s}
+	switch {
+	case strings.HasPrefix(s, "unix:"):
+		b.network, b.addr = "unix", strings.TrimPrefix(s, "unix:")
+	case strings.HasPrefix(s, "tcp:"):
+		b.network, b.addr = "tcp", strings.TrimPrefix(s, "tcp:")
+	case strings.HasPrefix(s, "@"), strings.Contains(s, "/"), strings.HasSuffix(s, ".sock"):
+		b.network, b.addr = "unix", s
+	default:
+		b.network, b.addr = "tcp", s
+	}
+	if b.addr == "" {
+		return nil, fmt.Errorf("backend %q: empty address (want unix:/path, /path, @name or host:port)", s)
+	}
+	if b.network == "tcp" {
+		if _, _, err := net.SplitHostPort(b.addr); err != nil {
+			return nil, fmt.Errorf("backend %q: %w (want unix:/path, /path, @name or host:port)", s, err)
+		}
+		return b, nil
+	}
+	name := b.addr
+	if strings.HasPrefix(name, "@") {
+		name = "\x00" + name[1:]
+	}
+	b.unix = &net.UnixAddr{Name: name, Net: "unix"}
+	b.sockaddr = &unix.SockaddrUnix{Name: name}
+	return b, nil
+}
+
+// Pool spreads requests over its backends round robin, skipping one that
+// refused a connection for DeadFor.
+type Pool struct {
+	backends       []*Backend
+	next           atomic.Uint32
+	ConnectTimeout time.Duration
+	DeadFor        time.Duration
+	// onDead is told (once per transition) that a backend was marked dead.
+	onDead func(b *Backend, err error)
+}
+
+// NewPool makes a pool; connectTimeout bounds each dial (0: 5 s).
+func NewPool(backends []*Backend, connectTimeout time.Duration) *Pool {
+	if connectTimeout <= 0 {
+		connectTimeout = 5 * time.Second
+	}
+	return &Pool{backends: backends, ConnectTimeout: connectTimeout, DeadFor: time.Second}
+}
+
+// errAllDead is what Dial returns when no backend takes the connection.
+var errAllDead = errors.New("no backend accepted the connection")
+
+// Dial connects to the next live backend. A backend that fails is marked
+// dead and the next is tried; when all are dead, the ones marked dead are
+// tried once more anyway (they may be back), so a pool never refuses to
+// try. Nothing has been sent when Dial fails, so retrying is safe for
+// every method.
+func (p *Pool) Dial(ctx context.Context) (conn, *Backend, error) {
+	n := len(p.backends)
+	start := int(p.next.Add(1)-1) % n
+	now := time.Now().UnixNano()
+	var errs []error
+	for pass := 0; pass < 2; pass++ {
+		for i := 0; i < n; i++ {
+			b := p.backends[(start+i)%n]
+			dead := b.deadUntil.Load() > now
+			if dead != (pass == 1) {
+				continue // first pass: the live ones; second: the dead ones
+			}
+			c, err := p.dial(ctx, b)
+			if err == nil {
+				b.deadUntil.Store(0)
+				return c, b, nil
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", b.Name, err))
+			if ctx.Err() != nil {
+				return nil, nil, errors.Join(errs...)
+			}
+			if errors.Is(err, syscall.EAGAIN) {
+				continue // a full backlog: busy, not dead
+			}
+			if old := b.deadUntil.Swap(time.Now().Add(p.DeadFor).UnixNano()); old == 0 && p.onDead != nil {
+				p.onDead(b, err)
+			}
+		}
+	}
+	return nil, nil, fmt.Errorf("%w: %w", errAllDead, errors.Join(errs...))
+}
+
+// conn is a backend connection: a *net.TCPConn, or for unix sockets an
+// *os.File on the socket (see dialUnix).
+type conn interface {
+	io.ReadWriteCloser
+	SetDeadline(time.Time) error
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+func (p *Pool) dial(ctx context.Context, b *Backend) (conn, error) {
+	if b.unix != nil {
+		return dialUnix(b.sockaddr)
+	}
+	d := net.Dialer{Timeout: p.ConnectTimeout}
+	return d.DialContext(ctx, "tcp", b.addr)
+}
+
+// dialUnix connects a unix socket with the bare syscalls: the backend
+// pays for a connection per request, and net.DialUnix adds a
+// getsockname and a getpeername to each for addresses nobody reads.
+// A unix connect completes or fails at once (EAGAIN when the backlog is
+// full, as nginx sees it): no timeout is needed. The *os.File is in Go's
+// poller (the socket is non-blocking), so deadlines work.
+func dialUnix(sa *unix.SockaddrUnix) (conn, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	for {
+		err = unix.Connect(fd, sa)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("connect", err)
+	}
+	return os.NewFile(uintptr(fd), "uwsgi"), nil
+}

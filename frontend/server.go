@@ -1,0 +1,195 @@
+// Package frontend is supervise's HTTP front end: it accepts HTTP/1.1 (and
+// HTTP/2 over TLS) from clients and forwards each request to a uwsgi
+// server (supervise's workers, or uWSGI) as nginx's uwsgi_pass with the
+// stock uwsgi_params would, streaming the response back. It serves
+// static-map directories itself and enforces the limits and timeouts that
+// keep slow or hostile clients away from the workers.
+package frontend
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/supervise-go/supervise/uwsgi"
+)
+
+// Config is the front end's settings; zero values take the defaults noted.
+type Config struct {
+	Backends   []string // uwsgi servers, round robin (see ParseBackend)
+	StaticMaps []string // "/url=/dir"
+	StaticSafe []string // directories symlinks out of a static-map may lead to
+
+	PostBuffering int64  // a chunked body is held in memory up to this, then in a temp file (0: 64 KiB)
+	LimitPost     int64  // largest request body; 413 past it (0: no limit)
+	BufferSize    int    // largest uwsgi vars block, and about the largest header block; 431 past it (0: 4096)
+	TempDir       string // where bodies past PostBuffering go ("": $TMPDIR)
+	DocumentRoot  string // DOCUMENT_ROOT sent to the workers
+
+	HeaderTimeout  time.Duration // to read a request's headers; a slow client is dropped (0: 10 s)
+	IdleTimeout    time.Duration // a keep-alive connection with no request (0: 75 s)
+	BodyTimeout    time.Duration // between two reads of a request body (0: 60 s)
+	SendTimeout    time.Duration // between two writes to the client (0: 60 s)
+	ConnectTimeout time.Duration // to connect to a TCP backend; 502 past it (0: 5 s)
+	BackendTimeout time.Duration // between two reads from the backend; 504 if no headers by then (0: 60 s)
+	TrustedProxies TrustedProxies
+	DisableLogging bool
+	Log            hclog.Logger
+	DefaultDeadFor time.Duration // how long a backend that refused a connection is skipped (0: 1 s)
+}
+
+// Server is the front end. One Server serves any number of listeners.
+type Server struct {
+	cfg        Config
+	pool       *Pool
+	statics    []*StaticMap
+	staticSafe []string
+	log        hclog.Logger
+	srv        *http.Server
+	warnings
+}
+
+type connKey struct{}
+
+// New checks cfg and builds a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = hclog.NewNullLogger()
+	}
+	if len(cfg.Backends) == 0 && len(cfg.StaticMaps) == 0 {
+		return nil, errors.New("no backend: give at least one --to (unix:/path, /path, @name or host:port)")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&cfg.HeaderTimeout, 10*time.Second)
+	def(&cfg.IdleTimeout, 75*time.Second)
+	def(&cfg.BodyTimeout, 60*time.Second)
+	def(&cfg.SendTimeout, 60*time.Second)
+	def(&cfg.ConnectTimeout, 5*time.Second)
+	def(&cfg.BackendTimeout, 60*time.Second)
+	def(&cfg.DefaultDeadFor, time.Second)
+	if cfg.PostBuffering <= 0 {
+		cfg.PostBuffering = 64 << 10
+	}
+	if cfg.BufferSize <= 0 {
+		cfg.BufferSize = uwsgi.DefaultBufferSize
+	}
+	if cfg.BufferSize > uwsgi.MaxBufferSize {
+		return nil, fmt.Errorf("buffer-size %d: the uwsgi protocol allows at most %d", cfg.BufferSize, uwsgi.MaxBufferSize)
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, staticSafe: cfg.StaticSafe}
+	s.byKind = map[string]*warnState{}
+	var backends []*Backend
+	for _, to := range cfg.Backends {
+		b, err := ParseBackend(to)
+		if err != nil {
+			return nil, err
+		}
+		backends = append(backends, b)
+	}
+	if len(backends) > 0 {
+		s.pool = NewPool(backends, cfg.ConnectTimeout)
+		s.pool.DeadFor = cfg.DefaultDeadFor
+		s.pool.onDead = func(b *Backend, err error) {
+			s.log.Warn("backend refused a connection; skipping it for a while", "backend", b.Name,
+				"for", cfg.DefaultDeadFor, "error", err)
+		}
+	}
+	for _, sm := range cfg.StaticMaps {
+		m, err := ParseStaticMap(sm)
+		if err != nil {
+			return nil, err
+		}
+		s.statics = append(s.statics, m)
+	}
+	s.srv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: cfg.HeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.BufferSize,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			_, isTLS := c.(*tls.Conn)
+			return context.WithValue(ctx, connKey{}, connInfo(c, isTLS))
+		},
+		ErrorLog: log.New(&errorLogWriter{s: s}, "", 0),
+	}
+	return s, nil
+}
+
+// Serve serves plain HTTP/1.1 on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.srv.Serve(ln)
+}
+
+// ServeTLS serves HTTPS on ln with the certificate and key files;
+// clients that offer h2 (ALPN) get HTTP/2.
+func (s *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return fmt.Errorf("https certificate %s / key %s: %w", certFile, keyFile, err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"},
+		MinVersion: tls.VersionTLS12}
+	return s.srv.Serve(tls.NewListener(ln, cfg))
+}
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx
+// ends, then closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		s.srv.Close()
+	}
+	return err
+}
+
+// ServeHTTP is one request: a static file, or the application's answer.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	c, _ := r.Context().Value(connKey{}).(*Conn)
+	if c == nil {
+		c = &Conn{}
+	}
+	if len(s.cfg.TrustedProxies) > 0 {
+		if fwd, changed := s.cfg.TrustedProxies.apply(c, r.Header); changed {
+			c = &fwd
+		}
+	}
+	if len(s.statics) > 0 && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if status, n, ok := s.serveStatic(w, r, DocumentURI(r.URL.Path)); ok {
+			s.logRequest(r, c, status, n, start)
+			return
+		}
+	}
+	if s.pool == nil {
+		status := plainError(w, http.StatusNotFound)
+		s.logRequest(r, c, status, 0, start)
+		return
+	}
+	status, n := s.forward(w, r, c)
+	s.logRequest(r, c, status, n, start)
+}
+
+// errorLogWriter puts net/http's own complaints (TLS handshake errors,
+// accept errors) into the hclog stream, at most one a second: a port
+// scanner's failed handshakes are not worth a line each.
+type errorLogWriter struct{ s *Server }
+
+func (e *errorLogWriter) Write(p []byte) (int, error) {
+	msg := string(p)
+	for len(msg) > 0 && msg[len(msg)-1] == '\n' {
+		msg = msg[:len(msg)-1]
+	}
+	e.s.warn("net/http", "net/http: "+msg)
+	return len(p), nil
+}

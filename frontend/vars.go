@@ -1,0 +1,205 @@
+package frontend
+
+import (
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/supervise-go/supervise/uwsgi"
+)
+
+// Conn is what the vars need to know about the client connection: set
+// once per connection (see connInfo), not parsed again per request.
+type Conn struct {
+	RemoteAddr, RemotePort string // the peer, or the client a trusted proxy names
+	ServerAddr, ServerPort string // the local end the client connected to
+	HTTPS                  bool
+}
+
+// Vars appends the uwsgi vars nginx's /etc/nginx/uwsgi_params sends for r
+// to dst, in its order: QUERY_STRING, REQUEST_METHOD, CONTENT_TYPE,
+// CONTENT_LENGTH, REQUEST_URI, PATH_INFO (decoded and normalised, nginx's
+// $document_uri), DOCUMENT_ROOT, SERVER_PROTOCOL, REQUEST_SCHEME, HTTPS
+// (only when on), REMOTE_ADDR, REMOTE_PORT, SERVER_PORT, SERVER_NAME, then
+// HTTP_HOST and one HTTP_* var per other header.
+//
+// contentLength is the body's exact length, -1 when the client sent no
+// body and no Content-Length (CONTENT_LENGTH is then empty, as nginx's). Headers whose
+// names hold '_' are dropped, as nginx does (underscores_in_headers off),
+// so "X_Forwarded_For" cannot pose as X-Forwarded-For. Repeated headers
+// are joined into one var (", ", or "; " for Cookie) so apps that keep
+// environ in a dict see every value. HTTP_HOST is the request's host with
+// its port, as nginx 1.30's $host$is_request_port$request_port.
+func Vars(dst []uwsgi.Var, r *http.Request, c *Conn, contentLength int64, documentRoot string) []uwsgi.Var {
+	scheme := "http"
+	if c.HTTPS {
+		scheme = "https"
+	}
+	cl := ""
+	if contentLength >= 0 {
+		cl = strconv.FormatInt(contentLength, 10)
+	}
+	host := r.Host
+	serverName := hostname(host)
+	if serverName == "" {
+		serverName = c.ServerAddr
+		host = serverName
+	}
+	dst = append(dst,
+		uwsgi.Var{Key: "QUERY_STRING", Value: r.URL.RawQuery},
+		uwsgi.Var{Key: "REQUEST_METHOD", Value: r.Method},
+		uwsgi.Var{Key: "CONTENT_TYPE", Value: headerValue(r.Header["Content-Type"])},
+		uwsgi.Var{Key: "CONTENT_LENGTH", Value: cl},
+		uwsgi.Var{Key: "REQUEST_URI", Value: requestURI(r)},
+		uwsgi.Var{Key: "PATH_INFO", Value: DocumentURI(r.URL.Path)},
+		uwsgi.Var{Key: "DOCUMENT_ROOT", Value: documentRoot},
+		uwsgi.Var{Key: "SERVER_PROTOCOL", Value: r.Proto},
+		uwsgi.Var{Key: "REQUEST_SCHEME", Value: scheme},
+	)
+	if c.HTTPS {
+		dst = append(dst, uwsgi.Var{Key: "HTTPS", Value: "on"})
+	}
+	dst = append(dst,
+		uwsgi.Var{Key: "REMOTE_ADDR", Value: c.RemoteAddr},
+		uwsgi.Var{Key: "REMOTE_PORT", Value: c.RemotePort},
+		uwsgi.Var{Key: "SERVER_PORT", Value: c.ServerPort},
+		uwsgi.Var{Key: "SERVER_NAME", Value: serverName},
+		uwsgi.Var{Key: "HTTP_HOST", Value: host},
+	)
+	for name, values := range r.Header {
+		if len(values) == 0 || strings.IndexByte(name, '_') >= 0 {
+			continue
+		}
+		switch name {
+		case "Content-Length":
+			continue // added below from the exact length
+		case "Host", "Transfer-Encoding", "Trailer":
+			continue // net/http moves Host to r.Host; the body arrives de-chunked
+		}
+		value := values[0]
+		if len(values) > 1 {
+			sep := ", "
+			if name == "Cookie" {
+				sep = "; "
+			}
+			value = strings.Join(values, sep)
+		}
+		dst = append(dst, uwsgi.Var{Key: headerKey(name), Value: value})
+	}
+	if cl != "" && (r.Header["Content-Length"] != nil || len(r.TransferEncoding) > 0) {
+		dst = append(dst, uwsgi.Var{Key: "HTTP_CONTENT_LENGTH", Value: cl})
+	}
+	return dst
+}
+
+func headerValue(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+// requestURI is nginx's $request_uri: the request target as sent, but
+// for an absolute-form target ("GET http://host/x") only its path and
+// query, as nginx keeps.
+func requestURI(r *http.Request) string {
+	u := r.RequestURI
+	if u == "" || u[0] == '/' || u == "*" {
+		return u
+	}
+	return r.URL.RequestURI()
+}
+
+// hostname is host without its port, lowercased when it holds capitals.
+func hostname(host string) string {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		host = host[:i]
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(host)
+		}
+	}
+	return host
+}
+
+// DocumentURI is nginx's $document_uri for an already-decoded path: "."
+// and ".." resolved (never above "/"), slashes merged, a trailing slash
+// kept. Paths that need none of it are returned as they are.
+func DocumentURI(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] == '/' && !needsClean(p) {
+		return p
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	clean := path.Clean(p)
+	if clean != "/" && (strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")) {
+		clean += "/"
+	}
+	return clean
+}
+
+// needsClean reports whether p holds "//", "/./", "/../" or ends in "/."
+// or "/..".
+func needsClean(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' || i+1 == len(p) {
+			continue
+		}
+		rest := p[i+1:]
+		if rest[0] == '/' {
+			return true
+		}
+		if rest[0] == '.' {
+			if len(rest) == 1 || rest[1] == '/' {
+				return true
+			}
+			if rest[1] == '.' && (len(rest) == 2 || rest[2] == '/') {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// commonKeys are the HTTP_* names of the headers most requests carry,
+// built once; other names are built per request.
+var commonKeys sync.Map
+
+func init() {
+	for _, h := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Cache-Control", "Connection",
+		"Content-Type", "Cookie", "Origin", "Pragma", "Referer", "User-Agent", "Upgrade-Insecure-Requests",
+		"X-Forwarded-For", "X-Forwarded-Proto", "X-Real-Ip", "X-Requested-With", "Authorization",
+		"If-Modified-Since", "If-None-Match", "Range", "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-Dest", "Dnt"} {
+		commonKeys.Store(h, buildKey(h))
+	}
+}
+
+func headerKey(name string) string {
+	if k, ok := commonKeys.Load(name); ok {
+		return k.(string)
+	}
+	return buildKey(name)
+}
+
+func buildKey(name string) string {
+	b := make([]byte, 0, 5+len(name))
+	b = append(b, "HTTP_"...)
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '-':
+			c = '_'
+		case 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
