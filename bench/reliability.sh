@@ -32,10 +32,10 @@ proc() { "$CHAOS" proc -pid "$1" "${@:2}"; }
 FAILED_ROWS=0
 row() { # name requests failed bound peak_kb fds_before fds_after verdict notes
   [ "$8" = PASS ] || FAILED_ROWS=$((FAILED_ROWS + 1))
-  printf '%-28s %9s %7s %7s %9s %9s  %-7s %s\n' "$1" "$2" "$3" "$4" "$(awk -v k="$5" 'BEGIN {printf "%.1f MiB", k/1024}')" "$6/$7" "$8" "$9"
+  printf '%-30s %9s %7s %7s %9s %9s  %-7s %s\n' "$1" "$2" "$3" "$4" "$(awk -v k="$5" 'BEGIN {printf "%.1f MiB", k/1024}')" "$6/$7" "$8" "$9"
 }
 header() {
-  printf '\n%-28s %9s %7s %7s %9s %9s  %-7s %s\n' scenario requests failed bound "max RSS" "fds b/a" verdict notes
+  printf '\n%-30s %9s %7s %7s %9s %9s  %-7s %s\n' scenario requests failed bound "max RSS" "fds b/a" verdict notes
 }
 
 # A small WSGI app: / answers at once, /slow in 50 ms.
@@ -96,8 +96,17 @@ wait_children() {
   done
   return 1
 }
-# nginx_reasons DIR_OF_NGINX: upstream failure kinds in nginx's error log
+# nginx_reasons DIR: upstream failure kinds in nginx's error log, or in
+# the front end's log (its warnings are rate-limited: each line counts
+# itself plus the suppressed=N it carries)
 nginx_reasons() {
+  if [ -f "$1/front.log" ]; then
+    local closed refused
+    closed=$(awk '/gave no valid HTTP response/ { n++; if (match($0, /suppressed=[0-9]+/)) n += substr($0, RSTART+11, RLENGTH-11) } END { print n+0 }' "$1/front.log")
+    refused=$(awk '/no backend reachable/ { n++; if (match($0, /suppressed=[0-9]+/)) n += substr($0, RSTART+11, RLENGTH-11) } END { print n+0 }' "$1/front.log")
+    printf 'front end: %s upstream-closed, %s connect-failed' "$closed" "$refused"
+    return
+  fi
   local log=$1/error.log
   printf 'nginx: %s upstream-closed, %s connect-failed' \
     "$(grep -cE 'prematurely closed|reset by peer|broken pipe' "$log" 2>/dev/null || true)" \
@@ -123,7 +132,7 @@ header
 # and backs off by design)
 scenario_kill() { # NAME URL MASTER DIR STATS NGINX_DIR
   local p b a k l
-  : > "$6/error.log"
+  if [ -f "$6/front.log" ]; then : > "$6/front.log"; else : > "$6/error.log"; fi
   local backoffs0; backoffs0=$(grep -c 'backing off' "$4/master.log" || true)
   p=$(proc "$3" -reset-peak); b=$(kv "$p" fds)
   load_start "$2" -rate "$RATE"
@@ -293,18 +302,37 @@ scenario_slowloris() {
 }
 scenario_slowloris
 
-# The HTTP front end (supervise http, issue 8) in front of the same pool.
+# The HTTP front end (supervise http, issue 8) in front of the same pool,
+# instead of nginx.
+scenario_front_slowloris() { # many dribbling clients at the front end, load through it
+  local p0 p1 l slow=$(( $(scaled 500) < 50 ? 50 : $(scaled 500) )) hold=$(( $(scaled 15) < 5 ? 5 : $(scaled 15) ))
+  p0=$(proc "$FRONT_PID" -reset-peak)
+  "$CHAOS" hostile -kind slowloris -target "127.0.0.1:$FRONT_PORT" -http -n "$slow" -d "${hold}s" > "$BENCH_DIR/slow-front.out" & local s1=$!; PIDS+=($!)
+  sleep 1 # let the dribblers connect before measuring
+  l=$("$CHAOS" load -url "$FRONT_URL" -c 4 -timeout 2s -d "$((hold - 2))s")
+  wait "$s1" || true
+  for _ in $(seq 1 100); do
+    p1=$(proc "$FRONT_PID"); [ "$(kv "$p1" fds)" = "$(kv "$p0" fds)" ] && break; sleep 0.1
+  done
+  local verdict=PASS
+  [ "$(kv "$l" failed)" = 0 ] && [ "$(kv "$l" ok)" -gt 0 ] && [ "$(kv "$p1" alive)" = true ] \
+    && [ "$(kv "$p1" fds)" = "$(kv "$p0" fds)" ] && [ "$(kv "$p1" peak_kb)" -lt 262144 ] || verdict=FAIL
+  row "F6b slowloris, supervise http" "$(kv "$l" requests)" "$(kv "$l" failed)" 0 "$(kv "$p1" peak_kb)" "$(kv "$p0" fds)" "$(kv "$p1" fds)" "$verdict" \
+    "$slow dribblers at the front end for ${hold}s ($(kv "$(cat "$BENCH_DIR/slow-front.out")" conns) connected): $(kv "$l" ok) served meanwhile; RSS and fds are the front end's"
+}
 if "$SUPERVISE" --help 2>/dev/null | grep -qE '^ +supervise http( |$)'; then
+  FRONT_D=$BENCH_DIR/front; mkdir -p "$FRONT_D"; : > "$FRONT_D/front.log"
   FRONT_PORT=$(free_port)
-  "$SUPERVISE" http --listen "127.0.0.1:$FRONT_PORT" --to "unix:$MAIN_D/app.sock" >"$BENCH_DIR/front.log" 2>&1 & PIDS+=($!)
+  "$SUPERVISE" http --listen "127.0.0.1:$FRONT_PORT" --to "unix:$MAIN_D/app.sock" --disable-logging >>"$FRONT_D/front.log" 2>&1 & PIDS+=($!)
   FRONT_PID=$!
   wait_for "127.0.0.1:$FRONT_PORT"
-  FRONT_D=$BENCH_DIR/front; mkdir -p "$FRONT_D"
-  scenario_kill "F1 SIGKILL, supervise http" "http://127.0.0.1:$FRONT_PORT/" "$MAIN" "$MAIN_D" "$MAIN_STATS" "$FRONT_D"
-  scenario_reloads "F2 reloads, supervise http" "http://127.0.0.1:$FRONT_PORT/"
-  kill -0 "$FRONT_PID" || echo "bench: the front end exited" >&2
+  FRONT_URL=http://127.0.0.1:$FRONT_PORT/
+  scenario_kill "F1 SIGKILL, supervise http" "$FRONT_URL" "$MAIN" "$MAIN_D" "$MAIN_STATS" "$FRONT_D"
+  scenario_reloads "F2 reloads, supervise http" "$FRONT_URL"
+  scenario_front_slowloris
+  kill -0 "$FRONT_PID" || { echo "bench: the front end exited" >&2; FAILED_ROWS=$((FAILED_ROWS + 1)); }
 else
-  printf '%-28s skipped: front end not built\n' "F1 SIGKILL, supervise http" "F2 reloads, supervise http"
+  printf '%-30s skipped: front end not built\n' "F1 SIGKILL, supervise http" "F2 reloads, supervise http" "F6b slowloris, supervise http"
 fi
 
 echo
