@@ -3,8 +3,10 @@ package master
 import "time"
 
 // A worker that dies before this age (or before it said READY) counts as a
-// failed start; consecutive failures back off exponentially so a broken app
-// never spins the CPU. One that lived longer is respawned at once.
+// failed start, unless it said READY and then served a request or was
+// killed by SIGKILL (from outside: OOM killer, kill -9); consecutive
+// failures back off exponentially so a broken app never spins the CPU.
+// One that lived longer, served, or was killed, is respawned at once.
 const (
 	healthyAge   = 2 * time.Second
 	backoffFirst = 100 * time.Millisecond

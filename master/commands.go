@@ -38,8 +38,21 @@ func (m *Master) Command(c byte) {
 		m.togglePause()
 	case '\n', '\r', ' ', '\t':
 	default:
-		m.log.Warn("unknown master FIFO command; ignored", "command", string(c))
+		m.unknownCommand(c)
 	}
+}
+
+// unknownCommand warns about a byte that is no command at most once a
+// second, counting the rest: `cat somefile > fifo` must not write a log
+// line per byte.
+func (m *Master) unknownCommand(c byte) {
+	now := m.os.Now()
+	if !m.unknownWarned.IsZero() && now.Sub(m.unknownWarned) < time.Second {
+		m.unknownQuiet++
+		return
+	}
+	m.log.Warn("unknown master FIFO command; ignored", "command", string(c), "ignored_since_last_warning", m.unknownQuiet)
+	m.unknownWarned, m.unknownQuiet = now, 0
 }
 
 // fifoGrow is FIFO '+': with cheaper, one more active worker (up to

@@ -188,12 +188,19 @@ func (m *Master) onExit(w *Worker, e Exit) {
 		m.Shutdown(false)
 		return
 	}
-	m.scheduleRespawn(s, w)
+	m.scheduleRespawn(s, w, e)
 }
 
-func (m *Master) scheduleRespawn(s *Slot, w *Worker) {
+// killedFromOutside is a death by SIGKILL, which no crash of the app's
+// own produces: the OOM killer, an operator's kill -9. A ready worker
+// killed so did not fail to start, however young.
+func killedFromOutside(e Exit) bool {
+	return e.Status.Signaled() && e.Status.Signal() == syscall.SIGKILL
+}
+
+func (m *Master) scheduleRespawn(s *Slot, w *Worker, e Exit) {
 	now := m.os.Now()
-	if w.State == Ready && now.Sub(w.Started) >= healthyAge {
+	if w.State == Ready && (now.Sub(w.Started) >= healthyAge || m.servedRequests(w) || killedFromOutside(e)) {
 		s.Failures = 0
 	}
 	s.Failures++
@@ -202,6 +209,14 @@ func (m *Master) scheduleRespawn(s *Slot, w *Worker) {
 	if delay > 0 {
 		m.log.Warn("worker keeps failing; backing off", "id", s.ID, "failures", s.Failures, "next_start_in", delay)
 	}
+}
+
+// servedRequests is true when the scoreboard shows w finished a request:
+// the app works, so its death (OOM killer, an operator's kill -9) is no
+// failed start, however young it was. Its slot is released but not yet
+// cleared when onExit runs.
+func (m *Master) servedRequests(w *Worker) bool {
+	return m.board != nil && w.BoardSlot >= 0 && m.board.Requests(w.BoardSlot) > 0
 }
 
 // murder kills workers whose graceful stop outran worker-reload-mercy,

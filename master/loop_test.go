@@ -2,6 +2,7 @@ package master
 
 import (
 	"errors"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -600,5 +601,81 @@ func TestMaxRequestsReplacesGracefully(t *testing.T) {
 	m.Step(Event{})
 	if len(f.started) != 3 {
 		t.Fatal("started more than one replacement")
+	}
+}
+
+// A worker that served requests proved the app works: killed from outside
+// (OOM killer, an operator, a chaos test) it is respawned at once however
+// young it was, so a kill every 200 ms never leaves a slot empty for long.
+func TestWorkerThatServedRequestsIsRespawnedAtOnceEvenYoung(t *testing.T) {
+	f := newFake()
+	board := &fakeBoard{ages: map[int]time.Duration{}, reqs: map[int]uint64{}}
+	m := newTestMaster(f, testPlan(1), nil, Hooks{})
+	m.SetBoard(board)
+	m.Step(Event{})
+	for i := 0; i < 6; i++ {
+		readyAll(m)
+		w := m.Slots()[0].Current
+		board.reqs[w.BoardSlot] = 3
+		f.now = f.now.Add(300 * time.Millisecond)
+		f.killed(w.PID)
+		before := len(f.started)
+		m.Step(Event{Signal: syscall.SIGCHLD})
+		if len(f.started) != before+1 {
+			t.Fatalf("kill %d: a worker that had served requests was not respawned at once", i+1)
+		}
+	}
+	// One that never served a request, dying young on its own, backs off.
+	readyAll(m)
+	f.now = f.now.Add(300 * time.Millisecond)
+	f.exit(m.Slots()[0].Current.PID, 1)
+	m.Step(Event{Signal: syscall.SIGCHLD})
+	if s := m.Slots()[0]; s.Current != nil || s.Failures != 2 {
+		t.Fatalf("young workers that served nothing: slot %+v, want a backoff", s)
+	}
+}
+
+// SIGKILL never comes from the app's own crash: a ready worker killed by
+// it (OOM killer, kill -9, a chaos test) did not fail to start, even if
+// it was young and had no request yet (under light load the kernel hands
+// new connections to the workers that waited longest).
+func TestReadyWorkerKilledBySIGKILLIsRespawnedAtOnce(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(1), nil, Hooks{})
+	m.SetBoard(&fakeBoard{ages: map[int]time.Duration{}, reqs: map[int]uint64{}})
+	m.Step(Event{})
+	for i := 0; i < 6; i++ {
+		readyAll(m)
+		f.now = f.now.Add(100 * time.Millisecond)
+		f.killed(m.Slots()[0].Current.PID)
+		before := len(f.started)
+		m.Step(Event{Signal: syscall.SIGCHLD})
+		if len(f.started) != before+1 {
+			t.Fatalf("kill %d: a ready worker killed by SIGKILL was not respawned at once", i+1)
+		}
+	}
+	// Killed before it was ready, it is a failed start like any other.
+	f.now = f.now.Add(100 * time.Millisecond)
+	f.killed(m.Slots()[0].Current.PID)
+	m.Step(Event{Signal: syscall.SIGCHLD})
+	if s := m.Slots()[0]; s.Current != nil || s.Failures != 2 {
+		t.Fatalf("a worker killed while starting: slot %+v, want a backoff", s)
+	}
+}
+
+func TestUnknownFIFOBytesWarnAtMostOnceASecond(t *testing.T) {
+	f := newFake()
+	var buf strings.Builder
+	m := New(hclog.New(&hclog.LoggerOptions{Output: &buf}), f.os(), testPlan(1), nil, Hooks{})
+	for _, c := range []byte("xyz0123456789") {
+		m.Command(c)
+	}
+	if n := strings.Count(buf.String(), "unknown master FIFO command"); n != 1 {
+		t.Fatalf("13 unknown bytes in a burst logged %d warnings, want 1:\n%s", n, buf.String())
+	}
+	f.now = f.now.Add(time.Second)
+	m.Command('x')
+	if n := strings.Count(buf.String(), "unknown master FIFO command"); n != 2 || !strings.Contains(buf.String(), "ignored_since_last_warning=12") {
+		t.Fatalf("a second later: %d warnings, want 2 counting the 12 ignored:\n%s", n, buf.String())
 	}
 }

@@ -109,6 +109,9 @@ type Master struct {
 	board      Board
 	cheap      cheaperState
 	daemons    []*daemon
+
+	unknownWarned time.Time // the last "unknown master FIFO command" warning
+	unknownQuiet  int       // unknown bytes ignored since then without a line
 }
 
 // SetBoard gives the master a scoreboard to hand out slots from.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -139,7 +140,7 @@ func (s *serving) makeMaster() error {
 	hooks.Upgrade = s.upgrade
 	hooks.StatsToLog = func(ws []stats.WorkerInfo) {
 		c := &stats.Collector{Board: s.rt.Board, Sockets: socketInfos(s.sockets.current)}
-		go logStats(c, ws, s.log)
+		go s.srv.Guard(func() { logStats(c, ws, s.log) }) // not once the scoreboard is gone
 	}
 	hooks.ReopenLog = func() {
 		if err := s.opt.LogSink.Reopen(); err != nil {
@@ -153,6 +154,7 @@ func (s *serving) makeMaster() error {
 		s.m.SetBoard(newBoardSlots(s.rt.Board))
 	}
 	s.srv = newStatsServer(s.cfg, s.sockets.current, s.rt.Board, loopSnapshot(s.m, s.calls), s.log)
+	s.onClose(s.srv.Close) // runs before makeRuntime's closer unmaps the scoreboard
 	if s.upgraded != nil {
 		s.m.adopt(s.upgraded)
 		s.m.reload(false, graceful)
@@ -292,8 +294,30 @@ func closeAll(ls []*socket.Listener, vacuum bool, log hclog.Logger) {
 	}
 }
 
+// writePidfile replaces the pidfile in one rename: an upgraded master
+// rewrites it while `supervise reload --pidfile` may be reading it, and a
+// truncate-then-write would let that reader see an empty file.
 func writePidfile(path string) error {
-	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil { // a directory we may not write to, a file we may: in place
+		if err := os.WriteFile(path, pid, 0o644); err != nil {
+			return fmt.Errorf("pidfile %s: %w", path, err)
+		}
+		return nil
+	}
+	_, err = f.Write(pid)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
 		return fmt.Errorf("pidfile %s: %w", path, err)
 	}
 	return nil

@@ -78,10 +78,11 @@ func (c *Collector) worker(w WorkerInfo) Worker {
 		out.Status = "pause"
 	}
 	if w.PID > 0 {
-		if p, err := process.NewProcess(int32(w.PID)); err == nil {
-			if mem, err := p.MemoryInfo(); err == nil {
-				out.RSS, out.VSZ = mem.RSS, mem.VMS
-			}
+		// Not process.NewProcess: its os.FindProcess opens a pidfd that
+		// stays open until a garbage collection.
+		p := &process.Process{Pid: int32(w.PID)}
+		if mem, err := p.MemoryInfo(); err == nil {
+			out.RSS, out.VSZ = mem.RSS, mem.VMS
 		}
 	}
 	b := c.Board

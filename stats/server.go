@@ -17,8 +17,9 @@ import (
 )
 
 // Server answers every connection with one stats document and closes it,
-// like uWSGI's stats server. Each client gets its own goroutine and a
-// write deadline, so a client that never reads stalls nobody.
+// like uWSGI's stats server. Each client gets its own goroutine (up to
+// MaxClients at once) and a deadline, so a client that never reads stalls
+// no one but, past MaxClients, other stats clients for that deadline.
 type Server struct {
 	Log       hclog.Logger
 	Snapshot  func() ([]WorkerInfo, error) // asks the master's loop
@@ -26,7 +27,31 @@ type Server struct {
 	HTTP      bool // stats-http: behind "HTTP/1.0 200 OK"; GET /metrics is Prometheus text
 	Minified  bool // stats-minified: one line
 
-	mu sync.Mutex // the collector keeps delta state
+	mu     sync.Mutex // the collector keeps delta state; Close waits on it
+	closed bool
+}
+
+var errClosed = errors.New("the stats server is shutting down")
+
+// Guard runs f, which reads the same scoreboard (SIGUSR1's summary), unless
+// the server is closed; Close waits for it. It reports whether f ran.
+func (s *Server) Guard(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	f()
+	return true
+}
+
+// Close makes every later collection fail and waits for the one in
+// progress: the master unmaps the scoreboard the collector reads after
+// this returns.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 }
 
 const clientDeadline = 5 * time.Second
@@ -79,9 +104,17 @@ func removeStale(path string) error {
 	return os.Remove(path)
 }
 
+// MaxClients bounds the clients served at once. Past it, new connections
+// wait in the listen queue, so a flood of connections costs the master
+// neither descriptors nor goroutines (each client has at most
+// clientDeadline).
+const MaxClients = 64
+
 // Serve accepts until l is closed.
 func (s *Server) Serve(l net.Listener) error {
+	slots := make(chan struct{}, MaxClients)
 	for {
+		slots <- struct{}{}
 		conn, err := l.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -89,13 +122,18 @@ func (s *Server) Serve(l net.Listener) error {
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
+				<-slots
 				continue
 			}
+			<-slots
 			s.Log.Warn("stats accept", "error", err)
 			time.Sleep(50 * time.Millisecond) // EMFILE and friends: do not spin
 			continue
 		}
-		go s.handle(conn)
+		go func() {
+			defer func() { <-slots }()
+			s.handle(conn)
+		}()
 	}
 }
 
@@ -163,6 +201,9 @@ func (s *Server) Current() (Stats, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return Stats{}, errClosed
+	}
 	return s.Collector.Collect(workers), nil
 }
 

@@ -205,7 +205,7 @@ func TestKill9OfTheMasterLeavesNoWorker(t *testing.T) {
 	}
 	m.signal(syscall.SIGKILL)
 	m.waitExit()
-	waitGone(t, pids, 5*time.Second)
+	waitGone(t, pids, time.Second) // the lifeline: workers notice at once
 }
 
 func TestVacuumRemovesSocketAndPidfile(t *testing.T) {
