@@ -42,7 +42,7 @@ type Config struct {
 	TrustedProxies TrustedProxies
 	DisableLogging bool
 	Log            hclog.Logger
-	DefaultDeadFor time.Duration // how long a backend that refused a connection is skipped (0: 1 s)
+	BackendDeadFor time.Duration // how long a backend that refused a connection is skipped (0: 1 s)
 }
 
 // Server is the front end. One Server serves any number of listeners.
@@ -77,7 +77,7 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.SendTimeout, 60*time.Second)
 	def(&cfg.ConnectTimeout, 5*time.Second)
 	def(&cfg.BackendTimeout, 60*time.Second)
-	def(&cfg.DefaultDeadFor, time.Second)
+	def(&cfg.BackendDeadFor, time.Second)
 	if cfg.PostBuffering <= 0 {
 		cfg.PostBuffering = 64 << 10
 	}
@@ -99,10 +99,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	if len(backends) > 0 {
 		s.pool = NewPool(backends, cfg.ConnectTimeout)
-		s.pool.DeadFor = cfg.DefaultDeadFor
+		s.pool.DeadFor = cfg.BackendDeadFor
 		s.pool.onDead = func(b *Backend, err error) {
 			s.log.Warn("backend refused a connection; skipping it for a while", "backend", b.Name,
-				"for", cfg.DefaultDeadFor, "error", err)
+				"for", cfg.BackendDeadFor, "error", err)
 		}
 	}
 	for _, sm := range cfg.StaticMaps {
