@@ -31,6 +31,7 @@ type Runtime struct {
 // in-place upgrade the pipes and the scoreboard are the previous master's,
 // so the workers it left keep their lifeline and their log.
 func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, *ipc.NotifyListener, func(), error) {
+	removeStaleRuntimeDirs(os.TempDir())
 	dir, err := os.MkdirTemp("", "supervise-")
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("runtime directory: %w", err)
