@@ -71,9 +71,9 @@ func (ss *socketSet) switchTo(next []*socket.Listener) {
 // commit closes the sockets the ready generation no longer uses.
 func (ss *socketSet) commit(vacuum bool) {
 	for _, l := range ss.retiring {
-		ss.log.Info("closing a socket the configuration no longer names", "address", l.Name)
+		closeAll([]*socket.Listener{l}, vacuum, ss.log)
+		ss.log.Info("closed a socket the configuration no longer names", "address", l.Name) // after: its file is gone now
 	}
-	closeAll(ss.retiring, vacuum, ss.log)
 	ss.retiring = nil
 }
 

@@ -196,7 +196,7 @@ func TestReloadBindsAddedSocketsAndClosesRemovedOnes(t *testing.T) {
 	m.signal(syscall.SIGHUP)
 	m.waitLog(`listening on a socket added by the reload: address=`+addr, 1)
 	m.waitLog(`all workers ready: generation=2`, 1)
-	m.waitLog(`closing a socket the configuration no longer names: address=`+sock, 1)
+	m.waitLog(`closed a socket the configuration no longer names: address=`+sock, 1)
 	if code, _ := get(t, "http://"+addr+"/pid"); code != 200 {
 		t.Fatal("the added http-socket does not serve")
 	}
