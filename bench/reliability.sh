@@ -143,6 +143,9 @@ scenario_kill() { # NAME URL MASTER DIR STATS NGINX_DIR
   req=$(kv "$l" requests); fail=$(kv "$l" failed); bound=$(kv "$k" inflight)
   [ "$fail" -le "$bound" ] && [ "$(kv "$k" slow_respawns)" = 0 ] && [ "$(kv "$k" zombies)" = 0 ] \
     && [ "$(kv "$k" master_alive)" = true ] && [ "$(kv "$k" errors)" = '[]' ] || verdict=FAIL
+  if [ "$verdict" = FAIL ]; then # keep the master's log for the post-mortem ($BENCH_DIR goes at exit)
+    KEPT=$(mktemp /tmp/reliability-master-log.XXXXXX); cp "$4/master.log" "$KEPT"; echo "bench: $1 failed; the master's log is in $KEPT" >&2
+  fi
   row "$1" "$req" "$fail" "$bound" "$(kv "$p" peak_kb)" "$b" "$a" "$verdict" \
     "$(kv "$k" kills) kills$( [ "$(kv "$k" no_victim)" = 0 ] || echo " ($(kv "$k" no_victim) ticks found no ready worker)"), replaced within $(kv "$k" max_respawn_ms) ms ($(kv "$k" slow_respawns) over 1 s), all ready within $(kv "$k" max_refill_ms) ms ($(kv "$k" slow_refills) over 1 s), $(( $(grep -c 'backing off' "$4/master.log" || true) - backoffs0 )) backoffs, $(kv "$k" zombies) zombies; $(nginx_reasons "$6")"
 }
