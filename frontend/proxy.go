@@ -82,7 +82,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 	defer conn.Close()
 	// A client that goes away takes its backend connection with it: the
 	// worker sees the close instead of writing into the void.
-	stop := context.AfterFunc(r.Context(), func() { abortConn(conn) })
+	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
 	defer stop()
 
 	// One deadline covers writing the request and reading the answer's

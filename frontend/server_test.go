@@ -381,8 +381,7 @@ func TestParseBackend(t *testing.T) {
 
 // A client that hangs up while its request waits on the worker takes the
 // worker's connection with it: the worker reads EOF at once, not after
-// backend-timeout (the front end waits on the socket outside Go's poller
-// then, where only a shutdown wakes it).
+// backend-timeout.
 func TestClientGoneClosesBackend(t *testing.T) {
 	dir := tempDir(t)
 	gotEOF := make(chan struct{})
