@@ -21,6 +21,9 @@ type exchange struct {
 	pkt  []byte
 	br   *bufio.Reader
 	buf  []byte
+	// fields and lb are fastHead's: the parsed head, the body reader.
+	fields []headField
+	lb     limitedBody
 }
 
 const copyBufferSize = 32 << 10
@@ -38,6 +41,7 @@ func (x *exchange) release() {
 	clear(x.vars) // drop the request's strings
 	x.vars = x.vars[:0]
 	x.br.Reset(nil)
+	x.lb = limitedBody{}
 	if cap(x.pkt) > 4*uwsgi.DefaultBufferSize {
 		x.pkt = make([]byte, 0, uwsgi.DefaultBufferSize) // one huge header block does not pin memory
 	}
@@ -94,7 +98,16 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 		conn.SetReadDeadline(time.Now().Add(s.cfg.BackendTimeout))
 	}
 	x.br.Reset(conn)
-	resp, err := readResponse(x.br, r)
+	h := w.Header()
+	status, respBody, ok, err := x.fastHead(h, r.Method)
+	if err == nil && !ok {
+		var resp *http.Response
+		if resp, err = readResponse(x.br, r); err == nil {
+			defer resp.Body.Close()
+			copyHeader(h, resp.Header)
+			status, respBody = resp.StatusCode, resp.Body
+		}
+	}
 	if err != nil {
 		if isTimeout(err) {
 			s.warn("timeout", "backend did not answer within backend-timeout; 504", "backend", backend.Name,
@@ -111,11 +124,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 			"uri", r.RequestURI, "error", err)
 		return plainError(w, http.StatusBadGateway), 0
 	}
-	defer resp.Body.Close()
 
-	copyHeader(w.Header(), resp.Header)
-	w.WriteHeader(resp.StatusCode)
-	n, err := s.stream(w, resp.Body, x.br, conn, x.buf)
+	w.WriteHeader(status)
+	n, err := s.stream(w, respBody, x.br, conn, x.buf)
 	if err != nil {
 		var we *writeError
 		if !errors.As(err, &we) && r.Context().Err() == nil {
@@ -124,10 +135,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 		}
 		// Cut the client's connection: a clean end would pass a
 		// truncated body off as complete.
-		s.logRequest(r, c, resp.StatusCode, n, time.Time{})
+		s.logRequest(r, c, status, n, time.Time{})
 		panic(http.ErrAbortHandler)
 	}
-	return resp.StatusCode, n
+	return status, n
 }
 
 // send writes the packet and the body, the packet and the first part of

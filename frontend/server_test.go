@@ -378,3 +378,36 @@ func TestParseBackend(t *testing.T) {
 		}
 	}
 }
+
+// A client that hangs up while its request waits on the worker takes the
+// worker's connection with it: the worker reads EOF at once, not after
+// backend-timeout.
+func TestClientGoneClosesBackend(t *testing.T) {
+	dir := tempDir(t)
+	gotEOF := make(chan struct{})
+	w := startFakeWorker(t, dir, "slow.sock", func(c net.Conn, _ *uwsgi.Packet, _ []byte) {
+		c.SetReadDeadline(time.Now().Add(20 * time.Second)) // bounds a failure only
+		if n, err := c.Read(make([]byte, 1)); n == 0 && err == io.EOF {
+			close(gotEOF)
+		}
+	})
+	base, _ := frontFor(t, Config{Backends: []string{w.path}, BackendTimeout: time.Minute})
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for w.count() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // polling for the worker to have the request
+	}
+	if w.count() == 0 {
+		t.Fatal("the worker never got the request")
+	}
+	c.Close()
+	select {
+	case <-gotEOF:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker's connection stayed open after the client left")
+	}
+}
