@@ -40,8 +40,8 @@ type Plan struct {
 	Cheaper CheaperPlan
 	// Daemons run beside the workers (attach-daemon, the HTTP front end).
 	Daemons []DaemonSpec
-	Spec                          func(w SpawnInfo) (*ProcSpec, error)
-	Chdir                         string // for stats
+	Spec    func(w SpawnInfo) (*ProcSpec, error)
+	Chdir   string // for stats
 }
 
 // SpawnInfo is what a new worker is told about itself.

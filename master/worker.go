@@ -27,10 +27,10 @@ type Worker struct {
 	Started      time.Time
 	ReadyAt      time.Time
 	StopDeadline time.Time
-	Killed       bool // SIGKILL sent
-	BoardSlot    int  // scoreboard slot, -1 for none
-	Harakiri     bool // killed for a request that outran harakiri: respawn it
-	Retiring     bool // recycled (max-requests, reload-on-rss): stopped once its replacement is ready
+	Killed       bool   // SIGKILL sent
+	BoardSlot    int    // scoreboard slot, -1 for none
+	Harakiri     bool   // killed for a request that outran harakiri: respawn it
+	Retiring     bool   // recycled (max-requests, reload-on-rss): stopped once its replacement is ready
 	StopLimit    string // the option whose deadline StopDeadline is, for the log
 	RSSChecked   time.Time
 }
@@ -44,6 +44,6 @@ type Slot struct {
 	Failures  int       // consecutive failed starts or early deaths
 	Respawns  int       // workers started in this slot, the first included
 	LastSpawn time.Time
-	Harakiris int // workers of this slot killed by harakiri
+	Harakiris int  // workers of this slot killed by harakiri
 	Cheap     bool // cheaper: the slot is left empty while the pool is idle
 }
