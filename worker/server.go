@@ -59,7 +59,7 @@ func newLogger() hclog.Logger {
 func (s *server) run() error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP)
-	watchLifeline(s.log)
+	WatchLifeline(s.log)
 	errs := make(chan error, len(s.listeners))
 	for _, l := range s.listeners {
 		switch l.Proto {
@@ -237,9 +237,10 @@ func (c *countingWriter) Flush() {
 
 func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
-// watchLifeline exits the process when the master's end of the lifeline
-// closes, however the master died.
-func watchLifeline(log hclog.Logger) {
+// WatchLifeline exits the process when the master's end of the lifeline
+// closes, however the master died (Serve calls it; other programs the
+// master runs, like the HTTP front end, may too).
+func WatchLifeline(log hclog.Logger) {
 	fd, err := strconv.Atoi(os.Getenv(ipc.EnvLifelineFD))
 	if err != nil {
 		return

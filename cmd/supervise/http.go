@@ -19,6 +19,7 @@ import (
 
 	"github.com/supervise-go/supervise/frontend"
 	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/worker"
 )
 
 const httpUsage = `supervise http: the HTTP front end, in front of any uwsgi server.
@@ -134,7 +135,7 @@ func serveFront(srv *frontend.Server, ls []frontListener, shutdown time.Duration
 		}
 		log.Info("listening", "address", scheme+"://"+l.Addr().String())
 	}
-	watchFrontLifeline(log)
+	worker.WatchLifeline(log) // exit with the master that started us, as workers do
 	if err := ipc.Notify(ipc.NotifyReady); err != nil {
 		log.Warn("cannot tell the master we are ready", "error", err)
 	}
@@ -234,24 +235,6 @@ func inheritedListener(s string) (net.Listener, error) {
 	return l, nil
 }
 
-// watchFrontLifeline exits when the master that started us is gone (its
-// end of the lifeline pipe closes), as workers do.
-func watchFrontLifeline(log hclog.Logger) {
-	fd, err := strconv.Atoi(os.Getenv(ipc.EnvLifelineFD))
-	if err != nil {
-		return
-	}
-	f := os.NewFile(uintptr(fd), "lifeline")
-	go func() {
-		buf := make([]byte, 1)
-		for {
-			if _, err := f.Read(buf); err != nil {
-				log.Warn("the master is gone (lifeline closed); exiting")
-				os.Exit(1)
-			}
-		}
-	}()
-}
 
 // multiFlag is a repeatable string flag.
 type multiFlag []string
