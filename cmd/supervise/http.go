@@ -235,7 +235,6 @@ func inheritedListener(s string) (net.Listener, error) {
 	return l, nil
 }
 
-
 // multiFlag is a repeatable string flag.
 type multiFlag []string
 
