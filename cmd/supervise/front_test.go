@@ -458,22 +458,7 @@ func TestFrontEndListenFDAndGracefulStop(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		code int
-		body string
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := http.Get(base + "/slow?" + fifo)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		done <- result{resp.StatusCode, string(b), err}
-	}()
+	done := getAsync(base + "/slow?" + fifo)
 	if started, err := os.ReadFile(fifo); err != nil || string(started) != "started\n" {
 		t.Fatalf("fifo: %q %v", started, err)
 	}

@@ -301,6 +301,30 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// asyncResult is what getAsync's request ended with.
+type asyncResult struct {
+	code int
+	body string
+	err  error
+}
+
+// getAsync runs GET url in the background (a request the test holds open
+// while it does something else) and delivers its result once.
+func getAsync(url string) <-chan asyncResult {
+	done := make(chan asyncResult, 1)
+	go func() {
+		resp, err := http.Get(url)
+		if err != nil {
+			done <- asyncResult{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- asyncResult{resp.StatusCode, string(b), err}
+	}()
+	return done
+}
+
 // seedFile reads a file of the seed stack (../shared/seed beside the repo).
 func seedFile(t *testing.T, name string) string {
 	t.Helper()

@@ -211,15 +211,7 @@ func TestEveryShutdownPathLeavesNoWorker(t *testing.T) {
 		}
 	})
 	t.Run("failed reload", func(t *testing.T) {
-		py := debianPython(t)
-		dir := shortTempDir(t)
-		sock := filepath.Join(dir, "app.sock")
-		writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
-		writeFile(t, filepath.Join(dir, "broken.py"), "import not_installed_anywhere\n")
-		ini := filepath.Join(dir, "app.ini")
-		writeFile(t, ini, fmt.Sprintf("[uwsgi]\nsocket = %s\nmodule = echo\nprocesses = 2\nchdir = %s\n", sock, dir))
-		m := startMaster(t, dir, "--ini", ini, "--python-bin", py)
-		m.waitLog(`all workers ready`, 1)
+		m, _, _, ini := startWithBrokenModuleAside(t)
 		writeFile(t, ini, strings.Replace(readFile(t, ini), "module = echo", "module = broken", 1))
 		m.signal(syscall.SIGHUP)
 		m.waitLog(`reload failed`, 1)

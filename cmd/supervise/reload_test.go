@@ -101,16 +101,24 @@ func TestGracefulReloadUnderLoadFailsNothing(t *testing.T) {
 	t.Logf("%d requests, 0 failed, across 3 graceful reloads", ok)
 }
 
-func TestReloadWithBrokenAppKeepsServing(t *testing.T) {
+// startWithBrokenModuleAside runs the echo app from an ini, with broken.py
+// (an import error) beside it for a reload to switch to.
+func startWithBrokenModuleAside(t *testing.T) (m *masterProc, dir, sock, ini string) {
+	t.Helper()
 	py := debianPython(t)
-	dir := shortTempDir(t)
-	sock := filepath.Join(dir, "app.sock")
+	dir = shortTempDir(t)
+	sock = filepath.Join(dir, "app.sock")
 	writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
 	writeFile(t, filepath.Join(dir, "broken.py"), "import not_installed_anywhere\n")
-	ini := filepath.Join(dir, "app.ini")
+	ini = filepath.Join(dir, "app.ini")
 	writeFile(t, ini, fmt.Sprintf("[uwsgi]\nsocket = %s\nmodule = echo\nprocesses = 2\nchdir = %s\n", sock, dir))
-	m := startMaster(t, dir, "--ini", ini, "--python-bin", py)
+	m = startMaster(t, dir, "--ini", ini, "--python-bin", py)
 	m.waitLog(`all workers ready`, 1)
+	return m, dir, sock, ini
+}
+
+func TestReloadWithBrokenAppKeepsServing(t *testing.T) {
+	m, dir, sock, ini := startWithBrokenModuleAside(t)
 	before := m.workerPids()
 	base := startNginx(t, dir, "unix:"+sock)
 

@@ -164,22 +164,7 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		code int
-		body string
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := http.Get(base + "/slow?" + fifo)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		done <- result{code: resp.StatusCode, body: string(b)}
-	}()
+	done := getAsync(base + "/slow?" + fifo)
 	started, err := os.ReadFile(fifo) // blocks until the app is inside the request
 	if err != nil || string(started) != "started\n" {
 		t.Fatalf("fifo: %q %v", started, err)
