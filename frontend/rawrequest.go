@@ -176,20 +176,21 @@ func (r *rawRequest) parse(s string) bool {
 		for s[i] == ' ' || s[i] == '\t' {
 			i++
 		}
-		v, end := i, i // end: after the value's last non-blank byte
-		for ; s[i] != '\r'; i++ {
-			c := s[i]
-			if c != ' ' && c != '\t' {
-				if c < 0x20 || c == 0x7f {
-					return false // a CTL net/http refuses with 400
-				}
-				end = i + 1
+		v := i
+		eol := v + strings.IndexByte(s[v:], '\r') // s ends in CRLF: never -1
+		for ; i < eol; i++ {
+			if rawCTL[s[i]] {
+				return false // a CTL net/http refuses with 400
 			}
 		}
 		if s[i+1] != '\n' {
 			return false // a CR inside the line
 		}
 		i += 2
+		end := eol // after the value's last non-blank byte
+		for end > v && (s[end-1] == ' ' || s[end-1] == '\t') {
+			end--
+		}
 		f.Value = s[v:end]
 		r.Fields = append(r.Fields, f)
 
@@ -403,6 +404,16 @@ var rawTchar = func() (t [256]bool) {
 	for c := 0; c < 256; c++ {
 		t[c] = isTokenByte(byte(c))
 	}
+	return t
+}()
+
+// rawCTL holds the bytes net/http refuses in header values: the
+// controls but HTAB, and DEL.
+var rawCTL = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = c != '\t'
+	}
+	t[0x7f] = true
 	return t
 }()
 

@@ -513,7 +513,7 @@ func FuzzRawRequest(f *testing.F) {
 }
 
 // BenchmarkRawRequest: a Chrome GET through the fast path's parser and
-// vars, and through http.ReadRequest and Vars.
+// vars (and each alone), and through http.ReadRequest and Vars.
 func BenchmarkRawRequest(b *testing.B) {
 	input := []byte(chromeGET)
 	b.Run("raw", func(b *testing.B) {
@@ -526,6 +526,22 @@ func BenchmarkRawRequest(b *testing.B) {
 			if st != parseOK || n != len(input) {
 				b.Fatal(st)
 			}
+			vars = appendRawVars(vars[:0], &r, testConn, -1, "/root")
+		}
+	})
+	b.Run("parse", func(b *testing.B) {
+		var r rawRequest
+		b.ReportAllocs()
+		for b.Loop() {
+			parseRawRequest(input, &r)
+		}
+	})
+	b.Run("vars", func(b *testing.B) {
+		var r rawRequest
+		parseRawRequest(input, &r)
+		var vars []uwsgi.Var
+		b.ReportAllocs()
+		for b.Loop() {
 			vars = appendRawVars(vars[:0], &r, testConn, -1, "/root")
 		}
 	})
