@@ -51,7 +51,8 @@ type rawRequest struct {
 // caps how much (net/http answers heads beyond Server.MaxHeaderBytes
 // with 431; hand those off). A bare LF, or a first line that cannot
 // start a method, hands off at once rather than waiting for a CRLFCRLF
-// that may never come.
+// that may never come. Unless the status is parseOK, r holds nothing
+// meaningful. parseRawRequest does not keep buf.
 func parseRawRequest(buf []byte, r *rawRequest) (int, parseStatus) {
 	n, st := rawHeadLength(buf)
 	if st != parseOK {
@@ -611,7 +612,8 @@ var rawKeys = func() map[string]string {
 		"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-Ip", "X-Real-IP", "X-Requested-With",
 		"Authorization", "If-Modified-Since", "If-None-Match", "If-Range", "Range", "Sec-Fetch-Mode",
 		"Sec-Fetch-Site", "Sec-Fetch-Dest", "Sec-Fetch-User", "Dnt", "DNT", "Sec-Ch-Ua", "Sec-Ch-Ua-Mobile",
-		"Sec-Ch-Ua-Platform", "Priority", "Keep-Alive", "Te", "TE", "Content-Encoding", "Via", "Forwarded"} {
+		"Sec-Ch-Ua-Platform", "Sec-GPC", "Sec-Gpc", "Priority", "Keep-Alive", "Te", "TE", "Content-Encoding", "Via",
+		"Forwarded", "X-Forwarded-Port", "X-Request-Id", "X-Request-ID"} {
 		k := buildKey(h)
 		m[h] = k
 		m[strings.ToLower(h)] = k

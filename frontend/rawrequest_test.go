@@ -503,6 +503,24 @@ func TestRawVarsContentLength(t *testing.T) {
 	}
 }
 
+// What real clients send costs the parser one allocation (the head's
+// string) and the vars none.
+func TestRawRequestAllocs(t *testing.T) {
+	for _, input := range []string{chromeGET, firefoxPOST, curlGET, wrkGET, abGET} {
+		var r rawRequest
+		vars := make([]uwsgi.Var, 0, 64)
+		b := []byte(input)
+		parseRawRequest(b, &r) // sizes r.Fields
+		if n := testing.AllocsPerRun(100, func() { parseRawRequest(b, &r) }); n != 1 {
+			t.Errorf("parseRawRequest: %v allocations for %q", n, input)
+		}
+		cl := r.ContentLength
+		if n := testing.AllocsPerRun(100, func() { vars = appendRawVars(vars[:0], &r, testConn, cl, "/root") }); n != 0 {
+			t.Errorf("appendRawVars: %v allocations for %q", n, input)
+		}
+	}
+}
+
 func FuzzRawRequest(f *testing.F) {
 	for _, c := range rawCases {
 		f.Add([]byte(c.input))
