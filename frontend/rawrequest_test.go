@@ -480,6 +480,17 @@ func TestRawManyHeaders(t *testing.T) {
 	}
 }
 
+// Heads beyond bufio's 4096 bytes, with a CRLF straddling the edge of
+// net/http's read buffer at each offset: big cookies are common.
+func TestRawLongHeads(t *testing.T) {
+	for pad := 4060; pad < 4100; pad++ {
+		input := "GET /big HTTP/1.1\r\nHost: h\r\nCookie: " + strings.Repeat("c", pad) + "\r\nX-After: y\r\n\r\n"
+		if _, st := checkRawRequest(t, []byte(input)); st != parseOK {
+			t.Fatalf("pad %d: status %d", pad, st)
+		}
+	}
+}
+
 // The body length the caller passes may differ from the header's (an
 // empty body, none): CONTENT_LENGTH follows it, as in Vars.
 func TestRawVarsContentLength(t *testing.T) {
