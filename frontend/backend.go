@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -23,6 +24,7 @@ type Backend struct {
 	addr     string
 	unix     *net.UnixAddr // set for a unix socket
 	sockaddr *unix.SockaddrUnix
+	inet     unix.Sockaddr // set for a TCP address that is an IP literal
 	// deadUntil is when a backend that refused a connection is tried
 	// again (unix nanoseconds; 0: alive).
 	deadUntil atomic.Int64
@@ -50,6 +52,9 @@ func ParseBackend(s string) (*Backend, error) {
 		if _, _, err := net.SplitHostPort(b.addr); err != nil {
 			return nil, fmt.Errorf("backend %q: %w (want unix:/path, /path, @name or host:port)", s, err)
 		}
+		if ap, err := netip.ParseAddrPort(b.addr); err == nil {
+			b.inet = sockaddrInet(ap)
+		}
 		return b, nil
 	}
 	name := b.addr
@@ -59,6 +64,20 @@ func ParseBackend(s string) (*Backend, error) {
 	b.unix = &net.UnixAddr{Name: name, Net: "unix"}
 	b.sockaddr = &unix.SockaddrUnix{Name: name}
 	return b, nil
+}
+
+func sockaddrInet(ap netip.AddrPort) unix.Sockaddr {
+	a := ap.Addr().Unmap()
+	if a.Is4() {
+		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
+	}
+	sa := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
+	if z := a.Zone(); z != "" {
+		if ifc, err := net.InterfaceByName(z); err == nil {
+			sa.ZoneId = uint32(ifc.Index)
+		}
+	}
+	return sa
 }
 
 // Pool spreads requests over its backends round robin, skipping one that
@@ -80,6 +99,25 @@ func NewPool(backends []*Backend, connectTimeout time.Duration) *Pool {
 	return &Pool{backends: backends, ConnectTimeout: connectTimeout, DeadFor: time.Second}
 }
 
+// markDead skips b for DeadFor.
+func (p *Pool) markDead(b *Backend, err error) {
+	if old := b.deadUntil.Swap(time.Now().Add(p.DeadFor).UnixNano()); old == 0 && p.onDead != nil {
+		p.onDead(b, err)
+	}
+}
+
+// loopable reports whether the event loop can connect every backend:
+// unix sockets and TCP addresses given as IP literals (a host name would
+// need a resolver in the loop; net/http serves those).
+func (p *Pool) loopable() bool {
+	for _, b := range p.backends {
+		if b.sockaddr == nil && b.inet == nil {
+			return false
+		}
+	}
+	return true
+}
+
 // errAllDead is what Dial returns when no backend takes the connection.
 var errAllDead = errors.New("no backend accepted the connection")
 
@@ -89,6 +127,18 @@ var errAllDead = errors.New("no backend accepted the connection")
 // try. Nothing has been sent when Dial fails, so retrying is safe for
 // every method.
 func (p *Pool) Dial(ctx context.Context) (conn, *Backend, error) {
+	var c conn
+	b, err := p.try(ctx, func(b *Backend) (err error) {
+		c, err = p.dial(ctx, b)
+		return err
+	})
+	return c, b, err
+}
+
+// try calls dial on each backend in Dial's order until one succeeds,
+// marking the ones that fail dead. ctx may be nil (the event loop's
+// dials do not block).
+func (p *Pool) try(ctx context.Context, dial func(*Backend) error) (*Backend, error) {
 	n := len(p.backends)
 	start := int(p.next.Add(1)-1) % n
 	now := time.Now().UnixNano()
@@ -100,24 +150,24 @@ func (p *Pool) Dial(ctx context.Context) (conn, *Backend, error) {
 			if dead != (pass == 1) {
 				continue // first pass: the live ones; second: the dead ones
 			}
-			c, err := p.dial(ctx, b)
+			err := dial(b)
 			if err == nil {
-				b.deadUntil.Store(0)
-				return c, b, nil
+				if b.deadUntil.Load() != 0 {
+					b.deadUntil.Store(0) // alive again; a store per request would bounce the cache line
+				}
+				return b, nil
 			}
 			errs = append(errs, fmt.Errorf("%s: %w", b.Name, err))
-			if ctx.Err() != nil {
-				return nil, nil, errors.Join(errs...)
+			if ctx != nil && ctx.Err() != nil {
+				return nil, errors.Join(errs...)
 			}
 			if errors.Is(err, syscall.EAGAIN) {
 				continue // a full backlog: busy, not dead
 			}
-			if old := b.deadUntil.Swap(time.Now().Add(p.DeadFor).UnixNano()); old == 0 && p.onDead != nil {
-				p.onDead(b, err)
-			}
+			p.markDead(b, err)
 		}
 	}
-	return nil, nil, fmt.Errorf("%w: %w", errAllDead, errors.Join(errs...))
+	return nil, fmt.Errorf("%w: %w", errAllDead, errors.Join(errs...))
 }
 
 // conn is a backend connection: a *net.TCPConn, or for unix sockets an
@@ -131,7 +181,8 @@ type conn interface {
 
 func (p *Pool) dial(ctx context.Context, b *Backend) (conn, error) {
 	if b.unix != nil {
-		return dialUnix(b.sockaddr)
+		sa := *b.sockaddr // unix.Connect writes into it: one per call
+		return dialUnix(&sa)
 	}
 	d := net.Dialer{Timeout: p.ConnectTimeout}
 	return d.DialContext(ctx, "tcp", b.addr)

@@ -9,15 +9,19 @@ import (
 
 // logRequest writes the access log line (unless disable-logging).
 func (s *Server) logRequest(r *http.Request, c *Conn, status int, n int64, start time.Time) {
-	if s.cfg.DisableLogging {
-		return
+	if !s.cfg.DisableLogging {
+		s.logLine(r.Method, r.RequestURI, r.Proto, status, n, start, c.RemoteAddr)
 	}
+}
+
+// logLine is one access log line; start zero: no duration (a cut answer).
+func (s *Server) logLine(method, uri, proto string, status int, n int64, start time.Time, remote string) {
 	took := ""
 	if !start.IsZero() {
 		took = strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', 2, 64) + "ms"
 	}
-	s.log.Info("request", "method", r.Method, "uri", r.RequestURI, "proto", r.Proto, "status", status,
-		"bytes", n, "duration", took, "remote", c.RemoteAddr)
+	s.log.Info("request", "method", method, "uri", uri, "proto", proto, "status", status,
+		"bytes", n, "duration", took, "remote", remote)
 }
 
 // warn logs a failure at most once a second per kind, with the count of

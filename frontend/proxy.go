@@ -21,9 +21,9 @@ type exchange struct {
 	pkt  []byte
 	br   *bufio.Reader
 	buf  []byte
-	// fields and lb are fastHead's: the parsed head, the body reader.
-	fields []headField
-	lb     limitedBody
+	// head and lb are fastHead's: the parsed head, the body reader.
+	head answerHead
+	lb   limitedBody
 }
 
 const copyBufferSize = 32 << 10
@@ -58,6 +58,13 @@ func (e *backendError) Unwrap() error { return e.err }
 // forward sends r to a worker as a uwsgi packet and streams the worker's
 // raw HTTP response back. It returns the status and body bytes sent.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, int64) {
+	if p := takePending(r.Context()); p != nil {
+		// The event loop sent this request and left the answer to us.
+		defer p.conn.Close()
+		x := exchanges.Get().(*exchange)
+		defer x.release()
+		return s.answer(w, r, c, x, p.conn, p.backend, p, p.sendErr)
+	}
 	body, err := s.prepareBody(w, r)
 	if err != nil {
 		return s.clientBodyError(w, r, err)
@@ -80,11 +87,6 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 		return plainError(w, http.StatusBadGateway), 0
 	}
 	defer conn.Close()
-	// A client that goes away takes its backend connection with it: the
-	// worker sees the close instead of writing into the void.
-	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
-	defer stop()
-
 	// One deadline covers writing the request and reading the answer's
 	// head; a body (see send) and the answer's body refresh it as they go.
 	conn.SetDeadline(time.Now().Add(s.cfg.BackendTimeout))
@@ -94,10 +96,18 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 	if sendErr != nil && !errors.As(sendErr, &be) {
 		return s.clientBodyError(w, r, sendErr)
 	}
-	if body.r != nil {
-		conn.SetReadDeadline(time.Now().Add(s.cfg.BackendTimeout))
-	}
-	x.br.Reset(conn)
+	return s.answer(w, r, c, x, conn, backend, conn, sendErr)
+}
+
+// answer reads the worker's answer from src (conn, or what the loop read
+// of it first) and streams it to the client.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, c *Conn, x *exchange, conn conn, backend *Backend, src io.Reader, sendErr error) (int, int64) {
+	// A client that goes away takes its backend connection with it: the
+	// worker sees the close instead of writing into the void.
+	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
+	defer stop()
+	conn.SetReadDeadline(time.Now().Add(s.cfg.BackendTimeout))
+	x.br.Reset(src)
 	h := w.Header()
 	status, respBody, ok, err := x.fastHead(h, r.Method)
 	if err == nil && !ok {
@@ -123,6 +133,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 		s.warn("badresponse", "backend gave no valid HTTP response; 502", "backend", backend.Name,
 			"uri", r.RequestURI, "error", err)
 		return plainError(w, http.StatusBadGateway), 0
+	}
+	if h["Content-Type"] == nil {
+		h["Content-Type"] = nil // as nginx: no type guessed from the body
 	}
 
 	w.WriteHeader(status)

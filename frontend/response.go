@@ -7,64 +7,62 @@ import (
 	"strconv"
 )
 
-// headField is one parsed header line of a worker's answer.
-type headField struct{ key, value string }
+// answerHead is a worker's answer head as scanAnswerHead found it: spans
+// of the buffer it was read into.
+type answerHead struct {
+	status        int
+	statusEnd     int   // the status line's end (its CR)
+	end           int   // the head's length, blank line included
+	contentLength int64 // -1: none
+	hasDate       bool
+	fields        []fieldSpan
+}
 
-// fastHead reads the worker's response head when it is plain: already
-// whole in br after one read, an HTTP/1.x status of 200 or more with a
-// body (not 204/304, not for HEAD), no Transfer-Encoding, at most one
-// valid Content-Length, no obsolete line folding, no Connection header
-// naming other headers. It puts the headers, minus the hop-by-hop ones,
-// straight into dst (one string for the whole head, one []string block),
-// where http.ReadResponse builds its own map for copyHeader to copy. ok
-// false leaves br and dst untouched for readResponse; err is a failed
-// first read.
-func (x *exchange) fastHead(dst http.Header, method string) (status int, body io.Reader, ok bool, err error) {
-	br := x.br
-	if _, err := br.Peek(1); err != nil {
-		return 0, nil, false, err
-	}
-	if method == http.MethodHead {
-		return 0, nil, false, nil
-	}
-	buf, _ := br.Peek(br.Buffered())
+// fieldSpan is one header line: name [ns,ne), value [vs,ve), and the
+// whole line [ls,le) with its CRLF.
+type fieldSpan struct{ ns, ne, vs, ve, ls, le int }
+
+// scanAnswerHead reads a worker's answer head from buf when it is plain:
+// whole in buf, an HTTP/1.x status of 200 or more with a body (not
+// 204/304), no Transfer-Encoding, at most one valid Content-Length, no
+// obsolete line folding, no Connection header naming other headers.
+// complete false: buf has no blank line yet. ok false: not plain (or not
+// valid); the general path (http.ReadResponse) takes it.
+func scanAnswerHead(buf []byte, h *answerHead) (complete, ok bool) {
 	end := bytes.Index(buf, []byte("\r\n\r\n"))
 	if end < 0 {
-		return 0, nil, false, nil
+		return false, false
 	}
+	h.fields = h.fields[:0]
+	h.status, h.contentLength, h.hasDate, h.end = 0, -1, false, end+4
 	// "HTTP/1.1 200 OK\r\n": the version, three digits, then a space or
 	// the line's end.
 	if len(buf) < 13 || string(buf[:7]) != "HTTP/1." || (buf[7] != '0' && buf[7] != '1') || buf[8] != ' ' ||
 		(buf[12] != ' ' && buf[12] != '\r') {
-		return 0, nil, false, nil
+		return true, false
 	}
 	for _, c := range buf[9:12] {
 		if c < '0' || c > '9' {
-			return 0, nil, false, nil
+			return true, false
 		}
-		status = status*10 + int(c-'0')
+		h.status = h.status*10 + int(c-'0')
 	}
-	if status < 200 || status == http.StatusNoContent || status == http.StatusNotModified {
-		return 0, nil, false, nil
+	if h.status < 200 || h.status == http.StatusNoContent || h.status == http.StatusNotModified {
+		return true, false
 	}
-	head := string(buf[:end+2]) // every key and value below is a piece of it
-	line := bytes.IndexByte(buf, '\n') + 1
-	fields := x.fields[:0]
-	defer func() { clear(fields); x.fields = fields[:0] }()
-	contentLength := int64(-1)
-	for line < end+2 {
+	h.statusEnd = bytes.IndexByte(buf, '\n') - 1
+	for line := h.statusEnd + 2; line < end+2; {
 		eol := line + bytes.IndexByte(buf[line:end+2], '\n')
 		if eol < line || eol == line || buf[eol-1] != '\r' {
-			return 0, nil, false, nil
+			return true, false
 		}
 		colon := bytes.IndexByte(buf[line:eol], ':')
 		if colon <= 0 {
-			return 0, nil, false, nil
+			return true, false
 		}
-		name := buf[line : line+colon]
-		for _, c := range name {
+		for _, c := range buf[line : line+colon] {
 			if !isTokenByte(c) {
-				return 0, nil, false, nil // a space before the colon, folding, a bad name
+				return true, false // a space before the colon, folding, a bad name
 			}
 		}
 		vs, ve := line+colon+1, eol-1
@@ -76,46 +74,73 @@ func (x *exchange) fastHead(dst http.Header, method string) (status int, body io
 		}
 		for _, c := range buf[vs:ve] {
 			if (c < ' ' && c != '\t') || c == 0x7f {
-				return 0, nil, false, nil
+				return true, false
 			}
 		}
-		key := canonicalKey(head[line : line+colon])
-		value := head[vs:ve]
-		switch key {
-		case "Transfer-Encoding":
-			return 0, nil, false, nil
-		case "Connection":
-			if splitTokens(value) != nil {
-				return 0, nil, false, nil // it names headers to drop: the general path
+		name, value := buf[line:line+colon], buf[vs:ve]
+		switch {
+		case equalFoldBytes(name, "Transfer-Encoding"):
+			return true, false
+		case equalFoldBytes(name, "Connection"):
+			if splitTokens(string(value)) != nil {
+				return true, false // it names headers to drop: the general path
 			}
-		case "Content-Length":
-			n, err := strconv.ParseInt(value, 10, 64)
-			if err != nil || n < 0 || contentLength >= 0 {
-				return 0, nil, false, nil
+		case equalFoldBytes(name, "Content-Length"):
+			n, err := strconv.ParseInt(string(value), 10, 64)
+			if err != nil || n < 0 || h.contentLength >= 0 {
+				return true, false
 			}
-			contentLength = n
+			h.contentLength = n
+		case equalFoldBytes(name, "Date"):
+			h.hasDate = true
 		}
-		fields = append(fields, headField{key, value})
+		h.fields = append(h.fields, fieldSpan{line, line + colon, vs, ve, line, eol + 1})
 		line = eol + 1
 	}
-	br.Discard(end + 4)
-	block := make([]string, len(fields))
-	for i, f := range fields {
-		if isHopHeader(f.key) {
+	return true, true
+}
+
+// fastHead reads the worker's response head when it is plain (see
+// scanAnswerHead) and already whole in br after one read, and not for a
+// HEAD request. It puts the headers, minus the hop-by-hop ones, straight
+// into dst (one string for the whole head, one []string block), where
+// http.ReadResponse builds its own map for copyHeader to copy. ok false
+// leaves br and dst untouched for readResponse; err is a failed first
+// read.
+func (x *exchange) fastHead(dst http.Header, method string) (status int, body io.Reader, ok bool, err error) {
+	br := x.br
+	if _, err := br.Peek(1); err != nil {
+		return 0, nil, false, err
+	}
+	if method == http.MethodHead {
+		return 0, nil, false, nil
+	}
+	buf, _ := br.Peek(br.Buffered())
+	h := &x.head
+	if complete, plain := scanAnswerHead(buf, h); !complete || !plain {
+		return 0, nil, false, nil
+	}
+	head := string(buf[:h.end]) // every key and value below is a piece of it
+	block := make([]string, len(h.fields))
+	for i, f := range h.fields {
+		key := canonicalKey(head[f.ns:f.ne])
+		if isHopHeader(key) {
 			continue
 		}
-		if old, ok := dst[f.key]; ok {
-			dst[f.key] = append(old, f.value)
+		value := head[f.vs:f.ve]
+		if old, ok := dst[key]; ok {
+			dst[key] = append(old, value)
 			continue
 		}
-		block[i] = f.value
-		dst[f.key] = block[i : i+1 : i+1]
+		block[i] = value
+		dst[key] = block[i : i+1 : i+1]
 	}
-	if contentLength < 0 {
-		return status, br, true, nil // until the worker closes
+	br.Discard(h.end)
+	if h.contentLength < 0 {
+		return h.status, br, true, nil // until the worker closes
 	}
-	x.lb = limitedBody{r: br, n: contentLength}
-	return status, &x.lb, true, nil
+	x.lb = limitedBody{r: br, n: h.contentLength}
+	return h.status, &x.lb, true, nil
 }
 
 // limitedBody is a body of known length: io.ErrUnexpectedEOF when the
@@ -142,6 +167,19 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err
+}
+
+// equalFoldBytes is ASCII case-insensitive equality of b and s.
+func equalFoldBytes(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i]|0x20 != s[i]|0x20 {
+			return false
+		}
+	}
+	return true
 }
 
 func isHopHeader(key string) bool {

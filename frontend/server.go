@@ -14,6 +14,9 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -41,6 +44,8 @@ type Config struct {
 	BackendTimeout time.Duration // between two reads from the backend; 504 if no headers by then (0: 60 s)
 	TrustedProxies TrustedProxies
 	DisableLogging bool
+	NoEventLoop    bool // serve plain HTTP with net/http alone (see loop.go)
+	Loops          int  // event loops (threads) per listener (0: half the CPUs, at least 1)
 	Log            hclog.Logger
 	BackendDeadFor time.Duration // how long a backend that refused a connection is skipped (0: 1 s)
 }
@@ -54,6 +59,13 @@ type Server struct {
 	log        hclog.Logger
 	srv        *http.Server
 	warnings
+
+	handoff  *handoffListener // net/http's share of the loops' connections
+	loopsMu  sync.Mutex
+	loops    []*loop
+	stopping bool
+	// Requests the loops answered, connections they handed to net/http.
+	loopAnswered, handedOff atomic.Int64
 }
 
 type connKey struct{}
@@ -118,6 +130,10 @@ func New(cfg Config) (*Server, error) {
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.BufferSize,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if hc, ok := c.(*handoffConn); ok {
+				ctx = context.WithValue(ctx, handoffKey{}, hc)
+				return context.WithValue(ctx, connKey{}, hc.info)
+			}
 			_, isTLS := c.(*tls.Conn)
 			return context.WithValue(ctx, connKey{}, connInfo(c, isTLS))
 		},
@@ -126,9 +142,58 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Serve serves plain HTTP/1.1 on ln until Shutdown.
+// Serve serves plain HTTP/1.1 on ln until Shutdown: with an event loop
+// (loop.go) for a TCP listener, with net/http alone when a backend is
+// named by a host name.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.srv.Serve(ln)
+	if s.cfg.NoEventLoop || s.pool == nil {
+		return s.srv.Serve(ln)
+	}
+	if !s.pool.loopable() {
+		s.log.Info("serving plain HTTP with net/http: a backend is a host name (give an IP address for the faster event loop)",
+			"address", ln.Addr())
+		return s.srv.Serve(ln)
+	}
+	n := s.cfg.Loops
+	if n <= 0 {
+		n = max(1, runtime.GOMAXPROCS(0)/2) // the workers need the other cores
+	}
+	var loops []*loop
+	for i := 0; i < n; i++ {
+		l, err := newLoop(s, ln, n > 1)
+		if err != nil {
+			for _, l := range loops {
+				l.closeFDs()
+			}
+			s.log.Warn("serving plain HTTP with net/http alone (slower)", "address", ln.Addr(), "reason", err)
+			return s.srv.Serve(ln)
+		}
+		loops = append(loops, l)
+	}
+	s.loopsMu.Lock()
+	if s.stopping {
+		s.loopsMu.Unlock()
+		for _, l := range loops {
+			l.closeFDs()
+		}
+		ln.Close()
+		return http.ErrServerClosed
+	}
+	s.loops = append(s.loops, loops...)
+	if s.handoff == nil {
+		s.handoff = newHandoffListener(ln.Addr())
+		go s.srv.Serve(s.handoff)
+	}
+	s.loopsMu.Unlock()
+	s.log.Info("event loops serving plain HTTP", "address", ln.Addr(), "loops", n)
+	var wg sync.WaitGroup
+	for _, l := range loops[1:] {
+		wg.Go(l.run)
+	}
+	loops[0].run()
+	wg.Wait()
+	ln.Close()
+	return http.ErrServerClosed
 }
 
 // ServeTLS serves HTTPS on ln with the certificate and key files;
@@ -146,7 +211,28 @@ func (s *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
 // Shutdown stops accepting, lets in-flight requests finish until ctx
 // ends, then closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.loopsMu.Lock()
+	s.stopping = true
+	loops, handoff := s.loops, s.handoff
+	s.loopsMu.Unlock()
+	for _, l := range loops {
+		l.stopping.Store(true)
+		l.wake()
+	}
 	err := s.srv.Shutdown(ctx)
+	if handoff != nil {
+		handoff.Close() // net/http may not have started serving it yet
+	}
+	for _, l := range loops {
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			l.killing.Store(true)
+			l.wake()
+			<-l.done
+			err = ctx.Err()
+		}
+	}
 	if err != nil {
 		s.srv.Close()
 	}

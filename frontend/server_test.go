@@ -33,9 +33,16 @@ type fakeWorker struct {
 func startFakeWorker(t *testing.T, dir, name string, handle func(c net.Conn, p *uwsgi.Packet, body []byte)) *fakeWorker {
 	t.Helper()
 	w := &fakeWorker{path: filepath.Join(dir, name)}
-	ln, err := net.Listen("unix", w.path)
+	network := "unix"
+	if name == "tcp" { // on a loopback port; path is "tcp:127.0.0.1:PORT"
+		network, w.path = "tcp", "127.0.0.1:0"
+	}
+	ln, err := net.Listen(network, w.path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if network == "tcp" {
+		w.path = "tcp:" + ln.Addr().String()
 	}
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
@@ -95,7 +102,14 @@ func answer(text string) func(net.Conn, *uwsgi.Packet, []byte) {
 
 // frontFor serves cfg on a loopback port and returns its base URL and
 // the captured log.
-func frontFor(t *testing.T, cfg Config) (string, *bytes.Buffer) {
+func frontFor(t *testing.T, cfg Config) (string, *syncBuffer) {
+	t.Helper()
+	_, base, logs := frontServer(t, cfg)
+	return base, logs
+}
+
+// frontServer is frontFor with the Server.
+func frontServer(t *testing.T, cfg Config) (*Server, string, *syncBuffer) {
 	t.Helper()
 	var logBuf syncBuffer
 	cfg.Log = hclog.New(&hclog.LoggerOptions{Output: &logBuf, Level: hclog.Info})
@@ -115,12 +129,18 @@ func frontFor(t *testing.T, cfg Config) (string, *bytes.Buffer) {
 		s.Shutdown(ctx)
 		<-done
 	})
-	return "http://" + ln.Addr().String(), &logBuf.Buffer
+	return s, "http://" + ln.Addr().String(), &logBuf
 }
 
 type syncBuffer struct {
 	mu sync.Mutex
 	bytes.Buffer
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.String()
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
