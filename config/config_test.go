@@ -202,13 +202,13 @@ func TestHTTPFrontEndOptions(t *testing.T) {
 	os.WriteFile(cert, nil, 0o600)
 	os.WriteFile(key, nil, 0o600)
 	c := mustLoad(t, []string{"--http", ":9090", "--https", "127.0.0.1:9443," + cert + "," + key, "--static-map", "/s=/srv/static",
-		"--post-buffering", "8192", "--http-timeout", "5", "--http-to", "/run/app.sock"})
+		"--post-buffering", "8192", "--http-timeout", "5", "--http-to", "/run/app.sock", "--http-workers", "3"})
 	want := []Socket{{Addr: ":9090", Proto: ProtoHTTPRouter}, {Addr: "127.0.0.1:9443", Proto: ProtoHTTPSRouter, Cert: cert, Key: key}}
 	if !reflect.DeepEqual(c.Sockets, want) || len(c.Notices) != 0 {
 		t.Fatalf("sockets %+v notices %q", c.Sockets, c.Notices)
 	}
 	if r := c.Router; !reflect.DeepEqual(r.StaticMap, []string{"/s=/srv/static"}) || r.PostBuffering != 8192 ||
-		r.HTTPTimeout != 5*time.Second || !reflect.DeepEqual(r.HTTPTo, []string{"/run/app.sock"}) {
+		r.HTTPTimeout != 5*time.Second || !reflect.DeepEqual(r.HTTPTo, []string{"/run/app.sock"}) || r.Processes != 3 {
 		t.Fatalf("router %+v", r)
 	}
 	out := Render(c)
@@ -222,6 +222,7 @@ func TestHTTPFrontEndOptions(t *testing.T) {
 		"--https :9443,/nope.pem,/nope.key": "https = :9443: stat /nope.pem",
 		"--http /tmp/x.sock":                "the front end listens on host:port",
 		"--http :80 --static-map static":    "write static-map = /URL=DIR",
+		"--http :80 --http-processes -1":    "http-processes = -1: want 1 or more",
 	} {
 		if _, err := Load(strings.Fields(args), nil); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", args, err, want)

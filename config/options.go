@@ -144,6 +144,7 @@ var table = []Option{
 	works("static-safe", nil, List, "", "http/https front end: symlinks in a static-map may lead into this directory", list(func(c *Config) *[]string { return &c.Router.StaticSafe })),
 	works("limit-post", nil, Int, "0", "http/https front end: refuse request bodies larger than this many bytes with 413 (0: no limit)", integer(func(c *Config) *int { return &c.Router.LimitPost })),
 	works("http-timeout", nil, Seconds, "60", "http/https front end: how long it waits for the workers' answer before 504", seconds(func(c *Config) *time.Duration { return &c.Router.HTTPTimeout })),
+	works("http-processes", []string{"http-workers"}, Int, "0", "http front end: event-loop threads serving plain HTTP (uWSGI: router processes; 0: half the CPUs, at least 1)", integer(func(c *Config) *int { return &c.Router.Processes })),
 	works("http-to", nil, List, "", "http/https front end: forward to this uwsgi socket instead of the first socket (repeatable: round robin)", list(func(c *Config) *[]string { return &c.Router.HTTPTo })),
 	works("py-autoreload", []string{"python-autoreload"}, Int, "0", "for development: every this many seconds worker 1 checks the loaded modules' files and asks for a graceful reload when one changed (0: off)", integer(func(c *Config) *int { return &c.PyAutoreload })),
 	works("attach-daemon", nil, List, "", "run this shell command beside the workers and restart it when it exits (it must stay in the foreground); stopped with SIGTERM on shutdown", list(func(c *Config) *[]string { return &c.AttachDaemon })),

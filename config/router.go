@@ -22,6 +22,7 @@ type Router struct {
 	LimitPost     int
 	HTTPTimeout   time.Duration
 	HTTPTo        []string // backends instead of the first uwsgi socket
+	Processes     int      // event-loop threads (uWSGI: router processes); 0: the front end's default
 }
 
 // Routers are the configured front-end sockets.
@@ -79,12 +80,18 @@ func addStaticMap(l *loader, v string) error {
 func (l *loader) checkRouter() []error {
 	c := l.cfg
 	routers := c.Routers()
+	if c.Router.Processes < 0 {
+		return []error{fmt.Errorf("http-processes = %d: want 1 or more (0: the default)", c.Router.Processes)}
+	}
 	if len(routers) == 0 {
 		if len(c.Router.StaticMap) > 0 {
 			l.notice("static-map", "static-map: only the http/https front end serves static files; with socket or http-socket these requests reach the app (serve them from nginx)")
 		}
 		if c.Router.PostBuffering > 0 {
 			l.notice("post-buffering", "post-buffering: only the http/https front end buffers request bodies; workers read them as they arrive")
+		}
+		if c.Router.Processes > 0 {
+			l.notice("http-processes", "http-processes: there is no http front end (http =) for it to size")
 		}
 		return nil
 	}

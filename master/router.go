@@ -99,6 +99,9 @@ func (l *Launcher) routerDaemon(self string) []DaemonSpec {
 	if rc.LimitPost > 0 {
 		args = append(args, "--limit-post", strconv.Itoa(rc.LimitPost))
 	}
+	if rc.Processes > 0 {
+		args = append(args, "--loops", strconv.Itoa(rc.Processes))
+	}
 	args = append(args, "--backend-timeout", rc.HTTPTimeout.String(), "--buffer-size", strconv.Itoa(l.cfg.BufferSize),
 		"--shutdown-timeout", l.cfg.WorkerReloadMercy.String())
 	if l.cfg.Chdir != "" {

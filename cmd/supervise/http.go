@@ -72,6 +72,8 @@ func httpVerb(args, environ []string, stderr io.Writer) int {
 	fs.Var(seconds{&cfg.BackendTimeout}, "backend-timeout", "`DURATION`: longest wait for the backend's answer (and between its reads); 504 (default 60s)")
 	fs.Var(seconds{&shutdown}, "shutdown-timeout", "on SIGTERM, the `DURATION` in-flight requests get to finish (seconds, or 500ms, 2s)")
 	fs.BoolVar(&cfg.DisableLogging, "disable-logging", false, "no access log line per request")
+	fs.IntVar(&cfg.Loops, "loops", 0, "event-loop threads per plain-HTTP listener, `N` (default: half the CPUs, at least 1)")
+	fs.BoolVar(&cfg.NoEventLoop, "no-event-loop", false, "serve plain HTTP with Go's net/http alone (slower; the path TLS and unusual requests take anyway)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
