@@ -45,11 +45,11 @@ round() {
   c1=$(cpu_ticks "$3")
   echo "$a $b $e $(awk -v t=$((c1 - c0)) -v hz="$HZ" -v rps="$a" -v s="${WRK_SECONDS:-10}" 'BEGIN { printf "%.1f", t / hz * 1e6 / (rps * s) }')"
 }
-sv_rps=(); sv_p99=(); sv_cpu=(); ng_rps=(); ng_p99=(); ng_cpu=(); uw_rps=(); uw_p99=(); uw_cpu=(); fails=0
+sv_rps=(); sv_p99=(); sv_cpu=(); ng_rps=(); ng_p99=(); ng_cpu=(); uw_rps=(); uw_p99=(); uw_cpu=(); sv_fail=0; ng_fail=0; uw_fail=0
 for r in $(seq 1 "$ROUNDS"); do
-  read -r a b e c < <(round sv "$SV_PORT" "$SV_PID"); sv_rps+=("$a"); sv_p99+=("$b"); sv_cpu+=("$c"); fails=$((fails+e))
-  read -r a b e c < <(round ng "$NG_PORT" "$NG_PID"); ng_rps+=("$a"); ng_p99+=("$b"); ng_cpu+=("$c"); fails=$((fails+e))
-  read -r a b e c < <(round uw "$UW_PORT" "$UW_PID"); uw_rps+=("$a"); uw_p99+=("$b"); uw_cpu+=("$c"); fails=$((fails+e))
+  read -r a b e c < <(round sv "$SV_PORT" "$SV_PID"); sv_rps+=("$a"); sv_p99+=("$b"); sv_cpu+=("$c"); sv_fail=$((sv_fail+e))
+  read -r a b e c < <(round ng "$NG_PORT" "$NG_PID"); ng_rps+=("$a"); ng_p99+=("$b"); ng_cpu+=("$c"); ng_fail=$((ng_fail+e))
+  read -r a b e c < <(round uw "$UW_PORT" "$UW_PID"); uw_rps+=("$a"); uw_p99+=("$b"); uw_cpu+=("$c"); uw_fail=$((uw_fail+e))
   echo "round $r: supervise http ${sv_rps[-1]} req/s p99 ${sv_p99[-1]} ms cpu ${sv_cpu[-1]} us/req | nginx ${ng_rps[-1]} req/s p99 ${ng_p99[-1]} ms cpu ${ng_cpu[-1]} us/req | uwsgi router ${uw_rps[-1]} req/s p99 ${uw_p99[-1]} ms cpu ${uw_cpu[-1]} us/req" >&2
 done
 S=$(echo "${sv_rps[*]}" | median); SP=$(echo "${sv_p99[*]}" | median)
@@ -63,4 +63,4 @@ printf '%-44s %12s %10s %16s\n' "uwsgi --http --http-to (router)" "$U" "$UP" "$U
 printf 'throughput supervise/nginx: %s (target >= 1.0)   p99 supervise/nginx: %s (target <= 1.0)\n' "$(ratio "$S" "$N")" "$(ratio "$SP" "$NP")"
 printf 'throughput supervise/uwsgi-router: %s (target >= 1.5)   p99 supervise/uwsgi-router: %s\n' "$(ratio "$S" "$U")" "$(ratio "$SP" "$UP")"
 printf 'front CPU per request supervise/nginx: %s   supervise/uwsgi-router: %s\n' "$(ratio "$SC" "$NC")" "$(ratio "$SC" "$UC")"
-echo "failed requests (socket errors + non-2xx): $fails"
+echo "failed requests (socket errors + non-2xx): supervise $sv_fail, nginx $ng_fail, uwsgi router $uw_fail"

@@ -121,18 +121,44 @@ func (p *Pool) loopable() bool {
 // errAllDead is what Dial returns when no backend takes the connection.
 var errAllDead = errors.New("no backend accepted the connection")
 
+// errAllBusy is errAllDead when every backend refused only because its
+// listen queue was full (EAGAIN): worth waiting for, not dead.
+var errAllBusy = errors.New("every backend's listen queue is full")
+
 // Dial connects to the next live backend. A backend that fails is marked
 // dead and the next is tried; when all are dead, the ones marked dead are
 // tried once more anyway (they may be back), so a pool never refuses to
 // try. Nothing has been sent when Dial fails, so retrying is safe for
 // every method.
+//
+// When every backend's listen queue is full, Dial waits for room (as
+// uWSGI's router does; nginx answers 502 at once), retrying with backoff
+// for up to ConnectTimeout.
 func (p *Pool) Dial(ctx context.Context) (conn, *Backend, error) {
 	var c conn
-	b, err := p.try(ctx, func(b *Backend) (err error) {
-		c, err = p.dial(ctx, b)
-		return err
-	})
-	return c, b, err
+	var giveUp time.Time
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		b, err := p.try(ctx, func(b *Backend) (err error) {
+			c, err = p.dial(ctx, b)
+			return err
+		})
+		if err == nil || !errors.Is(err, errAllBusy) {
+			return c, b, err
+		}
+		if giveUp.IsZero() {
+			giveUp = time.Now().Add(p.ConnectTimeout)
+		}
+		if time.Now().Add(wait).After(giveUp) {
+			return nil, nil, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, err
+		case <-t.C:
+		}
+	}
 }
 
 // try calls dial on each backend in Dial's order until one succeeds,
@@ -143,6 +169,7 @@ func (p *Pool) try(ctx context.Context, dial func(*Backend) error) (*Backend, er
 	start := int(p.next.Add(1)-1) % n
 	now := time.Now().UnixNano()
 	var errs []error
+	busy := 0
 	for pass := 0; pass < 2; pass++ {
 		for i := 0; i < n; i++ {
 			b := p.backends[(start+i)%n]
@@ -162,10 +189,14 @@ func (p *Pool) try(ctx context.Context, dial func(*Backend) error) (*Backend, er
 				return nil, errors.Join(errs...)
 			}
 			if errors.Is(err, syscall.EAGAIN) {
+				busy++
 				continue // a full backlog: busy, not dead
 			}
 			p.markDead(b, err)
 		}
+	}
+	if busy == len(errs) {
+		return nil, fmt.Errorf("%w: %w", errAllBusy, errors.Join(errs...))
 	}
 	return nil, fmt.Errorf("%w: %w", errAllDead, errors.Join(errs...))
 }

@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -56,4 +57,14 @@ type warnState struct {
 type warnings struct {
 	warnMu sync.Mutex
 	byKind map[string]*warnState
+}
+
+// noBackend logs why a request got 502 without reaching a worker.
+func (s *Server) noBackend(uri string, err error) {
+	if errors.Is(err, errAllBusy) {
+		s.warn("backlog", "no backend reachable: the workers' listen queue stayed full for connect-timeout; 502 (more workers, or a larger listen =)",
+			"uri", uri, "connect-timeout", s.cfg.ConnectTimeout)
+		return
+	}
+	s.warn("backend", "no backend reachable; 502", "uri", uri, "error", err)
 }

@@ -30,6 +30,7 @@ const (
 	loopMaxRequest = 64 << 10 // a request (head and body) larger than this goes to net/http
 	loopOutBuffer  = 32 << 10 // an exchange's buffer for the worker's answer
 	loopTick       = 50 * time.Millisecond
+	loopRetry      = 2 * time.Millisecond // connecting again to a full listen queue
 )
 
 // Pad in an epoll event tells which of a connection's sockets it is for
@@ -63,9 +64,11 @@ type loop struct {
 	drained      bool
 	done         chan struct{}
 
-	vars []uwsgi.Var
-	pkt  []byte
-	free [][]byte // answer buffers
+	vars      []uwsgi.Var
+	pkt       []byte
+	free      [][]byte    // answer buffers
+	queued    []*loopConn // waiting for room in a listen queue, oldest first
+	nextRetry time.Time
 }
 
 // newLoop serves ln's socket (a duplicate of it). Only TCP listeners are
@@ -141,7 +144,11 @@ func (l *loop) run() {
 	l.now = time.Now()
 	l.nextScan = l.now.Add(loopTick)
 	for {
-		wait := int(l.nextScan.Sub(l.now)/time.Millisecond) + 1
+		next := l.nextScan
+		if len(l.queued) > 0 && l.nextRetry.Before(next) {
+			next = l.nextRetry
+		}
+		wait := int(next.Sub(l.now)/time.Millisecond) + 1
 		n, err := unix.EpollWait(l.epfd, events, wait)
 		if err != nil && err != unix.EINTR {
 			l.s.log.Error("event loop: epoll_wait failed; closing its connections", "error", err)
@@ -159,6 +166,9 @@ func (l *loop) run() {
 		}
 		for _, ev := range events[:max(n, 0)] {
 			l.dispatch(ev)
+		}
+		if len(l.queued) > 0 {
+			l.retryQueued()
 		}
 		if !l.now.Before(l.nextScan) {
 			l.expire()

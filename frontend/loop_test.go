@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -351,4 +353,98 @@ func TestLoopShutdownDeadlineCutsTheRest(t *testing.T) {
 		t.Fatalf("Shutdown: %v, want the context's deadline", err)
 	}
 	expectEOF(t, br)
+}
+
+// tinyBacklogWorker is a uwsgi server whose listen queue holds one
+// connection and that accepts nothing until release is closed.
+func tinyBacklogWorker(t *testing.T, dir string, release chan struct{}) string {
+	t.Helper()
+	path := dir + "/tiny.sock"
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 1); err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	ln, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		<-release
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				p, err := uwsgi.ReadPacket(bufio.NewReader(c), uwsgi.MaxBufferSize)
+				if err == nil {
+					answer("made it")(c, p, nil)
+				}
+			}()
+		}
+	}()
+	return path
+}
+
+// A full listen queue is waited out (up to connect-timeout), not
+// answered with 502: the requests that found no room get through once
+// the worker accepts again.
+func TestLoopWaitsForRoomInAFullListenQueue(t *testing.T) {
+	dir := tempDir(t)
+	release := make(chan struct{})
+	path := tinyBacklogWorker(t, dir, release)
+	s, base, _ := frontServer(t, Config{Backends: []string{path}, ConnectTimeout: time.Minute})
+	var readers []*bufio.Reader
+	for i := 0; i < 4; i++ {
+		c, br := dialFront(t, base)
+		fmt.Fprintf(c, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+		readers = append(readers, br)
+	}
+	for deadline := time.Now().Add(10 * time.Second); s.backlogWaits.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no request ever found the listen queue full")
+		}
+		time.Sleep(time.Millisecond) // polling the counter
+	}
+	close(release)
+	for i, br := range readers {
+		if resp, body := readAnswer(t, br, "GET"); resp.StatusCode != 200 || body != "made it" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+}
+
+// Past connect-timeout the client gets 502, and the log says why.
+func TestLoopFullListenQueue502AfterConnectTimeout(t *testing.T) {
+	dir := tempDir(t)
+	release := make(chan struct{})
+	defer close(release)
+	path := tinyBacklogWorker(t, dir, release)
+	_, base, logs := frontServer(t, Config{Backends: []string{path}, ConnectTimeout: 200 * time.Millisecond})
+	got502 := false
+	for i := 0; i < 4 && !got502; i++ { // the first ones fill the queue and wait for their answer
+		c, br := dialFront(t, base)
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if i < 2 {
+			continue
+		}
+		resp, _ := readAnswer(t, br, "GET")
+		got502 = resp.StatusCode == http.StatusBadGateway
+	}
+	if !got502 {
+		t.Fatal("no 502 past connect-timeout")
+	}
+	if !strings.Contains(logs.String(), "listen queue stayed full for connect-timeout") {
+		t.Errorf("log: %s", logs)
+	}
 }

@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -18,9 +19,10 @@ import (
 type connState uint8
 
 const (
-	stRead connState = iota // reading a request (idle when nothing has come yet)
-	stWait                  // the request went to a worker; waiting for its answer's head
-	stSend                  // sending the answer, relaying the rest of its body
+	stRead   connState = iota // reading a request (idle when nothing has come yet)
+	stWait                    // the request went to a worker; waiting for its answer's head
+	stSend                    // sending the answer, relaying the rest of its body
+	stQueued                  // every worker's listen queue was full: waiting to connect again
 )
 
 // loopConn is a client connection and, during an exchange, its worker's.
@@ -44,7 +46,8 @@ type loopConn struct {
 
 	back         int // the worker's socket, -1 when none
 	connecting   bool
-	dials        int // backends tried for this request
+	dials        int       // backends tried for this request
+	busySince    time.Time // when a full listen queue first refused it
 	backGen      int32
 	backend      *Backend
 	backReadable bool
@@ -77,6 +80,12 @@ func (l *loop) drive(c *loopConn) {
 			more = l.awaitAnswer(c)
 		case stSend:
 			more = l.send(c)
+		case stQueued:
+			if c.hup {
+				c.status = 499
+				l.logAccess(c, c.start)
+				l.closeClient(c)
+			}
 		}
 		if !more {
 			return
@@ -210,13 +219,70 @@ func (l *loop) startExchange(c *loopConn) {
 	if cap(pkt) <= 2*loopMaxRequest {
 		l.pkt = pkt
 	}
-	c.dials = 0
+	c.dials, c.busySince = 0, time.Time{}
 	l.sendTo(c, pkt)
 }
 
 // sendTo connects c to a worker and sends pkt (the loop's scratch, or
-// c.unsent when a connection failed and the next backend is tried).
+// c.unsent when a connection failed and the next backend is tried). When
+// every worker's listen queue is full, c waits in the loop's queue for
+// up to connect-timeout (as behind uWSGI's router; nginx would answer 502
+// at once).
 func (l *loop) sendTo(c *loopConn, pkt []byte) {
+	err := l.trySend(c, pkt)
+	if err == nil {
+		return
+	}
+	if c.busySince.IsZero() {
+		c.busySince = l.now
+	}
+	if limit := c.busySince.Add(l.s.cfg.ConnectTimeout); errors.Is(err, errAllBusy) && l.now.Before(limit) {
+		c.unsent = append(c.unsent[:0], pkt...)
+		l.s.backlogWaits.Add(1)
+		c.state = stQueued
+		c.deadline = limit
+		l.queued = append(l.queued, c)
+		return
+	}
+	l.s.noBackend(c.req.Target, err)
+	l.answerPlain(c, http.StatusBadGateway)
+}
+
+// retryQueued connects the requests waiting for room in a listen queue,
+// oldest first, until one still finds no room.
+func (l *loop) retryQueued() {
+	if l.now.Before(l.nextRetry) {
+		return
+	}
+	l.nextRetry = l.now.Add(loopRetry)
+	kept, full := 0, false
+	for _, c := range l.queued {
+		if c.fd < 0 || c.state != stQueued {
+			continue // answered or gone meanwhile
+		}
+		if !full {
+			err := l.trySend(c, c.unsent)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, errAllBusy) {
+				l.s.noBackend(c.req.Target, err)
+				l.answerPlain(c, http.StatusBadGateway)
+				l.drive(c)
+				continue
+			}
+			full = true
+		}
+		l.queued[kept] = c
+		kept++
+	}
+	clear(l.queued[kept:])
+	l.queued = l.queued[:kept]
+}
+
+// trySend connects c to a worker and sends pkt; on an error nothing was
+// done (the caller answers or queues).
+func (l *loop) trySend(c *loopConn, pkt []byte) error {
 	s := l.s
 	var fd int
 	var connecting bool
@@ -225,9 +291,7 @@ func (l *loop) sendTo(c *loopConn, pkt []byte) {
 		return err
 	})
 	if err != nil {
-		s.warn("backend", "no backend reachable; 502", "uri", c.req.Target, "error", err)
-		l.answerPlain(c, http.StatusBadGateway)
-		return
+		return err
 	}
 	c.back, c.backend, c.connecting = fd, b, connecting
 	c.dials++
@@ -250,8 +314,10 @@ func (l *loop) sendTo(c *loopConn, pkt []byte) {
 	}
 	events := uint32(unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET)
 	if w < len(pkt) && c.sendErr == nil {
-		c.unsent = append(c.unsent[:0], pkt[w:]...)
+		c.unsent = append(c.unsent[:0], pkt[w:]...) // pkt may be c.unsent: copy moves down
 		events |= unix.EPOLLOUT
+	} else {
+		c.unsent = c.unsent[:0]
 	}
 	l.gen = (l.gen + 1) &^ kindClient
 	c.backGen = l.gen
@@ -259,7 +325,7 @@ func (l *loop) sendTo(c *loopConn, pkt []byte) {
 		l.closeBackend(c)
 		s.warn("backend", "epoll_ctl failed; 502", "error", err)
 		l.answerPlain(c, http.StatusBadGateway)
-		return
+		return nil
 	}
 	l.track(fd, c)
 	c.state = stWait
@@ -268,6 +334,7 @@ func (l *loop) sendTo(c *loopConn, pkt []byte) {
 	} else {
 		c.deadline = l.now.Add(s.cfg.BackendTimeout)
 	}
+	return nil
 }
 
 // connected finishes a TCP connect: false when it failed (the next
@@ -294,7 +361,7 @@ func (l *loop) connected(c *loopConn, timedOut bool) bool {
 		l.sendTo(c, pkt)
 		return false
 	}
-	l.s.warn("backend", "no backend reachable; 502", "uri", c.req.Target, "error", err)
+	l.s.noBackend(c.req.Target, err)
 	l.answerPlain(c, http.StatusBadGateway)
 	return false
 }
@@ -596,6 +663,10 @@ func (l *loop) timeout(c *loopConn) {
 		l.drive(c)
 	case c.state == stRead: // idle, or a head that never ended
 		l.closeClient(c)
+	case c.state == stQueued:
+		l.s.noBackend(c.req.Target, errAllBusy)
+		l.answerPlain(c, http.StatusBadGateway)
+		l.drive(c)
 	case c.state == stWait && c.connecting:
 		l.connected(c, true)
 		l.drive(c)

@@ -83,7 +83,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 
 	conn, backend, err := s.pool.Dial(r.Context())
 	if err != nil {
-		s.warn("backend", "no backend reachable; 502", "uri", r.RequestURI, "error", err)
+		s.noBackend(r.RequestURI, err)
 		return plainError(w, http.StatusBadGateway), 0
 	}
 	defer conn.Close()

@@ -66,6 +66,7 @@ type Server struct {
 	stopping bool
 	// Requests the loops answered, connections they handed to net/http.
 	loopAnswered, handedOff atomic.Int64
+	backlogWaits            atomic.Int64 // requests the loops held for room in a full listen queue
 }
 
 type connKey struct{}
