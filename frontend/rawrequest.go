@@ -448,10 +448,6 @@ var rawHostByte = func() (t [256]bool) {
 // HTTP_* vars in the order the headers came (first occurrence's position
 // for repeated ones). contentLength as in Vars (-1: none).
 func appendRawVars(dst []uwsgi.Var, r *rawRequest, c *Conn, contentLength int64, documentRoot string) []uwsgi.Var {
-	scheme := "http"
-	if c.HTTPS {
-		scheme = "https"
-	}
 	cl := ""
 	if contentLength >= 0 {
 		if contentLength == r.ContentLength && rawCanonicalDecimal(r.contentLengthText) {
@@ -460,33 +456,8 @@ func appendRawVars(dst []uwsgi.Var, r *rawRequest, c *Conn, contentLength int64,
 			cl = strconv.FormatInt(contentLength, 10)
 		}
 	}
-	host := r.Host
-	serverName := hostname(host)
-	if serverName == "" {
-		serverName = c.ServerAddr
-		host = serverName
-	}
-	dst = append(dst,
-		uwsgi.Var{Key: "QUERY_STRING", Value: r.RawQuery},
-		uwsgi.Var{Key: "REQUEST_METHOD", Value: r.Method},
-		uwsgi.Var{Key: "CONTENT_TYPE", Value: r.ContentType},
-		uwsgi.Var{Key: "CONTENT_LENGTH", Value: cl},
-		uwsgi.Var{Key: "REQUEST_URI", Value: r.Target},
-		uwsgi.Var{Key: "PATH_INFO", Value: DocumentURI(r.Path)},
-		uwsgi.Var{Key: "DOCUMENT_ROOT", Value: documentRoot},
-		uwsgi.Var{Key: "SERVER_PROTOCOL", Value: r.Proto},
-		uwsgi.Var{Key: "REQUEST_SCHEME", Value: scheme},
-	)
-	if c.HTTPS {
-		dst = append(dst, uwsgi.Var{Key: "HTTPS", Value: "on"})
-	}
-	dst = append(dst,
-		uwsgi.Var{Key: "REMOTE_ADDR", Value: c.RemoteAddr},
-		uwsgi.Var{Key: "REMOTE_PORT", Value: c.RemotePort},
-		uwsgi.Var{Key: "SERVER_PORT", Value: c.ServerPort},
-		uwsgi.Var{Key: "SERVER_NAME", Value: serverName},
-		uwsgi.Var{Key: "HTTP_HOST", Value: host},
-	)
+	dst = appendFixedVars(dst, fixedVars{query: r.RawQuery, method: r.Method, contentType: r.ContentType,
+		contentLength: cl, requestURI: r.Target, path: r.Path, proto: r.Proto, host: r.Host}, c, documentRoot)
 	if len(r.Fields) <= rawMaxScanFields {
 		dst = appendRawHeaderVars(dst, r.Fields)
 	} else {

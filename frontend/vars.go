@@ -33,41 +33,12 @@ type Conn struct {
 // environ in a dict see every value. HTTP_HOST is the request's host with
 // its port, as nginx 1.30's $host$is_request_port$request_port.
 func Vars(dst []uwsgi.Var, r *http.Request, c *Conn, contentLength int64, documentRoot string) []uwsgi.Var {
-	scheme := "http"
-	if c.HTTPS {
-		scheme = "https"
-	}
 	cl := ""
 	if contentLength >= 0 {
 		cl = strconv.FormatInt(contentLength, 10)
 	}
-	host := r.Host
-	serverName := hostname(host)
-	if serverName == "" {
-		serverName = c.ServerAddr
-		host = serverName
-	}
-	dst = append(dst,
-		uwsgi.Var{Key: "QUERY_STRING", Value: r.URL.RawQuery},
-		uwsgi.Var{Key: "REQUEST_METHOD", Value: r.Method},
-		uwsgi.Var{Key: "CONTENT_TYPE", Value: headerValue(r.Header["Content-Type"])},
-		uwsgi.Var{Key: "CONTENT_LENGTH", Value: cl},
-		uwsgi.Var{Key: "REQUEST_URI", Value: requestURI(r)},
-		uwsgi.Var{Key: "PATH_INFO", Value: DocumentURI(r.URL.Path)},
-		uwsgi.Var{Key: "DOCUMENT_ROOT", Value: documentRoot},
-		uwsgi.Var{Key: "SERVER_PROTOCOL", Value: r.Proto},
-		uwsgi.Var{Key: "REQUEST_SCHEME", Value: scheme},
-	)
-	if c.HTTPS {
-		dst = append(dst, uwsgi.Var{Key: "HTTPS", Value: "on"})
-	}
-	dst = append(dst,
-		uwsgi.Var{Key: "REMOTE_ADDR", Value: c.RemoteAddr},
-		uwsgi.Var{Key: "REMOTE_PORT", Value: c.RemotePort},
-		uwsgi.Var{Key: "SERVER_PORT", Value: c.ServerPort},
-		uwsgi.Var{Key: "SERVER_NAME", Value: serverName},
-		uwsgi.Var{Key: "HTTP_HOST", Value: host},
-	)
+	dst = appendFixedVars(dst, fixedVars{query: r.URL.RawQuery, method: r.Method, contentType: headerValue(r.Header["Content-Type"]),
+		contentLength: cl, requestURI: requestURI(r), path: r.URL.Path, proto: r.Proto, host: r.Host}, c, documentRoot)
 	for name, values := range r.Header {
 		if len(values) == 0 || strings.IndexByte(name, '_') >= 0 {
 			continue
@@ -92,6 +63,49 @@ func Vars(dst []uwsgi.Var, r *http.Request, c *Conn, contentLength int64, docume
 		dst = append(dst, uwsgi.Var{Key: "HTTP_CONTENT_LENGTH", Value: cl})
 	}
 	return dst
+}
+
+// fixedVars are the request's parts the vars before HTTP_* are made of.
+type fixedVars struct {
+	query, method, contentType, contentLength, requestURI string
+	path                                                  string // decoded
+	proto, host                                           string
+}
+
+// appendFixedVars appends the vars uwsgi_params sends before the HTTP_*
+// ones, in its order, for Vars and appendRawVars alike.
+func appendFixedVars(dst []uwsgi.Var, f fixedVars, c *Conn, documentRoot string) []uwsgi.Var {
+	scheme := "http"
+	if c.HTTPS {
+		scheme = "https"
+	}
+	host := f.host
+	serverName := hostname(host)
+	if serverName == "" {
+		serverName = c.ServerAddr
+		host = serverName
+	}
+	dst = append(dst,
+		uwsgi.Var{Key: "QUERY_STRING", Value: f.query},
+		uwsgi.Var{Key: "REQUEST_METHOD", Value: f.method},
+		uwsgi.Var{Key: "CONTENT_TYPE", Value: f.contentType},
+		uwsgi.Var{Key: "CONTENT_LENGTH", Value: f.contentLength},
+		uwsgi.Var{Key: "REQUEST_URI", Value: f.requestURI},
+		uwsgi.Var{Key: "PATH_INFO", Value: DocumentURI(f.path)},
+		uwsgi.Var{Key: "DOCUMENT_ROOT", Value: documentRoot},
+		uwsgi.Var{Key: "SERVER_PROTOCOL", Value: f.proto},
+		uwsgi.Var{Key: "REQUEST_SCHEME", Value: scheme},
+	)
+	if c.HTTPS {
+		dst = append(dst, uwsgi.Var{Key: "HTTPS", Value: "on"})
+	}
+	return append(dst,
+		uwsgi.Var{Key: "REMOTE_ADDR", Value: c.RemoteAddr},
+		uwsgi.Var{Key: "REMOTE_PORT", Value: c.RemotePort},
+		uwsgi.Var{Key: "SERVER_PORT", Value: c.ServerPort},
+		uwsgi.Var{Key: "SERVER_NAME", Value: serverName},
+		uwsgi.Var{Key: "HTTP_HOST", Value: host},
+	)
 }
 
 func headerValue(v []string) string {
