@@ -6,8 +6,6 @@ import (
 	"net"
 	"os"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // The event loop (loop.go) serves the plain requests; everything else
@@ -123,6 +121,8 @@ func takePending(ctx context.Context) *pendingAnswer {
 }
 
 // fileConn turns a socket the loop owned into a net.Conn in Go's poller.
+// fd is closed when it returns (the net.Conn has a copy): closing it again
+// would close whatever descriptor another thread got with its number.
 func fileConn(fd int) (net.Conn, error) {
 	f := os.NewFile(uintptr(fd), "client")
 	defer f.Close() // FileConn has its own copy
@@ -136,8 +136,7 @@ var errHandoffClosed = errors.New("front end shutting down")
 // maybe a worker holding its request, to net/http. fd is no longer the
 // loop's afterwards, whatever happens.
 func (s *Server) handOff(fd int, replay []byte, info Conn, pending *pendingAnswer) error {
-	nc, err := fileConn(fd)
-	unix.Close(fd)
+	nc, err := fileConn(fd) // closes fd, whatever happens
 	if err != nil {
 		if pending != nil {
 			pending.conn.Close()
