@@ -1,10 +1,17 @@
 package frontend
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/supervise-go/supervise/uwsgi"
 )
 
 // handOff closes the client socket's descriptor once: a second close
@@ -61,5 +68,36 @@ func TestHandOffClosesTheClientSocketOnce(t *testing.T) {
 	<-done
 	if victim.Load() {
 		t.Fatal("handOff closed a descriptor that was not its own any more")
+	}
+}
+
+// bigAnswer is a worker answering n bytes with a Content-Length.
+func bigAnswer(n int) func(net.Conn, *uwsgi.Packet, []byte) {
+	data := bytes.Repeat([]byte("x"), n)
+	return func(c net.Conn, _ *uwsgi.Packet, _ []byte) {
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(data))
+		c.Write(data)
+	}
+}
+
+// A client that reads nothing of its answer but keeps sending bytes must
+// still be cut after send-timeout: the bytes it sends are no progress of
+// the answer, and the worker stays blocked behind it meanwhile.
+func TestLoopSendTimeoutNotRefreshedByClientBytes(t *testing.T) {
+	dir := tempDir(t)
+	const size = 32 << 20
+	w := startFakeWorker(t, dir, "w.sock", bigAnswer(size))
+	_, base, _ := frontServer(t, Config{Backends: []string{w.path}, SendTimeout: 300 * time.Millisecond})
+	c, _ := dialFront(t, base)
+	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	for i := 0; i < 40; i++ { // 2 s of a byte every 50 ms, nothing read
+		time.Sleep(50 * time.Millisecond)
+		if _, err := c.Write([]byte("G")); err != nil {
+			break // cut: what the test wants
+		}
+	}
+	n, _ := io.Copy(io.Discard, c)
+	if n >= size {
+		t.Fatalf("got the whole answer (%d bytes) after 2 s of not reading with a 300 ms send-timeout", n)
 	}
 }
