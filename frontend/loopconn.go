@@ -479,22 +479,32 @@ func (l *loop) startAnswer(c *loopConn) {
 	c.remaining = h.contentLength - int64(len(body))
 	c.status, c.sent = h.status, 0
 	c.state = stSend
+	c.deadline = l.now.Add(l.s.cfg.SendTimeout)
 	l.s.loopAnswered.Add(1)
 }
 
 // send writes the answer out, reading more of its body from the worker
 // only when the client has taken what was read: a slow client slows the
-// worker's socket down, and nothing piles up here.
+// worker's socket down, and nothing piles up here. The deadline moves
+// only with progress: send also runs on events that are none (bytes a
+// client sends while not reading its answer).
 func (l *loop) send(c *loopConn) bool {
+	progressed := false
 	for {
 		if len(c.outHead)+len(c.outBody) > 0 {
 			if !c.writable {
-				c.deadline = l.now.Add(l.s.cfg.SendTimeout)
+				if progressed {
+					c.deadline = l.now.Add(l.s.cfg.SendTimeout)
+				}
 				return false
 			}
 			if !l.write(c) {
+				if progressed && c.fd >= 0 { // the socket is full: waiting for the client now
+					c.deadline = l.now.Add(l.s.cfg.SendTimeout)
+				}
 				return false
 			}
+			progressed = true
 			continue
 		}
 		if c.remaining == 0 {
@@ -510,7 +520,9 @@ func (l *loop) send(c *loopConn) bool {
 			return false
 		}
 		if !c.backReadable {
-			c.deadline = l.now.Add(l.s.cfg.BackendTimeout)
+			if progressed {
+				c.deadline = l.now.Add(l.s.cfg.BackendTimeout)
+			}
 			return false
 		}
 		want := int(min(int64(len(c.buf)), c.remaining))
@@ -533,6 +545,7 @@ func (l *loop) send(c *loopConn) bool {
 		}
 		c.remaining -= int64(m)
 		c.outBody = c.buf[:m]
+		progressed = true
 	}
 }
 
@@ -553,7 +566,6 @@ func (l *loop) write(c *loopConn) bool {
 		return true
 	case err == unix.EAGAIN:
 		c.writable = false
-		c.deadline = l.now.Add(l.s.cfg.SendTimeout)
 		return false
 	case err != nil:
 		c.hup = true
@@ -606,6 +618,7 @@ func (l *loop) answerPlain(c *loopConn, code int) {
 		c.start = l.now
 	}
 	c.state = stSend
+	c.deadline = l.now.Add(l.s.cfg.SendTimeout)
 }
 
 // finish ends an exchange whose answer is out: the connection waits for
