@@ -1,10 +1,13 @@
 package frontend
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -99,5 +102,52 @@ func TestLoopSendTimeoutNotRefreshedByClientBytes(t *testing.T) {
 	n, _ := io.Copy(io.Discard, c)
 	if n >= size {
 		t.Fatalf("got the whole answer (%d bytes) after 2 s of not reading with a 300 ms send-timeout", n)
+	}
+}
+
+// An answer still going out when Shutdown starts was begun as keep-alive;
+// once it is out the connection must close, not wait idle-timeout with
+// Shutdown waiting on it.
+func TestLoopShutdownClosesKeepAliveFinishedAfterDrain(t *testing.T) {
+	dir := tempDir(t)
+	const size = 32 << 20
+	w := startFakeWorker(t, dir, "w.sock", func(c net.Conn, p *uwsgi.Packet, b []byte) {
+		if path, _ := p.Get("PATH_INFO"); path == "/big" {
+			bigAnswer(size)(c, p, b)
+			return
+		}
+		answer("small")(c, p, b)
+	})
+	s, base, _ := frontServer(t, Config{Backends: []string{w.path}, IdleTimeout: time.Minute})
+	idle, idleBR := dialFront(t, base)
+	io.WriteString(idle, "GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+	readAnswer(t, idleBR, "GET")
+
+	busy, _ := dialFront(t, base)
+	busyBR := bufio.NewReaderSize(busy, 512)
+	io.WriteString(busy, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(busyBR, &http.Request{Method: "GET"}) // the answer has started
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		stopped <- s.Shutdown(ctx)
+	}()
+	expectEOF(t, idleBR) // the loop has drained
+	if n, err := io.Copy(io.Discard, resp.Body); err != nil || n != size {
+		t.Fatalf("read %d of %d: %v", n, size, err)
+	}
+	busy.SetReadDeadline(time.Now().Add(3 * time.Second))
+	expectEOF(t, busyBR)
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Shutdown still waiting 3 s after the last answer went out")
 	}
 }
