@@ -626,7 +626,9 @@ func (l *loop) answerPlain(c *loopConn, code int) {
 func (l *loop) finish(c *loopConn) {
 	l.closeBackend(c)
 	l.logAccess(c, c.start)
-	if c.closeAfter {
+	// drained: Shutdown came after this answer started as keep-alive;
+	// drain closed the idle connections already, this one closes now.
+	if c.closeAfter || l.drained {
 		unix.Shutdown(c.fd, unix.SHUT_WR)
 		l.closeClient(c)
 		return
