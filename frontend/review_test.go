@@ -151,3 +151,19 @@ func TestLoopShutdownClosesKeepAliveFinishedAfterDrain(t *testing.T) {
 		t.Fatal("Shutdown still waiting 3 s after the last answer went out")
 	}
 }
+
+// A worker's status line ending in a bare LF must not lose the reason
+// phrase's last byte ("200 O").
+func TestLoopStatusLineBareLF(t *testing.T) {
+	dir := tempDir(t)
+	w := startFakeWorker(t, dir, "w.sock", func(c net.Conn, _ *uwsgi.Packet, _ []byte) {
+		io.WriteString(c, "HTTP/1.1 200 OK\nContent-Length: 2\r\n\r\nok")
+	})
+	_, base, _ := frontServer(t, Config{Backends: []string{w.path}})
+	c, br := dialFront(t, base)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, body := readAnswer(t, br, "GET")
+	if resp.Status != "200 OK" || body != "ok" {
+		t.Fatalf("status %q body %q, want 200 OK and ok", resp.Status, body)
+	}
+}
