@@ -51,6 +51,14 @@ func scanAnswerHead(buf []byte, h *answerHead) (complete, ok bool) {
 		return true, false
 	}
 	h.statusEnd = bytes.IndexByte(buf, '\n') - 1
+	if buf[h.statusEnd] != '\r' {
+		return true, false // a bare LF: the loop would copy the reason phrase short
+	}
+	for _, c := range buf[12:h.statusEnd] {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return true, false // a CR or another CTL in the reason phrase, which the loop copies
+		}
+	}
 	for line := h.statusEnd + 2; line < end+2; {
 		eol := line + bytes.IndexByte(buf[line:end+2], '\n')
 		if eol < line || eol == line || buf[eol-1] != '\r' {
