@@ -218,6 +218,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.loopsMu.Unlock()
 	for _, l := range loops {
 		l.stopping.Store(true)
+		// The loop closes its duplicate of the socket when it drains;
+		// with this one closed too the kernel stops completing
+		// connections no one will accept (net/http closes its
+		// listeners the same way).
+		l.ln.Close()
 		l.wake()
 	}
 	err := s.srv.Shutdown(ctx)
