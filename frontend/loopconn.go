@@ -321,13 +321,13 @@ func (l *loop) trySend(c *loopConn, pkt []byte) error {
 	}
 	l.gen = (l.gen + 1) &^ kindClient
 	c.backGen = l.gen
+	l.track(fd, c) // before anything may closeBackend, which clears its slot
 	if err := l.watch(fd, events, c.backGen); err != nil {
 		l.closeBackend(c)
 		s.warn("backend", "epoll_ctl failed; 502", "error", err)
 		l.answerPlain(c, http.StatusBadGateway)
 		return nil
 	}
-	l.track(fd, c)
 	c.state = stWait
 	if connecting {
 		c.deadline = l.now.Add(s.cfg.ConnectTimeout)

@@ -95,7 +95,7 @@ func scanAnswerHead(buf []byte, h *answerHead) (complete, ok bool) {
 			}
 		case equalFoldBytes(name, "Content-Length"):
 			n, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil || n < 0 || h.contentLength >= 0 {
+			if err != nil || n < 0 || h.contentLength >= 0 || value[0] < '0' || value[0] > '9' { // "+5": the general path judges it
 				return true, false
 			}
 			h.contentLength = n

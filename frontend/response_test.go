@@ -121,3 +121,17 @@ func BenchmarkHeadReadResponse(b *testing.B) {
 		x.release()
 	}
 }
+
+// A signed Content-Length is not plain: the general path judges it.
+func TestScanAnswerHeadRefusesSignedLength(t *testing.T) {
+	var h answerHead
+	for _, v := range []string{"+5", "-5", " 5x"} {
+		complete, ok := scanAnswerHead([]byte("HTTP/1.1 200 OK\r\nContent-Length: "+v+"\r\n\r\nhello"), &h)
+		if !complete || ok {
+			t.Errorf("Content-Length %q: complete=%v plain=%v", v, complete, ok)
+		}
+	}
+	if complete, ok := scanAnswerHead([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), &h); !complete || !ok || h.contentLength != 5 {
+		t.Errorf("plain answer refused: %v %v %d", complete, ok, h.contentLength)
+	}
+}
