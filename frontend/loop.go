@@ -210,25 +210,9 @@ func (l *loop) dispatch(ev unix.EpollEvent) {
 		return
 	}
 	if ev.Pad == c.gen|kindClient && fd == c.fd {
-		if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			c.readable = true
-		}
-		if ev.Events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			c.writable = true
-		}
-		if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			c.hup = true
-		}
+		c.client.note(ev.Events)
 	} else if ev.Pad == c.backGen && fd == c.back {
-		if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			c.backReadable = true
-		}
-		if ev.Events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			c.backWritable = true
-		}
-		if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			c.backHup = true
-		}
+		c.worker.note(ev.Events)
 	} else {
 		return // an earlier socket with this number
 	}

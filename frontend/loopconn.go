@@ -31,9 +31,7 @@ type loopConn struct {
 	gen      int32
 	info     Conn
 	state    connState
-	readable bool // edge-triggered readiness not yet used up
-	writable bool
-	hup      bool // the client closed its side or failed
+	client   readiness
 	deadline time.Time
 
 	in      []byte // what the client sent
@@ -44,21 +42,19 @@ type loopConn struct {
 	reqLen  int // its head and body
 	start   time.Time
 
-	back         int // the worker's socket, -1 when none
-	connecting   bool
-	dials        int       // backends tried for this request
-	busySince    time.Time // when a full listen queue first refused it
-	backGen      int32
-	backend      *Backend
-	backReadable bool
-	backWritable bool
-	backHup      bool
-	backEOF      bool
-	unsent       []byte // the request's rest when the worker's socket was full
-	sendErr      error
-	buf          []byte // the answer as read
-	bn           int
-	head         answerHead
+	back       int // the worker's socket, -1 when none
+	connecting bool
+	dials      int       // backends tried for this request
+	busySince  time.Time // when a full listen queue first refused it
+	backGen    int32
+	backend    *Backend
+	worker     readiness
+	backEOF    bool
+	unsent     []byte // the request's rest when the worker's socket was full
+	sendErr    error
+	buf        []byte // the answer as read
+	bn         int
+	head       answerHead
 
 	hdr        []byte // the head sent to the client
 	outHead    []byte // still to write: head, then body bytes
@@ -67,6 +63,25 @@ type loopConn struct {
 	status     int
 	sent       int64
 	closeAfter bool
+}
+
+// readiness is what edge-triggered epoll said of a socket and the loop
+// has not used up yet.
+type readiness struct {
+	readable, writable bool
+	hup                bool // the peer closed its side, or the socket failed
+}
+
+func (r *readiness) note(events uint32) {
+	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		r.readable = true
+	}
+	if events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		r.writable = true
+	}
+	if events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		r.hup = true
+	}
 }
 
 // drive moves c on as far as its readiness allows.
@@ -81,7 +96,7 @@ func (l *loop) drive(c *loopConn) {
 		case stSend:
 			more = l.send(c)
 		case stQueued:
-			if c.hup {
+			if c.client.hup {
 				c.status = 499
 				l.logAccess(c, c.start)
 				l.closeClient(c)
@@ -101,7 +116,7 @@ func (l *loop) readRequest(c *loopConn) bool {
 				return started
 			}
 		}
-		if !c.readable {
+		if !c.client.readable {
 			return false
 		}
 		if c.n == len(c.in) { // a long head: grow (takeRequest caps it)
@@ -113,7 +128,7 @@ func (l *loop) readRequest(c *loopConn) bool {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			c.readable = false
+			c.client.readable = false
 			return false
 		case err != nil || m == 0:
 			l.closeClient(c) // gone; mid-request there is no one to answer
@@ -123,8 +138,8 @@ func (l *loop) readRequest(c *loopConn) bool {
 			c.deadline = l.now.Add(l.s.cfg.HeaderTimeout)
 		}
 		c.n += m
-		if m < space && !c.hup {
-			c.readable = false // drained: more data brings another edge
+		if m < space && !c.client.hup {
+			c.client.readable = false // drained: more data brings another edge
 		}
 	}
 }
@@ -370,22 +385,22 @@ func (l *loop) connected(c *loopConn, timedOut bool) bool {
 // A plain answer is sent on by the loop; anything else goes to net/http
 // with the worker's connection.
 func (l *loop) awaitAnswer(c *loopConn) bool {
-	if c.hup {
+	if c.client.hup {
 		l.abort(c)
 		return false
 	}
 	if c.connecting {
-		if !c.backWritable {
+		if !c.worker.writable {
 			return false
 		}
 		if !l.connected(c, false) {
 			return true // on to the next backend, or the 502
 		}
 	}
-	if len(c.unsent) > 0 && c.backWritable {
+	if len(c.unsent) > 0 && c.worker.writable {
 		l.sendRest(c)
 	}
-	if !c.backReadable {
+	if !c.worker.readable {
 		return false
 	}
 	if c.buf == nil {
@@ -398,7 +413,7 @@ func (l *loop) awaitAnswer(c *loopConn) bool {
 			continue
 		}
 		if err == unix.EAGAIN {
-			c.backReadable = false
+			c.worker.readable = false
 			break
 		}
 		if err != nil || m == 0 {
@@ -406,8 +421,8 @@ func (l *loop) awaitAnswer(c *loopConn) bool {
 			break
 		}
 		c.bn += m
-		if m < space && !c.backHup {
-			c.backReadable = false
+		if m < space && !c.worker.hup {
+			c.worker.readable = false
 			break
 		}
 	}
@@ -432,7 +447,7 @@ func (l *loop) sendRest(c *loopConn) {
 			continue
 		}
 		if err == unix.EAGAIN {
-			c.backWritable = false
+			c.worker.writable = false
 			return
 		}
 		if err != nil {
@@ -492,7 +507,7 @@ func (l *loop) send(c *loopConn) bool {
 	progressed := false
 	for {
 		if len(c.outHead)+len(c.outBody) > 0 {
-			if !c.writable {
+			if !c.client.writable {
 				if progressed {
 					c.deadline = l.now.Add(l.s.cfg.SendTimeout)
 				}
@@ -511,7 +526,7 @@ func (l *loop) send(c *loopConn) bool {
 			l.finish(c)
 			return c.fd >= 0
 		}
-		if c.hup {
+		if c.client.hup {
 			l.abort(c)
 			return false
 		}
@@ -519,7 +534,7 @@ func (l *loop) send(c *loopConn) bool {
 			l.midstream(c, io.ErrUnexpectedEOF)
 			return false
 		}
-		if !c.backReadable {
+		if !c.worker.readable {
 			if progressed {
 				c.deadline = l.now.Add(l.s.cfg.BackendTimeout)
 			}
@@ -531,7 +546,7 @@ func (l *loop) send(c *loopConn) bool {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			c.backReadable = false
+			c.worker.readable = false
 			continue
 		case err != nil:
 			l.midstream(c, os.NewSyscallError("read", err))
@@ -540,8 +555,8 @@ func (l *loop) send(c *loopConn) bool {
 			l.midstream(c, io.ErrUnexpectedEOF)
 			return false
 		}
-		if m < want && !c.backHup {
-			c.backReadable = false
+		if m < want && !c.worker.hup {
+			c.worker.readable = false
 		}
 		c.remaining -= int64(m)
 		c.outBody = c.buf[:m]
@@ -565,10 +580,10 @@ func (l *loop) write(c *loopConn) bool {
 	case err == unix.EINTR:
 		return true
 	case err == unix.EAGAIN:
-		c.writable = false
+		c.client.writable = false
 		return false
 	case err != nil:
-		c.hup = true
+		c.client.hup = true
 		l.abort(c) // the client is gone: nothing to cut
 		return false
 	}
@@ -715,7 +730,7 @@ func (l *loop) closeBackend(c *loopConn) {
 		c.buf = nil
 	}
 	c.bn, c.unsent, c.sendErr = 0, c.unsent[:0], nil
-	c.backReadable, c.backWritable, c.backHup, c.backEOF, c.connecting = false, false, false, false, false
+	c.worker, c.backEOF, c.connecting = readiness{}, false, false
 }
 
 func (l *loop) closeClient(c *loopConn) {
