@@ -227,6 +227,24 @@ func (p *masterProc) workerPids() []int {
 	return pids
 }
 
+// spawnedIn is the pids of the workers spawned for generation gen (0:
+// all), alive or not.
+func (p *masterProc) spawnedIn(gen int) []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pids []int
+	want := fmt.Sprintf("generation=%d", gen)
+	for _, l := range p.lines {
+		if strings.Contains(l, "spawned worker") && (gen == 0 || strings.Contains(l, want)) {
+			if m := pidField.FindStringSubmatch(l); m != nil {
+				pid, _ := strconv.Atoi(m[1])
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
 // alive is true for a process that exists and is not a zombie.
 func alive(pid int) bool {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -224,19 +224,7 @@ func TestEveryShutdownPathLeavesNoWorker(t *testing.T) {
 }
 
 // spawnedPids is every worker pid the master logged, alive or not.
-func spawnedPids(m *masterProc) []int {
-	var pids []int
-	for _, l := range strings.Split(m.log(), "\n") {
-		if strings.Contains(l, "spawned worker") {
-			if mm := pidField.FindStringSubmatch(l); mm != nil {
-				var pid int
-				fmt.Sscan(mm[1], &pid)
-				pids = append(pids, pid)
-			}
-		}
-	}
-	return pids
-}
+func spawnedPids(m *masterProc) []int { return m.spawnedIn(0) }
 
 // A master stopping while stats clients are being answered unmaps the
 // scoreboard they read: it must wait for them, not fault.

@@ -133,6 +133,9 @@ func TestReloadWithBrokenAppKeepsServing(t *testing.T) {
 	if code, _ := get(t, base+"/pid"); code != 200 {
 		t.Fatal("not serving after the failed reload")
 	}
+	// The failed generation's other worker is stopped just after the
+	// failure is logged: wait for that before comparing.
+	waitGone(t, m.spawnedIn(2), 10*time.Second)
 	if after := m.workerPids(); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("workers changed: %v -> %v", before, after)
 	}
