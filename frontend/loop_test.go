@@ -264,9 +264,11 @@ func TestLoopIdleTimeout(t *testing.T) {
 	expectEOF(t, br) // closed after idle-timeout, not at the 20 s bound
 }
 
-// Shutdown closes idle connections at once, lets a request in flight
-// finish (its answer says Connection: close), and returns when it is out.
-func TestLoopShutdownLetsInFlightFinish(t *testing.T) {
+// stoppingWithOneInFlight starts Shutdown while one connection has a
+// request waiting in the worker (until release is closed) and another is
+// idle; it returns once the loop has closed the idle one.
+func stoppingWithOneInFlight(t *testing.T) (base string, busy *bufio.Reader, release chan struct{}, stopped chan error) {
+	t.Helper()
 	dir := tempDir(t)
 	arrived, release := make(chan struct{}), make(chan struct{})
 	w := startFakeWorker(t, dir, "w.sock", func(c net.Conn, p *uwsgi.Packet, b []byte) {
@@ -280,17 +282,23 @@ func TestLoopShutdownLetsInFlightFinish(t *testing.T) {
 	idle, idleBR := dialFront(t, base)
 	io.WriteString(idle, "GET /quick HTTP/1.1\r\nHost: x\r\n\r\n")
 	readAnswer(t, idleBR, "GET")
-	busy, busyBR := dialFront(t, base)
-	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	busyConn, busy := dialFront(t, base)
+	io.WriteString(busyConn, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
 	<-arrived
-
-	stopped := make(chan error, 1)
+	stopped = make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		stopped <- s.Shutdown(ctx)
 	}()
 	expectEOF(t, idleBR)
+	return base, busy, release, stopped
+}
+
+// Shutdown closes idle connections at once, lets a request in flight
+// finish (its answer says Connection: close), and returns when it is out.
+func TestLoopShutdownLetsInFlightFinish(t *testing.T) {
+	_, busyBR, release, stopped := stoppingWithOneInFlight(t)
 	select {
 	case err := <-stopped:
 		t.Fatalf("Shutdown returned (%v) with a request in flight", err)

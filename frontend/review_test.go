@@ -173,30 +173,7 @@ func TestLoopStatusLineBareLF(t *testing.T) {
 // a client connecting while a request is still in flight is refused (or
 // reset), not left in the listen queue until the last answer is out.
 func TestLoopShutdownRefusesNewConnections(t *testing.T) {
-	dir := tempDir(t)
-	arrived, release := make(chan struct{}), make(chan struct{})
-	w := startFakeWorker(t, dir, "w.sock", func(c net.Conn, p *uwsgi.Packet, b []byte) {
-		if path, _ := p.Get("PATH_INFO"); path == "/slow" {
-			close(arrived)
-			<-release
-		}
-		answer("finished")(c, p, b)
-	})
-	s, base, _ := frontServer(t, Config{Backends: []string{w.path}})
-	idle, idleBR := dialFront(t, base)
-	io.WriteString(idle, "GET /quick HTTP/1.1\r\nHost: x\r\n\r\n")
-	readAnswer(t, idleBR, "GET")
-	busy, busyBR := dialFront(t, base)
-	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-	<-arrived
-	stopped := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		stopped <- s.Shutdown(ctx)
-	}()
-	expectEOF(t, idleBR) // the loop has drained
-
+	base, busyBR, release, stopped := stoppingWithOneInFlight(t)
 	late, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), 2*time.Second)
 	if err == nil {
 		defer late.Close()
