@@ -233,7 +233,9 @@ func TestReadyzFailsForAWorkerWithoutAnApp(t *testing.T) {
 	// stats-http answers the same probes, and shows the workers' empty apps.
 	wantProbe(t, "http://"+statsAddr+"/readyz", 503, "loaded no app")
 	_, doc := get(t, "http://"+statsAddr+"/")
-	var st struct{ Workers []struct{ Apps []json.RawMessage } }
+	var st struct {
+		Workers []struct{ Apps []json.RawMessage }
+	}
 	if err := json.Unmarshal([]byte(doc), &st); err != nil || len(st.Workers) != 2 || len(st.Workers[0].Apps) != 0 {
 		t.Fatalf("stats %q: want 2 workers without apps (%v)", doc, err)
 	}
