@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/supervise-go/supervise/ipc"
 	"github.com/supervise-go/supervise/worker"
 )
@@ -38,6 +40,7 @@ func runHealthHelper(name string) (int, bool) {
 		}
 		return 0, true
 	case "noapp", "neverready":
+		worker.WatchLifeline(hclog.NewNullLogger()) // never outlive the master
 		if name == "noapp" {
 			if err := ipc.Notify("READY=1\nNOAPP=1\nSTATUS=no app loaded: ModuleNotFoundError: No module named 'missing'"); err != nil {
 				fmt.Fprintln(os.Stderr, err)
@@ -127,6 +130,17 @@ func pollDrain(t *testing.T, health string, sent time.Time, held <-chan asyncRes
 		default:
 		}
 		code, body := probe(health + "/readyz")
+		if code == 0 { // nothing answered: fine only if the drain just ended and the master left
+			select {
+			case r := <-held:
+				if first.IsZero() {
+					t.Fatal("readiness never failed during the drain")
+				}
+				return r
+			case <-time.After(5 * time.Second):
+				t.Fatalf("the health listener stopped answering during the drain: %s", body)
+			}
+		}
 		switch {
 		case code == 503 && first.IsZero():
 			first = time.Now()
@@ -148,7 +162,7 @@ func pollDrain(t *testing.T, health string, sent time.Time, held <-chan asyncRes
 }
 
 func TestReadyzFailsAtSigtermAndStaysFailedThroughTheDrain(t *testing.T) {
-	m, app, health, fifo := startHold(t, nil, "--shutdown-delay", "1", "--worker-reload-mercy", "10")
+	m, app, health, fifo := startHold(t, nil, "--shutdown-delay", "2", "--worker-reload-mercy", "10")
 	wantProbe(t, health+"/readyz", 200, "all 2 workers ready")
 	wantProbe(t, health+"/healthz", 200, "ok")
 	wantProbe(t, health+"/", 404, "only")
