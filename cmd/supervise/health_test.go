@@ -273,8 +273,9 @@ func TestReadyzFailsWhileAWorkerNeverBecomesReady(t *testing.T) {
 }
 
 // A Python app that cannot import (no need-app): its workers exit and back
-// off, and readiness fails until a reload loads a good app. A reload to a
-// broken app that dies before ready leaves the old generation serving:
+// off, or (the newer Python worker) serve with NOAPP=1; either way
+// readiness fails until a reload loads a good app. A reload to a broken app
+// under need-app dies before ready and leaves the old generation serving:
 // readiness stays 200 (docs/kubernetes.md).
 func TestReadyzWithAnAppThatCannotImport(t *testing.T) {
 	py := debianPython(t)
@@ -288,16 +289,17 @@ func TestReadyzWithAnAppThatCannotImport(t *testing.T) {
 		sock, dir, strings.TrimPrefix(health, "http://"))
 	writeFile(t, ini, conf)
 	m := startMaster(t, dir, "--ini", ini, "--python-bin", py)
-	m.waitLog(`worker keeps failing; backing off`, 1)
+	m.waitLog(`worker keeps failing; backing off|worker started without an app`, 1)
 	wantProbe(t, health+"/readyz", 503, "")
 	wantProbe(t, health+"/healthz", 200, "ok")
 
-	writeFile(t, ini, strings.Replace(conf, "module = broken", "module = echo", 1))
+	good := strings.Replace(conf, "module = broken", "module = echo", 1) + "need-app = true\n"
+	writeFile(t, ini, good)
 	m.signal(syscall.SIGHUP)
 	m.waitLog(`all workers ready: generation=2`, 1)
 	wantProbe(t, health+"/readyz", 200, "generation 2")
 
-	writeFile(t, ini, conf) // broken again: this reload fails
+	writeFile(t, ini, strings.Replace(good, "module = echo", "module = broken", 1)) // this reload fails
 	m.signal(syscall.SIGHUP)
 	m.waitLog(`reload failed: a new worker died before it was ready`, 1)
 	wantProbe(t, health+"/readyz", 200, "generation 2")
