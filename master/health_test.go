@@ -167,3 +167,10 @@ func TestWedgedLoopFailsLiveness(t *testing.T) {
 	}
 	<-done
 }
+
+// Slots cheaper left empty are not missing workers: one active worker of
+// four is a ready pool.
+func TestReadinessIgnoresCheapSlots(t *testing.T) {
+	_, m, _ := cheaperMaster(t, "")
+	wantReady(t, m, true, "all 1 workers ready")
+}
