@@ -43,6 +43,8 @@ type Config struct {
 	WorkerReloadMercy time.Duration
 	MinWorkerLifetime time.Duration
 	ReadyTimeout      time.Duration
+	ShutdownDelay     time.Duration
+	Health            string
 	Stats             string
 	StatsHTTP         bool
 	StatsMinified     bool

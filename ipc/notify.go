@@ -63,6 +63,11 @@ func (n *NotifyListener) Receive() (Notification, error) {
 	}
 }
 
+// NoApp is true when the sender serves but loaded no app ("READY=1\nNOAPP=1\n
+// STATUS=no app loaded: <reason>"): a Python worker whose import failed
+// without need-app. The master counts it as not ready for /readyz.
+func (n Notification) NoApp() bool { return n.Fields["NOAPP"] == "1" }
+
 // Close stops Receive.
 func (n *NotifyListener) Close() error { return n.conn.Close() }
 

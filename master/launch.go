@@ -74,10 +74,11 @@ func NewLauncher(cfg *config.Config, listeners []*socket.Listener, rt *Runtime, 
 // Plan is the master's view of this configuration.
 func (l *Launcher) Plan() *Plan {
 	return &Plan{
-		Processes: l.cfg.Processes,
-		Mercy:     l.cfg.WorkerReloadMercy,
-		NeedApp:   l.cfg.NeedApp,
-		Spec:      l.Spec,
+		Processes:     l.cfg.Processes,
+		Mercy:         l.cfg.WorkerReloadMercy,
+		NeedApp:       l.cfg.NeedApp,
+		ShutdownDelay: l.cfg.ShutdownDelay,
+		Spec:          l.Spec,
 		ReadyTimeout: func() time.Duration {
 			if len(l.cfg.Exec) > 0 {
 				return l.cfg.ReadyTimeout

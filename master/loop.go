@@ -28,6 +28,7 @@ func (m *Master) Step(ev Event) {
 	m.murder()
 	m.manage()
 	m.manageDaemons(m.os.Now())
+	m.drainWhenDelayed(m.os.Now())
 }
 
 // NextWake is how long the loop may sleep before a deadline needs it.
@@ -43,6 +44,9 @@ func (m *Master) NextWake() time.Duration {
 		}
 	}
 	next = m.daemonWake(next)
+	if m.terminating && m.phase == running && m.drainAt.Before(next) {
+		next = m.drainAt
+	}
 	if m.phase == running {
 		for _, s := range m.slots {
 			if s.Current == nil && !s.Cheap && s.NextStart.Before(next) {
@@ -56,7 +60,7 @@ func (m *Master) NextWake() time.Duration {
 func (m *Master) handleSignal(sig os.Signal) {
 	switch sig {
 	case syscall.SIGTERM:
-		m.Shutdown(true)
+		m.Terminate()
 	case syscall.SIGINT, syscall.SIGQUIT:
 		m.Shutdown(false)
 	case syscall.SIGHUP:
@@ -82,6 +86,11 @@ func (m *Master) handleNotify(n ipc.Notification) {
 		return
 	}
 	if n.Fields["READY"] == "1" && w.State == Starting {
+		if n.NoApp() {
+			w.NoApp, w.Status = true, n.Fields["STATUS"]
+			m.log.Warn("worker started without an app; readiness fails until a reload loads one",
+				"id", w.ID, "pid", w.PID, "status", w.Status)
+		}
 		m.markReady(w)
 	}
 	if why := n.Fields[ipc.NotifyReload]; why != "" && w.State == Ready && m.oldPlan == nil && w.Generation == m.generation {

@@ -40,8 +40,11 @@ type Plan struct {
 	Cheaper CheaperPlan
 	// Daemons run beside the workers (attach-daemon, the HTTP front end).
 	Daemons []DaemonSpec
-	Spec    func(w SpawnInfo) (*ProcSpec, error)
-	Chdir   string // for stats
+	// ShutdownDelay keeps serving this long after SIGTERM, with readiness
+	// already failing, before the graceful drain (shutdown-delay).
+	ShutdownDelay time.Duration
+	Spec          func(w SpawnInfo) (*ProcSpec, error)
+	Chdir         string // for stats
 }
 
 // SpawnInfo is what a new worker is told about itself.
@@ -109,6 +112,10 @@ type Master struct {
 	board      Board
 	cheap      cheaperState
 	daemons    []*daemon
+	// terminating: SIGTERM arrived and readiness fails; the drain starts
+	// at drainAt (shutdown-delay later).
+	terminating bool
+	drainAt     time.Time
 
 	unknownWarned time.Time // the last "unknown master FIFO command" warning
 	unknownQuiet  int       // unknown bytes ignored since then without a line

@@ -12,7 +12,7 @@ func (m *Master) Reload() { m.reload(true, graceful) }
 func (m *Master) ChainReload() { m.reload(true, chain) }
 
 func (m *Master) reload(reread bool, mode reloadMode) {
-	if m.phase != running {
+	if m.phase != running || m.terminating {
 		return
 	}
 	plan := m.plan

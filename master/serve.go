@@ -63,6 +63,7 @@ type serving struct {
 	notify   *ipc.NotifyListener
 	m        *Master
 	srv      *stats.Server
+	health   *stats.Health
 	sd       *systemd
 	calls    chan func()
 	stop     chan struct{}
@@ -154,6 +155,10 @@ func (s *serving) makeMaster() error {
 		s.m.SetBoard(newBoardSlots(s.rt.Board))
 	}
 	s.srv = newStatsServer(s.cfg, s.sockets.current, s.rt.Board, loopSnapshot(s.m, s.calls), s.log)
+	s.health = loopHealth(s.m, s.calls, liveTimeout)
+	if s.cfg.StatsHTTP {
+		s.srv.Health = s.health
+	}
 	s.onClose(s.srv.Close) // runs before makeRuntime's closer unmaps the scoreboard
 	if s.upgraded != nil {
 		s.m.adopt(s.upgraded)
@@ -226,6 +231,9 @@ func (s *serving) startHelpers() error {
 	if every := s.sd.watchdogInterval(); every > 0 {
 		go s.sd.pingWatchdog(every, s.calls, s.stop)
 	}
+	if err := s.startHealth(); err != nil {
+		return err
+	}
 	if s.cfg.Stats == "" {
 		return nil
 	}
@@ -236,6 +244,22 @@ func (s *serving) startHelpers() error {
 	s.onClose(func() { sl.Close() })
 	s.log.Info("stats server listening", "address", sl.Addr().String(), "http", s.cfg.StatsHTTP)
 	go s.srv.Serve(sl)
+	return nil
+}
+
+// startHealth serves /healthz and /readyz alone on the health option's
+// address, for setups without an HTTP stats server.
+func (s *serving) startHealth() error {
+	if s.cfg.Health == "" {
+		return nil
+	}
+	l, err := stats.ListenHealth(s.cfg.Health)
+	if err != nil {
+		return err
+	}
+	s.onClose(func() { l.Close() })
+	s.log.Info("health probes listening", "address", l.Addr().String(), "liveness", stats.PathLive, "readiness", stats.PathReady)
+	go (&stats.Server{Log: s.log.Named("health"), Health: s.health, HealthOnly: true}).Serve(l)
 	return nil
 }
 

@@ -17,6 +17,7 @@ func (m *Master) Snapshot() []stats.WorkerInfo {
 		if w != nil {
 			info.PID, info.Slot, info.Ready = w.PID, w.BoardSlot, w.State == Ready
 			info.Paused = m.paused
+			info.NoApp = w.NoApp
 		}
 		out = append(out, info)
 	}

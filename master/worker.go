@@ -33,6 +33,8 @@ type Worker struct {
 	Retiring     bool   // recycled (max-requests, reload-on-rss): stopped once its replacement is ready
 	StopLimit    string // the option whose deadline StopDeadline is, for the log
 	RSSChecked   time.Time
+	NoApp        bool   // READY=1 with NOAPP=1: it serves, but loaded no app
+	Status       string // its last STATUS= line, when it said NOAPP=1
 }
 
 // Slot is one place in the pool: the worker currently filling it and the

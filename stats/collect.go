@@ -25,6 +25,7 @@ type WorkerInfo struct {
 	Chdir         string
 	Paused        bool // FIFO p
 	Cheap         bool // cheaper left the slot empty
+	NoApp         bool // the worker said NOAPP=1: its "apps" list is empty
 }
 
 // SocketInfo is one listening socket and how to read its queue.
@@ -103,6 +104,9 @@ func (c *Collector) worker(w WorkerInfo) Worker {
 		}
 	}
 	out.Apps = []App{{Requests: out.Requests, Exceptions: out.Exceptions, Chdir: w.Chdir}}
+	if w.NoApp {
+		out.Apps = []App{} // as uWSGI shows a worker without an app
+	}
 	return out
 }
 

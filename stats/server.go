@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -26,6 +25,12 @@ type Server struct {
 	Collector *Collector
 	HTTP      bool // stats-http: behind "HTTP/1.0 200 OK"; GET /metrics is Prometheus text
 	Minified  bool // stats-minified: one line
+	// Health, when set, answers /healthz and /readyz (on stats-http, or
+	// alone with HealthOnly).
+	Health *Health
+	// HealthOnly serves the health paths only (the health option): every
+	// other path is 404 and no stats are shown.
+	HealthOnly bool
 
 	mu     sync.Mutex // the collector keeps delta state; Close waits on it
 	closed bool
@@ -61,45 +66,51 @@ const clientDeadline = 5 * time.Second
 // request URLs.
 func Listen(addr string, log hclog.Logger) (net.Listener, error) {
 	if strings.HasPrefix(addr, "@") || strings.Contains(addr, "/") {
-		name := addr
-		if strings.HasPrefix(addr, "@") {
-			name = "\x00" + addr[1:]
-		} else if err := removeStale(addr); err != nil {
-			return nil, err
-		}
-		l, err := net.Listen("unix", name)
-		if err != nil {
-			return nil, fmt.Errorf("stats %s: %w", addr, err)
-		}
-		if !strings.HasPrefix(addr, "@") {
-			if err := os.Chmod(addr, 0o600); err != nil {
-				l.Close()
-				return nil, fmt.Errorf("stats %s: %w", addr, err)
-			}
-		}
-		return l, nil
+		return listenUnix("stats", addr)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("stats %s: %w", addr, err)
 	}
-	if ap, err := netip.ParseAddrPort(l.Addr().String()); err == nil && !ap.Addr().IsLoopback() {
+	if !isLoopback(l) {
 		log.Warn("the stats server listens beyond loopback; it shows request URLs to anyone who connects", "address", addr)
 	}
 	return l, nil
 }
 
-func removeStale(path string) error {
+// listenUnix binds a unix path (mode 0600, a stale socket replaced) or
+// @abstract name for the option named option.
+func listenUnix(option, addr string) (net.Listener, error) {
+	name := addr
+	if strings.HasPrefix(addr, "@") {
+		name = "\x00" + addr[1:]
+	} else if err := removeStale(option, addr); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("unix", name)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", option, addr, err)
+	}
+	if !strings.HasPrefix(addr, "@") {
+		if err := os.Chmod(addr, 0o600); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("%s %s: %w", option, addr, err)
+		}
+	}
+	return l, nil
+}
+
+func removeStale(option, path string) error {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		return nil
 	}
 	if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("stats %s: the path exists and is not a socket", path)
+		return fmt.Errorf("%s %s: the path exists and is not a socket", option, path)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
-		return fmt.Errorf("stats %s: another server answers there", path)
+		return fmt.Errorf("%s %s: another server answers there", option, path)
 	}
 	return os.Remove(path)
 }
@@ -140,7 +151,7 @@ func (s *Server) Serve(l net.Listener) error {
 func (s *Server) handle(conn net.Conn) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(clientDeadline))
-	if !s.HTTP {
+	if !s.HTTP && !s.HealthOnly {
 		body, err := s.document()
 		if err != nil {
 			return
@@ -149,6 +160,13 @@ func (s *Server) handle(conn net.Conn) {
 		return
 	}
 	path := readRequestPath(conn)
+	if s.Health != nil && s.Health.serve(conn, path) {
+		return
+	}
+	if s.HealthOnly {
+		writeText(conn, "404 Not Found", "not found: this listener answers "+PathLive+" and "+PathReady+" only")
+		return
+	}
 	var body []byte
 	var err error
 	ctype := "application/json"
@@ -183,7 +201,8 @@ func readRequestPath(conn net.Conn) string {
 	if len(parts) < 2 {
 		return ""
 	}
-	return parts[1]
+	path, _, _ := strings.Cut(parts[1], "?")
+	return path
 }
 
 // SetSockets replaces the sockets reported (after a reload changed them).

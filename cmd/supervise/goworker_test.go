@@ -27,6 +27,10 @@ func runHelper(name string) int {
 	switch name {
 	case "goworker":
 		log.Fatal(worker.Serve(goTestMux()))
+	default:
+		if code, ok := runHealthHelper(name); ok {
+			return code
+		}
 	}
 	fmt.Fprintf(os.Stderr, "unknown test helper %q\n", name)
 	return 2
