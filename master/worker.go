@@ -33,6 +33,7 @@ type Worker struct {
 	Retiring     bool   // recycled (max-requests, reload-on-rss): stopped once its replacement is ready
 	StopLimit    string // the option whose deadline StopDeadline is, for the log
 	RSSChecked   time.Time
+	Tampered     bool // its scoreboard slot held garbage: killed, never trusted again
 }
 
 // Slot is one place in the pool: the worker currently filling it and the
