@@ -27,6 +27,8 @@ func runHelper(name string) int {
 	switch name {
 	case "goworker":
 		log.Fatal(worker.Serve(goTestMux()))
+	case "hostile":
+		log.Fatal(worker.Serve(hostileMux()))
 	}
 	fmt.Fprintf(os.Stderr, "unknown test helper %q\n", name)
 	return 2
