@@ -113,3 +113,25 @@ def application(environ, start_response):
 	}
 	w.waitLog(t, "the listening socket is gone")
 }
+
+// A client that stops in the middle of its body: the app's read times out,
+// the connection is closed with one line, and no traceback blames the app.
+func TestSocketTimeoutOnABodyIsNotAnAppError(t *testing.T) {
+	w := startWorker(t, testApp, nil, ipc.EnvSocketTimeoutMS+"=200")
+	c, err := net.Dial("unix", w.uwsgi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pkt, _ := uwsgi.AppendPacket(nil, 0, 0, []uwsgi.Var{{Key: "REQUEST_METHOD", Value: "POST"},
+		{Key: "PATH_INFO", Value: "/upload"}, {Key: "CONTENT_LENGTH", Value: "100"}})
+	c.Write(append(pkt, "ten bytes."...))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
+		t.Fatalf("a stalled upload got %q, %v; want the connection closed", b, err)
+	}
+	w.waitLog(t, "socket-timeout: the client stalled for 200 ms; connection closed")
+	if strings.Contains(w.log.String(), "the app raised") {
+		t.Fatalf("a client's stall was logged as the app's exception:\n%s", w.log.String())
+	}
+}

@@ -871,6 +871,13 @@ class Worker(object):
         except (BrokenPipeError, ConnectionResetError):
             write_error = True
             resp.keepalive = False
+        except BlockingIOError:  # socket-timeout: the client stalled mid-body or mid-response
+            resp.keepalive = False
+            write_error = resp.sent
+            if not resp.sent:
+                self.local.board[2]()
+            log("WARN", "socket-timeout: the client stalled for %d ms; connection closed" % self.socket_timeout_ms,
+                path=environ.get("PATH_INFO"))
         except Exception:
             failed = True
             resp.keepalive = False
