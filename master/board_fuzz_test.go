@@ -2,6 +2,7 @@ package master
 
 import (
 	"encoding/binary"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"testing"
@@ -74,4 +75,63 @@ func FuzzScoreboardReaders(f *testing.F) {
 			read()
 		}
 	})
+}
+
+// The fuzz target interleaves writes and reads one by one; here a hostile
+// goroutine writes random words through its own mapping at full speed
+// while the readers run, as a worker would between two of the master's
+// loads.
+func TestReadersSurviveConcurrentScribbling(t *testing.T) {
+	sb, err := ipc.CreateScoreboard(2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	words := int(fileSize(t, sb.File) / 8)
+	hostile, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(sb.File.Fd())), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := mapRW(t, hostile, words*8)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r := rand.New(rand.NewPCG(1, 2))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			v := r.Uint64()
+			if r.IntN(2) == 0 { // small values hit the checks' edges more often
+				v %= 2 * ipc.VarsBytes
+			}
+			binary.LittleEndian.PutUint64(mem[r.IntN(words)*8:], v)
+		}
+	}()
+	bs := newBoardSlots(sb)
+	col := &stats.Collector{Board: sb}
+	infos := []stats.WorkerInfo{{ID: 1, PID: 100, Slot: 0}, {ID: 2, PID: 200, Slot: 1}}
+	flagged := 0
+	for i := 0; i < 5000; i++ {
+		bs.CheckHeader()
+		for slot, pid := range []int{100, 200} {
+			if bs.Check(slot, pid) != nil {
+				flagged++
+			}
+			bs.Oldest(slot)
+			bs.Requests(slot)
+			bs.RunningTime(slot)
+		}
+		if i%100 == 0 {
+			col.Collect(infos)
+		}
+	}
+	close(stop)
+	<-done
+	if flagged == 0 {
+		t.Fatal("random writes never made a slot fail its check")
+	}
 }
