@@ -41,13 +41,26 @@ header() {
   printf '\n%-30s %9s %7s %7s %9s %9s  %-7s %s\n' scenario requests failed bound "max RSS" "fds b/a" verdict notes
 }
 
-# A small WSGI app: / answers at once, /slow in 50 ms.
+# A small WSGI app: / answers at once, /slow in 50 ms; /scribble is a
+# compromised app writing garbage (a vars length past the area) into its
+# worker's scoreboard slot, which it can reach through the inherited memfd.
 APPDIR=$BENCH_DIR/app; mkdir -p "$APPDIR"
 cat > "$APPDIR/app.py" <<'PY'
-import os, time
+import mmap, os, threading, time
+def scribble():  # keeps at it: honest requests on the same cores rewrite the words
+    fd, slot = int(os.environ["SUPERVISE_SCOREBOARD_FD"]), int(os.environ["SUPERVISE_SCOREBOARD_SLOT"])
+    w = memoryview(mmap.mmap(fd, os.fstat(fd).st_size)).cast("Q")
+    base, core_words = 8 + slot * (w[4] // 8), w[5] // 8
+    while True:
+        for core in range(w[3]):
+            w[base + 8 + core * core_words + 6] = 2 ** 64 - 1  # vars length
+            w[base + 8 + core * core_words + 1] = 1  # in request
+        time.sleep(0.001)
 def application(environ, start_response):
     if environ["PATH_INFO"] == "/slow":
         time.sleep(0.05)
+    if environ["PATH_INFO"] == "/scribble":
+        threading.Thread(target=scribble, daemon=True).start()
     body = b"ok %d\n" % os.getpid()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
@@ -309,6 +322,54 @@ scenario_slowloris() {
     "$slow dribblers per socket for ${hold}s vs $((PROCESSES * THREADS)) threads: $(kv "$l" ok) served, $(kv "$l" failed) timed out (2 s) meanwhile; after: $(kv "$after" ok)/200 served"
 }
 want 6b && scenario_slowloris
+
+# 7. silent uwsgi clients (issue 14): one per worker thread sends two bytes
+# of a uwsgi header and waits. socket-timeout (4 s by default) closes them;
+# meanwhile requests through nginx wait at most that long.
+scenario_silent() {
+  local p0 p1 l s n=$((PROCESSES * THREADS)) hold=10
+  p0=$(proc "$MAIN" -reset-peak)
+  "$CHAOS" hostile -kind silent -target "unix:$MAIN_D/app.sock" -n "$n" -d "${hold}s" > "$BENCH_DIR/silent.out" & local s1=$!; PIDS+=($!)
+  sleep 1 # let them take every thread before measuring
+  l=$("$CHAOS" load -url "$URL" -c 4 -timeout 6s -d "$((hold - 3))s")
+  wait "$s1" || true; s=$(cat "$BENCH_DIR/silent.out")
+  p1=$(proc "$MAIN")
+  local verdict=PASS
+  [ "$(kv "$l" failed)" = 0 ] && [ "$(kv "$l" ok)" -gt 0 ] && [ "$(kv "$s" closed)" = "$n" ]     && [ "$(kv "$s" max_close_ms)" -le 5500 ] && [ "$(kv "$p1" alive)" = true ] || verdict=FAIL
+  row "7 silent uwsgi clients" "$(kv "$l" requests)" "$(kv "$l" failed)" 0 "$(kv "$p1" peak_kb)" "$(kv "$p0" fds)" "$(kv "$p1" fds)" "$verdict" \
+    "$n silent clients vs $n threads: $(kv "$s" closed) closed by socket-timeout, the last after $(kv "$s" max_close_ms) ms; $(kv "$l" ok) requests served meanwhile (timeout 6 s), none failed"
+}
+want 7 && scenario_silent
+
+# 8. a hostile worker writes garbage into its scoreboard slot (issue 14):
+# the master (harakiri and stats read the slot) must survive, log it once
+# and replace that worker. Its other in-flight requests may fail.
+scenario_scribble() {
+  local p0 p1 l k i said0 said stats_ok=0 n=$(( $(scaled 5) < 3 ? 3 : $(scaled 5) ))
+  p0=$(proc "$MAIN" -reset-peak)
+  said0=$(grep -c 'corrupted its scoreboard slot' "$MAIN_D/master.log" || true)
+  load_start "$URL"
+  for i in $(seq 1 "$n"); do
+    "$CHAOS" load -url "${URL}scribble" -c 1 -n 1 -timeout 5s > /dev/null
+    for _ in $(seq 1 100); do
+      [ "$(( $(grep -c 'corrupted its scoreboard slot' "$MAIN_D/master.log" || true) - said0 ))" -ge "$i" ] && break; sleep 0.05
+    done
+    wait_children "$MAIN" "$PROCESSES" || true
+    "$SUPERVISE" stats "$MAIN_STATS" --json > /dev/null 2>&1 && stats_ok=$((stats_ok + 1))
+  done
+  load_stop; l=$LOAD
+  p1=$(proc "$MAIN")
+  said=$(( $(grep -c 'corrupted its scoreboard slot' "$MAIN_D/master.log" || true) - said0 ))
+  local verdict=PASS bound=$((n * (THREADS - 1)))
+  [ "$(kv "$p1" alive)" = true ] && [ "$said" = "$n" ] && [ "$(kv "$l" failed)" -le "$bound" ] \
+    && [ "$(kv "$p1" children)" = "$PROCESSES" ] && [ "$stats_ok" = "$n" ] || verdict=FAIL
+  if [ "$verdict" = FAIL ]; then
+    KEPT=$(mktemp /tmp/reliability-master-log.XXXXXX); cp "$MAIN_D/master.log" "$KEPT"; echo "bench: row 8 failed; the master's log is in $KEPT" >&2
+  fi
+  row "8 hostile scoreboard writer" "$(kv "$l" requests)" "$(kv "$l" failed)" "$bound" "$(kv "$p1" peak_kb)" "$(kv "$p0" fds)" "$(kv "$p1" fds)" "$verdict" \
+    "$n workers wrote a vars length of 2^64-1 into their slot (harakiri=$HARAKIRI reads it): master alive, logged $said times, each replaced; stats answered $stats_ok/$n times"
+}
+want 8 && scenario_scribble
 
 # The HTTP front end (supervise http, issue 8) in front of the same pool,
 # instead of nginx.

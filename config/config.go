@@ -38,6 +38,7 @@ type Config struct {
 	Listen            int
 	NeedApp           bool
 	BufferSize        int
+	SocketTimeout     time.Duration // socket-timeout: workers' per-read/write limit on client sockets
 	DisableLogging    bool
 	Logto             string
 	WorkerReloadMercy time.Duration
@@ -71,6 +72,7 @@ func defaults() *Config {
 		Threads:           1,
 		Listen:            100,
 		BufferSize:        4096,
+		SocketTimeout:     4 * time.Second,
 		WorkerReloadMercy: 60 * time.Second,
 		MinWorkerLifetime: 10 * time.Second,
 		ReadyTimeout:      3 * time.Second,

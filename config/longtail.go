@@ -140,7 +140,6 @@ var longTail = append([]Option{
 	refused("https-socket", nil, List, socketRefusal),
 	refused("ssl-socket", nil, List, socketRefusal),
 	differs("so-keepalive", nil, Bool, "TCP keepalive is not set on accepted connections"),
-	differs("socket-timeout", nil, Seconds, "workers do not time out a slow client; nginx's uwsgi_read_timeout/uwsgi_send_timeout and harakiri bound a request"),
 	differs("http-websockets", nil, Bool, "no WebSocket support: uwsgi.websocket_handshake does not exist under supervise"),
 	differs("http-keepalive", nil, Bool, "not a setting here: workers keep HTTP/1.1 connections open unless the client asks to close"),
 

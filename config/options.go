@@ -98,6 +98,7 @@ var table = []Option{
 	works("disable-logging", []string{"L"}, Bool, "false", "no per-request log lines", boolean(func(c *Config) *bool { return &c.DisableLogging })),
 	works("logto", nil, String, "", "append the log (master and workers) to this file", str(func(c *Config) *string { return &c.Logto })),
 	works("ready-timeout", nil, Seconds, "3", "supervise's own: an exec worker that never sends READY=1 is taken as ready after this many seconds", seconds(func(c *Config) *time.Duration { return &c.ReadyTimeout })),
+	works("socket-timeout", nil, Seconds, "4", "a worker closes a connection on its sockets that sends no byte of the request head or body (or takes none of the response) for this many seconds; counted in read_errors/write_errors (0: never)", seconds(func(c *Config) *time.Duration { return &c.SocketTimeout })),
 	works("worker-reload-mercy", nil, Seconds, "60", "seconds a stopping worker may take before it is killed", seconds(func(c *Config) *time.Duration { return &c.WorkerReloadMercy })),
 	works("stats", []string{"stats-server"}, String, "", "serve uWSGI-shaped stats JSON on host:port, a unix path or @abstract", str(func(c *Config) *string { return &c.Stats })),
 	works("stats-http", nil, Bool, "false", "serve the stats over HTTP (and Prometheus text at /metrics)", boolean(func(c *Config) *bool { return &c.StatsHTTP })),

@@ -48,7 +48,19 @@ const (
 	EnvBufferSize = "SUPERVISE_BUFFER_SIZE"
 	// EnvDisableLogging is "1" when per-request log lines are off.
 	EnvDisableLogging = "SUPERVISE_DISABLE_LOGGING"
+	// EnvSocketTimeoutMS is socket-timeout in milliseconds: the longest a
+	// worker waits for the next byte of a request's head or body (or for
+	// the client to take response bytes) before it closes the connection
+	// and counts a read error. "0" turns it off; unset means
+	// DefaultSocketTimeoutMS (uWSGI's 4 s).
+	EnvSocketTimeoutMS     = "SUPERVISE_SOCKET_TIMEOUT_MS"
+	DefaultSocketTimeoutMS = 4000
 )
+
+// ExitListenerGone is the exit code of a worker whose listening socket was
+// closed under it (the app closed fd 3): it cannot accept, so it exits and
+// the master starts a replacement.
+const ExitListenerGone = 1
 
 // The Python worker's application settings.
 const (

@@ -83,12 +83,8 @@ func CreateScoreboard(slots, cores int) (*Scoreboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, v := range map[int]uint64{HdrMagic: ScoreboardMagic, HdrVersion: ScoreboardVersion,
-		HdrSlots: uint64(slots), HdrCores: uint64(cores), HdrSlotBytes: uint64(slotBytes(cores)),
-		HdrCoreBytes: CoreWords*8 + VarsBytes} {
-		s.store(i*8, v)
-	}
 	s.slots, s.cores = slots, cores
+	s.RepairHeader()
 	return s, nil
 }
 
@@ -102,13 +98,24 @@ func OpenScoreboard(f *os.File) (*Scoreboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.load(HdrMagic*8) != ScoreboardMagic || s.load(HdrVersion*8) != ScoreboardVersion {
+	if len(s.mem) < HeaderWords*8 || s.load(HdrMagic*8) != ScoreboardMagic || s.load(HdrVersion*8) != ScoreboardVersion {
 		s.Close()
-		return nil, errors.New("scoreboard: not a version 1 scoreboard")
+		return nil, fmt.Errorf("scoreboard: not a version %d scoreboard", ScoreboardVersion)
 	}
-	s.slots, s.cores = int(s.load(HdrSlots*8)), int(s.load(HdrCores*8))
+	// The header is as untrusted as the rest (any worker can write it):
+	// dimensions must fit the mapping before anything is read through them.
+	slots, cores := s.load(HdrSlots*8), s.load(HdrCores*8)
+	if cores < 1 || cores > maxCores || slots > uint64((len(s.mem)-HeaderWords*8)/slotBytes(int(cores))) ||
+		s.load(HdrSlotBytes*8) != uint64(slotBytes(int(cores))) || s.load(HdrCoreBytes*8) != CoreWords*8+VarsBytes {
+		s.Close()
+		return nil, fmt.Errorf("scoreboard: corrupt header (%d slots of %d cores in %d bytes)", slots, cores, len(s.mem))
+	}
+	s.slots, s.cores = int(slots), int(cores)
 	return s, nil
 }
+
+// maxCores bounds the cores per slot a header may claim (threads).
+const maxCores = 1 << 16
 
 func mapScoreboard(f *os.File, size int) (*Scoreboard, error) {
 	mem, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
@@ -137,32 +144,63 @@ func (s *Scoreboard) store(off int, v uint64) {
 	atomic.StoreUint64((*uint64)(unsafe.Pointer(&s.mem[off])), v)
 }
 
+// in says whether slot and core exist: readers return zero for anything
+// outside the mapping rather than trust an index.
+func (s *Scoreboard) in(slot, core int) bool {
+	return slot >= 0 && slot < s.slots && core >= 0 && core < s.cores
+}
+
 func (s *Scoreboard) slotOff(slot int) int { return HeaderWords*8 + slot*slotBytes(s.cores) }
 func (s *Scoreboard) coreOff(slot, core int) int {
 	return s.slotOff(slot) + WkWords*8 + core*(CoreWords*8+VarsBytes)
 }
 
 // Worker reads word w of a worker slot.
-func (s *Scoreboard) Worker(slot, w int) uint64 { return s.load(s.slotOff(slot) + w*8) }
+func (s *Scoreboard) Worker(slot, w int) uint64 {
+	if !s.in(slot, 0) || w < 0 || w >= WkWords {
+		return 0
+	}
+	return s.load(s.slotOff(slot) + w*8)
+}
 
 // SetWorker writes word w of a worker slot (the worker's own slot only).
-func (s *Scoreboard) SetWorker(slot, w int, v uint64) { s.store(s.slotOff(slot)+w*8, v) }
+func (s *Scoreboard) SetWorker(slot, w int, v uint64) {
+	if s.in(slot, 0) && w >= 0 && w < WkWords {
+		s.store(s.slotOff(slot)+w*8, v)
+	}
+}
 
 // Core reads word w of a core.
-func (s *Scoreboard) Core(slot, core, w int) uint64 { return s.load(s.coreOff(slot, core) + w*8) }
+func (s *Scoreboard) Core(slot, core, w int) uint64 {
+	if !s.in(slot, core) || w < 0 || w >= CoreWords {
+		return 0
+	}
+	return s.load(s.coreOff(slot, core) + w*8)
+}
 
 // SetCore writes word w of a core (the owning thread only).
-func (s *Scoreboard) SetCore(slot, core, w int, v uint64) { s.store(s.coreOff(slot, core)+w*8, v) }
+func (s *Scoreboard) SetCore(slot, core, w int, v uint64) {
+	if s.in(slot, core) && w >= 0 && w < CoreWords {
+		s.store(s.coreOff(slot, core)+w*8, v)
+	}
+}
 
 // Vars copies a core's request vars area (meaningful while in_request).
+// The length is the worker's word: anything above VarsBytes is clamped.
 func (s *Scoreboard) Vars(slot, core int) (format uint64, raw []byte) {
-	n := min(int(s.Core(slot, core, CoreVarsLen)), VarsBytes)
+	if !s.in(slot, core) {
+		return 0, nil
+	}
+	n := int(min(s.Core(slot, core, CoreVarsLen), VarsBytes))
 	off := s.coreOff(slot, core) + CoreWords*8
 	return s.Core(slot, core, CoreVarsFormat), append([]byte(nil), s.mem[off:off+n]...)
 }
 
 // SetVars stores a core's request vars (truncated to VarsBytes).
 func (s *Scoreboard) SetVars(slot, core int, format uint64, raw []byte) {
+	if !s.in(slot, core) {
+		return
+	}
 	off := s.coreOff(slot, core) + CoreWords*8
 	n := copy(s.mem[off:off+VarsBytes], raw)
 	s.SetCore(slot, core, CoreVarsFormat, format)
@@ -171,6 +209,9 @@ func (s *Scoreboard) SetVars(slot, core int, format uint64, raw []byte) {
 
 // ClearSlot zeroes a worker slot before it is given to a new worker.
 func (s *Scoreboard) ClearSlot(slot int) {
+	if !s.in(slot, 0) {
+		return
+	}
 	off := s.slotOff(slot)
 	clear(s.mem[off : off+slotBytes(s.cores)])
 }

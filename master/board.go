@@ -37,11 +37,10 @@ func (b *boardSlots) Acquire() int {
 func (b *boardSlots) Release(slot int) { b.free = append(b.free, slot) }
 
 func (b *boardSlots) Oldest(slot int) (time.Duration, string, bool) {
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+	now := monotonicNow()
+	if now == 0 {
 		return 0, "", false
 	}
-	now := uint64(ts.Nano())
 	var oldest time.Duration
 	core := -1
 	for c := 0; c < b.board.Cores(); c++ {
@@ -88,3 +87,23 @@ func (b *boardSlots) RunningTime(slot int) time.Duration {
 }
 
 func (b *boardSlots) Cores() int { return b.board.Cores() }
+
+func (b *boardSlots) Check(slot, pid int) error {
+	return b.board.CheckSlot(slot, pid, monotonicNow())
+}
+
+func (b *boardSlots) CheckHeader() error {
+	err := b.board.CheckHeader()
+	if err != nil {
+		b.board.RepairHeader()
+	}
+	return err
+}
+
+func monotonicNow() uint64 {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+		return 0
+	}
+	return uint64(ts.Nano())
+}

@@ -165,6 +165,7 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 		ipc.EnvLifelineFD+"="+strconv.Itoa(lifelineFD),
 		ipc.EnvMasterPID+"="+strconv.Itoa(l.rt.MasterPID),
 		ipc.EnvBufferSize+"="+strconv.Itoa(l.cfg.BufferSize),
+		ipc.EnvSocketTimeoutMS+"="+strconv.FormatInt(l.cfg.SocketTimeout.Milliseconds(), 10),
 	)
 	if w.BoardSlot >= 0 {
 		env = append(env, ipc.EnvScoreboardFD+"="+strconv.Itoa(boardFD), ipc.EnvScoreboardIdx+"="+strconv.Itoa(w.BoardSlot))

@@ -232,6 +232,7 @@ func (m *Master) servedRequests(w *Worker) bool {
 // and takes silent workers as ready once ready-timeout has passed.
 func (m *Master) murder() {
 	now := m.os.Now()
+	m.checkBoard(now)
 	for _, w := range m.workers {
 		if w.State == Stopping && !w.Killed && !now.Before(w.StopDeadline) {
 			m.kill(w, "did not stop within "+w.StopLimit)

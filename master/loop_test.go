@@ -519,6 +519,7 @@ type fakeBoard struct {
 	ages map[int]time.Duration
 	reqs map[int]uint64
 	rt   map[int]time.Duration
+	bad  map[int]error
 }
 
 func newFakeBoard() *fakeBoard {
@@ -527,6 +528,8 @@ func newFakeBoard() *fakeBoard {
 
 func (b *fakeBoard) RunningTime(slot int) time.Duration { return b.rt[slot] }
 func (b *fakeBoard) Cores() int                         { return 1 }
+func (b *fakeBoard) Check(slot, pid int) error          { return b.bad[slot] }
+func (b *fakeBoard) CheckHeader() error                 { return nil }
 
 func (b *fakeBoard) Acquire() int             { b.next++; return b.next - 1 }
 func (b *fakeBoard) Release(int)              {}

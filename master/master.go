@@ -67,6 +67,12 @@ type Board interface {
 	// requests, summed over its threads, and Cores how many threads it has.
 	RunningTime(slot int) time.Duration
 	Cores() int
+	// Check reports what in the slot its worker (pid) cannot have written
+	// honestly; nil when it is plausible. The scoreboard is shared memory
+	// every worker can write, so the master checks before it trusts.
+	Check(slot, pid int) error
+	// CheckHeader reports (and repairs) an overwritten header.
+	CheckHeader() error
 }
 
 type phase int
@@ -105,13 +111,15 @@ type Master struct {
 	generation int
 	phase      phase
 	exitCode   int
-	announced  int   // the last generation reported through Hooks.Ready
-	oldPlan    *Plan // while a reload is in progress: the plan to go back to
-	chain      []int // chain reload: slots still to replace, in order
-	paused     bool  // FIFO p: workers are SIGSTOPped
-	board      Board
-	cheap      cheaperState
-	daemons    []*daemon
+	// headerWarned: the scoreboard header was found overwritten (logged once).
+	headerWarned bool
+	announced    int   // the last generation reported through Hooks.Ready
+	oldPlan      *Plan // while a reload is in progress: the plan to go back to
+	chain        []int // chain reload: slots still to replace, in order
+	paused       bool  // FIFO p: workers are SIGSTOPped
+	board        Board
+	cheap        cheaperState
+	daemons      []*daemon
 	// terminating: SIGTERM arrived and readiness fails; the drain starts
 	// at drainAt (shutdown-delay later).
 	terminating bool

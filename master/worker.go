@@ -35,6 +35,7 @@ type Worker struct {
 	RSSChecked   time.Time
 	NoApp        bool   // READY=1 with NOAPP=1: it serves, but loaded no app
 	Status       string // its last STATUS= line, when it said NOAPP=1
+	Tampered     bool   // its scoreboard slot held garbage: killed, never trusted again
 }
 
 // Slot is one place in the pool: the worker currently filling it and the

@@ -87,7 +87,11 @@ func (c *Collector) worker(w WorkerInfo) Worker {
 		}
 	}
 	b := c.Board
-	if b != nil && w.Slot >= 0 && w.Slot < b.Slots() && b.Worker(w.Slot, ipc.WkPID) == uint64(w.PID) {
+	// The slot is only read when it is plausibly this worker's: its pid,
+	// and nothing an honest worker cannot write (the master replaces a
+	// worker whose slot fails the check).
+	if b != nil && w.Slot >= 0 && w.Slot < b.Slots() && b.Worker(w.Slot, ipc.WkPID) == uint64(w.PID) &&
+		b.CheckSlot(w.Slot, w.PID, monotonicNow()) == nil {
 		for core := 0; core < b.Cores(); core++ {
 			cr := c.core(w.Slot, core)
 			if cr.InRequest == 1 {

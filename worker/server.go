@@ -33,6 +33,8 @@ type server struct {
 	bufferSize int
 	inflight   sync.WaitGroup
 	https      []*http.Server
+	timeout    time.Duration // socket-timeout
+	exit       func(code int)
 }
 
 func newServer(h http.Handler, ls []Listener) *server {
@@ -43,7 +45,8 @@ func newServer(h http.Handler, ls []Listener) *server {
 		bufSize = uwsgi.DefaultBufferSize
 	}
 	s := &server{h: h, listeners: ls, cores: make(chan int, threads), board: openBoard(),
-		log: newLogger(), logReqs: os.Getenv(ipc.EnvDisableLogging) != "1", bufferSize: bufSize}
+		log: newLogger(), logReqs: os.Getenv(ipc.EnvDisableLogging) != "1", bufferSize: bufSize,
+		timeout: socketTimeout(), exit: os.Exit}
 	s.heads = make([][]byte, threads)
 	for i := 0; i < threads; i++ {
 		s.cores <- i
@@ -64,7 +67,13 @@ func (s *server) run() error {
 	for _, l := range s.listeners {
 		switch l.Proto {
 		case ipc.ProtoHTTP:
-			srv := &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 30 * time.Second,
+			// socket-timeout bounds the head; net/http's own reader owns
+			// the connection, so per-read deadlines are not set on bodies.
+			head := s.timeout
+			if head <= 0 {
+				head = 30 * time.Second
+			}
+			srv := &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: head,
 				MaxHeaderBytes: max(s.bufferSize, 8192)}
 			s.https = append(s.https, srv)
 			go func(l net.Listener) { errs <- srv.Serve(l) }(l.Listener)
@@ -79,8 +88,17 @@ func (s *server) run() error {
 	for {
 		select {
 		case err := <-errs:
-			if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, http.ErrServerClosed) {
 				continue
+			}
+			if listenerGone(err) {
+				// Not a stop (drain exits before this is read): the app
+				// closed a listening socket. Finish what runs, then exit
+				// non-zero so the master starts a replacement.
+				s.log.Error("the listening socket is gone (closed by the app?); exiting so the master starts a replacement", "error", err)
+				s.drain()
+				s.exit(ipc.ExitListenerGone)
+				return err
 			}
 			return err
 		case sig := <-sigs:
@@ -125,7 +143,7 @@ func (s *server) serveUwsgi(l net.Listener) error {
 		s.inflight.Add(1)
 		go func() {
 			defer func() { s.cores <- core; s.inflight.Done() }()
-			s.serveConn(conn, core)
+			s.serveConn(withTimeout(conn, s.timeout), core)
 		}()
 	}
 }
@@ -136,7 +154,10 @@ func (s *server) serveConn(conn net.Conn, core int) {
 	br := bufio.NewReaderSize(conn, 4096)
 	p, err := uwsgi.ReadPacket(br, s.bufferSize)
 	if err != nil {
-		if !errors.Is(err, io.EOF) {
+		if isTimeout(err) {
+			s.log.Warn("socket-timeout: no data from the client; connection closed", "timeout", s.timeout)
+			s.board.readError(core)
+		} else if !errors.Is(err, io.EOF) {
 			s.log.Warn("bad uwsgi packet; connection closed", "error", err)
 			s.board.readError(core)
 		}

@@ -27,6 +27,8 @@ func runHelper(name string) int {
 	switch name {
 	case "goworker":
 		log.Fatal(worker.Serve(goTestMux()))
+	case "hostile":
+		log.Fatal(worker.Serve(hostileMux()))
 	default:
 		if code, ok := runHealthHelper(name); ok {
 			return code

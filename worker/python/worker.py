@@ -15,6 +15,7 @@ import os
 import select
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -31,6 +32,9 @@ ENV_THREADS = "SUPERVISE_THREADS"
 ENV_LIFELINE_FD = "SUPERVISE_LIFELINE_FD"
 ENV_BUFFER_SIZE = "SUPERVISE_BUFFER_SIZE"
 ENV_DISABLE_LOGGING = "SUPERVISE_DISABLE_LOGGING"
+ENV_SOCKET_TIMEOUT_MS = "SUPERVISE_SOCKET_TIMEOUT_MS"
+DEFAULT_SOCKET_TIMEOUT_MS = 4000
+EXIT_LISTENER_GONE = 1
 ENV_PY_MODULE = "SUPERVISE_PY_MODULE"
 ENV_PY_CALLABLE = "SUPERVISE_PY_CALLABLE"
 ENV_PY_WSGI_FILE = "SUPERVISE_PY_WSGI_FILE"
@@ -547,6 +551,13 @@ class Worker(object):
         self.on_conn = [False] * self.threads  # per thread: serving a connection (one writer each)
         self.buffer_size = int(env.get(ENV_BUFFER_SIZE, "4096"))
         self.log_requests = env.get(ENV_DISABLE_LOGGING, "") != "1"
+        # socket-timeout: SO_RCVTIMEO/SO_SNDTIMEO on each connection, so a
+        # silent client fails a recv (EAGAIN) instead of holding the thread;
+        # no extra syscall per read, unlike a Python-level timeout.
+        ms = int(env.get(ENV_SOCKET_TIMEOUT_MS) or DEFAULT_SOCKET_TIMEOUT_MS)
+        self.socket_timeout = struct.pack("ll", ms // 1000, (ms % 1000) * 1000) if ms > 0 else None
+        self.socket_timeout_ms = ms
+        self.listener_gone = None  # the fd of a listening socket found closed under us
         self.stopping = False
         self.wake_r, self.wake_w = os.pipe()
         self.listeners = []
@@ -616,13 +627,23 @@ class Worker(object):
             if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                 log("ERROR", "accept failed; pausing", error=e)
                 time.sleep(0.1)
+            elif e.errno in (errno.EBADF, errno.ENOTSOCK, errno.EINVAL):
+                self.listener_died(sock, e)
             return False
         self.on_conn[core] = True
         try:
+            if self.socket_timeout:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self.socket_timeout)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, self.socket_timeout)
             if proto == "http":
                 self.serve_http(conn, addr, core, sock)
             else:
                 self.serve_uwsgi(conn, core)
+        except (BlockingIOError, socket.timeout):
+            # socket-timeout: the client sent nothing (or took nothing) for
+            # that long. uWSGI counts it as a read error too.
+            log("WARN", "socket-timeout: no data from the client for %d ms; connection closed" % self.socket_timeout_ms)
+            self.local.board[2]()
         except Exception:
             log_traceback("connection failed")
         finally:
@@ -737,6 +758,8 @@ class Worker(object):
                 return False, b""
             try:
                 more = conn.recv(65536)
+            except BlockingIOError:
+                raise  # socket-timeout: accept_one logs and counts it
             except OSError:
                 return None, b""
             if not more:
@@ -848,6 +871,13 @@ class Worker(object):
         except (BrokenPipeError, ConnectionResetError):
             write_error = True
             resp.keepalive = False
+        except BlockingIOError:  # socket-timeout: the client stalled mid-body or mid-response
+            resp.keepalive = False
+            write_error = resp.sent
+            if not resp.sent:
+                self.local.board[2]()
+            log("WARN", "socket-timeout: the client stalled for %d ms; connection closed" % self.socket_timeout_ms,
+                path=environ.get("PATH_INFO"))
         except Exception:
             failed = True
             resp.keepalive = False
@@ -897,6 +927,18 @@ class Worker(object):
     def stop(self):
         self.stopping = True
         os.write(self.wake_w, b"x")
+
+    def listener_died(self, sock, err):
+        """The app closed a listening socket (fd 3...) under us: accept fails
+        at once, epoll still reports the shared socket, and the thread would
+        spin. Stop gracefully and exit non-zero so the master replaces us."""
+        if self.listener_gone is not None:
+            return
+        self.listener_gone = sock.fileno()
+        log("ERROR", "the listening socket is gone (closed by the app?); exiting so the master starts a replacement",
+            fd=sock.fileno(), error=err)
+        self.stopping = True
+        os.kill(PID, signal.SIGTERM)
 
 
 def unquote(path):
@@ -1011,7 +1053,7 @@ def main():
         sys.stdout.flush()
         sys.stderr.flush()
     finally:
-        os._exit(0)
+        os._exit(EXIT_LISTENER_GONE if worker.listener_gone is not None else 0)
 
 
 def _sockname(sock):

@@ -99,7 +99,9 @@ func startWorker(t *testing.T, app string, extraArgs []string, env ...string) *p
 	if err := w.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	uf.Close()
+	// The master keeps its copy of the listening sockets for its whole
+	// life; so does the test, until it ends.
+	t.Cleanup(func() { uf.Close() })
 	hf.Close()
 	lr.Close()
 	go func() { w.cmd.Wait(); close(w.done) }()

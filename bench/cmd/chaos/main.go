@@ -6,7 +6,7 @@
 //	chaos kill -master PID -socket PATH -stats ADDR -processes N [-every 200ms] [-for 30s]
 //	chaos freeze -master PID -socket PATH -stats ADDR -processes N [-within 30s]
 //	chaos wait-ready -stats ADDR -processes N      # until every slot has a ready worker
-//	chaos hostile -kind random|uwsgi|http|tiny|slowloris -target T [-n N] [-c 16] [-d 10s] [-http]
+//	chaos hostile -kind random|uwsgi|http|tiny|slowloris|silent -target T [-n N] [-c 16] [-d 10s] [-http]
 //	chaos proc -pid PID [-reset-peak]             # rss, peak rss, fds of pid and of its children
 package main
 
@@ -77,11 +77,11 @@ func main() {
 			os.Exit(1)
 		}
 	case "hostile":
-		kind := fs.String("kind", "", "random, uwsgi, http, tiny or slowloris")
+		kind := fs.String("kind", "", "random, uwsgi, http, tiny, slowloris or silent")
 		target := fs.String("target", "", "unix:/path or host:port")
 		n := fs.Int("n", 1000, "connections")
 		c := fs.Int("c", 16, "concurrent connections")
-		d := fs.Duration("d", 10*time.Second, "slowloris: how long to hold")
+		d := fs.Duration("d", 10*time.Second, "slowloris, silent: how long to hold")
 		http := fs.Bool("http", false, "slowloris: dribble an HTTP request instead of a uwsgi packet")
 		fs.Parse(os.Args[2:])
 		t := chaos.Target(*target)
@@ -97,6 +97,9 @@ func main() {
 			a = chaos.Tiny(t, *n, *c)
 		case "slowloris":
 			a = chaos.Slowloris(t, *n, *d, *http)
+		case "silent":
+			fmt.Println(chaos.Silent(t, *n, *d))
+			return
 		default:
 			usage()
 		}
