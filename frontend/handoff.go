@@ -66,9 +66,13 @@ type handoffConn struct {
 	// takes it instead of dialing.
 	mu      sync.Mutex
 	pending *pendingAnswer
+	guard   framingGuard // see framing.go
 }
 
-func (h *handoffConn) Read(p []byte) (int, error) {
+func (h *handoffConn) Read(p []byte) (int, error) { return h.guard.read(h.rawRead, p) }
+
+// rawRead is Read before the framing guard.
+func (h *handoffConn) rawRead(p []byte) (int, error) {
 	if len(h.replay) > 0 {
 		n := copy(p, h.replay)
 		h.replay = h.replay[n:]
@@ -144,6 +148,7 @@ func (s *Server) handOff(fd int, replay []byte, info Conn, pending *pendingAnswe
 		return err
 	}
 	hc := &handoffConn{Conn: nc, replay: replay, info: &info, pending: pending}
+	s.initGuard(&hc.guard)
 	if !s.handoff.give(hc) {
 		if pending != nil {
 			pending.conn.Close()

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,12 +149,12 @@ func New(cfg Config) (*Server, error) {
 // named by a host name.
 func (s *Server) Serve(ln net.Listener) error {
 	if s.cfg.NoEventLoop || s.pool == nil {
-		return s.srv.Serve(ln)
+		return s.srv.Serve(&guardedListener{Listener: ln, s: s})
 	}
 	if !s.pool.loopable() {
 		s.log.Info("serving plain HTTP with net/http: a backend is a host name (give an IP address for the faster event loop)",
 			"address", ln.Addr())
-		return s.srv.Serve(ln)
+		return s.srv.Serve(&guardedListener{Listener: ln, s: s})
 	}
 	n := s.cfg.Loops
 	if n <= 0 {
@@ -167,7 +168,7 @@ func (s *Server) Serve(ln net.Listener) error {
 				l.closeFDs()
 			}
 			s.log.Warn("serving plain HTTP with net/http alone (slower)", "address", ln.Addr(), "reason", err)
-			return s.srv.Serve(ln)
+			return s.srv.Serve(&guardedListener{Listener: ln, s: s})
 		}
 		loops = append(loops, l)
 	}
@@ -256,6 +257,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if fwd, changed := s.cfg.TrustedProxies.apply(c, r.Header); changed {
 			c = &fwd
 		}
+	}
+	if strings.IndexByte(r.URL.Path, 0) >= 0 {
+		// A %00 in the path: nginx refuses it too (a NUL in PATH_INFO
+		// ends the path early for C code and file names).
+		w.Header().Set("Connection", "close")
+		status := plainError(w, http.StatusBadRequest)
+		s.logRequest(r, c, status, 0, start)
+		return
 	}
 	if len(s.statics) > 0 && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		if status, n, ok := s.serveStatic(w, r, DocumentURI(r.URL.Path)); ok {

@@ -1,0 +1,210 @@
+package frontend
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/supervise-go/supervise/uwsgi"
+)
+
+// framingVector is one case of testdata/http-framing.json (see
+// testdata/README.md).
+type framingVector struct {
+	Name    string `json:"name"`
+	Request string `json:"request"`
+	Verdict string `json:"verdict"`
+	Served  int    `json:"served"`
+	Body    string `json:"body"`
+	Status  int    `json:"-"` // the status to expect, where known
+	Nginx   string `json:"nginx"`
+}
+
+func loadFramingVectors(t *testing.T) []framingVector {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/http-framing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []framingVector
+	if err := json.Unmarshal(b, &vs); err != nil {
+		t.Fatalf("testdata/http-framing.json: %v", err)
+	}
+	return vs
+}
+
+// echoBody answers 200 with the request's body.
+func echoBody(c net.Conn, _ *uwsgi.Packet, body []byte) {
+	fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+}
+
+// framingOutcome is what a client saw sending one vector on one connection.
+type framingOutcome struct {
+	statuses []int
+	bodies   []string
+	closed   bool // the server closed the connection after the last answer
+}
+
+// sendVector writes v's bytes to addr and reads answers: as many as v
+// says are served, or until the first error status, then (after an error
+// status) waits for the close.
+func sendVector(t *testing.T, addr string, v framingVector) framingOutcome {
+	t.Helper()
+	c, br := dialFront(t, addr)
+	if _, err := io.WriteString(c, v.Request); err != nil {
+		t.Fatal(err)
+	}
+	var o framingOutcome
+	for {
+		resp, err := http.ReadResponse(br, &http.Request{Method: "POST"})
+		if err != nil {
+			o.closed = errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+			if !o.closed {
+				t.Fatalf("reading an answer: %v", err)
+			}
+			return o
+		}
+		b, _ := io.ReadAll(resp.Body)
+		o.statuses = append(o.statuses, resp.StatusCode)
+		o.bodies = append(o.bodies, string(b))
+		if resp.StatusCode >= 400 {
+			_, err := br.ReadByte()
+			o.closed = err != nil
+			return o
+		}
+		if v.Verdict == "serve" && len(o.statuses) == v.Served {
+			return o
+		}
+	}
+}
+
+// checkOutcome holds o against v's verdict, status, served count and body.
+func checkOutcome(t *testing.T, v framingVector, o framingOutcome, served int, firstBody []byte) {
+	t.Helper()
+	switch v.Verdict {
+	case "serve":
+		if len(o.statuses) != v.Served {
+			t.Errorf("answers %v (closed %v); want %d served", o.statuses, o.closed, v.Served)
+		}
+		for _, st := range o.statuses {
+			if st != 200 {
+				t.Errorf("answers %v; want all 200", o.statuses)
+				break
+			}
+		}
+		if v.Body != "" && string(firstBody) != v.Body {
+			t.Errorf("app read body %q; want %q", firstBody, v.Body)
+		}
+	case "reject":
+		last := 0
+		if len(o.statuses) > 0 {
+			last = o.statuses[len(o.statuses)-1]
+		}
+		if last < 400 || !o.closed {
+			t.Errorf("answers %v, closed %v; want an error status and the connection closed", o.statuses, o.closed)
+		}
+		want := v.Status
+		if want == 0 {
+			want = 400 // as nginx refuses every other case
+		}
+		if last != want {
+			t.Errorf("status %d; want %d", last, want)
+		}
+	default:
+		t.Fatalf("verdict %q: want serve or reject", v.Verdict)
+	}
+	if served != v.Served {
+		t.Errorf("%d requests reached the worker; want %d", served, v.Served)
+	}
+}
+
+// TestFramingVectors runs the shared framing table through the event
+// loop and through net/http alone, against a fake worker.
+func TestFramingVectors(t *testing.T) {
+	vs := loadFramingVectors(t)
+	for _, mode := range []struct {
+		name    string
+		noLoop  bool
+		wantLog bool
+	}{{"loop", false, true}, {"net-http", true, true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			dir := tempDir(t)
+			for i, v := range vs {
+				t.Run(strings.ReplaceAll(v.Name, " ", "_"), func(t *testing.T) {
+					w := startFakeWorker(t, dir, fmt.Sprintf("w%d.sock", i), echoBody)
+					base, logs := frontFor(t, Config{Backends: []string{w.path}, NoEventLoop: mode.noLoop})
+					if nginxStatus(v) != 0 && strings.HasPrefix(v.Nginx, v.Verdict) {
+						v.Status = nginxStatus(v) // the same verdict as nginx, with its status
+					}
+					o := sendVector(t, base, v)
+					_, body := w.first()
+					checkOutcome(t, v, o, w.count(), body)
+					// A refusal is logged: by the guard, or as a request.
+					if l := logs.String(); v.Verdict == "reject" && !strings.Contains(l, "smuggle") &&
+						!strings.Contains(l, "status=4") && !strings.Contains(l, "status=5") {
+						t.Errorf("no log line for the refused request:\n%s", l)
+					}
+				})
+			}
+		})
+	}
+}
+
+func (w *fakeWorker) first() (*uwsgi.Packet, []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.got) == 0 {
+		return nil, nil
+	}
+	return w.got[0], w.body[0]
+}
+
+// TestFramingGuardInPieces feeds a guarded stream one byte at a time:
+// the guard follows heads and bodies across reads.
+func TestFramingGuardInPieces(t *testing.T) {
+	for _, v := range loadFramingVectors(t) {
+		whole := guardAll(t, v.Request, len(v.Request))
+		single := guardAll(t, v.Request, 1)
+		if whole != single {
+			t.Errorf("%s: whole %q, byte by byte %q", v.Name, whole, single)
+		}
+		refused := strings.HasSuffix(whole, string(guardHead400)) || strings.HasSuffix(whole, string(guardHead501))
+		switch {
+		case v.Verdict == "serve" && whole != v.Request:
+			t.Errorf("%s: passed %q; want the bytes unchanged", v.Name, whole)
+		case !refused && !strings.HasPrefix(v.Request, whole):
+			t.Errorf("%s: passed %q; want the bytes unchanged, or cut short", v.Name, whole)
+		}
+	}
+}
+
+// guardAll passes s through a guard in reads of at most n bytes.
+func guardAll(t *testing.T, s string, n int) string {
+	g := framingGuard{maxHead: 8192}
+	src := func(p []byte) (int, error) {
+		if s == "" {
+			return 0, io.EOF
+		}
+		k := copy(p[:min(len(p), n)], s)
+		s = s[k:]
+		return k, nil
+	}
+	r := readerFunc(func(p []byte) (int, error) { return g.read(src, p) })
+	b, err := io.ReadAll(bufio.NewReaderSize(r, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
