@@ -208,3 +208,41 @@ func guardAll(t *testing.T, s string, n int) string {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// TestAnswerHeaderWithCTL502: a worker's answer head with a bare LF or CR
+// or another control byte in a header line (an app echoing input into a
+// header) never reaches the client: 502 and a log line, on both paths.
+func TestAnswerHeaderWithCTL502(t *testing.T) {
+	heads := map[string]string{
+		"bare LF":  "X-Echo: a\nSet-Cookie: evil=1\r\n",
+		"bare CR":  "X-Echo: a\rSet-Cookie: evil=1\r\n",
+		"NUL":      "X-Echo: a\x00Set-Cookie: evil=1\r\n",
+		"ESC":      "X-Echo: a\x1bSet-Cookie: evil=1\r\n",
+		"status":   "",
+		"long":     "X-Long: " + strings.Repeat("a", 40000) + "\r\nX-Echo: a\nSet-Cookie: evil=1\r\n", // past every buffer
+	}
+	for _, noLoop := range []bool{false, true} {
+		for name, extra := range heads {
+			t.Run(fmt.Sprintf("%s/noloop=%v", name, noLoop), func(t *testing.T) {
+				dir := tempDir(t)
+				status := "HTTP/1.1 200 OK\r\n"
+				if name == "status" {
+					status = "HTTP/1.1 200 O\x01K\r\nSet-Cookie: evil=1\r\n"
+				}
+				w := startFakeWorker(t, dir, "w.sock", func(c net.Conn, _ *uwsgi.Packet, _ []byte) {
+					io.WriteString(c, status+extra+"Content-Length: 2\r\n\r\nok")
+				})
+				base, logs := frontFor(t, Config{Backends: []string{w.path}, NoEventLoop: noLoop})
+				c, br := dialFront(t, base)
+				io.WriteString(c, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n")
+				resp, _ := readAnswer(t, br, "GET")
+				if resp.StatusCode != 502 || resp.Header.Get("Set-Cookie") != "" {
+					t.Errorf("answer %d %v; want 502 without the app's headers", resp.StatusCode, resp.Header)
+				}
+				if n := strings.Count(logs.String(), "not well formed"); n != 1 {
+					t.Errorf("%d log lines about the head; want 1:\n%s", n, logs)
+				}
+			})
+		}
+	}
+}
