@@ -214,12 +214,12 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 // header) never reaches the client: 502 and a log line, on both paths.
 func TestAnswerHeaderWithCTL502(t *testing.T) {
 	heads := map[string]string{
-		"bare LF":  "X-Echo: a\nSet-Cookie: evil=1\r\n",
-		"bare CR":  "X-Echo: a\rSet-Cookie: evil=1\r\n",
-		"NUL":      "X-Echo: a\x00Set-Cookie: evil=1\r\n",
-		"ESC":      "X-Echo: a\x1bSet-Cookie: evil=1\r\n",
-		"status":   "",
-		"long":     "X-Long: " + strings.Repeat("a", 40000) + "\r\nX-Echo: a\nSet-Cookie: evil=1\r\n", // past every buffer
+		"bare LF": "X-Echo: a\nSet-Cookie: evil=1\r\n",
+		"bare CR": "X-Echo: a\rSet-Cookie: evil=1\r\n",
+		"NUL":     "X-Echo: a\x00Set-Cookie: evil=1\r\n",
+		"ESC":     "X-Echo: a\x1bSet-Cookie: evil=1\r\n",
+		"status":  "",
+		"long":    "X-Long: " + strings.Repeat("a", 40000) + "\r\nX-Echo: a\nSet-Cookie: evil=1\r\n", // past every buffer
 	}
 	for _, noLoop := range []bool{false, true} {
 		for name, extra := range heads {

@@ -740,6 +740,8 @@ func (l *loop) closeClient(c *loopConn) {
 		l.conns[c.fd] = nil
 		c.fd = -1
 		l.live--
+		l.s.fds.release()
+		l.resumeAccept()
 	}
 }
 

@@ -68,6 +68,7 @@ type Server struct {
 	// Requests the loops answered, connections they handed to net/http.
 	loopAnswered, handedOff atomic.Int64
 	backlogWaits            atomic.Int64 // requests the loops held for room in a full listen queue
+	fds                     *fdBudget    // client connections the open-files limit leaves room for (fdbudget.go)
 }
 
 type connKey struct{}
@@ -102,6 +103,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("buffer-size %d: the uwsgi protocol allows at most %d", cfg.BufferSize, uwsgi.MaxBufferSize)
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, staticSafe: cfg.StaticSafe}
+	s.fds = newFDBudget(func(max int64) {
+		s.log.Warn("open-files limit reached: not accepting more clients until some close, keeping the rest for worker connections (raise ulimit -n / LimitNOFILE)",
+			"clients", max)
+	})
 	s.byKind = map[string]*warnState{}
 	var backends []*Backend
 	for _, to := range cfg.Backends {
@@ -149,12 +154,12 @@ func New(cfg Config) (*Server, error) {
 // named by a host name.
 func (s *Server) Serve(ln net.Listener) error {
 	if s.cfg.NoEventLoop || s.pool == nil {
-		return s.srv.Serve(&guardedListener{Listener: ln, s: s})
+		return s.srv.Serve(s.plainListener(ln))
 	}
 	if !s.pool.loopable() {
 		s.log.Info("serving plain HTTP with net/http: a backend is a host name (give an IP address for the faster event loop)",
 			"address", ln.Addr())
-		return s.srv.Serve(&guardedListener{Listener: ln, s: s})
+		return s.srv.Serve(s.plainListener(ln))
 	}
 	n := s.cfg.Loops
 	if n <= 0 {
@@ -168,7 +173,7 @@ func (s *Server) Serve(ln net.Listener) error {
 				l.closeFDs()
 			}
 			s.log.Warn("serving plain HTTP with net/http alone (slower)", "address", ln.Addr(), "reason", err)
-			return s.srv.Serve(&guardedListener{Listener: ln, s: s})
+			return s.srv.Serve(s.plainListener(ln))
 		}
 		loops = append(loops, l)
 	}
@@ -198,6 +203,12 @@ func (s *Server) Serve(ln net.Listener) error {
 	return http.ErrServerClosed
 }
 
+// plainListener is ln for net/http's plain HTTP: within the descriptor
+// budget, read through the framing guard.
+func (s *Server) plainListener(ln net.Listener) net.Listener {
+	return &guardedListener{Listener: newBudgetListener(ln, s.fds), s: s}
+}
+
 // ServeTLS serves HTTPS on ln with the certificate and key files;
 // clients that offer h2 (ALPN) get HTTP/2.
 func (s *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
@@ -207,7 +218,7 @@ func (s *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"},
 		MinVersion: tls.VersionTLS12}
-	return s.srv.Serve(tls.NewListener(ln, cfg))
+	return s.srv.Serve(tls.NewListener(newBudgetListener(ln, s.fds), cfg))
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx
