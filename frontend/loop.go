@@ -67,6 +67,7 @@ type loop struct {
 	vars      []uwsgi.Var
 	pkt       []byte
 	free      [][]byte    // answer buffers
+	spare     idleSpares  // what idle connections gave back (idlemem.go)
 	queued    []*loopConn // waiting for room in a listen queue, oldest first
 	nextRetry time.Time
 }
@@ -253,7 +254,7 @@ func (l *loop) accept() {
 			continue
 		}
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // as net/http's connections
-		c := &loopConn{fd: fd, back: -1, in: make([]byte, loopInBuffer)}
+		c := &loopConn{fd: fd, back: -1} // in: when the first bytes come
 		c.info.RemoteAddr, c.info.RemotePort = sockaddrString(sa)
 		if local, err := unix.Getsockname(fd); err == nil {
 			c.info.ServerAddr, c.info.ServerPort = sockaddrString(local)
