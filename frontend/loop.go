@@ -254,7 +254,8 @@ func (l *loop) accept() {
 			continue
 		}
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // as net/http's connections
-		c := &loopConn{fd: fd, back: -1} // in: when the first bytes come
+		// Its read buffer comes with its first bytes (readRequest).
+		c := &loopConn{fd: fd, back: -1}
 		c.info.RemoteAddr, c.info.RemotePort = sockaddrString(sa)
 		if local, err := unix.Getsockname(fd); err == nil {
 			c.info.ServerAddr, c.info.ServerPort = sockaddrString(local)
