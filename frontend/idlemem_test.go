@@ -74,18 +74,19 @@ func TestIdleKeepAliveMemory(t *testing.T) {
 
 	// One connection first, so the loop's pools and tables exist.
 	fds := []int{idleClient(t, sa)}
-	before := heapInUse()
+	before, rss0 := heapInUse(), rssBytes()
 	for i := 1; i < n; i++ {
 		fds = append(fds, idleClient(t, sa))
 	}
-	after := heapInUse()
+	after, rss1 := heapInUse(), rssBytes()
 	t.Cleanup(func() {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
 	})
 	per := float64(after-before) / float64(n-1)
-	t.Logf("%d idle keep-alive connections: %.0f bytes of Go heap each", n, per)
+	t.Logf("%d idle keep-alive connections: %.0f bytes of Go heap each (process RSS: %.0f bytes each)",
+		n, per, float64(rss1-rss0)/float64(n-1))
 	if per > 2048 {
 		t.Errorf("%.0f bytes per idle connection; want at most 2048", per)
 	}
@@ -122,4 +123,18 @@ func heapInUse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse
+}
+
+// rssBytes is the test process's resident set (/proc/self/statm).
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
 }
