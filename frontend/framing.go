@@ -41,6 +41,10 @@ var (
 	guardHead501 = []byte("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: refused\r\n\r\n") // unsupported transfer encoding: 501
 )
 
+// maxChunkLine is the longest chunk-size line or trailer field the guard
+// follows; a longer one ends the stream.
+const maxChunkLine = 4096
+
 // framingGuard follows one connection's requests; see above.
 type framingGuard struct {
 	state   int
@@ -92,12 +96,13 @@ func (g *framingGuard) feed(b []byte) {
 		switch g.state {
 		case guardHead:
 			end := headEnd(in)
-			if end < 0 {
-				if len(in) > g.maxHead {
-					g.out = append(g.out, in...)
-					in = nil
-					g.state = guardOff // net/http answers 431 and closes
-				}
+			if end < 0 && len(in) <= g.maxHead {
+				goto keep
+			}
+			if end < 0 || end > g.maxHead {
+				g.out = append(g.out, in...)
+				in = nil
+				g.state = guardOff // net/http answers 431 and closes
 				goto keep
 			}
 			status, reason, f := judgeHead(in[:end])
@@ -122,38 +127,40 @@ func (g *framingGuard) feed(b []byte) {
 			case f.length > 0:
 				g.state, g.remain = guardBody, f.length
 			}
-		case guardBody, guardChunkData, guardChunkCRLF:
+		case guardBody, guardChunkData:
 			n := int64(len(in))
 			if n > g.remain {
 				n = g.remain
-			}
-			if g.state == guardChunkCRLF && !bytes.HasPrefix([]byte("\r\n")[2-g.remain:], in[:n]) {
-				g.fail()
-				in = nil
-				goto keep
 			}
 			g.out = append(g.out, in[:n]...)
 			in = in[n:]
 			g.remain -= n
 			if g.remain == 0 {
-				switch g.state {
-				case guardBody, guardChunkCRLF:
-					if g.state == guardBody {
-						g.state = guardHead
-					} else {
-						g.state = guardChunkLine
-					}
-				case guardChunkData:
+				if g.state == guardBody {
+					g.state = guardHead
+				} else {
 					g.state, g.remain = guardChunkCRLF, 2
 				}
 			}
+		case guardChunkCRLF: // a byte at a time, so it is cut at the same byte however it was read
+			if in[0] != "\r\n"[2-g.remain] {
+				g.fail()
+				in = nil
+				goto keep
+			}
+			g.out = append(g.out, in[0])
+			in = in[1:]
+			if g.remain--; g.remain == 0 {
+				g.state = guardChunkLine
+			}
 		case guardChunkLine, guardTrailer:
 			i := bytes.IndexByte(in, '\n')
-			if i < 0 {
-				if len(in) > 4096 {
-					g.fail() // no chunk line or trailer field is this long
-					in = nil
-				}
+			if i < 0 && len(in) <= maxChunkLine {
+				goto keep
+			}
+			if i < 0 || i > maxChunkLine {
+				g.fail() // no chunk line or trailer field is this long
+				in = nil
 				goto keep
 			}
 			line := in[:i+1]

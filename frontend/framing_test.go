@@ -28,7 +28,7 @@ type framingVector struct {
 	Nginx   string `json:"nginx"`
 }
 
-func loadFramingVectors(t *testing.T) []framingVector {
+func loadFramingVectors(t testing.TB) []framingVector {
 	t.Helper()
 	b, err := os.ReadFile("../testdata/http-framing.json")
 	if err != nil {
@@ -187,7 +187,7 @@ func TestFramingGuardInPieces(t *testing.T) {
 }
 
 // guardAll passes s through a guard in reads of at most n bytes.
-func guardAll(t *testing.T, s string, n int) string {
+func guardAll(t testing.TB, s string, n int) string {
 	g := framingGuard{maxHead: 8192}
 	src := func(p []byte) (int, error) {
 		if s == "" {
@@ -245,4 +245,32 @@ func TestAnswerHeaderWithCTL502(t *testing.T) {
 			})
 		}
 	}
+}
+
+// FuzzFramingGuard: whatever the bytes, the guard passes the same stream
+// read whole or in small pieces, and what it passes is the input, cut
+// short, or the input up to a head it refused followed by the head that
+// makes net/http refuse it.
+func FuzzFramingGuard(f *testing.F) {
+	for _, v := range loadFramingVectors(f) {
+		f.Add(v.Request, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, s string, piece uint8) {
+		if len(s) > 1<<14 {
+			return
+		}
+		whole := guardAll(t, s, len(s)+1)
+		pieces := guardAll(t, s, int(piece%7)+1)
+		if whole != pieces {
+			t.Fatalf("whole %q, in pieces %q", whole, pieces)
+		}
+		for _, refusal := range []string{string(guardHead400), string(guardHead501)} {
+			if strings.HasSuffix(whole, refusal) && strings.HasPrefix(s, strings.TrimSuffix(whole, refusal)) {
+				return
+			}
+		}
+		if !strings.HasPrefix(s, whole) {
+			t.Fatalf("passed %q of %q", whole, s)
+		}
+	})
 }
