@@ -2,8 +2,12 @@ package frontend
 
 import (
 	"bytes"
+	"crypto/tls"
+	"errors"
 	"io"
 	"net"
+	"sync"
+	"time"
 )
 
 // net/http frames requests more leniently than RFC 9112 sections 6-7 want
@@ -340,6 +344,7 @@ func chunkSize(line []byte) (int64, bool) {
 type guardedConn struct {
 	net.Conn
 	guard framingGuard
+	tls   bool // Conn is a *tls.Conn (tlsGuardListener): HTTPS
 }
 
 func (c *guardedConn) Read(p []byte) (int, error) { return c.guard.read(c.Conn.Read, p) }
@@ -377,3 +382,95 @@ func (s *Server) initGuard(g *framingGuard) {
 			"status", status, "reason", reason)
 	}
 }
+
+// tlsGuardListener serves HTTPS with the framing guard on HTTP/1.1: it
+// does each TLS handshake itself (net/http would read a *tls.Conn it is
+// given unguarded), then gives net/http the *tls.Conn when the client
+// chose h2 (its framing is not HTTP/1's) and the guarded connection
+// otherwise.
+type tlsGuardListener struct {
+	inner   net.Listener
+	cfg     *tls.Config
+	s       *Server
+	results chan acceptResult
+	done    chan struct{}
+	start   sync.Once
+	close   sync.Once
+}
+
+type acceptResult struct {
+	c   net.Conn
+	err error
+}
+
+func newTLSGuardListener(s *Server, inner net.Listener, cfg *tls.Config) *tlsGuardListener {
+	return &tlsGuardListener{inner: inner, cfg: cfg, s: s, results: make(chan acceptResult), done: make(chan struct{})}
+}
+
+func (l *tlsGuardListener) Accept() (net.Conn, error) {
+	l.start.Do(func() { go l.acceptLoop() })
+	select {
+	case r := <-l.results:
+		return r.c, r.err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// acceptLoop accepts and starts a handshake per connection. An accept
+// error goes to Accept too; after a failure other than the listener's
+// close it waits, as net/http does, 5 ms doubling to 1 s.
+func (l *tlsGuardListener) acceptLoop() {
+	var backoff time.Duration
+	for {
+		c, err := l.inner.Accept()
+		if err == nil {
+			backoff = 0
+			go l.handshake(c)
+			continue
+		}
+		select {
+		case l.results <- acceptResult{err: err}:
+		case <-l.done:
+			return
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+		select {
+		case <-time.After(backoff):
+		case <-l.done:
+			return
+		}
+	}
+}
+
+func (l *tlsGuardListener) handshake(c net.Conn) {
+	tc := tls.Server(c, l.cfg)
+	tc.SetDeadline(time.Now().Add(l.s.cfg.HeaderTimeout))
+	if err := tc.Handshake(); err != nil {
+		l.s.warn("tls", "TLS handshake failed", "remote", c.RemoteAddr(), "error", err)
+		tc.Close()
+		return
+	}
+	tc.SetDeadline(time.Time{})
+	var out net.Conn = tc
+	if tc.ConnectionState().NegotiatedProtocol != "h2" {
+		gc := &guardedConn{Conn: tc, tls: true}
+		l.s.initGuard(&gc.guard)
+		out = gc
+	}
+	select {
+	case l.results <- acceptResult{c: out}:
+	case <-l.done:
+		tc.Close()
+	}
+}
+
+func (l *tlsGuardListener) Close() error {
+	l.close.Do(func() { close(l.done) })
+	return l.inner.Close()
+}
+
+func (l *tlsGuardListener) Addr() net.Addr { return l.inner.Addr() }

@@ -2,16 +2,27 @@ package frontend
 
 import (
 	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/supervise-go/supervise/uwsgi"
 )
@@ -59,6 +70,12 @@ type framingOutcome struct {
 func sendVector(t *testing.T, addr string, v framingVector) framingOutcome {
 	t.Helper()
 	c, br := dialFront(t, addr)
+	return sendVectorOn(t, c, br, v)
+}
+
+// sendVectorOn is sendVector on a connection of the caller's.
+func sendVectorOn(t *testing.T, c net.Conn, br *bufio.Reader, v framingVector) framingOutcome {
+	t.Helper()
 	if _, err := io.WriteString(c, v.Request); err != nil {
 		t.Fatal(err)
 	}
@@ -273,4 +290,72 @@ func FuzzFramingGuard(f *testing.F) {
 			t.Fatalf("passed %q of %q", whole, s)
 		}
 	})
+}
+
+// TestFramingVectorsTLS runs the table over HTTPS with HTTP/1.1, which
+// net/http serves: the guard reads the decrypted stream.
+func TestFramingVectorsTLS(t *testing.T) {
+	dir := tempDir(t)
+	certFile, keyFile := writeTestCert(t, dir)
+	for i, v := range loadFramingVectors(t) {
+		t.Run(strings.ReplaceAll(v.Name, " ", "_"), func(t *testing.T) {
+			w := startFakeWorker(t, dir, fmt.Sprintf("w%d.sock", i), echoBody)
+			s, err := New(Config{Backends: []string{w.path}, DisableLogging: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { s.ServeTLS(ln, certFile, keyFile); close(done) }()
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				s.Shutdown(ctx)
+				<-done
+			})
+			c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			if nginxStatus(v) != 0 && strings.HasPrefix(v.Nginx, v.Verdict) {
+				v.Status = nginxStatus(v)
+			}
+			o := sendVectorOn(t, c, bufio.NewReader(c), v)
+			_, body := w.first()
+			checkOutcome(t, v, o, w.count(), body)
+		})
+	}
+}
+
+// writeTestCert writes a self-signed certificate for 127.0.0.1 and its key.
+func writeTestCert(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "frontend test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }

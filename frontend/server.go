@@ -142,6 +142,9 @@ func New(cfg Config) (*Server, error) {
 				return context.WithValue(ctx, connKey{}, hc.info)
 			}
 			_, isTLS := c.(*tls.Conn)
+			if gc, ok := c.(*guardedConn); ok {
+				isTLS = gc.tls
+			}
 			return context.WithValue(ctx, connKey{}, connInfo(c, isTLS))
 		},
 		ErrorLog: log.New(&errorLogWriter{s: s}, "", 0),
@@ -210,7 +213,8 @@ func (s *Server) plainListener(ln net.Listener) net.Listener {
 }
 
 // ServeTLS serves HTTPS on ln with the certificate and key files;
-// clients that offer h2 (ALPN) get HTTP/2.
+// clients that offer h2 (ALPN) get HTTP/2, HTTP/1.1 reads through the
+// framing guard.
 func (s *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
@@ -218,7 +222,7 @@ func (s *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"},
 		MinVersion: tls.VersionTLS12}
-	return s.srv.Serve(tls.NewListener(newBudgetListener(ln, s.fds), cfg))
+	return s.srv.Serve(newTLSGuardListener(s, newBudgetListener(ln, s.fds), cfg))
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx
