@@ -389,6 +389,33 @@ scenario_front_slowloris() { # many dribbling clients at the front end, load thr
   row "F6b slowloris, supervise http" "$(kv "$l" requests)" "$(kv "$l" failed)" 0 "$(kv "$p1" peak_kb)" "$(kv "$p0" fds)" "$(kv "$p1" fds)" "$verdict" \
     "$slow dribblers at the front end for ${hold}s ($(kv "$(cat "$BENCH_DIR/slow-front.out")" conns) connected): $(kv "$l" ok) served meanwhile; RSS and fds are the front end's"
 }
+# F4. descriptor exhaustion: a front end limited to 64 open files, 300
+# clients opening a connection per request (issue 14: nearly every request
+# was a 502 when client connections left no descriptor for the workers').
+# It must stop accepting at its budget, serve everyone (failures within
+# 1 %), log the limit once and keep no descriptor.
+scenario_front_fds() {
+  local port pid p0 p1 out reqs errs non2xx lines secs=$(( $(scaled 10) < 5 ? 5 : $(scaled 10) ))
+  port=$(free_port); : > "$FRONT_D/fds.log"
+  prlimit --nofile=64:64 "$SUPERVISE" http --listen "127.0.0.1:$port" --to "unix:$MAIN_D/app.sock" --disable-logging \
+    >>"$FRONT_D/fds.log" 2>&1 & PIDS+=($!); pid=$!
+  wait_for "127.0.0.1:$port"
+  p0=$(proc "$pid" -reset-peak)
+  out=$(wrk -t2 -c300 -d"${secs}s" -H 'Connection: close' "http://127.0.0.1:$port/")
+  for _ in $(seq 1 100); do
+    p1=$(proc "$pid"); [ "$(kv "$p1" fds)" = "$(kv "$p0" fds)" ] && break; sleep 0.1
+  done
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  errs=$(awk '/Socket errors/ {gsub(",",""); print $4+$6+$8+$10}' <<<"$out"); errs=${errs:-0}
+  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); non2xx=${non2xx:-0}
+  lines=$(grep -c 'open-files limit reached' "$FRONT_D/fds.log" || true)
+  local verdict=PASS bound=$(( reqs / 100 ))
+  [ "$((errs + non2xx))" -le "$bound" ] && [ "$reqs" -gt 0 ] && [ "$lines" = 1 ] && [ "$(kv "$p1" alive)" = true ] \
+    && [ "$(kv "$p1" fds)" = "$(kv "$p0" fds)" ] || verdict=FAIL
+  row "F4 64 fds, supervise http" "$reqs" "$((errs + non2xx))" "$bound" "$(kv "$p1" peak_kb)" "$(kv "$p0" fds)" "$(kv "$p1" fds)" "$verdict" \
+    "ulimit -n 64, 300 clients, a connection per request for ${secs}s: $non2xx non-2xx, $errs socket errors; limit logged $lines time(s)"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
 if "$SUPERVISE" --help 2>/dev/null | grep -qE '^ +supervise http( |$)'; then
   FRONT_D=$BENCH_DIR/front; mkdir -p "$FRONT_D"; : > "$FRONT_D/front.log"
   FRONT_PORT=$(free_port)
@@ -399,9 +426,10 @@ if "$SUPERVISE" --help 2>/dev/null | grep -qE '^ +supervise http( |$)'; then
   want F1 && scenario_kill "F1 SIGKILL, supervise http" "$FRONT_URL" "$MAIN" "$MAIN_D" "$MAIN_STATS" "$FRONT_D"
   want F2 && scenario_reloads "F2 reloads, supervise http" "$FRONT_URL"
   want F6b && scenario_front_slowloris
+  want F4 && scenario_front_fds
   kill -0 "$FRONT_PID" || { echo "bench: the front end exited" >&2; FAILED_ROWS=$((FAILED_ROWS + 1)); }
 else
-  printf '%-30s skipped: front end not built\n' "F1 SIGKILL, supervise http" "F2 reloads, supervise http" "F6b slowloris, supervise http"
+  printf '%-30s skipped: front end not built\n' "F1 SIGKILL, supervise http" "F2 reloads, supervise http" "F6b slowloris, supervise http" "F4 64 fds, supervise http"
 fi
 
 echo

@@ -66,9 +66,21 @@ type handoffConn struct {
 	// takes it instead of dialing.
 	mu      sync.Mutex
 	pending *pendingAnswer
+	guard   framingGuard // see framing.go
+	closed  sync.Once
+	release func() // the connection's place in the descriptor budget
 }
 
-func (h *handoffConn) Read(p []byte) (int, error) {
+func (h *handoffConn) Close() error {
+	err := h.Conn.Close()
+	h.closed.Do(h.release)
+	return err
+}
+
+func (h *handoffConn) Read(p []byte) (int, error) { return h.guard.read(h.rawRead, p) }
+
+// rawRead is Read before the framing guard.
+func (h *handoffConn) rawRead(p []byte) (int, error) {
 	if len(h.replay) > 0 {
 		n := copy(p, h.replay)
 		h.replay = h.replay[n:]
@@ -134,17 +146,20 @@ var errHandoffClosed = errors.New("front end shutting down")
 
 // handOff gives the client socket fd, with the bytes read from it, and
 // maybe a worker holding its request, to net/http. fd is no longer the
-// loop's afterwards, whatever happens.
+// loop's afterwards, whatever happens, nor its place in the descriptor
+// budget.
 func (s *Server) handOff(fd int, replay []byte, info Conn, pending *pendingAnswer) error {
 	nc, err := fileConn(fd) // closes fd, whatever happens
 	if err != nil {
+		s.fds.release()
 		if pending != nil {
 			pending.conn.Close()
 		}
 		return err
 	}
-	hc := &handoffConn{Conn: nc, replay: replay, info: &info, pending: pending}
-	if !s.handoff.give(hc) {
+	hc := &handoffConn{Conn: nc, replay: replay, info: &info, pending: pending, release: s.fds.release}
+	s.initGuard(&hc.guard)
+	if !s.handoff.give(hc) { // hc is closed
 		if pending != nil {
 			pending.conn.Close()
 		}

@@ -67,6 +67,7 @@ type loop struct {
 	vars      []uwsgi.Var
 	pkt       []byte
 	free      [][]byte    // answer buffers
+	spare     idleSpares  // what idle connections gave back (idlemem.go)
 	queued    []*loopConn // waiting for room in a listen queue, oldest first
 	nextRetry time.Time
 }
@@ -173,10 +174,7 @@ func (l *loop) run() {
 		if !l.now.Before(l.nextScan) {
 			l.expire()
 			l.nextScan = l.now.Add(loopTick)
-			if l.acceptPaused && !l.drained {
-				l.acceptPaused = false
-				l.watch(l.lnfd, l.lnEvents, kindListen)
-			}
+			l.resumeAccept()
 		}
 		if l.killing.Load() {
 			l.closeAll()
@@ -222,7 +220,19 @@ func (l *loop) dispatch(ev unix.EpollEvent) {
 // accept takes the connections waiting on the listener.
 func (l *loop) accept() {
 	for i := 0; i < 64; i++ {
+		if !l.s.fds.take() {
+			// No descriptor to spare for another client and its
+			// worker: leave the rest in the listen queue until a
+			// connection closes (closeClient, or the tick for one
+			// another loop or net/http closed).
+			unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, l.lnfd, nil)
+			l.acceptPaused = true
+			return
+		}
 		fd, sa, err := unix.Accept4(l.lnfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if err != nil {
+			l.s.fds.release()
+		}
 		switch err {
 		case nil:
 		case unix.ECONNABORTED, unix.EINTR:
@@ -240,10 +250,12 @@ func (l *loop) accept() {
 		}
 		if l.stopping.Load() {
 			unix.Close(fd)
+			l.s.fds.release()
 			continue
 		}
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // as net/http's connections
-		c := &loopConn{fd: fd, back: -1, in: make([]byte, loopInBuffer)}
+		// Its read buffer comes with its first bytes (readRequest).
+		c := &loopConn{fd: fd, back: -1}
 		c.info.RemoteAddr, c.info.RemotePort = sockaddrString(sa)
 		if local, err := unix.Getsockname(fd); err == nil {
 			c.info.ServerAddr, c.info.ServerPort = sockaddrString(local)
@@ -252,12 +264,22 @@ func (l *loop) accept() {
 		c.gen = l.gen
 		if err := l.watch(fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET, c.gen|kindClient); err != nil {
 			unix.Close(fd)
+			l.s.fds.release()
 			l.s.warn("accept", "epoll_ctl failed", "error", err)
 			continue
 		}
 		l.track(fd, c)
 		l.live++
 		c.deadline = l.now.Add(l.s.cfg.HeaderTimeout)
+	}
+}
+
+// resumeAccept watches the listener again after a pause, when there is
+// room for a client.
+func (l *loop) resumeAccept() {
+	if l.acceptPaused && !l.drained && l.s.fds.room() {
+		l.acceptPaused = false
+		l.watch(l.lnfd, l.lnEvents, kindListen)
 	}
 }
 

@@ -119,6 +119,9 @@ func (l *loop) readRequest(c *loopConn) bool {
 		if !c.client.readable {
 			return false
 		}
+		if c.in == nil {
+			c.in = l.spare.in()
+		}
 		if c.n == len(c.in) { // a long head: grow (takeRequest caps it)
 			c.in = append(c.in, make([]byte, len(c.in))...)
 		}
@@ -129,6 +132,9 @@ func (l *loop) readRequest(c *loopConn) bool {
 			continue
 		case err == unix.EAGAIN:
 			c.client.readable = false
+			if c.n == 0 {
+				l.idle(c)
+			}
 			return false
 		case err != nil || m == 0:
 			l.closeClient(c) // gone; mid-request there is no one to answer
@@ -158,6 +164,9 @@ func (l *loop) takeRequest(c *loopConn) (done, started bool) {
 			return l.headTooLong(c), false
 		}
 		c.scanned = c.n
+		if c.req.Fields == nil {
+			c.req.Fields = l.spare.fields()
+		}
 		n, st := parseRawRequest(c.in[:c.n], &c.req)
 		switch st {
 		case parseIncomplete:
@@ -426,6 +435,9 @@ func (l *loop) awaitAnswer(c *loopConn) bool {
 			break
 		}
 	}
+	if c.head.fields == nil {
+		c.head.fields = l.spare.spans()
+	}
 	complete, plain := scanAnswerHead(c.buf[:c.bn], &c.head)
 	if !complete && !c.backEOF && c.bn < len(c.buf) {
 		return false // more to come
@@ -465,6 +477,9 @@ func (l *loop) sendRest(c *loopConn) {
 func (l *loop) startAnswer(c *loopConn) {
 	h := &c.head
 	c.closeAfter = c.req.Close || l.stopping.Load()
+	if c.hdr == nil {
+		c.hdr = l.spare.hdr()
+	}
 	hdr := c.hdr[:0]
 	if c.req.Minor == 0 {
 		hdr = append(hdr, "HTTP/1.0 "...)
@@ -613,6 +628,9 @@ func (l *loop) answerPlain(c *loopConn, code int) {
 	l.closeBackend(c)
 	c.closeAfter = c.closeAfter || c.req.Close || l.stopping.Load()
 	text := http.StatusText(code) + "\n"
+	if c.hdr == nil {
+		c.hdr = l.spare.hdr()
+	}
 	hdr := c.hdr[:0]
 	if c.req.Minor == 0 {
 		hdr = append(hdr, "HTTP/1.0 "...)
@@ -657,6 +675,7 @@ func (l *loop) finish(c *loopConn) {
 	c.state = stRead
 	if c.n == 0 {
 		c.deadline = l.now.Add(l.s.cfg.IdleTimeout)
+		l.idle(c)
 	} else {
 		c.deadline = l.now.Add(l.s.cfg.HeaderTimeout)
 	}
@@ -740,6 +759,9 @@ func (l *loop) closeClient(c *loopConn) {
 		l.conns[c.fd] = nil
 		c.fd = -1
 		l.live--
+		l.idle(c)
+		l.s.fds.release()
+		l.resumeAccept()
 	}
 }
 

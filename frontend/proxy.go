@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -24,6 +25,7 @@ type exchange struct {
 	// head and lb are fastHead's: the parsed head, the body reader.
 	head answerHead
 	lb   limitedBody
+	hc   headCheck // between the worker and br
 }
 
 const copyBufferSize = 32 << 10
@@ -41,6 +43,7 @@ func (x *exchange) release() {
 	clear(x.vars) // drop the request's strings
 	x.vars = x.vars[:0]
 	x.br.Reset(nil)
+	x.hc.reset(nil)
 	x.lb = limitedBody{}
 	if cap(x.pkt) > 4*uwsgi.DefaultBufferSize {
 		x.pkt = make([]byte, 0, uwsgi.DefaultBufferSize) // one huge header block does not pin memory
@@ -107,7 +110,8 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, c *Conn, x *exch
 	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
 	defer stop()
 	conn.SetReadDeadline(time.Now().Add(s.cfg.BackendTimeout))
-	x.br.Reset(src)
+	x.hc.reset(src)
+	x.br.Reset(&x.hc)
 	h := w.Header()
 	status, respBody, ok, err := x.fastHead(h, r.Method)
 	if err == nil && !ok {
@@ -119,6 +123,11 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, c *Conn, x *exch
 		}
 	}
 	if err != nil {
+		if bad := (*badAnswerHead)(nil); errors.As(err, &bad) {
+			s.warn("badheader", "backend's response head is not well formed (a bare CR or LF, or a control byte: a header could be split or forged); 502",
+				"backend", backend.Name, "uri", r.RequestURI, "error", err)
+			return plainError(w, http.StatusBadGateway), 0
+		}
 		if isTimeout(err) {
 			s.warn("timeout", "backend did not answer within backend-timeout; 504", "backend", backend.Name,
 				"uri", r.RequestURI, "timeout", s.cfg.BackendTimeout)
@@ -205,6 +214,58 @@ func (s *Server) backendWrite(conn conn, b []byte) error {
 	}
 	return nil
 }
+
+// headCheck passes a worker's answer through, refusing in its head what
+// http.ReadResponse would let through to the client changed: a line
+// ending in a bare LF (read as two header lines: an app that echoes input
+// into a header would let a client add headers), a bare CR, or another
+// control byte in a line (net/http writes CR and LF in values as spaces,
+// the rest as they are). Its Read returns a *badAnswerHead then. After
+// the head's blank line it only passes bytes on. It sees every byte on
+// the way into the exchange's reader, however long the head.
+type headCheck struct {
+	r       io.Reader
+	prevCR  bool
+	lineLen int
+	done    bool
+}
+
+func (h *headCheck) reset(r io.Reader) { *h = headCheck{r: r} }
+
+func (h *headCheck) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if h.done {
+		return n, err
+	}
+	for _, c := range p[:n] {
+		switch {
+		case h.prevCR:
+			if c != '\n' {
+				return 0, &badAnswerHead{"a bare CR in a line"}
+			}
+			h.prevCR = false
+			if h.lineLen == 0 {
+				h.done = true // the blank line ending the head
+				return n, err
+			}
+			h.lineLen = 0
+		case c == '\r':
+			h.prevCR = true
+		case c == '\n':
+			return 0, &badAnswerHead{"a line ends in a bare LF"}
+		case c < ' ' && c != '\t' || c == 0x7f:
+			return 0, &badAnswerHead{fmt.Sprintf("control byte %#02x in a line", c)}
+		default:
+			h.lineLen++
+		}
+	}
+	return n, err
+}
+
+// badAnswerHead is why checkAnswerHead refused a head.
+type badAnswerHead struct{ why string }
+
+func (b *badAnswerHead) Error() string { return b.why }
 
 // readResponse reads the worker's status line and headers, skipping
 // interim 1xx responses (a worker may send 100 Continue).

@@ -368,7 +368,8 @@ func rawContentLength(v string) (int64, bool) {
 }
 
 // rawUnescapePath percent-decodes a request path as url.ParseRequestURI
-// does ('+' stays '+'); false for a '%' not followed by two hex digits.
+// does ('+' stays '+'); false for a '%' not followed by two hex digits,
+// and for %00.
 func rawUnescapePath(p string) (string, bool) {
 	b := make([]byte, 0, len(p))
 	for i := 0; i < len(p); i++ {
@@ -378,6 +379,9 @@ func rawUnescapePath(p string) (string, bool) {
 				return "", false
 			}
 			c = rawUnhex(p[i+1])<<4 | rawUnhex(p[i+2])
+			if c == 0 {
+				return "", false // %00: net/http's path refuses it (server.go)
+			}
 			i += 2
 		}
 		b = append(b, c)

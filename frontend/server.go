@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +68,7 @@ type Server struct {
 	// Requests the loops answered, connections they handed to net/http.
 	loopAnswered, handedOff atomic.Int64
 	backlogWaits            atomic.Int64 // requests the loops held for room in a full listen queue
+	fds                     *fdBudget    // client connections the open-files limit leaves room for (fdbudget.go)
 }
 
 type connKey struct{}
@@ -101,6 +103,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("buffer-size %d: the uwsgi protocol allows at most %d", cfg.BufferSize, uwsgi.MaxBufferSize)
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, staticSafe: cfg.StaticSafe}
+	s.fds = newFDBudget(func(max int64) {
+		s.log.Warn("open-files limit reached: not accepting more clients until some close, keeping the rest for worker connections (raise ulimit -n / LimitNOFILE)",
+			"clients", max)
+	})
 	s.byKind = map[string]*warnState{}
 	var backends []*Backend
 	for _, to := range cfg.Backends {
@@ -136,6 +142,9 @@ func New(cfg Config) (*Server, error) {
 				return context.WithValue(ctx, connKey{}, hc.info)
 			}
 			_, isTLS := c.(*tls.Conn)
+			if gc, ok := c.(*guardedConn); ok {
+				isTLS = gc.tls
+			}
 			return context.WithValue(ctx, connKey{}, connInfo(c, isTLS))
 		},
 		ErrorLog: log.New(&errorLogWriter{s: s}, "", 0),
@@ -148,12 +157,12 @@ func New(cfg Config) (*Server, error) {
 // named by a host name.
 func (s *Server) Serve(ln net.Listener) error {
 	if s.cfg.NoEventLoop || s.pool == nil {
-		return s.srv.Serve(ln)
+		return s.srv.Serve(s.plainListener(ln))
 	}
 	if !s.pool.loopable() {
 		s.log.Info("serving plain HTTP with net/http: a backend is a host name (give an IP address for the faster event loop)",
 			"address", ln.Addr())
-		return s.srv.Serve(ln)
+		return s.srv.Serve(s.plainListener(ln))
 	}
 	n := s.cfg.Loops
 	if n <= 0 {
@@ -167,7 +176,7 @@ func (s *Server) Serve(ln net.Listener) error {
 				l.closeFDs()
 			}
 			s.log.Warn("serving plain HTTP with net/http alone (slower)", "address", ln.Addr(), "reason", err)
-			return s.srv.Serve(ln)
+			return s.srv.Serve(s.plainListener(ln))
 		}
 		loops = append(loops, l)
 	}
@@ -197,8 +206,15 @@ func (s *Server) Serve(ln net.Listener) error {
 	return http.ErrServerClosed
 }
 
+// plainListener is ln for net/http's plain HTTP: within the descriptor
+// budget, read through the framing guard.
+func (s *Server) plainListener(ln net.Listener) net.Listener {
+	return &guardedListener{Listener: newBudgetListener(ln, s.fds), s: s}
+}
+
 // ServeTLS serves HTTPS on ln with the certificate and key files;
-// clients that offer h2 (ALPN) get HTTP/2.
+// clients that offer h2 (ALPN) get HTTP/2, HTTP/1.1 reads through the
+// framing guard.
 func (s *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
@@ -206,7 +222,7 @@ func (s *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"},
 		MinVersion: tls.VersionTLS12}
-	return s.srv.Serve(tls.NewListener(ln, cfg))
+	return s.srv.Serve(newTLSGuardListener(s, newBudgetListener(ln, s.fds), cfg))
 }
 
 // Shutdown stops accepting, lets in-flight requests finish until ctx
@@ -256,6 +272,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if fwd, changed := s.cfg.TrustedProxies.apply(c, r.Header); changed {
 			c = &fwd
 		}
+	}
+	if strings.IndexByte(r.URL.Path, 0) >= 0 {
+		// A %00 in the path: nginx refuses it too (a NUL in PATH_INFO
+		// ends the path early for C code and file names).
+		w.Header().Set("Connection", "close")
+		status := plainError(w, http.StatusBadRequest)
+		s.logRequest(r, c, status, 0, start)
+		return
 	}
 	if len(s.statics) > 0 && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		if status, n, ok := s.serveStatic(w, r, DocumentURI(r.URL.Path)); ok {
