@@ -52,6 +52,7 @@ var byName = map[string]*Option{}
 
 func init() {
 	table = append(table, longTail...) // config/longtail.go
+	table = withUWSGIOptions(table)    // config/uwsgi_options.go
 	for i := range table {
 		o := &table[i]
 		byName[o.Name] = o

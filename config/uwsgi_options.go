@@ -1,0 +1,98 @@
+package config
+
+import "strings"
+
+//go:generate sh -c "go run ./internal/genuwsgi -uwsgi /usr/bin/uwsgi -src $UWSGI_SRC > uwsgi_options_gen.go"
+
+// uwsgiOption is one option of uWSGI 2.0.21 (uwsgi_options_gen.go lists
+// them all, generated from the binary).
+type uwsgiOption struct {
+	name  string
+	short string // one-letter flag, or ""
+	arg   argKind
+	core  bool // false: from the python3 or http plugin
+	help  string
+}
+
+type argKind int
+
+const (
+	argNo       argKind = iota // a flag
+	argRequired                // takes a value
+	argOptional                // a value may follow
+)
+
+// withUWSGIOptions adds to the hand-written table every uWSGI option it
+// does not name (as a name or an alias), so no real option is ever taken
+// for a placeholder or a typo. A hand-written entry always wins: writing
+// one for a name simply replaces the generated entry, wherever it stands.
+// uWSGI's logic keys (if-..., for-..., end...) are left to the ini reader.
+func withUWSGIOptions(hand []Option) []Option {
+	known := map[string]bool{}
+	for _, o := range hand {
+		known[o.Name] = true
+		for _, a := range o.Aliases {
+			known[a] = true
+		}
+	}
+	out := hand
+	for _, u := range uwsgiOptions {
+		if known[u.name] || isLogicKey(u.name) {
+			continue
+		}
+		out = append(out, generatedOption(u))
+	}
+	return out
+}
+
+// isLogicKey: uWSGI's configuration logic, which the ini reader handles
+// (blocks.go) before any option is applied.
+func isLogicKey(name string) bool {
+	_, unsupported := unsupportedBlocks[name]
+	return isBlockStart(name) || isBlockEnd(name) || unsupported
+}
+
+// generatedOption is the entry for a uWSGI option nobody wrote one for:
+// ignored with a notice that says it has no effect and what it does in
+// uWSGI, or refused where going on without it would be wrong.
+func generatedOption(u uwsgiOption) Option {
+	kind := String
+	if u.arg != argRequired {
+		kind = Bool
+	}
+	if why := generatedRefusal(u); why != "" {
+		return refused(u.name, nil, kind, why)
+	}
+	o := differs(u.name, nil, kind, "not implemented in supervise, the option has no effect (in uWSGI it does this: "+u.help+")")
+	if hasAnyPrefix(u.name, "route-", "error-route-", "final-route-", "response-route-") && !strings.HasSuffix(u.name, "-label") {
+		o.Help, o.apply = routeHelp, checkRoute(!strings.HasSuffix(u.name, "-run"))
+	}
+	return o
+}
+
+// generatedRefusal says why a uWSGI option cannot be ignored, or "".
+func generatedRefusal(u uwsgiOption) string {
+	n := u.name
+	switch {
+	case strings.HasSuffix(n, "-socket") && strings.HasPrefix(u.help, "bind to the specified"):
+		return socketRefusal
+	case hasAnyPrefix(n, "call-", "hook-", "exec-", "mount-", "umount-") || n == "worker-exec" || n == "worker-exec2" || n == "worker-mount":
+		return hookRefusal
+	case n == "config" || n == "include" || n == "xmlconfig" || n == "inherit":
+		return "supervise reads ini files only; include an ini with ini = FILE, or write the options here"
+	case n == "paste" || n == "ini-paste" || n == "ini-paste-logged" || n == "pecan" || n == "eval" || n == "pyrun" || n == "pyshell" || n == "pyshell-oneshot" || n == "web3" || n == "wsgi-lite":
+		return "supervise loads a WSGI app only from module, wsgi-file or mount; running without the app this names would serve nothing; point module at the app (for paste.deploy: a module that calls paste.deploy.loadapp)"
+	case n == "enable-proxy-protocol" || n == "http-enable-proxy-protocol":
+		return "supervise does not read the PROXY protocol header, so every connection from a proxy that sends it would be a malformed request; turn the PROXY protocol off in the load balancer, or terminate it in nginx (listen ... proxy_protocol) and pass the address with uwsgi_param/proxy_set_header"
+	}
+	return ""
+}
+
+func hasAnyPrefix(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
