@@ -73,7 +73,7 @@ var longTail = append([]Option{
 	differs("limit-as", nil, Int, "worker address space is not limited; bound memory with reload-on-rss, max-requests or systemd's MemoryMax="),
 	differs("umask", nil, String, "the umask is inherited from how supervise is started (UMask= in systemd)"),
 	differs("honour-stdin", nil, Bool, "workers' stdin is /dev/null, so input() and pdb cannot read from the terminal"),
-	differs("show-config", nil, Bool, "the configuration is not printed at start; run supervise check --ini FILE to see the effective settings"),
+	differs("show-config", nil, Bool, "the configuration is not printed at start; supervise check --ini-out --ini FILE prints it as a loadable ini"),
 	works("touch-chain-reload", nil, List, "", "reload gracefully when this file's mtime changes, like touch-reload (supervise's reload already starts new workers before old ones stop; the configuration is read again)", list(func(c *Config) *[]string { return &c.TouchReload })),
 	works("touch-workers-reload", nil, List, "", "reload gracefully when this file's mtime changes, like touch-reload (the configuration is read again)", list(func(c *Config) *[]string { return &c.TouchReload })),
 	differs("touch-logreopen", nil, List, "touching the file does nothing; reopen the log with the master FIFO's l command (master-fifo)"),
