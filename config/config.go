@@ -152,6 +152,9 @@ func (l *loader) set(name, value, where string) error {
 	}
 	switch opt.Status {
 	case Refused:
+		if b, err := parseBool(value); opt.Kind == Bool && err == nil && !b && value != "" {
+			return nil // a flag turned off asks for nothing (uwsgi_opt_true reads false/off/no/0 as off)
+		}
 		return fmt.Errorf("%s: option %s = %q: refused: %s", where, name, value, opt.Help)
 	case Ignored:
 		// an ignored option's apply may only check its value (and refuse

@@ -87,3 +87,14 @@ func TestStrictAcceptsRealOptions(t *testing.T) {
 		t.Error("strict no longer refuses a typo")
 	}
 }
+
+func TestRefusedFlagTurnedOffIsAccepted(t *testing.T) {
+	if _, err := Load([]string{"--enable-proxy-protocol=false", "--http-enable-proxy-protocol", "off"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--enable-proxy-protocol"}, {"--http-enable-proxy-protocol=true"}} {
+		if _, err := Load(args, nil); err == nil || !strings.Contains(err.Error(), "PROXY protocol") {
+			t.Errorf("%q: %v", args, err)
+		}
+	}
+}

@@ -262,3 +262,40 @@ func TestPlaceholderErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestStrictMatchesUWSGI: under strict, uWSGI (with the python3 and http
+// plugins) and supervise accept and refuse the same corpus files. uWSGI
+// has no check mode, so each file gets `version = true` last: uWSGI looks
+// up every key before it (exiting with "[strict-mode] unknown config
+// directive" on one it does not know) and then prints its version and
+// exits, before binding anything.
+func TestStrictMatchesUWSGI(t *testing.T) {
+	uwsgi := requireUWSGI(t)
+	dir := t.TempDir()
+	for _, name := range []string{"strict-real-options", "strict-ok", "strict-typo", "real-long-tail", "numeric-booleans", "protocol-http", "nested-arithmetic", "aliases", "bare-flags"} { // not long-tail: gevent ... belong to other plugins
+		raw, err := os.ReadFile(filepath.Join("testdata", "ini", name+".ini"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(raw)
+		if !strings.Contains(text, "\nstrict = true") {
+			text = strings.Replace(text, "[uwsgi]\n", "[uwsgi]\nstrict = true\n", 1)
+		}
+		path := filepath.Join(dir, name+".ini")
+		if err := os.WriteFile(path, []byte(text+"version = true\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(uwsgi, "--plugins", "python3,http", "--ini", path)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, corpusEnv...)
+		out, err := cmd.CombinedOutput()
+		uwsgiRefuses := err != nil && strings.Contains(string(out), "[strict-mode]")
+		if err != nil && !uwsgiRefuses {
+			t.Fatalf("%s: uwsgi failed for another reason: %v\n%s", name, err, out)
+		}
+		_, err = load([]string{"--ini", path}, corpusEnv, corpusCPUs)
+		supervisedRefuses := err != nil && strings.Contains(err.Error(), "(strict is set)")
+		if uwsgiRefuses != supervisedRefuses {
+			t.Errorf("%s under strict: uwsgi refuses %v (%s), supervise refuses %v (%v)", name, uwsgiRefuses, strings.TrimSpace(string(out)), supervisedRefuses, err)
+		}
+	}
+}

@@ -63,7 +63,7 @@ func generatedOption(u uwsgiOption) Option {
 	if why := generatedRefusal(u); why != "" {
 		return refused(u.name, nil, kind, why)
 	}
-	o := differs(u.name, nil, kind, "not implemented in supervise, the option has no effect (in uWSGI it does this: "+u.help+")")
+	o := differs(u.name, nil, kind, "has no effect in supervise (uWSGI: "+u.help+")")
 	if hasAnyPrefix(u.name, "route-", "error-route-", "final-route-", "response-route-") && !strings.HasSuffix(u.name, "-label") {
 		o.Help, o.apply = routeHelp, checkRoute(!strings.HasSuffix(u.name, "-run"))
 	}
