@@ -206,8 +206,16 @@ func (l *loader) checkPlaceholders() {
 		if l.referenced[p.key] {
 			continue
 		}
-		if l.cfg.Strict {
+		plugin, ofPlugin := uwsgiPluginOptions[p.key]
+		switch {
+		case l.cfg.Strict && ofPlugin:
+			l.strictErrs = append(l.strictErrs, fmt.Errorf("%s: %q is an option of uWSGI's %s plugin, which supervise does not have (strict is set); remove it", p.where, p.key, plugin))
+			continue
+		case l.cfg.Strict:
 			l.strictErrs = append(l.strictErrs, fmt.Errorf("%s: %q is not an option (strict is set)%s", p.where, p.key, didYouMean(p.key)))
+			continue
+		case ofPlugin: // never "did you mean" another option for a real one
+			l.notice("placeholder:"+p.key, fmt.Sprintf("%s: %s: an option of uWSGI's %s plugin, which supervise does not have; it does nothing here", p.where, p.key, plugin))
 			continue
 		}
 		if s := suggest(p.key); s != "" {

@@ -98,3 +98,26 @@ func TestHandWrittenOptionWinsOverGenerated(t *testing.T) {
 		}
 	}
 }
+
+// An option of a uWSGI plugin supervise does not have is named as such,
+// never taken for a typo of another option.
+func TestOtherPluginOptionIsNotATypo(t *testing.T) {
+	path := writeINI(t, "[uwsgi]\nsocket = :3031\ngevent-early-monkey-patch = true\nphp-docroot = /srv/www\nrbrequire = rubygems\n")
+	c, err := Load([]string{"--ini", path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notices := strings.Join(c.Notices, "\n")
+	for _, want := range []string{"gevent-early-monkey-patch: an option of uWSGI's gevent plugin", "php-docroot: an option of uWSGI's php plugin", "rbrequire: an option of uWSGI's rack plugin"} {
+		if !strings.Contains(notices, want) {
+			t.Errorf("no %q in\n%s", want, notices)
+		}
+	}
+	if strings.Contains(notices, "did you mean") {
+		t.Errorf("a suggestion for a real option:\n%s", notices)
+	}
+	_, err = Load([]string{"--ini", writeINI(t, "[uwsgi]\nstrict = true\nsocket = :3031\nphp-docroot = /srv/www\n")}, nil)
+	if err == nil || !strings.Contains(err.Error(), "php plugin") || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("strict: %v", err)
+	}
+}
