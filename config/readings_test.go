@@ -98,3 +98,20 @@ func TestRefusedFlagTurnedOffIsAccepted(t *testing.T) {
 		}
 	}
 }
+
+// Generated options on the command line: a flag stands alone, an option
+// that takes a value takes the next argument, as uWSGI's getopt does.
+func TestGeneratedOptionsOnTheCommandLine(t *testing.T) {
+	c, err := Load([]string{"--close-on-exec", "--socket-sndbuf", "65536", "--processes", "2", "--never-swap"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Processes != 2 || len(c.Notices) != 3 || !strings.Contains(c.Notices[1], "socket-sndbuf = 65536: ignored (differs: ") {
+		t.Fatalf("%d %q", c.Processes, c.Notices)
+	}
+	for _, args := range [][]string{{"--suwsgi-socket", ":3031"}, {"--call-asap", "setup"}, {"--xmlconfig", "app.xml"}} {
+		if _, err := Load(args, nil); err == nil || !strings.Contains(err.Error(), "refused") {
+			t.Errorf("%q: %v", args, err)
+		}
+	}
+}
