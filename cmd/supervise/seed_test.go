@@ -292,7 +292,7 @@ func TestUnknownFlagNamesTheClosestOption(t *testing.T) {
 func TestHelpListsTheOptions(t *testing.T) {
 	var out bytes.Buffer
 	printUsage(&out)
-	for _, want := range []string{"supervise reload", "--socket (uwsgi-socket, s)", "--processes (workers, p)", "--master-fifo"} {
+	for _, want := range []string{"supervise reload", "--socket (s)", "--uwsgi-socket", "--http11-socket", "--processes (workers, p)", "--master-fifo"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}
