@@ -2,7 +2,11 @@ package config
 
 import "strings"
 
-//go:generate sh -c "go run ./internal/genuwsgi -uwsgi /usr/bin/uwsgi -src $UWSGI_SRC > uwsgi_options_gen.go"
+// Regenerate uwsgi_options_gen.go with Debian's uwsgi-core and
+// uwsgi-plugin-python3 installed and uWSGI's sources at the same version
+// (git clone -b 2.0.21 https://github.com/unbit/uwsgi $UWSGI_SRC):
+//
+//go:generate sh -c "go run ./internal/genuwsgi -uwsgi /usr/bin/uwsgi -src $UWSGI_SRC > uwsgi_options_gen.go.tmp && mv uwsgi_options_gen.go.tmp uwsgi_options_gen.go"
 
 // uwsgiOption is one option of uWSGI 2.0.21 (uwsgi_options_gen.go lists
 // them all, generated from the binary).
