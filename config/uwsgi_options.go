@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Regenerate uwsgi_options_gen.go with Debian's uwsgi-core and
 // uwsgi-plugin-python3 installed and uWSGI's sources at the same version
@@ -26,6 +29,55 @@ const (
 	argOptional                // a value may follow
 )
 
+// mergeHandWritten resolves two hand-written entries for one name (an
+// option made to work while the long tail still lists it as ignored, in
+// either order): the working one wins; otherwise the first wins. The
+// winner takes the loser's aliases. An alias already taken is dropped from the
+// later entry. So no name is registered twice and no entry is silently
+// shadowed by file order.
+func mergeHandWritten(hand []Option) []Option {
+	var out []Option
+	at := map[string]int{} // name or alias -> index in out
+	for _, o := range hand {
+		if i, dup := at[o.Name]; dup {
+			if o.Status != Works || out[i].Status == Works { // the first stays, and takes the free aliases
+				for _, a := range o.Aliases {
+					if _, taken := at[a]; !taken {
+						out[i].Aliases = append(slices.Clip(out[i].Aliases), a)
+						at[a] = i
+					}
+				}
+				continue
+			}
+			old := out[i]
+			o.Aliases = append([]string(nil), o.Aliases...)
+			for _, a := range append([]string{old.Name}, old.Aliases...) {
+				if a != o.Name && !slices.Contains(o.Aliases, a) {
+					o.Aliases = append(o.Aliases, a)
+				}
+			}
+			out[i] = o
+			for _, a := range o.Aliases {
+				at[a] = i
+			}
+			continue
+		}
+		var aliases []string
+		for _, a := range o.Aliases {
+			if _, taken := at[a]; !taken {
+				aliases = append(aliases, a)
+			}
+		}
+		o.Aliases = aliases
+		at[o.Name] = len(out)
+		for _, a := range aliases {
+			at[a] = len(out)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
 // withUWSGIOptions adds to the hand-written table every uWSGI option it
 // does not name (as a name or an alias), so no real option is ever taken
 // for a placeholder or a typo. A hand-written entry always wins: writing
@@ -39,7 +91,7 @@ func withUWSGIOptions(hand []Option) []Option {
 			known[a] = true
 		}
 	}
-	out := hand
+	out := mergeHandWritten(hand)
 	for _, u := range uwsgiOptions {
 		if known[u.name] || isLogicKey(u.name) {
 			continue

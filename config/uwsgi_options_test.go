@@ -3,6 +3,7 @@ package config
 import (
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -119,5 +120,37 @@ func TestOtherPluginOptionIsNotATypo(t *testing.T) {
 	_, err = Load([]string{"--ini", writeINI(t, "[uwsgi]\nstrict = true\nsocket = :3031\nphp-docroot = /srv/www\n")}, nil)
 	if err == nil || !strings.Contains(err.Error(), "php plugin") || strings.Contains(err.Error(), "did you mean") {
 		t.Errorf("strict: %v", err)
+	}
+}
+
+// Two hand-written entries for one name (an option made to work while
+// the long tail still lists it as ignored): the working one wins in
+// either order and keeps the other's aliases; nothing is registered twice.
+func TestWorkingEntryWinsOverIgnoredOne(t *testing.T) {
+	apply := func(*loader, string) error { return nil }
+	work := works("log-date", nil, String, "", "works", apply)
+	ign := ignored("log-date", []string{"logdate"}, Bool, "ignored")
+	for name, hand := range map[string][]Option{"works first": {work, ign}, "works last": {ign, work}} {
+		merged := withUWSGIOptions(hand)
+		n := 0
+		for _, o := range merged {
+			if o.Name == "log-date" {
+				n++
+				if o.Status != Works || !slices.Contains(o.Aliases, "logdate") {
+					t.Errorf("%s: %+v", name, o)
+				}
+			}
+			if o.Name == "logdate" {
+				t.Errorf("%s: the alias became a generated entry", name)
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: %d log-date entries", name, n)
+		}
+	}
+	// two ignored entries: the first stays
+	merged := mergeHandWritten([]Option{ignored("x-a", []string{"x-b"}, Bool, "first"), ignored("x-a", nil, Bool, "second"), ignored("x-c", []string{"x-b"}, Bool, "third")})
+	if len(merged) != 2 || merged[0].Help != "first" || len(merged[1].Aliases) != 0 {
+		t.Errorf("%+v", merged)
 	}
 }
