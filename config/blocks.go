@@ -87,6 +87,14 @@ var unsupportedBlocks = map[string]string{
 	"if-not-hostname-match": "use if-not-hostname with the exact name",
 }
 
+// uWSGI's other spellings of the same blocks.
+func init() {
+	for alias, name := range map[string]string{"ifenv": "if-env", "ifexists": "if-exists", "ifdir": "if-dir", "if-directory": "if-dir"} {
+		ifBlocks[alias] = ifBlocks[name]
+	}
+	unsupportedBlocks["ifplugin"] = unsupportedBlocks["if-plugin"]
+}
+
 func isBlockEnd(key string) bool {
 	switch key {
 	case "endif", "endfor", "end", "end-if", "end-for":

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -131,6 +133,7 @@ type loader struct {
 	iniDepth     int      // ini files being read (includes nest)
 	rootVars     fileVars // the outermost ini, for %D %N %P ...
 	lastINI      string   // the last ini file opened
+	protocol     string   // protocol: what socket = ... speaks ("": uwsgi)
 	cpus         int      // %k; 0: runtime.NumCPU()
 }
 
@@ -153,6 +156,9 @@ func (l *loader) set(name, value, where string) error {
 	}
 	switch opt.Status {
 	case Refused:
+		if b, err := parseBool(value); opt.Kind == Bool && err == nil && !b && value != "" {
+			return nil // a flag turned off asks for nothing (uwsgi_opt_true reads false/off/no/0 as off)
+		}
 		return fmt.Errorf("%s: option %s = %q: refused: %s", where, name, value, opt.Help)
 	case Ignored:
 		// an ignored option's apply may only check its value (and refuse
@@ -172,6 +178,7 @@ func (l *loader) set(name, value, where string) error {
 	if opt.apply == nil {
 		return nil
 	}
+	value = l.numberWord(opt, name, value, where)
 	if err := opt.apply(l, value); err != nil {
 		return fmt.Errorf("%s: option %s = %q: %w", where, name, value, err)
 	}
@@ -180,6 +187,14 @@ func (l *loader) set(name, value, where string) error {
 
 func (l *loader) finish() error {
 	c := l.cfg
+	for i := range c.Sockets {
+		if c.Sockets[i].Proto == "" { // socket = ...: the protocol option's
+			c.Sockets[i].Proto = "uwsgi"
+			if l.protocol != "" {
+				c.Sockets[i].Proto = l.protocol
+			}
+		}
+	}
 	l.checkPlaceholders()
 	errs := l.strictErrs
 	if c.Processes < 1 {
@@ -188,8 +203,8 @@ func (l *loader) finish() error {
 	if c.Threads < 1 {
 		errs = append(errs, fmt.Errorf("threads = %d: must be at least 1", c.Threads))
 	}
-	if c.BufferSize < 1 || c.BufferSize > 65535 {
-		errs = append(errs, fmt.Errorf("buffer-size = %d: must be 1..65535 (the uwsgi header holds 16 bits)", c.BufferSize))
+	if c.BufferSize < 1 {
+		errs = append(errs, fmt.Errorf("buffer-size = %d: must be 1..%d", c.BufferSize, maxBufferSize))
 	}
 	if c.Listen < 1 {
 		errs = append(errs, fmt.Errorf("listen = %d: must be at least 1", c.Listen))
@@ -200,4 +215,43 @@ func (l *loader) finish() error {
 	errs = append(errs, l.checkPolicies()...)
 	errs = append(errs, l.checkRouter()...)
 	return errors.Join(errs...)
+}
+
+// numberWord reads a boolean word given to a number option as uWSGI does:
+// its number options take the value's leading digits (C's atoi or
+// strtoul: uwsgi_opt_set_int, _64bit, _16bit in 2.0.21), so true, on and
+// yes are 0, not 1 (`cheaper = true` leaves cheaper off, and
+// `listen = true` is a backlog of 0). A notice says so.
+func (l *loader) numberWord(opt *Option, name, value, where string) string {
+	if opt.Kind != Int && opt.Kind != Seconds {
+		return value
+	}
+	switch w := strings.ToLower(strings.TrimSpace(value)); w {
+	case "true", "false", "yes", "no", "on", "off":
+		why := "a number option takes the leading digits of its value"
+		if w == "true" || w == "yes" || w == "on" {
+			why += ", so " + w + " is 0, not 1"
+		}
+		l.notice("word:"+where+name, fmt.Sprintf("%s: %s = %s: read as 0, as uWSGI reads it (%s); write the number you mean", where, name, value, why))
+		return "0"
+	}
+	return value
+}
+
+// maxBufferSize is uWSGI's largest buffer-size: the uwsgi header holds
+// 16 bits, and uWSGI stores the option in 16 bits, saturating
+// (uwsgi_opt_set_16bit), so the 65536 real files write means 65535.
+const maxBufferSize = 65535
+
+func setBufferSize(l *loader, v string) error {
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return fmt.Errorf("not a whole number")
+	}
+	if n > maxBufferSize {
+		l.notice("buffer-size", fmt.Sprintf("buffer-size = %s: read as %d, uWSGI's largest (it saturates larger values the same way)", strings.TrimSpace(v), maxBufferSize))
+		n = maxBufferSize
+	}
+	l.cfg.BufferSize = int(n)
+	return nil
 }

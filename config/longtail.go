@@ -73,7 +73,7 @@ var longTail = append([]Option{
 	differs("limit-as", nil, Int, "worker address space is not limited; bound memory with reload-on-rss, max-requests or systemd's MemoryMax="),
 	differs("umask", nil, String, "the umask is inherited from how supervise is started (UMask= in systemd)"),
 	differs("honour-stdin", nil, Bool, "workers' stdin is /dev/null, so input() and pdb cannot read from the terminal"),
-	differs("show-config", nil, Bool, "the configuration is not printed at start; run supervise check --ini FILE to see the effective settings"),
+	differs("show-config", nil, Bool, "the configuration is not printed at start; supervise check --ini-out --ini FILE prints it as a loadable ini"),
 	works("touch-chain-reload", nil, List, "", "reload gracefully when this file's mtime changes, like touch-reload (supervise's reload already starts new workers before old ones stop; the configuration is read again)", list(func(c *Config) *[]string { return &c.TouchReload })),
 	works("touch-workers-reload", nil, List, "", "reload gracefully when this file's mtime changes, like touch-reload (the configuration is read again)", list(func(c *Config) *[]string { return &c.TouchReload })),
 	differs("touch-logreopen", nil, List, "touching the file does nothing; reopen the log with the master FIFO's l command (master-fifo)"),
@@ -134,7 +134,7 @@ var longTail = append([]Option{
 	differs("static-expires-uri-mtime", nil, List, expiresHelp),
 
 	// sockets and timeouts
-	{Name: "protocol", Aliases: []string{"socket-protocol"}, Kind: String, Status: Ignored, Help: "harmless: uwsgi is what socket speaks; any other protocol is refused (use http-socket for HTTP)", apply: checkProtocol},
+	works("protocol", []string{"socket-protocol"}, String, "uwsgi", "the protocol of the sockets bound with socket (not uwsgi-socket or http-socket): uwsgi, or http/http11 (as http-socket); others are refused", setProtocol),
 	refused("fastcgi-socket", nil, List, socketRefusal),
 	refused("scgi-socket", nil, List, socketRefusal),
 	refused("https-socket", nil, List, socketRefusal),
@@ -242,13 +242,16 @@ func checkRoute(hasSubject bool) func(*loader, string) error {
 	}
 }
 
-func checkProtocol(_ *loader, v string) error {
+// setProtocol is uWSGI's default protocol for `socket` (finish applies it
+// to the sockets, wherever protocol stands in the file).
+func setProtocol(l *loader, v string) error {
 	switch p := strings.ToLower(strings.TrimSpace(v)); p {
 	case "uwsgi", "":
-		return nil
-	case "http":
-		return fmt.Errorf("refused: supervise sets the protocol per socket; write http-socket = ADDR instead of socket = ADDR")
+		l.protocol = "uwsgi"
+	case "http", "http11":
+		l.protocol = "http"
 	default:
-		return fmt.Errorf("refused: supervise's workers speak uwsgi and HTTP only; use socket or http-socket")
+		return fmt.Errorf("refused: supervise's workers speak uwsgi and HTTP only, so nothing would answer %s on these sockets; use socket (uwsgi, for nginx uwsgi_pass) or http-socket", p)
 	}
+	return nil
 }

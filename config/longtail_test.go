@@ -31,8 +31,8 @@ func TestLongTailIsHonest(t *testing.T) {
 
 func TestLongTailNoticesAndRefusals(t *testing.T) {
 	c := mustLoad(t, []string{"--gevent", "100", "--spooler", "/var/spool/x", "--procname-prefix", "app-", "--route", "^/old redirect:/new",
-		"--route-run", "addheader:X-A: b", "--protocol", "uwsgi", "--reaper"})
-	if len(c.Notices) != 7 {
+		"--route-run", "addheader:X-A: b", "--reaper"})
+	if len(c.Notices) != 6 {
 		t.Fatalf("want one notice per option, got %q", c.Notices)
 	}
 	for _, n := range c.Notices {
@@ -52,7 +52,7 @@ func TestLongTailNoticesAndRefusals(t *testing.T) {
 		{"--route-if", "equal:${REMOTE_ADDR};1.2.3.4 break:403 Forbidden"},
 		{"--route-run", "ldapauth:LDAP realm"},
 		{"--response-route", "^/x return:403"},
-		{"--protocol", "http"},
+		{"--protocol", "fastcgi"},
 		{"--socket-protocol", "fastcgi"},
 	} {
 		_, err := Load(args, nil)

@@ -52,6 +52,7 @@ var byName = map[string]*Option{}
 
 func init() {
 	table = append(table, longTail...) // config/longtail.go
+	table = withUWSGIOptions(table)    // config/uwsgi_options.go
 	for i := range table {
 		o := &table[i]
 		byName[o.Name] = o
@@ -75,8 +76,10 @@ func ignored(name string, aliases []string, kind Kind, instead string) Option {
 const notYet = "not implemented yet in supervise; the option has no effect"
 
 var table = []Option{
-	works("socket", []string{"uwsgi-socket", "s"}, List, "", "bind a uwsgi-protocol socket (for nginx uwsgi_pass)", addSocket("uwsgi")),
+	works("socket", []string{"s"}, List, "", "bind a uwsgi-protocol socket (for nginx uwsgi_pass), or one of the protocol option's", addSocket("")),
+	works("uwsgi-socket", nil, List, "", "bind a uwsgi-protocol socket, whatever protocol says", addSocket("uwsgi")),
 	works("http-socket", nil, List, "", "bind a socket the workers serve HTTP/1.1 on", addSocket("http")),
+	works("http11-socket", nil, List, "", "bind a socket the workers serve HTTP/1.1 on, like http-socket (which keeps connections alive already)", addSocket("http")),
 	works("module", []string{"wsgi", "w"}, String, "", "Python module of the WSGI app; mod:callable names the callable too", setModule),
 	works("callable", nil, String, "application", "name of the WSGI callable in the module", str(func(c *Config) *string { return &c.Callable })),
 	works("wsgi-file", []string{"file"}, String, "", "load the WSGI app from this Python file", str(func(c *Config) *string { return &c.WSGIFile })),
@@ -94,7 +97,7 @@ var table = []Option{
 	works("vacuum", nil, Bool, "false", "remove unix sockets and the pidfile on exit", boolean(func(c *Config) *bool { return &c.Vacuum })),
 	works("listen", []string{"l"}, Int, "100", "socket listen queue (backlog); must not exceed net.core.somaxconn", integer(func(c *Config) *int { return &c.Listen })),
 	works("need-app", nil, Bool, "false", "exit when the app cannot be loaded instead of retrying", boolean(func(c *Config) *bool { return &c.NeedApp })),
-	works("buffer-size", []string{"b"}, Int, "4096", "largest uwsgi request vars block (and HTTP header block), bytes", integer(func(c *Config) *int { return &c.BufferSize })),
+	works("buffer-size", []string{"b"}, Int, "4096", "largest uwsgi request vars block (and HTTP header block), bytes; larger values are read as 65535, as uWSGI does", setBufferSize),
 	works("disable-logging", []string{"L"}, Bool, "false", "no per-request log lines", boolean(func(c *Config) *bool { return &c.DisableLogging })),
 	works("logto", nil, String, "", "append the log (master and workers) to this file", str(func(c *Config) *string { return &c.Logto })),
 	works("ready-timeout", nil, Seconds, "3", "supervise's own: an exec worker that never sends READY=1 is taken as ready after this many seconds", seconds(func(c *Config) *time.Duration { return &c.ReadyTimeout })),

@@ -41,34 +41,56 @@ const maxExpansions = 1000
 // maxValue bounds the length of a value as placeholders expand it.
 const maxValue = 64 << 10
 
-// resolve replaces every %(...) in v, innermost first, and rescans what a
-// substitution inserted, as uWSGI does (so %(a) where a = %(b) gives b's
-// value). A %(name) with no such key stays as written.
+// resolve replaces every %(...) in v as uWSGI's placeholder pass does
+// (uwsgi_apply_config_pass in 2.0.21): scanning left to right, a "%"
+// restarts the match, "%(" opens a key, parentheses inside it nest, and
+// the ")" that balances the opening one closes it; so %((a * 2) + 1) is
+// the pipeline "(a * 2) + 1", whose tokens "(a" and "2)" are keys (empty
+// when undefined), as in uWSGI. %() and a %(name) with no such key stay
+// as written. After each substitution the scan starts again at the
+// second character of the value (uWSGI's loop resets j to 0 and then
+// increments it), so a value that begins with a placeholder produced by
+// another stays as it is until a later value refers to it.
 func (l *loader) resolve(v string) (string, error) {
-	from, n := 0, 0
-	for {
-		end := strings.IndexByte(v[from:], ')')
-		if end < 0 {
-			return v, nil
+	n := 0
+	state, depth, key := 0, 0, 0 // state: 0 nothing, 1 after %, >=2 inside %( (uWSGI's has_symbol)
+	for j := 0; j < len(v); j++ {
+		c := v[j]
+		switch {
+		case c == '%':
+			state = 1
+		case c == '(' && state == 1:
+			state, depth, key = 2, 0, j+1
+		case state > 1 && c == '(':
+			state++
+			depth++
+		case state > 1 && c == ')':
+			if depth > 0 {
+				state++
+				depth--
+				continue
+			}
+			if state <= 2 { // %()
+				state = 0
+				continue
+			}
+			val, ok := l.evalPlaceholder(v[key:j])
+			state = 0
+			if !ok {
+				continue
+			}
+			if n++; n > maxExpansions || len(v) > maxValue {
+				return "", fmt.Errorf("placeholders expand without end (does %s refer to itself?)", v[key-2:j+1])
+			}
+			v = v[:key-2] + val + v[j+1:]
+			j = 0
+		case state > 1:
+			state++
+		default:
+			state = 0
 		}
-		end += from
-		start := strings.LastIndex(v[from:end], "%(")
-		if start < 0 {
-			from = end + 1
-			continue
-		}
-		start += from
-		val, ok := l.evalPlaceholder(v[start+2 : end])
-		if !ok {
-			from = end + 1
-			continue
-		}
-		if n++; n > maxExpansions || len(v) > maxValue {
-			return "", fmt.Errorf("placeholders expand without end (does %s refer to itself?)", v[start:end+1])
-		}
-		v = v[:start] + val + v[end+1:]
-		from = min(from, start)
 	}
+	return v, nil
 }
 
 // evalPlaceholder is uWSGI's %(...): a bare key is looked up; with spaces
@@ -86,6 +108,9 @@ func (l *loader) evalPlaceholder(expr string) (string, bool) {
 	}
 	var cur *string
 	op := ""
+	if strings.ContainsAny(expr, "()") {
+		l.notice("parens:"+expr, fmt.Sprintf("%%(%s): parentheses do not group in uWSGI's placeholder arithmetic: tokens such as \"(x\" and \"x)\" are read as (usually undefined, so empty or 0) keys, and supervise reads them as uWSGI 2.0.21 does; write the expression left to right without parentheses, e.g. %%(%%k * 2 + 1)", expr))
+	}
 	for _, tok := range strings.Split(expr, " ") {
 		var value string
 		switch tok {
@@ -181,8 +206,16 @@ func (l *loader) checkPlaceholders() {
 		if l.referenced[p.key] {
 			continue
 		}
-		if l.cfg.Strict {
+		plugin, ofPlugin := uwsgiPluginOptions[p.key]
+		switch {
+		case l.cfg.Strict && ofPlugin:
+			l.strictErrs = append(l.strictErrs, fmt.Errorf("%s: %q is an option of uWSGI's %s plugin, which supervise does not have (strict is set); remove it", p.where, p.key, plugin))
+			continue
+		case l.cfg.Strict:
 			l.strictErrs = append(l.strictErrs, fmt.Errorf("%s: %q is not an option (strict is set)%s", p.where, p.key, didYouMean(p.key)))
+			continue
+		case ofPlugin: // never "did you mean" another option for a real one
+			l.notice("placeholder:"+p.key, fmt.Sprintf("%s: %s: an option of uWSGI's %s plugin, which supervise does not have; it does nothing here", p.where, p.key, plugin))
 			continue
 		}
 		if s := suggest(p.key); s != "" {

@@ -16,7 +16,46 @@ import (
 // are left to the caller.
 func Render(c *Config) string {
 	var b strings.Builder
+	for _, s := range Settings(c) {
+		fmt.Fprintf(&b, "%s = %s\n", s.Name, s.Value)
+	}
+	return b.String()
+}
+
+// Setting is one `name = value` line of the effective settings: the
+// option's uWSGI name and its value as an ini writes it (seconds, octal
+// modes); a list option has one Setting per item.
+type Setting struct{ Name, Value string }
+
+// Settings are the effective settings that differ from the defaults, in
+// the order of the Config fields (Render prints them).
+func Settings(c *Config) []Setting {
+	var b strings.Builder
 	renderFields(&b, c, reflect.ValueOf(c).Elem(), reflect.ValueOf(defaults()).Elem())
+	var out []Setting
+	for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		if name, value, ok := strings.Cut(line, " = "); ok {
+			out = append(out, Setting{Name: name, Value: value})
+		}
+	}
+	return out
+}
+
+// INI is the effective settings as a loadable ini file: a [uwsgi] section
+// of Render's lines, with the files read and the notices as comments
+// (what `supervise check --ini-out` prints, like uwsgi --show-config).
+func INI(c *Config) string {
+	var b strings.Builder
+	b.WriteString(";supervise instance configuration (effective settings, defaults left out)\n")
+	for _, f := range c.Files {
+		b.WriteString(";read from " + f + "\n")
+	}
+	for _, n := range c.Notices {
+		b.WriteString(";notice: " + strings.ReplaceAll(n, "\n", " ") + "\n")
+	}
+	b.WriteString("[uwsgi]\n")
+	b.WriteString(Render(c))
+	b.WriteString(";end of configuration\n")
 	return b.String()
 }
 

@@ -38,6 +38,9 @@ word = abc
 neg = -3
 mixed = 12abc
 huge = 9223372036854775807
+a(b)c = 5
+flag_true = true
+flag_on = on
 print = @@concat_then_add=%(processes cpu_cores + 2)
 print = @@text_is_zero=%(word + 1)
 print = @@times_text=%(processes * word)
@@ -66,6 +69,21 @@ print = @@unclosed=%(processes
 print = @@nested=%(%(processes) + 1)
 print = @@nested_missing=%(missing %(processes))
 print = @@adjacent=%(2 * 3)%(processes)
+print = @@paren_math=%((processes * 2) + 1)
+print = @@paren_cpus=%((%k * 2) + 1)
+print = @@paren_inner=%(processes * (2 + 1))
+print = @@paren_only=%((processes))
+print = @@paren_in_key=x%(a(b)c)y
+print = @@paren_spaces=%( (processes) )
+print = @@paren_deep=%(((processes)) + 1)
+print = @@paren_extra_close=%(processes))
+print = @@paren_unclosed=%(()
+print = @@paren_then_more=%((processes) + 1) and %(processes)
+print = @@percent_restarts=%(pro%(processes))
+print = @@bool_value=%(flag_true)
+print = @@bool_math=%(flag_true + 1)
+print = @@bool_times=%(flag_on * 4)
+print = @@bool_concat=%(flag_true flag_on)
 print = @@three=%(processes)%(missing)%(processes)
 print = @@forward=%(later + 1)
 later = 10
@@ -214,6 +232,9 @@ func TestArithmetic(t *testing.T) {
 		"%(processes ++ ++)":   "4",
 		"%(processes + 1 * 3)": "9",
 		"%(nothing)":           "%(nothing)",
+		"%((%k * 2) + 1)":      "1", // uWSGI's parentheses do not group
+		"%(processes * (2))":   "0",
+		"%((processes))":       "%((processes))",
 	} {
 		path := writeINI(t, defs+"print = "+expr+"\n")
 		l := newLoader(nil)
@@ -221,7 +242,7 @@ func TestArithmetic(t *testing.T) {
 		if err := l.applyArgs([]string{"--ini", path}); err != nil {
 			t.Fatal(err)
 		}
-		if got := l.cfg.Notices; len(got) != 1 || got[0] != want {
+		if got := l.cfg.Notices; len(got) == 0 || got[len(got)-1] != want {
 			t.Errorf("%s = %q, want %q", expr, got, want)
 		}
 	}
@@ -238,6 +259,43 @@ func TestPlaceholderErrors(t *testing.T) {
 	} {
 		if _, err := Load([]string{"--ini", writeINI(t, text)}, nil); err == nil {
 			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestStrictMatchesUWSGI: under strict, uWSGI (with the python3 and http
+// plugins) and supervise accept and refuse the same corpus files. uWSGI
+// has no check mode, so each file gets `version = true` last: uWSGI looks
+// up every key before it (exiting with "[strict-mode] unknown config
+// directive" on one it does not know) and then prints its version and
+// exits, before binding anything.
+func TestStrictMatchesUWSGI(t *testing.T) {
+	uwsgi := requireUWSGI(t)
+	dir := t.TempDir()
+	for _, name := range []string{"strict-real-options", "strict-ok", "strict-typo", "real-long-tail", "numeric-booleans", "protocol-http", "nested-arithmetic", "aliases", "bare-flags"} { // not long-tail: gevent ... belong to other plugins
+		raw, err := os.ReadFile(filepath.Join("testdata", "ini", name+".ini"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(raw)
+		if !strings.Contains(text, "\nstrict = true") {
+			text = strings.Replace(text, "[uwsgi]\n", "[uwsgi]\nstrict = true\n", 1)
+		}
+		path := filepath.Join(dir, name+".ini")
+		if err := os.WriteFile(path, []byte(text+"version = true\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(uwsgi, "--plugins", "python3,http", "--ini", path)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, corpusEnv...)
+		out, err := cmd.CombinedOutput()
+		uwsgiRefuses := err != nil && strings.Contains(string(out), "[strict-mode]")
+		if err != nil && !uwsgiRefuses {
+			t.Fatalf("%s: uwsgi failed for another reason: %v\n%s", name, err, out)
+		}
+		_, err = load([]string{"--ini", path}, corpusEnv, corpusCPUs)
+		supervisedRefuses := err != nil && strings.Contains(err.Error(), "(strict is set)")
+		if uwsgiRefuses != supervisedRefuses {
+			t.Errorf("%s under strict: uwsgi refuses %v (%s), supervise refuses %v (%v)", name, uwsgiRefuses, strings.TrimSpace(string(out)), supervisedRefuses, err)
 		}
 	}
 }

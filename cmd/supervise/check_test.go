@@ -64,7 +64,7 @@ func TestCheckExitCodes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			code, stdout, stderr := runCheck(t, env, append(c.args, "--python-bin", "/bin/sh")...)
+			code, stdout, stderr := runCheck(t, env, append(c.args, "--python-bin", "/bin/sh", "--no-import")...)
 			if code != c.code {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, c.code, stdout, stderr)
 			}
@@ -105,7 +105,7 @@ func TestCheckPrintsTheCorpusSettings(t *testing.T) {
 		}
 		_, want, _ := strings.Cut(string(golden), "# settings\n")
 		env := []string{"PATH=" + os.Getenv("PATH"), "HOME=/home/app", "DEPLOY_ENV=production", "APP_PORT=8000", "VENV=/srv/venv", "EMPTY="}
-		code, stdout, stderr := runCheck(t, env, "--ini", filepath.Join(corpus, name+".ini"))
+		code, stdout, stderr := runCheck(t, env, "--no-import", "--ini", filepath.Join(corpus, name+".ini"))
 		if code != 0 {
 			t.Fatalf("%s: exit %d\n%s", name, code, stderr)
 		}
@@ -121,17 +121,146 @@ func TestCheckPrintsTheCorpusSettings(t *testing.T) {
 func TestCheckJSON(t *testing.T) {
 	dir := shortTempDir(t)
 	path := filepath.Join(dir, "app.ini")
-	writeFile(t, path, "[uwsgi]\nsocket = "+filepath.Join(dir, "s.sock")+"\nmodule = app:make()\nprocesses = %(%k + 0)\nplugins = python3\n")
-	code, stdout, stderr := runCheck(t, []string{"PATH=" + os.Getenv("PATH")}, "--json", "--ini", path, "--python-bin", "/bin/sh")
-	var cfg struct {
-		Module, Callable string
-		Processes        int
-		Notices          []string
+	writeFile(t, path, "[uwsgi]\nsocket = "+filepath.Join(dir, "s.sock")+"\nmodule = app:make()\nprocesses = %(%k + 0)\nplugins = python3\n"+
+		"chmod-socket = 660\nharakiri = 30\nvacuum = true\npythonpath = /a\npythonpath = /b\n")
+	code, stdout, stderr := runCheck(t, []string{"PATH=" + os.Getenv("PATH")}, "--json", "--no-import", "--ini", path, "--python-bin", "/bin/sh")
+	var out struct {
+		Files, Notices []string
+		Program        string
+		UWSGI          map[string]any `json:"uwsgi"`
 	}
-	if code != 0 || json.Unmarshal([]byte(stdout), &cfg) != nil {
+	if code != 0 || json.Unmarshal([]byte(stdout), &out) != nil {
 		t.Fatalf("exit %d: %q %q", code, stdout, stderr)
 	}
-	if cfg.Module != "app" || cfg.Callable != "make()" || cfg.Processes < 1 || len(cfg.Notices) != 1 || !strings.Contains(stderr, "notice: plugins") {
-		t.Fatalf("%+v\n%s", cfg, stderr)
+	u := out.UWSGI
+	// uWSGI's names and the ini's units: seconds, the octal mode as written
+	if u["module"] != "app" || u["callable"] != "make()" || u["processes"] == nil || u["chmod-socket"] != "660" ||
+		u["harakiri"] != float64(30) || u["vacuum"] != true || u["Processes"] != nil {
+		t.Fatalf("%s", stdout)
+	}
+	if pp, _ := u["pythonpath"].([]any); len(pp) != 2 || pp[0] != "/a" {
+		t.Fatalf("pythonpath: %v", u["pythonpath"])
+	}
+	if sockets, _ := u["socket"].([]any); len(sockets) != 1 {
+		t.Fatalf("socket: %v", u["socket"])
+	}
+	if len(out.Notices) != 1 || !strings.Contains(stderr, "notice: plugins") || out.Program != "/bin/sh" || len(out.Files) != 1 {
+		t.Fatalf("%+v\n%s", out, stderr)
+	}
+}
+
+// check fails for a configuration the master could not start, saying why.
+func TestCheckFailsWithoutASocket(t *testing.T) {
+	dir := shortTempDir(t)
+	path := filepath.Join(dir, "app.ini")
+	writeFile(t, path, "[uwsgi]\nmodule = app\nprocesses = 2\n")
+	code, stdout, stderr := runCheck(t, []string{"PATH=" + os.Getenv("PATH")}, "--no-import", "--ini", path)
+	if code != 1 || strings.Contains(stdout, "configuration OK") || !strings.Contains(stderr, "no socket configured") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// --ini-out prints a loadable ini: checking it gives the same settings.
+func TestCheckINIOutLoadsBack(t *testing.T) {
+	dir := shortTempDir(t)
+	path := filepath.Join(dir, "app.ini")
+	writeFile(t, path, "[uwsgi]\nhttp-socket = 127.0.0.1:0\nmodule = app\nprocesses = %(2 * 3)\nchmod-socket = 660\nharakiri = 30\nenv = A=B\nenv = C=D\n")
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	code, ini, stderr := runCheck(t, env, "--ini-out", "--no-import", "--ini", path)
+	if code != 0 || !strings.Contains(ini, "[uwsgi]\n") || !strings.Contains(ini, "processes = 6\n") || !strings.Contains(ini, "chmod-socket = 660\n") {
+		t.Fatalf("exit %d\n%s\n%s", code, ini, stderr)
+	}
+	out := filepath.Join(dir, "out.ini")
+	writeFile(t, out, ini)
+	settings := func(p string) string {
+		code, stdout, stderr := runCheck(t, env, "--no-import", "--ini", p)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s", p, code, stderr)
+		}
+		_, s, _ := strings.Cut(stdout, "effective settings")
+		return s
+	}
+	if a, b := settings(path), settings(out); a != b {
+		t.Fatalf("settings differ:\n%s\n---\n%s", a, b)
+	}
+}
+
+// check imports the app in the chosen interpreter (a throwaway process)
+// and reports the interpreter, its version, and an import failure.
+func TestCheckImportsTheApp(t *testing.T) {
+	const python = "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		t.Skip("no " + python)
+	}
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "good.py"), "import json\ndef make():\n    return lambda e, s: []\n")
+	writeFile(t, filepath.Join(dir, "bad.py"), "raise RuntimeError('database unreachable')\n")
+	writeFile(t, filepath.Join(dir, "side.py"), "open('imported', 'w').close()\napplication = lambda e, s: []\n")
+	ini := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		writeFile(t, path, "[uwsgi]\nchdir = %d\nsocket = %dapp.sock\n"+text)
+		return path
+	}
+	binDir := filepath.Join(dir, "bin")
+	if err := os.Mkdir(binDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(python, filepath.Join(binDir, "python3")); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(binDir, "old-python")
+	writeFile(t, old, "#!/bin/sh\necho '{\"executable\": \"/opt/py36\", \"version\": \"3.6.9\", \"imported\": false}' >&3\n")
+	if err := os.Chmod(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pathEnv := []string{"PATH=" + binDir + ":/usr/bin:/bin"}
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout []string
+		stderr []string
+	}{
+		{"imports", []string{"--ini", ini("good.ini", "module = good:make()\npython-bin = "+python+"\n")}, 0,
+			[]string{"python:      " + python + " (Python 3.", "the app imports", "configuration OK"}, nil},
+		{"import error", []string{"--ini", ini("bad.ini", "module = bad\npython-bin = "+python+"\n")}, 1, nil,
+			[]string{"the app does not load: module bad", "in " + python + " (Python 3.", "RuntimeError: database unreachable", `bad.py", line 1`}},
+		{"missing callable", []string{"--ini", ini("nocall.ini", "module = good:app\npython-bin = "+python+"\n")}, 1, nil,
+			[]string{"has no attribute 'app'"}},
+		{"from PATH says how to choose another", []string{"--ini", ini("path.ini", "module = bad\n")}, 1, nil,
+			[]string{"in " + filepath.Join(binDir, "python3"), "the python3 found on PATH", "set home = /path/to/venv, or python-bin"}},
+		{"too old", []string{"--ini", ini("old.ini", "module = good\npython-bin = "+old+"\n")}, 1, nil,
+			[]string{"is Python 3.6.9; the worker needs Python 3.8 or newer"}},
+		{"no import on request", []string{"--no-import", "--ini", ini("skip.ini", "module = bad\npython-bin = "+python+"\n")}, 0,
+			[]string{"app not imported: --no-import"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := runCheck(t, pathEnv, c.args...)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, c.code, stdout, stderr)
+			}
+			for _, w := range c.stdout {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+			for _, w := range c.stderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+	// the import ran in the app's directory, and nothing was bound
+	code, _, stderr := runCheck(t, pathEnv, "--ini", ini("side.ini", "module = side\npython-bin = "+python+"\n"))
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "imported")); err != nil {
+		t.Errorf("the app was not imported in its chdir: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "app.sock")); err == nil {
+		t.Error("check bound the app's socket")
 	}
 }

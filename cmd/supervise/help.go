@@ -23,7 +23,9 @@ Control a running master (found with --pidfile, --fifo or --ini):
   supervise upgrade                         re-exec a new binary in place, same pid
   supervise stats ADDR [--json]             the stats server's document, readable
   supervise top ADDR                        live view; q quits
-  supervise check [--json] --ini FILE       read the configuration, print it, start nothing
+  supervise check [--json|--ini-out] [--no-import] --ini FILE
+                                            read the configuration, import the app in a
+                                            throwaway python, print it, bind nothing
 
 The HTTP front end, in front of supervise's workers or any uwsgi server:
   supervise http --listen ADDR --to SOCKET  (supervise http --help lists its options)

@@ -292,7 +292,7 @@ func TestUnknownFlagNamesTheClosestOption(t *testing.T) {
 func TestHelpListsTheOptions(t *testing.T) {
 	var out bytes.Buffer
 	printUsage(&out)
-	for _, want := range []string{"supervise reload", "--socket (uwsgi-socket, s)", "--processes (workers, p)", "--master-fifo"} {
+	for _, want := range []string{"supervise reload", "--socket (s)", "--uwsgi-socket", "--http11-socket", "--processes (workers, p)", "--master-fifo"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q", want)
 		}
@@ -317,7 +317,7 @@ func TestCheckVerb(t *testing.T) {
 	dir := shortTempDir(t)
 	ini, _ := seedStack(t, dir)
 	out := func(args ...string) (int, string, string) {
-		cmd := exec.Command(os.Args[0], append([]string{"check"}, args...)...)
+		cmd := exec.Command(os.Args[0], append([]string{"check", "--no-import"}, args...)...) // check_test.go tests the import
 		cmd.Env = append(os.Environ(), envRunMain+"=1")
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -329,8 +329,10 @@ func TestCheckVerb(t *testing.T) {
 		t.Fatalf("check seed: %d\n%s%s", code, stdout, stderr)
 	}
 	code, stdout, _ = out("--json", "--ini", ini, "--python-bin", "/bin/sh")
-	var cfg struct{ Processes, Threads int }
-	if code != 0 || json.Unmarshal([]byte(stdout), &cfg) != nil || cfg.Processes != 4 || cfg.Threads != 2 {
+	var cfg struct {
+		UWSGI struct{ Processes, Threads int } `json:"uwsgi"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &cfg) != nil || cfg.UWSGI.Processes != 4 || cfg.UWSGI.Threads != 2 {
 		t.Fatalf("check --json: %d %q", code, stdout)
 	}
 	writeFile(t, filepath.Join(dir, "bad.ini"), "[uwsgi]\nprocesses = many\n")
