@@ -91,7 +91,7 @@ func (s *serving) bind() error {
 	if private != "" {
 		s.onClose(func() { os.RemoveAll(private) })
 	}
-	listeners, err := bindAll(s.cfg, inherited, s.log)
+	listeners, err := bindAll(s.cfg, inherited, s.workerIDs, s.log)
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func (s *serving) reloadPlan() (*Plan, error) {
 	if _, err := withRouterBackend(next, s.workerIDs); err != nil {
 		return nil, err
 	}
-	ls, err := s.sockets.forConfig(next)
+	ls, err := s.sockets.forConfig(next, s.workerIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +261,7 @@ var errNoSocket = errors.New("no socket configured: add socket = /path/app.sock 
 
 // bindAll binds every configured socket once, or adopts the one systemd
 // passed for that address (socket activation).
-func bindAll(cfg *config.Config, activated *socket.Activated, log hclog.Logger) ([]*socket.Listener, error) {
+func bindAll(cfg *config.Config, activated *socket.Activated, cred func() (uid, gid int, ok bool), log hclog.Logger) ([]*socket.Listener, error) {
 	if len(cfg.Sockets) == 0 {
 		return nil, errNoSocket
 	}
@@ -272,7 +272,7 @@ func bindAll(cfg *config.Config, activated *socket.Activated, log hclog.Logger) 
 			out = append(out, l)
 			continue
 		}
-		l, err := socket.Bind(s.Addr, s.Proto, socket.Options{Backlog: cfg.Listen, Mode: cfg.ChmodSocket, Owner: cfg.ChownSocket})
+		l, err := socket.Bind(s.Addr, s.Proto, bindOptions(cfg, s, cred))
 		if err != nil {
 			closeAll(out, true, log)
 			return nil, err
