@@ -3,6 +3,7 @@ module github.com/supervise-go/supervise
 go 1.24.0
 
 require (
+	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/prometheus/common v0.67.5
 	github.com/shirou/gopsutil/v3 v3.24.5

@@ -130,7 +130,7 @@ func (s *serving) makeMaster() error {
 	if err != nil {
 		return err
 	}
-	s.sd = newSystemd(s.opt.Environ, s.log)
+	s.sd = newSystemd(s.log)
 	hooks := s.sd.hooks()
 	ready := hooks.Ready
 	hooks.Ready = func(gen int) {
@@ -207,6 +207,7 @@ func (s *serving) upgrade(st upgradeState) {
 	s.log.Info("upgrading in place: executing the binary again with the same pid", "binary", s.self)
 	err := upgradeTo(s.self, st)
 	s.log.Error("upgrade failed; this master keeps running", "error", err)
+	s.sd.reloadFailed(s.m.announced, "upgrade: "+err.Error())
 }
 
 // startHelpers starts the goroutines that feed the loop: master FIFOs,
@@ -223,9 +224,7 @@ func (s *serving) startHelpers() error {
 	if len(s.cfg.TouchReload) > 0 {
 		go watchTouch(s.cfg.TouchReload, s.calls, s.m, s.log, s.stop)
 	}
-	if every := s.sd.watchdogInterval(); every > 0 {
-		go s.sd.pingWatchdog(every, s.calls, s.stop)
-	}
+	s.sd.start(s.calls, s.stop)
 	if s.cfg.Stats == "" {
 		return nil
 	}
