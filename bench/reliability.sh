@@ -432,5 +432,47 @@ else
   printf '%-30s skipped: front end not built\n' "F1 SIGKILL, supervise http" "F2 reloads, supervise http" "F6b slowloris, supervise http" "F4 64 fds, supervise http"
 fi
 
+# U. the uid + --http stack (issue 14): the workers and the front end run
+# as nobody:nogroup, the master (root) makes the private socket between
+# them; load through the front end, then a reload under load.
+scenario_uid_http() {
+  if [ "$(id -u)" != 0 ]; then printf '%-30s skipped: needs root to drop to nobody\n' "U uid=nobody + --http"; return; fi
+  chmod 755 "$BENCH_DIR" "$APPDIR" # nobody runs this binary (the front end) and reads app.py
+  local UD=$BENCH_DIR/uid port ustats; UD=$BENCH_DIR/uid; mkdir -p "$UD"
+  port=$(free_port); ustats=127.0.0.1:$(free_port)
+  cat > "$UD/app.ini" <<INI
+[uwsgi]
+http = 127.0.0.1:$port
+stats = $ustats
+chdir = $APPDIR
+module = app
+processes = $PROCESSES
+threads = $THREADS
+uid = nobody
+gid = nogroup
+disable-logging = true
+INI
+  (umask 022; exec "$SUPERVISE" --ini "$UD/app.ini" --python-bin /usr/bin/python3) >"$UD/master.log" 2>&1 & PIDS+=($!)
+  local upid=$!
+  wait_for "127.0.0.1:$port"; wait_for "$ustats"
+  "$CHAOS" wait-ready -stats "$ustats" -processes "$PROCESSES"
+  local p b a l1 l2 n0 uids
+  p=$(proc "$upid" -reset-peak); b=$(kv "$p" fds)
+  l1=$("$CHAOS" load -url "http://127.0.0.1:$port/" -c "$CLIENTS" -n "$(scaled 100000)")
+  n0=$(ready_count "$UD")
+  load_start "http://127.0.0.1:$port/"
+  kill -HUP "$upid"
+  wait_log "$UD" $((n0 + 1)); wait_children "$upid" $((PROCESSES + 1)) # + the front end
+  load_stop; l2=$LOAD
+  uids=$(ps -o uid= --ppid "$upid" | sort -u | tr -d ' ' | paste -sd,)
+  p=$(proc "$upid"); a=$(kv "$p" fds)
+  local req=$(( $(kv "$l1" requests) + $(kv "$l2" requests) )) fail=$(( $(kv "$l1" failed) + $(kv "$l2" failed) )) verdict=PASS
+  [ "$fail" = 0 ] && [ "$(kv "$l1" ok)" -gt 0 ] && [ "$uids" = 65534 ] && [ "$(kv "$p" alive)" = true ] || verdict=FAIL
+  row "U uid=nobody + --http" "$req" "$fail" 0 "$(kv "$p" peak_kb)" "$b" "$a" "$verdict" \
+    "workers and front end as uid $uids; $(kv "$l1" requests) requests, then a reload under load ($(kv "$l2" requests)); master pid $upid"
+  kill -TERM "$upid"
+}
+want U && scenario_uid_http
+
 echo
 if [ "$FAILED_ROWS" = 0 ]; then echo "all scenarios passed"; else echo "$FAILED_ROWS scenario(s) FAILED"; exit 1; fi

@@ -90,7 +90,7 @@ var table = []Option{
 	works("processes", []string{"workers", "p"}, Int, "1", "number of worker processes", integer(func(c *Config) *int { return &c.Processes })),
 	works("threads", nil, Int, "1", "requests one worker serves at once", integer(func(c *Config) *int { return &c.Threads })),
 	works("chmod-socket", nil, Mode, "", "mode of unix sockets (bare: 666)", setMode),
-	works("chown-socket", nil, String, "", "owner of unix sockets: user or user:group", str(func(c *Config) *string { return &c.ChownSocket })),
+	works("chown-socket", nil, String, "", "owner of unix sockets: user or user:group (default with uid/gid: the workers' user and group, as uWSGI)", str(func(c *Config) *string { return &c.ChownSocket })),
 	works("chdir", nil, String, "", "directory the workers run in", str(func(c *Config) *string { return &c.Chdir })),
 	works("env", nil, List, "", "set an environment variable for the workers: KEY=VALUE", addEnv),
 	works("pidfile", nil, String, "", "write the master's pid to this file", str(func(c *Config) *string { return &c.Pidfile })),

@@ -198,7 +198,8 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.log.Info("event loops serving plain HTTP", "address", ln.Addr(), "loops", n)
 	var wg sync.WaitGroup
 	for _, l := range loops[1:] {
-		wg.Go(l.run)
+		wg.Add(1) // not wg.Go: go.mod promises Go 1.24
+		go func() { defer wg.Done(); l.run() }()
 	}
 	loops[0].run()
 	wg.Wait()

@@ -321,14 +321,16 @@ func TestGracefulReloadReplacesEachWorkerOnlyWhenItsSuccessorIsReady(t *testing.
 
 func TestFailedReloadKeepsTheOldGeneration(t *testing.T) {
 	f := newFake()
-	m := newTestMaster(f, testPlan(2), func() (*Plan, error) { return testPlan(2), nil }, Hooks{})
+	failed := -1
+	m := newTestMaster(f, testPlan(2), func() (*Plan, error) { return testPlan(2), nil },
+		Hooks{ReloadFailed: func(serving int, _ string) { failed = serving }})
 	m.Step(Event{})
 	readyAll(m)
 	m.Step(Event{Signal: syscall.SIGHUP})
 	f.exit(f.started[2], ipc.ExitAppLoadFailed) // the new app does not import
 	m.Step(Event{})
-	if m.Generation() != 1 {
-		t.Fatalf("generation %d after a failed reload, want 1", m.Generation())
+	if m.Generation() != 1 || failed != 1 {
+		t.Fatalf("generation %d after a failed reload, ReloadFailed(%d); want 1 and 1", m.Generation(), failed)
 	}
 	if got := f.signals[f.started[3]]; len(got) != 1 || got[0] != syscall.SIGKILL {
 		t.Fatalf("the other new worker got %v, want SIGKILL", got)
@@ -347,12 +349,17 @@ func TestFailedReloadKeepsTheOldGeneration(t *testing.T) {
 
 func TestReloadWithBadConfigChangesNothing(t *testing.T) {
 	f := newFake()
-	m := newTestMaster(f, testPlan(2), func() (*Plan, error) { return nil, errors.New("bad ini") }, Hooks{})
+	var reason string
+	m := newTestMaster(f, testPlan(2), func() (*Plan, error) { return nil, errors.New("bad ini") },
+		Hooks{ReloadFailed: func(_ int, why string) { reason = why }})
 	m.Step(Event{})
 	readyAll(m)
 	m.Step(Event{Signal: syscall.SIGHUP})
 	if len(f.started) != 2 || m.Generation() != 1 {
 		t.Fatal("a refused reload started workers")
+	}
+	if reason != "refused: bad ini" {
+		t.Fatalf("ReloadFailed reason %q", reason)
 	}
 }
 

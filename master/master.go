@@ -87,7 +87,10 @@ const (
 type Hooks struct {
 	Ready     func(generation int) // every slot has a ready worker of this generation
 	Reloading func()
-	Stopping  func()
+	// ReloadFailed: the reload did not happen (refused, or its new
+	// generation failed); generation serving keeps serving.
+	ReloadFailed func(serving int, reason string)
+	Stopping     func()
 	// StatsToLog runs on SIGUSR1 with a snapshot; it must not block the loop.
 	StatsToLog func([]stats.WorkerInfo)
 	// ReopenLog reopens the log file (master FIFO 'l').

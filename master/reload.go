@@ -1,6 +1,9 @@
 package master
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Reload re-reads the configuration and starts a new generation beside
 // the old one. Each old worker is stopped only when the new worker of its
@@ -20,6 +23,9 @@ func (m *Master) reload(reread bool, mode reloadMode) {
 		p, err := m.reread()
 		if err != nil {
 			m.log.Error("reload refused: the current workers keep serving", "error", err)
+			if m.hooks.ReloadFailed != nil {
+				m.hooks.ReloadFailed(m.announced, "refused: "+err.Error())
+			}
 			return
 		}
 		plan = p
@@ -91,5 +97,8 @@ func (m *Master) abortReload(failed *Worker) {
 		if s := m.slot(w.ID); s != nil && w.State != Stopping {
 			s.Current = w
 		}
+	}
+	if m.hooks.ReloadFailed != nil {
+		m.hooks.ReloadFailed(good, fmt.Sprintf("worker %d of generation %d died before it was ready", failed.ID, failed.Generation))
 	}
 }

@@ -25,6 +25,9 @@ func privateBackendDir() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("supervise-http-%d", os.Getpid()))
 }
 
+// privateBackendSocket is the private socket's path.
+func privateBackendSocket() string { return filepath.Join(privateBackendDir(), "uwsgi.sock") }
+
 // withRouterBackend adds the private uwsgi socket when the front end has
 // nothing to forward to, and returns its directory ("" when none).
 func withRouterBackend(cfg *config.Config, cred func() (uid, gid int, ok bool)) (string, error) {
@@ -40,7 +43,7 @@ func withRouterBackend(cfg *config.Config, cred func() (uid, gid int, ok bool)) 
 			return "", fmt.Errorf("front end: private socket directory: %w", err)
 		}
 	}
-	cfg.Sockets = append(cfg.Sockets, config.Socket{Addr: filepath.Join(dir, "uwsgi.sock"), Proto: "uwsgi"})
+	cfg.Sockets = append(cfg.Sockets, config.Socket{Addr: privateBackendSocket(), Proto: "uwsgi"})
 	return dir, nil
 }
 

@@ -92,7 +92,7 @@ func (s *serving) bind() error {
 	if private != "" {
 		s.onClose(func() { os.RemoveAll(private) })
 	}
-	listeners, err := bindAll(s.cfg, inherited, s.log)
+	listeners, err := bindAll(s.cfg, inherited, s.workerIDs, s.log)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (s *serving) makeMaster() error {
 	if err != nil {
 		return err
 	}
-	s.sd = newSystemd(s.opt.Environ, s.log)
+	s.sd = newSystemd(s.log)
 	hooks := s.sd.hooks()
 	ready := hooks.Ready
 	hooks.Ready = func(gen int) {
@@ -189,7 +189,7 @@ func (s *serving) reloadPlan() (*Plan, error) {
 	if _, err := withRouterBackend(next, s.workerIDs); err != nil {
 		return nil, err
 	}
-	ls, err := s.sockets.forConfig(next)
+	ls, err := s.sockets.forConfig(next, s.workerIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +212,7 @@ func (s *serving) upgrade(st upgradeState) {
 	s.log.Info("upgrading in place: executing the binary again with the same pid", "binary", s.self)
 	err := upgradeTo(s.self, st)
 	s.log.Error("upgrade failed; this master keeps running", "error", err)
+	s.sd.reloadFailed(s.m.announced, "upgrade: "+err.Error())
 }
 
 // startHelpers starts the goroutines that feed the loop: master FIFOs,
@@ -228,9 +229,7 @@ func (s *serving) startHelpers() error {
 	if len(s.cfg.TouchReload) > 0 {
 		go watchTouch(s.cfg.TouchReload, s.calls, s.m, s.log, s.stop)
 	}
-	if every := s.sd.watchdogInterval(); every > 0 {
-		go s.sd.pingWatchdog(every, s.calls, s.stop)
-	}
+	s.sd.start(s.calls, s.stop)
 	if err := s.startHealth(); err != nil {
 		return err
 	}
@@ -285,7 +284,7 @@ var errNoSocket = errors.New("no socket configured: add socket = /path/app.sock 
 
 // bindAll binds every configured socket once, or adopts the one systemd
 // passed for that address (socket activation).
-func bindAll(cfg *config.Config, activated *socket.Activated, log hclog.Logger) ([]*socket.Listener, error) {
+func bindAll(cfg *config.Config, activated *socket.Activated, cred func() (uid, gid int, ok bool), log hclog.Logger) ([]*socket.Listener, error) {
 	if len(cfg.Sockets) == 0 {
 		return nil, errNoSocket
 	}
@@ -296,7 +295,7 @@ func bindAll(cfg *config.Config, activated *socket.Activated, log hclog.Logger) 
 			out = append(out, l)
 			continue
 		}
-		l, err := socket.Bind(s.Addr, s.Proto, socket.Options{Backlog: cfg.Listen, Mode: cfg.ChmodSocket, Owner: cfg.ChownSocket})
+		l, err := socket.Bind(s.Addr, s.Proto, bindOptions(cfg, s, cred))
 		if err != nil {
 			closeAll(out, true, log)
 			return nil, err

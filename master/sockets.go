@@ -1,6 +1,8 @@
 package master
 
 import (
+	"fmt"
+
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/supervise-go/supervise/config"
@@ -17,12 +19,33 @@ type socketSet struct {
 	log      hclog.Logger
 }
 
+// bindOptions are the settings a socket of cfg is bound with. With uid/gid
+// and no chown-socket, a unix socket belongs to the workers' user and
+// group, as under uWSGI (which drops privileges before it binds unless
+// told chown-socket or master-as-root): the front end, running as that
+// user, can connect to it whatever the umask. The private socket between
+// the front end and the workers is 0600 and theirs alone.
+func bindOptions(cfg *config.Config, s config.Socket, cred func() (uid, gid int, ok bool)) socket.Options {
+	opt := socket.Options{Backlog: cfg.Listen, Mode: cfg.ChmodSocket, Owner: cfg.ChownSocket}
+	uid, gid, ok := cred()
+	if ok && opt.Owner == "" {
+		opt.Owner = fmt.Sprintf("%d:%d", uid, gid)
+	}
+	if s.Addr == privateBackendSocket() {
+		opt.Mode = 0o600
+		if ok {
+			opt.Owner = fmt.Sprintf("%d:%d", uid, gid)
+		}
+	}
+	return opt
+}
+
 func sameSocket(l *socket.Listener, s config.Socket) bool {
 	return l.Name == s.Addr && l.Proto == s.Proto
 }
 
 // forConfig returns the listeners for next, binding the new ones.
-func (ss *socketSet) forConfig(next *config.Config) ([]*socket.Listener, error) {
+func (ss *socketSet) forConfig(next *config.Config, cred func() (uid, gid int, ok bool)) ([]*socket.Listener, error) {
 	var out, bound []*socket.Listener
 	for _, s := range next.Sockets {
 		var found *socket.Listener
@@ -32,7 +55,7 @@ func (ss *socketSet) forConfig(next *config.Config) ([]*socket.Listener, error) 
 			}
 		}
 		if found == nil {
-			l, err := socket.Bind(s.Addr, s.Proto, socket.Options{Backlog: next.Listen, Mode: next.ChmodSocket, Owner: next.ChownSocket})
+			l, err := socket.Bind(s.Addr, s.Proto, bindOptions(next, s, cred))
 			if err != nil {
 				closeAll(bound, true, ss.log)
 				return nil, err

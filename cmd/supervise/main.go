@@ -23,7 +23,7 @@ func run(args, environ []string, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == master.TrampolineArg {
 		return master.Trampoline(args[1:])
 	}
-	if code, done := helpOrVersion(args, os.Stdout); done {
+	if code, done := helpOrVersion(args, os.Stdout, stderr); done {
 		return code
 	}
 	if len(args) > 0 {

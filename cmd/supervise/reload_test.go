@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -105,14 +106,19 @@ func TestGracefulReloadUnderLoadFailsNothing(t *testing.T) {
 // (an import error) beside it for a reload to switch to.
 func startWithBrokenModuleAside(t *testing.T) (m *masterProc, dir, sock, ini string) {
 	t.Helper()
+	return startWithBrokenModuleAsideEnv(t, shortTempDir(t))
+}
+
+// startWithBrokenModuleAsideEnv runs it in dir with more environment.
+func startWithBrokenModuleAsideEnv(t *testing.T, dir string, env ...string) (m *masterProc, _, sock, ini string) {
+	t.Helper()
 	py := debianPython(t)
-	dir = shortTempDir(t)
 	sock = filepath.Join(dir, "app.sock")
 	writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
 	writeFile(t, filepath.Join(dir, "broken.py"), "import not_installed_anywhere\n")
 	ini = filepath.Join(dir, "app.ini")
 	writeFile(t, ini, fmt.Sprintf("[uwsgi]\nsocket = %s\nmodule = echo\nprocesses = 2\nchdir = %s\n", sock, dir))
-	m = startMaster(t, dir, "--ini", ini, "--python-bin", py)
+	m = startMasterWith(t, dir, func(c *exec.Cmd) { c.Env = append(c.Env, env...) }, "--ini", ini, "--python-bin", py)
 	m.waitLog(`all workers ready`, 1)
 	return m, dir, sock, ini
 }

@@ -297,7 +297,7 @@ func TestHelpListsTheOptions(t *testing.T) {
 			t.Errorf("usage lacks %q", want)
 		}
 	}
-	if code, done := helpOrVersion([]string{"--help"}, &out); !done || code != 0 {
+	if code, done := helpOrVersion([]string{"--help"}, &out, &out); !done || code != 0 {
 		t.Fatal("--help not handled")
 	}
 }

@@ -32,7 +32,7 @@ func receiveUntil(t *testing.T, l *ipc.NotifyListener, want string, seen *[]stri
 				t.Fatal(r.err)
 			}
 			for k, v := range r.n.Fields {
-				if k != "STATUS" && k != "MONOTONIC_USEC" && k != "MAINPID" {
+				if k != "STATUS" && k != "MONOTONIC_USEC" && k != "MAINPID" && k != "EXTEND_TIMEOUT_USEC" {
 					*seen = append(*seen, k+"="+v)
 				}
 			}
@@ -65,12 +65,14 @@ func TestSystemdNotifySequence(t *testing.T) {
 	receiveUntil(t, l, "WATCHDOG=1", &seen)
 	m.signal(syscall.SIGHUP)
 	n = receiveUntil(t, l, "RELOADING=1", &seen)
-	if n.Fields["MONOTONIC_USEC"] == "" {
-		t.Fatal("RELOADING=1 without MONOTONIC_USEC")
+	if n.Fields["MONOTONIC_USEC"] == "" || n.Fields["EXTEND_TIMEOUT_USEC"] != "15000000" {
+		t.Fatalf("RELOADING=1 without MONOTONIC_USEC or EXTEND_TIMEOUT_USEC=15000000: %v", n.Fields)
 	}
 	receiveUntil(t, l, "READY=1", &seen)
 	m.signal(syscall.SIGTERM)
-	receiveUntil(t, l, "STOPPING=1", &seen)
+	if n = receiveUntil(t, l, "STOPPING=1", &seen); n.Fields["EXTEND_TIMEOUT_USEC"] != "15000000" {
+		t.Fatalf("STOPPING=1 without EXTEND_TIMEOUT_USEC: %v", n.Fields)
+	}
 	var order []string
 	for _, s := range seen {
 		if s != "WATCHDOG=1" {
@@ -113,5 +115,30 @@ func TestSocketActivationAdoptsSystemdSockets(t *testing.T) {
 	m.waitExit()
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal("vacuum removed systemd's socket file")
+	}
+}
+
+// A reload whose new generation cannot load the app leaves the old one
+// serving; systemd must hear READY=1 again, or the unit stays "reloading".
+func TestSystemdHearsReadyAfterAFailedReload(t *testing.T) {
+	dir := shortTempDir(t)
+	l, err := ipc.ListenNotify(filepath.Join(dir, "systemd.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	m, _, _, ini := startWithBrokenModuleAsideEnv(t, dir, "NOTIFY_SOCKET="+l.Path)
+	var seen []string
+	receiveUntil(t, l, "READY=1", &seen)
+	writeFile(t, ini, strings.Replace(readFile(t, ini), "module = echo", "module = broken", 1))
+	m.signal(syscall.SIGHUP)
+	receiveUntil(t, l, "RELOADING=1", &seen)
+	n := receiveUntil(t, l, "READY=1", &seen)
+	if status := n.Fields["STATUS"]; !strings.Contains(status, "reload failed") || !strings.Contains(status, "generation 1 keeps serving") {
+		t.Fatalf("READY=1 after a failed reload with STATUS=%q", status)
+	}
+	m.waitLog(`reload failed: a new worker died before it was ready`, 1)
+	if strings.Join(seen, " ") != "READY=1 RELOADING=1 READY=1" {
+		t.Fatalf("notify sequence %v", seen)
 	}
 }
