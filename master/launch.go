@@ -164,7 +164,11 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 		ipc.EnvLifelineFD+"="+strconv.Itoa(lifelineFD),
 		ipc.EnvMasterPID+"="+strconv.Itoa(l.rt.MasterPID),
 		ipc.EnvBufferSize+"="+strconv.Itoa(l.cfg.BufferSize),
+		ipc.EnvMaxVars+"="+strconv.Itoa(l.cfg.MaxVars),
 	)
+	if l.cfg.NeedApp {
+		env = append(env, ipc.EnvNeedApp+"=1")
+	}
 	if w.BoardSlot >= 0 {
 		env = append(env, ipc.EnvScoreboardFD+"="+strconv.Itoa(boardFD), ipc.EnvScoreboardIdx+"="+strconv.Itoa(w.BoardSlot))
 	}
@@ -190,6 +194,8 @@ func (l *Launcher) pythonEnv() []string {
 	}
 	if l.cfg.Home != "" {
 		env = append(env, "VIRTUAL_ENV="+l.cfg.Home)
+	} else if l.cfg.PythonBin == "" {
+		env = append(env, ipc.EnvPyFromPath+"=1") // an import failure then names the interpreter and the options
 	}
 	return env
 }
