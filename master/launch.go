@@ -166,7 +166,10 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 		ipc.EnvBufferSize+"="+strconv.Itoa(l.cfg.BufferSize),
 		ipc.EnvMaxVars+"="+strconv.Itoa(l.cfg.MaxVars),
 	)
-	if l.cfg.NeedApp {
+	if l.cfg.NeedApp || w.Reloading {
+		// A reload's new worker that cannot load its app exits 22, which
+		// aborts the reload; at first start and on respawns a Python worker
+		// without need-app answers 500 instead (uWSGI's behaviour).
 		env = append(env, ipc.EnvNeedApp+"=1")
 	}
 	if w.BoardSlot >= 0 {
