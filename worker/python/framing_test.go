@@ -3,6 +3,7 @@ package python_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -187,5 +188,24 @@ func TestHTTPPipelinedRequestsAnsweredInOrder(t *testing.T) {
 	conn.Write([]byte("GET /five HTTP/1.1\r\nHost: t\r\n\r\n")) // still open
 	if resp, err := http.ReadResponse(r, nil); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("a request after the pipelined ones: %v %v", resp, err)
+	}
+}
+
+// A chunked body past CHUNKED_IN_MEMORY (1 MiB) is held in a temp file;
+// the app reads it whole.
+func TestHTTPLargeChunkedBody(t *testing.T) {
+	w := startWorker(t, countingApp, nil)
+	var req strings.Builder
+	var want strings.Builder
+	req.WriteString("POST /big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+	for i := 0; i < 48; i++ {
+		chunk := strings.Repeat(string(rune('a'+i%26)), 65536)
+		fmt.Fprintf(&req, "%x\r\n%s\r\n", len(chunk), chunk)
+		want.WriteString(chunk)
+	}
+	req.WriteString("0\r\n\r\n")
+	resps, bodies := w.exchange(t, req.String())
+	if len(resps) != 1 || resps[0].StatusCode != 200 || bodies[0] != want.String() {
+		t.Fatalf("%d responses; body %d bytes, want %d", len(resps), len(bodies[0]), want.Len())
 	}
 }

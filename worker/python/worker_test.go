@@ -346,6 +346,12 @@ application = validator(inner)
 	if resp.StatusCode != 200 {
 		t.Fatalf("http: %d\n%s", resp.StatusCode, w.log.String())
 	}
+	// A chunked body is read before the app runs; the app gets a file
+	// and an exact CONTENT_LENGTH.
+	resps, bodies := w.exchange(t, "POST /v HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+	if len(resps) != 1 || resps[0].StatusCode != 200 || bodies[0] != "ok" {
+		t.Fatalf("chunked: %v %q\n%s", resps, bodies, w.log.String())
+	}
 	if strings.Contains(w.log.String(), "Warning") || strings.Contains(w.log.String(), "Traceback") {
 		t.Fatalf("the validator complained:\n%s", w.log.String())
 	}
