@@ -272,6 +272,26 @@ func TestBrokenAppWithoutNeedAppAnswers500(t *testing.T) {
 	if strings.Contains(m.log(), "backing off") {
 		t.Error("the worker without an app was respawned")
 	}
+	if strings.Contains(m.log(), "python3 from PATH") {
+		t.Error("python-bin was set, yet the log blames python3 from PATH")
+	}
+	m.signal(syscall.SIGTERM)
+	if code := m.waitExit(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+// With neither home nor python-bin, an import failure says which
+// interpreter ran and how to choose another.
+func TestImportFailureWithPython3FromPathNamesIt(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3 on PATH")
+	}
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "needsflask.py"), "import no_such_framework_here\n")
+	m := startMaster(t, dir, "--socket", filepath.Join(dir, "s.sock"), "--module", "needsflask", "--chdir", dir)
+	m.waitLog(`loaded by python3 from PATH; if it needs another interpreter .* set home .* or python-bin: python=/`, 1)
+	m.waitLog(`no_such_framework_here`, 1)
 	m.signal(syscall.SIGTERM)
 	if code := m.waitExit(); code != 0 {
 		t.Fatalf("exit code %d", code)
