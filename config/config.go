@@ -41,6 +41,7 @@ type Config struct {
 	NeedApp           bool
 	BufferSize        int
 	SocketTimeout     time.Duration // socket-timeout: workers' per-read/write limit on client sockets
+	MaxVars           int           // max-vars: a uwsgi request may carry 2 x this many vars, as in uWSGI
 	DisableLogging    bool
 	Logto             string
 	WorkerReloadMercy time.Duration
@@ -67,6 +68,11 @@ type Config struct {
 	Files        []string // ini files read
 }
 
+// DefaultMaxVars is uWSGI's max-vars default (its MAX_VARS). uWSGI keeps
+// 4 x max-vars iovec entries per request and spends two on each var, so a
+// request may carry 2 x max-vars vars (128: nginx with ~110 headers).
+const DefaultMaxVars = 64
+
 func defaults() *Config {
 	return &Config{
 		Callable:          "application",
@@ -75,6 +81,7 @@ func defaults() *Config {
 		Listen:            100,
 		BufferSize:        4096,
 		SocketTimeout:     4 * time.Second,
+		MaxVars:           DefaultMaxVars,
 		WorkerReloadMercy: 60 * time.Second,
 		MinWorkerLifetime: 10 * time.Second,
 		ReadyTimeout:      3 * time.Second,
@@ -202,6 +209,9 @@ func (l *loader) finish() error {
 	}
 	if c.Threads < 1 {
 		errs = append(errs, fmt.Errorf("threads = %d: must be at least 1", c.Threads))
+	}
+	if c.MaxVars < 1 {
+		errs = append(errs, fmt.Errorf("max-vars = %d: must be at least 1 (uWSGI's default is %d)", c.MaxVars, DefaultMaxVars))
 	}
 	if c.BufferSize < 1 {
 		errs = append(errs, fmt.Errorf("buffer-size = %d: must be 1..%d", c.BufferSize, maxBufferSize))

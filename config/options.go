@@ -98,6 +98,7 @@ var table = []Option{
 	works("listen", []string{"l"}, Int, "100", "socket listen queue (backlog); must not exceed net.core.somaxconn", integer(func(c *Config) *int { return &c.Listen })),
 	works("need-app", nil, Bool, "false", "exit when the app cannot be loaded instead of retrying", boolean(func(c *Config) *bool { return &c.NeedApp })),
 	works("buffer-size", []string{"b"}, Int, "4096", "largest uwsgi request vars block (and HTTP header block), bytes; larger values are read as 65535, as uWSGI does", setBufferSize),
+	works("max-vars", nil, Int, "64", "a uwsgi request may carry 2 x this many vars (uWSGI's count); one more and the connection is closed (nginx: 502)", integer(func(c *Config) *int { return &c.MaxVars })),
 	works("disable-logging", []string{"L"}, Bool, "false", "no per-request log lines", boolean(func(c *Config) *bool { return &c.DisableLogging })),
 	works("logto", nil, String, "", "append the log (master and workers) to this file", str(func(c *Config) *string { return &c.Logto })),
 	works("ready-timeout", nil, Seconds, "3", "supervise's own: an exec worker that never sends READY=1 is taken as ready after this many seconds", seconds(func(c *Config) *time.Duration { return &c.ReadyTimeout })),

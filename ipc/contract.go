@@ -55,6 +55,13 @@ const (
 	// DefaultSocketTimeoutMS (uWSGI's 4 s).
 	EnvSocketTimeoutMS     = "SUPERVISE_SOCKET_TIMEOUT_MS"
 	DefaultSocketTimeoutMS = 4000
+	// EnvMaxVars is max-vars: a uwsgi request may carry 2 x this many vars
+	// (uWSGI's count: two iovec entries per var out of 4 x max-vars).
+	EnvMaxVars = "SUPERVISE_MAX_VARS"
+	// EnvNeedApp is "1" with need-app: a worker whose app fails to load
+	// exits ExitAppLoadFailed. Without it the worker stays up, answers
+	// every request 500 and notifies NotifyNoApp.
+	EnvNeedApp = "SUPERVISE_NEED_APP"
 )
 
 // ExitListenerGone is the exit code of a worker whose listening socket was
@@ -71,11 +78,19 @@ const (
 	// EnvPyAutoreload, set for worker 1 only, is py-autoreload: seconds
 	// between scans of the loaded modules' files.
 	EnvPyAutoreload = "SUPERVISE_PY_AUTORELOAD"
+	// EnvPyFromPath is "1" when the interpreter is python3 from PATH (no
+	// home or python-bin): an import failure then names it and the options.
+	EnvPyFromPath = "SUPERVISE_PY_FROM_PATH"
 )
 
 // NotifyReload is a notify field a worker sends to ask the master for a
 // graceful reload (py-autoreload); its value names the reason.
 const NotifyReload = "SUPERVISE_RELOAD"
+
+// NotifyNoApp is a notify field ("NOAPP=1") a worker sends with READY=1
+// when its app failed to load and it answers every request with 500:
+// "READY=1\nNOAPP=1\nSTATUS=no app loaded: <reason>".
+const NotifyNoApp = "NOAPP"
 
 // Notify messages (systemd's names).
 const (

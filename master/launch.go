@@ -166,7 +166,14 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 		ipc.EnvMasterPID+"="+strconv.Itoa(l.rt.MasterPID),
 		ipc.EnvBufferSize+"="+strconv.Itoa(l.cfg.BufferSize),
 		ipc.EnvSocketTimeoutMS+"="+strconv.FormatInt(l.cfg.SocketTimeout.Milliseconds(), 10),
+		ipc.EnvMaxVars+"="+strconv.Itoa(l.cfg.MaxVars),
 	)
+	if l.cfg.NeedApp || w.Reloading {
+		// A reload's new worker that cannot load its app exits 22, which
+		// aborts the reload; at first start and on respawns a Python worker
+		// without need-app answers 500 instead (uWSGI's behaviour).
+		env = append(env, ipc.EnvNeedApp+"=1")
+	}
 	if w.BoardSlot >= 0 {
 		env = append(env, ipc.EnvScoreboardFD+"="+strconv.Itoa(boardFD), ipc.EnvScoreboardIdx+"="+strconv.Itoa(w.BoardSlot))
 	}
@@ -192,6 +199,8 @@ func (l *Launcher) pythonEnv() []string {
 	}
 	if l.cfg.Home != "" {
 		env = append(env, "VIRTUAL_ENV="+l.cfg.Home)
+	} else if l.cfg.PythonBin == "" {
+		env = append(env, ipc.EnvPyFromPath+"=1") // an import failure then names the interpreter and the options
 	}
 	return env
 }

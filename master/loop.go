@@ -267,7 +267,7 @@ func (m *Master) spawn(s *Slot) {
 	if m.board != nil {
 		board = m.board.Acquire()
 	}
-	spec, err := m.plan.Spec(SpawnInfo{ID: s.ID, Generation: m.generation, BoardSlot: board})
+	spec, err := m.plan.Spec(SpawnInfo{ID: s.ID, Generation: m.generation, BoardSlot: board, Reloading: m.oldPlan != nil})
 	if err == nil {
 		var pid int
 		pid, err = m.os.Start(spec)

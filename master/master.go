@@ -51,6 +51,9 @@ type Plan struct {
 type SpawnInfo struct {
 	ID, Generation int
 	BoardSlot      int // its scoreboard slot, -1 for none
+	// Reloading: it belongs to a reload's new generation, which must load
+	// its app or fail (the old generation then keeps serving).
+	Reloading bool
 }
 
 // Board hands out scoreboard slots, one per live worker process.

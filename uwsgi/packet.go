@@ -26,8 +26,10 @@ const (
 	DefaultBufferSize = 4096
 	// MaxBufferSize is the most a u16 datasize can say (buffer-size's maximum).
 	MaxBufferSize = 65535
-	// MaxVars is uWSGI's max-vars cap on pairs.
-	MaxVars = 64
+	// MaxVars is how many vars uWSGI takes in one request at its default
+	// max-vars (64): it keeps 4 x max-vars iovec entries and spends two on
+	// each var, so 128 (nginx's own ~15 and about 110 client headers).
+	MaxVars = 2 * 64
 	// ModifierWSGI is modifier1 0, what nginx sends by default.
 	ModifierWSGI = 0
 )

@@ -431,7 +431,7 @@ func TestSeedCorpus(t *testing.T) {
 		"7-nginx-post-with-body": nil,
 		"1-plain-http":           ErrTooLarge,
 		"4-empty-key":            ErrMalformed,
-		"8-65-vars":              ErrMalformed,
+		"8-65-vars":              nil, // uWSGI takes 2 x max-vars: 128 at its default
 		"9-truncated":            io.ErrUnexpectedEOF,
 		"10-modifier-100-ping":   ErrModifier,
 	} {
@@ -453,7 +453,7 @@ func TestSeedCorpus(t *testing.T) {
 		if name == "0-minimal-get" && data != string(encode(t, []Var{{"REQUEST_METHOD", "GET"}})) {
 			t.Errorf("%s differs from Encode's", name)
 		}
-		if want == nil {
+		if want == nil && name != "8-65-vars" {
 			if m, _ := p.Get("REQUEST_METHOD"); m == "" {
 				t.Errorf("%s: no REQUEST_METHOD", name)
 			}

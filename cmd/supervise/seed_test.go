@@ -252,14 +252,46 @@ func TestBrokenAppWithNeedAppExits(t *testing.T) {
 	}
 }
 
-func TestBrokenAppWithoutNeedAppBacksOff(t *testing.T) {
+// Without need-app a worker whose app raises at import stays up and
+// answers every request at once with uWSGI's 500, saying why once in the
+// log (it used to exit and leave clients waiting through the backoff).
+func TestBrokenAppWithoutNeedAppAnswers500(t *testing.T) {
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "broken.py"), "raise RuntimeError('boom at import')\n")
-	m := startMaster(t, dir, "--socket", filepath.Join(dir, "s.sock"), "--module", "broken",
+	port := freePort(t)
+	m := startMaster(t, dir, "--http-socket", fmt.Sprintf("127.0.0.1:%d", port), "--module", "broken",
 		"--python-bin", py, "--chdir", dir)
-	m.waitLog(`worker keeps failing; backing off`, 2)
-	m.waitLog(`boom at import`, 1) // the workers' lines reach the log in batches
+	m.waitLog(`no app loaded: every request gets 500`, 1)
+	for i := 0; i < 3; i++ {
+		if code, body := get(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); code != 500 || body != "Internal Server Error" {
+			t.Fatalf("%d %q", code, body)
+		}
+	}
+	m.waitLog(`boom at import`, 1)
+	if strings.Contains(m.log(), "backing off") {
+		t.Error("the worker without an app was respawned")
+	}
+	if strings.Contains(m.log(), "python3 from PATH") {
+		t.Error("python-bin was set, yet the log blames python3 from PATH")
+	}
+	m.signal(syscall.SIGTERM)
+	if code := m.waitExit(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+// With neither home nor python-bin, an import failure says which
+// interpreter ran and how to choose another.
+func TestImportFailureWithPython3FromPathNamesIt(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3 on PATH")
+	}
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "needsflask.py"), "import no_such_framework_here\n")
+	m := startMaster(t, dir, "--socket", filepath.Join(dir, "s.sock"), "--module", "needsflask", "--chdir", dir)
+	m.waitLog(`loaded by python3 from PATH; if it needs another interpreter .* set home .* or python-bin: python=/`, 1)
+	m.waitLog(`no_such_framework_here`, 1)
 	m.signal(syscall.SIGTERM)
 	if code := m.waitExit(); code != 0 {
 		t.Fatalf("exit code %d", code)

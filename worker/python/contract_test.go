@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/supervise-go/supervise/config"
 	"github.com/supervise-go/supervise/ipc"
 	"github.com/supervise-go/supervise/worker/python"
 )
@@ -35,10 +36,12 @@ func TestPythonMirrorsTheContract(t *testing.T) {
 		"ENV_PY_CALLABLE": str(ipc.EnvPyCallable), "ENV_PY_WSGI_FILE": str(ipc.EnvPyWSGIFile),
 		"ENV_PY_PYTHONPATH": str(ipc.EnvPyPythonPath), "ENV_SCOREBOARD_FD": str(ipc.EnvScoreboardFD),
 		"ENV_SCOREBOARD_SLOT": str(ipc.EnvScoreboardIdx), "ENV_PY_AUTORELOAD": str(ipc.EnvPyAutoreload),
-		"NOTIFY_RELOAD":         str(ipc.NotifyReload),
+		"NOTIFY_RELOAD": str(ipc.NotifyReload), "NOTIFY_NO_APP": str(ipc.NotifyNoApp),
 		"ENV_SOCKET_TIMEOUT_MS": str(ipc.EnvSocketTimeoutMS), "DEFAULT_SOCKET_TIMEOUT_MS": num(ipc.DefaultSocketTimeoutMS),
 		"EXIT_LISTENER_GONE": num(ipc.ExitListenerGone),
-		"FIRST_LISTEN_FD":    num(ipc.FirstListenFD), "EXIT_APP_LOAD_FAILED": num(ipc.ExitAppLoadFailed),
+		"ENV_MAX_VARS":       str(ipc.EnvMaxVars), "ENV_NEED_APP": str(ipc.EnvNeedApp), "ENV_PY_FROM_PATH": str(ipc.EnvPyFromPath),
+		"DEFAULT_MAX_VARS": num(config.DefaultMaxVars),
+		"FIRST_LISTEN_FD":  num(ipc.FirstListenFD), "EXIT_APP_LOAD_FAILED": num(ipc.ExitAppLoadFailed),
 		"SB_VERSION": num(ipc.ScoreboardVersion),
 		"HDR_MAGIC":  num(ipc.HdrMagic), "HDR_VERSION": num(ipc.HdrVersion), "HDR_SLOTS": num(ipc.HdrSlots),
 		"HDR_CORES": num(ipc.HdrCores), "HDR_SLOT_BYTES": num(ipc.HdrSlotBytes), "HDR_CORE_BYTES": num(ipc.HdrCoreBytes),

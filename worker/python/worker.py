@@ -10,8 +10,10 @@ import atexit
 import errno
 import importlib
 import importlib.util
+import io
 import mmap
 import os
+import re
 import select
 import signal
 import socket
@@ -40,6 +42,10 @@ ENV_PY_CALLABLE = "SUPERVISE_PY_CALLABLE"
 ENV_PY_WSGI_FILE = "SUPERVISE_PY_WSGI_FILE"
 ENV_PY_PYTHONPATH = "SUPERVISE_PY_PYTHONPATH"
 ENV_PY_AUTORELOAD = "SUPERVISE_PY_AUTORELOAD"
+ENV_PY_FROM_PATH = "SUPERVISE_PY_FROM_PATH"
+ENV_MAX_VARS = "SUPERVISE_MAX_VARS"
+ENV_NEED_APP = "SUPERVISE_NEED_APP"
+NOTIFY_NO_APP = "NOAPP"
 NOTIFY_RELOAD = "SUPERVISE_RELOAD"
 ENV_SCOREBOARD_FD = "SUPERVISE_SCOREBOARD_FD"
 ENV_SCOREBOARD_SLOT = "SUPERVISE_SCOREBOARD_SLOT"
@@ -59,7 +65,13 @@ CORE_WORDS = 12
 VARS_BYTES = 1024
 VARS_UWSGI, VARS_HTTP = 1, 2
 
-UWSGI_MAX_VARS = 64
+# uWSGI's max-vars default (MAX_VARS). uWSGI sizes its iovec array as
+# 4 * max-vars and spends two entries (key, value) per var, so it takes
+# 2 * max-vars vars in a request (128 by default: nginx with about 110
+# client headers); one more and it drops the request. So does this worker.
+DEFAULT_MAX_VARS = 64
+# The oldest Python this file runs on (time.monotonic_ns and friends).
+PYTHON_FLOOR = (3, 7)
 LOG_BATCH = 32  # request lines a busy thread collects before one write
 KEEPALIVE_IDLE = 30.0  # seconds an idle http-socket connection is kept
 
@@ -245,13 +257,37 @@ def load_app():
             raise TypeError("%s.%s is not callable" % (module or wsgi_file, callable_name))
         return app, "%s callable=%s" % (what, callable_name)
     except BaseException as e:
-        log_traceback("cannot load app", app=what, callable=callable_name,
-                      error="%s: %s" % (type(e).__name__, e))
-        sys.stderr.flush()
-        os._exit(EXIT_APP_LOAD_FAILED)
+        error = "%s: %s" % (type(e).__name__, e)
+        log_traceback("cannot load app", app=what, callable=callable_name, error=error)
+        if os.environ.get(ENV_PY_FROM_PATH) == "1":
+            log("ERROR", "the app was loaded by python3 from PATH; if it needs another interpreter "
+                "(a virtualenv), set home (virtualenv) or python-bin",
+                python=sys.executable, version="%d.%d.%d" % sys.version_info[:3])
+        if os.environ.get(ENV_NEED_APP) == "1":
+            sys.stderr.flush()
+            os._exit(EXIT_APP_LOAD_FAILED)
+        reason = " ".join(("%s (%s)" % (what, error)).split())  # one line: it goes in a notify message
+        log("ERROR", "no app loaded: every request gets 500 Internal Server Error until the app loads "
+            "(a reload, or need-app to stop instead)", reason=reason)
+        return None, reason
+
+
+def no_app(environ, start_response):
+    """The app of a worker whose app failed to load: uWSGI's answer then
+    (its uwsgi_500), at once, instead of a client left waiting."""
+    start_response("500 Internal Server Error", [("Content-Type", "text/plain"), ("Content-Length", "21"),
+                                                  ("Connection", "close")])
+    return [b"Internal Server Error"]
 
 
 # --------------------------------------------------------- request bodies
+
+# A request head as RFC 9112 section 5 allows it: a request line, then
+# header lines "token:value", every line ending in CRLF; no control
+# character but tab anywhere (so no NUL, bare CR or bare LF), no space
+# before the colon, no obs-fold continuation line. One match per request.
+_REQUEST_HEAD_OK = re.compile(rb"[^\x00-\x1f\x7f]+\r\n(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r\n)*").fullmatch
+_BARE_LF = re.compile(rb"(?<!\r)\n").search
 
 
 class Input(object):
@@ -336,72 +372,81 @@ class Input(object):
         return True
 
 
-class ChunkedInput(Input):
-    """wsgi.input for a Transfer-Encoding: chunked body (http-socket)."""
+class FramingError(ValueError):
+    """A request whose framing is faulty (RFC 9112 sections 6 and 7): it is
+    answered with 400 (501 for a transfer-coding we do not know) and the
+    connection closed, so nothing after it can be taken for a request."""
 
-    def __init__(self, conn, prefix, limit):
-        self.conn = conn
-        self.raw = bytes(prefix)
-        self.buf = b""
-        self.left = 0
-        self.done = False
-        self.limit = limit
-        self.total = 0
+    def __init__(self, msg, status="400 Bad Request"):
+        ValueError.__init__(self, msg)
+        self.status = status
 
-    def _raw_line(self):
-        while b"\r\n" not in self.raw:
-            if len(self.raw) > 4096:
-                raise IOError("chunk size line too long")
-            chunk = self.conn.recv(65536)
-            if not chunk:
-                raise IOError("client closed the connection inside a chunked body")
-            self.raw += chunk
-        line, self.raw = self.raw.split(b"\r\n", 1)
-        return line
 
-    def _raw_bytes(self, n):
-        while len(self.raw) < n:
-            chunk = self.conn.recv(max(65536, n - len(self.raw)))
-            if not chunk:
-                raise IOError("client closed the connection inside a chunked body")
-            self.raw += chunk
-        out, self.raw = self.raw[:n], self.raw[n:]
+_CHUNK_SIZE = re.compile(rb"([0-9a-fA-F]{1,15})(?:[ \t]*;[^\r\n]*)?").fullmatch
+CHUNKED_IN_MEMORY = 1 << 20  # a larger chunked body goes to a temp file
+
+
+def read_chunked(conn, raw, limit):
+    """Reads a whole chunked body before the app runs, as the front end
+    does, so a body with bad framing is refused before any of it reaches
+    the app. Returns (file-like body, its length, the bytes after it)."""
+    parts, total, spool = [], 0, None
+    pos = 0
+
+    def line():
+        nonlocal raw, pos
+        while True:
+            i = raw.find(b"\r\n", pos)
+            if i >= 0:
+                out, pos = raw[pos:i], i + 2
+                return out
+            if len(raw) - pos > 4096:
+                raise FramingError("chunk size line too long")
+            more = conn.recv(65536)
+            if not more:
+                raise FramingError("client closed the connection inside a chunked body")
+            raw, pos = raw[pos:] + more, 0
+
+    def data(n):
+        nonlocal raw, pos
+        while len(raw) - pos < n:
+            more = conn.recv(max(65536, n - (len(raw) - pos)))
+            if not more:
+                raise FramingError("client closed the connection inside a chunked body")
+            raw, pos = raw[pos:] + more, 0
+        out, pos = raw[pos:pos + n], pos + n
         return out
 
-    def _fill(self, want):
-        if self.done:
-            return False
-        size = int(self._raw_line().split(b";", 1)[0].strip() or b"x", 16)
+    while True:
+        m = _CHUNK_SIZE(line())
+        if m is None:
+            raise FramingError("bad chunk size line")
+        size = int(m.group(1), 16)
         if size == 0:
-            while self._raw_line():  # trailers up to the empty line
+            while line():  # trailer fields, up to the empty line
                 pass
-            self.done = True
-            return False
-        self.total += size
-        if self.total > self.limit:
-            raise IOError("chunked body larger than %d bytes" % self.limit)
-        self.buf += self._raw_bytes(size)
-        self._raw_bytes(2)
-        return True
-
-    def read(self, size=-1):
-        if size is None or size < 0:
-            while self._fill(65536):
-                pass
-            out, self.buf = self.buf, b""
-            return out
-        return Input.read(self, size)
-
-    def drain(self, limit=1 << 20):
-        try:
-            while self._fill(65536):
-                self.buf = b""
-        except (IOError, ValueError):
-            return False
-        return True
-
-    def leftover(self):
-        return self.raw
+            break
+        total += size
+        if total > limit:
+            raise FramingError("chunked body larger than %d bytes" % limit)
+        chunk = data(size)
+        if data(2) != b"\r\n":
+            raise FramingError("chunk data not followed by CRLF")
+        if spool is None and total > CHUNKED_IN_MEMORY:
+            import tempfile
+            spool = tempfile.TemporaryFile()
+            spool.writelines(parts)
+            parts = None
+        if spool is None:
+            parts.append(chunk)
+        else:
+            spool.write(chunk)
+    if spool is None:
+        body = io.BytesIO(b"".join(parts))
+    else:
+        spool.seek(0)
+        body = spool
+    return body, total, raw[pos:]
 
 
 class FileWrapper(object):
@@ -424,6 +469,29 @@ class FileWrapper(object):
 
 
 # --------------------------------------------------------------- responses
+
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+# The control characters, all but tab: in a response head only the CR LF
+# that end its lines may be among them.
+_CTLS = bytes(range(0, 9)) + bytes(range(10, 32)) + b"\x7f"
+_FIELD_VALUE_OK = re.compile(r"[\t\x20-\x7e\x80-\xff]*").fullmatch
+
+
+class HeaderError(ValueError):
+    """A response status or header the server must not send (it would
+    split the response: CR or LF from the app, say)."""
+
+
+def _bad_header(status, headers):
+    """Which part of a refused response head is at fault."""
+    if not isinstance(status, str) or not _FIELD_VALUE_OK(status) or "\t" in status:
+        return "status %r" % (status,)
+    for k, v in headers:
+        if not isinstance(k, str) or not re.fullmatch(_TOKEN, k):
+            return "header name %r" % (k,)
+        if not isinstance(v, str) or not _FIELD_VALUE_OK(v):
+            return "header %s value %r" % (k, v)
+    return "head"
 
 
 class Response(object):
@@ -491,7 +559,14 @@ class Response(object):
         if not self.keepalive and not said_close:
             lines.append("Connection: close\r\n")
         lines.append("\r\n")
-        return "".join(lines).encode("latin-1")
+        head = "".join(lines).encode("latin-1")
+        # Response splitting: the only control characters are the CR LF that
+        # end the lines we wrote (each of them ends in exactly one). One pass
+        # in C, half the instructions of a regex match or two counts.
+        if len(head.translate(None, _CTLS)) != len(head) - 2 * len(lines):
+            raise HeaderError("the app's %s has a control character (CR, LF, NUL...); "
+                              "sending it could split the response" % _bad_header(self.status, self.headers))
+        return head
 
     def write(self, data, final=False):
         if not self.sent:
@@ -550,6 +625,7 @@ class Worker(object):
         self.threads = max(1, int(env.get(ENV_THREADS, "1")))
         self.on_conn = [False] * self.threads  # per thread: serving a connection (one writer each)
         self.buffer_size = int(env.get(ENV_BUFFER_SIZE, "4096"))
+        self.max_pairs = 2 * max(1, int(env.get(ENV_MAX_VARS) or DEFAULT_MAX_VARS))
         self.log_requests = env.get(ENV_DISABLE_LOGGING, "") != "1"
         # socket-timeout: SO_RCVTIMEO/SO_SNDTIMEO on each connection, so a
         # silent client fails a recv (EAGAIN) instead of holding the thread;
@@ -677,9 +753,15 @@ class Worker(object):
                 self.local.board[2]()
                 return
             data += more
-        environ = self.parse_uwsgi_vars(data, end)
-        if environ is None:
-            log("WARN", "malformed uwsgi vars block; connection closed")
+        environ = self.parse_uwsgi_vars(data, end, self.max_pairs)
+        if not environ:
+            if environ is None:
+                log("WARN", "malformed uwsgi vars block; connection closed")
+            elif environ is False:
+                log("WARN", "more than %d vars in a uwsgi request (max-vars = %d allows 2 x max-vars, as uWSGI); "
+                    "connection closed: raise max-vars" % (self.max_pairs, self.max_pairs // 2))
+            else:  # uWSGI: "Empty python request. skip."
+                log("WARN", "empty uwsgi vars block; request skipped, connection closed")
             self.local.board[2]()
             return
         # PEP 3333: the body's type and length live in CONTENT_*, not HTTP_*
@@ -701,9 +783,11 @@ class Worker(object):
         body.drain()
 
     @staticmethod
-    def parse_uwsgi_vars(data, end):
-        # Lengths come from the bytes, text is sliced from one latin-1
-        # decode of the block; the checks run once, after the loop.
+    def parse_uwsgi_vars(data, end, max_pairs):
+        """The vars as a dict; None when the block is malformed, False when
+        it holds more than max_pairs vars (an empty block is an empty dict).
+        Lengths come from the bytes, text is sliced from one latin-1
+        decode of the block; the checks run once, after the loop."""
         text = data[:end].decode("latin-1")
         env = {}
         pos = 4
@@ -715,8 +799,10 @@ class Worker(object):
                 pos = v
         except IndexError:
             return None
-        if pos != end or "" in env or len(env) > UWSGI_MAX_VARS:
+        if pos != end or "" in env:
             return None
+        if len(env) > max_pairs:
+            return False
         return env
 
     # -- HTTP/1.1 (http-socket)
@@ -756,6 +842,8 @@ class Worker(object):
                 return pending[:i + 2], pending[i + 4:]
             if len(pending) > limit:
                 return False, b""
+            if _BARE_LF(pending):  # never ends in CRLF CRLF: judge it now
+                return pending, b""
             try:
                 more = conn.recv(65536)
             except BlockingIOError:
@@ -788,9 +876,12 @@ class Worker(object):
             return False
 
     def http_request(self, conn, head, pending, server, remote, core, listener):
+        if _REQUEST_HEAD_OK(head) is None:  # one check for CTLs, bare CR/LF, obs-fold, names
+            self.simple_response(conn, "400 Bad Request")
+            return False, b""
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        if len(parts) != 3 or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
             self.simple_response(conn, "400 Bad Request")
             return False, b""
         method, uri, proto = parts
@@ -803,54 +894,76 @@ class Worker(object):
             "SERVER_PORT": server[1], "REMOTE_ADDR": remote[0], "REMOTE_PORT": remote[1],
         }
         conn_tokens = ""
-        chunked = False
-        for line in lines[1:]:
-            if not line:
-                continue
-            k, sep, v = line.partition(":")
-            if not sep or not k or k != k.strip():
-                self.simple_response(conn, "400 Bad Request")
-                return False, b""
-            v = v.strip()
+        for line in lines[1:-1]:
+            k, _, v = line.partition(":")
+            v = v.strip(" \t")
             key = k.upper().replace("-", "_")
             if key == "CONTENT_TYPE" or key == "CONTENT_LENGTH":
+                if key in environ:  # repeated: one value for both, or a 400 below
+                    v = environ[key] + "," + v
                 environ[key] = v
                 continue
             if key == "CONNECTION":
                 conn_tokens = v.lower()
-            elif key == "TRANSFER_ENCODING":
-                chunked = "chunked" in v.lower()
             hk = "HTTP_" + key
             environ[hk] = environ[hk] + "," + v if hk in environ else v
         keepalive = ("close" not in conn_tokens) if proto == "HTTP/1.1" else ("keep-alive" in conn_tokens)
         if keepalive and self.others_waiting(listener):
             keepalive = False
-        if chunked:
-            environ.pop("CONTENT_LENGTH", None)
-            body = ChunkedInput(conn, pending, 1 << 30)
-            environ["wsgi.input_terminated"] = True
-        else:
-            try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                if length < 0:
-                    raise ValueError
-            except ValueError:
-                self.simple_response(conn, "400 Bad Request")
-                return False, b""
-            body = Input(conn, pending, length)
+        try:
+            if "HTTP_TRANSFER_ENCODING" in environ or "CONTENT_LENGTH" in environ:
+                length, chunked = self.body_framing(environ, proto)
+            else:
+                length, chunked = 0, False
+            if environ.get("HTTP_EXPECT", "").lower() == "100-continue":
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if chunked:
+                body, length, rest = read_chunked(conn, pending, 1 << 30)
+                environ["CONTENT_LENGTH"] = str(length)
+                environ["wsgi.input_terminated"] = True
+            else:
+                body = Input(conn, pending, length)
+                rest = pending[length:]
+        except FramingError as e:
+            self.simple_response(conn, e.status)
+            return False, b""
         environ.update(self.base_environ)
         environ["wsgi.input"] = body
         environ["wsgi.url_scheme"] = "http"
-        if environ.get("HTTP_EXPECT", "").lower() == "100-continue":
-            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         started = self.local.board[0](VARS_HTTP, head)
         resp = Response(conn, proto, keepalive=keepalive, head_only=(method == "HEAD"))
         self.run_app(environ, resp, core, started)
+        if chunked:
+            body.close()
+            return resp.keepalive, rest
         if not resp.keepalive or not body.drain():
             return False, b""
-        if chunked:
-            return True, body.leftover()
-        return True, body.buf
+        return True, rest
+
+    @staticmethod
+    def body_framing(environ, proto):
+        """(Content-Length, chunked) as RFC 9112 section 6 reads them;
+        FramingError for what could be read two ways: Transfer-Encoding
+        with Content-Length or on HTTP/1.0, a coding other than chunked
+        (501), Content-Length values that disagree or are not digits."""
+        te = environ.get("HTTP_TRANSFER_ENCODING")
+        if te is not None:
+            if proto == "HTTP/1.0":
+                raise FramingError("Transfer-Encoding on HTTP/1.0")
+            if "CONTENT_LENGTH" in environ:
+                raise FramingError("both Transfer-Encoding and Content-Length")
+            codings = [c.strip(" \t").lower() for c in te.split(",")]
+            if codings.count("chunked") > 1 or "chunked" in codings[:-1]:
+                raise FramingError("chunked applied more than once, or not last")
+            if codings != ["chunked"]:
+                raise FramingError("transfer-coding %r not implemented (only chunked)" % te, "501 Not Implemented")
+            return 0, True
+        values = set(v.strip(" \t") for v in environ["CONTENT_LENGTH"].split(","))
+        cl = values.pop()
+        if values or not cl.isdigit() or not cl.isascii():
+            raise FramingError("bad or conflicting Content-Length")
+        environ["CONTENT_LENGTH"] = cl
+        return int(cl), False
 
     # -- the WSGI call
 
@@ -878,10 +991,14 @@ class Worker(object):
                 self.local.board[2]()
             log("WARN", "socket-timeout: the client stalled for %d ms; connection closed" % self.socket_timeout_ms,
                 path=environ.get("PATH_INFO"))
-        except Exception:
+        except Exception as e:
             failed = True
             resp.keepalive = False
-            log_traceback("the app raised", method=environ.get("REQUEST_METHOD"), path=environ.get("PATH_INFO"))
+            if isinstance(e, HeaderError):  # one line, as Go's net/http logs it
+                log("ERROR", "refused the app's response; answered 500 instead", error=e,
+                    method=environ.get("REQUEST_METHOD"), path=environ.get("PATH_INFO"))
+            else:
+                log_traceback("the app raised", method=environ.get("REQUEST_METHOD"), path=environ.get("PATH_INFO"))
             if not resp.sent:
                 resp.headers = None
                 try:
@@ -1019,7 +1136,20 @@ def notify(state):
         s.close()
 
 
+def check_python():
+    """Exits with the app-load-failed code (the master's need-app rule
+    applies) on an interpreter older than PYTHON_FLOOR."""
+    if sys.version_info >= PYTHON_FLOOR:
+        return
+    log("ERROR", "this Python is too old for supervise's worker: it needs Python %d.%d or newer; "
+        "set home (virtualenv) or python-bin to a newer interpreter" % PYTHON_FLOOR,
+        python=sys.executable, version="%d.%d.%d" % tuple(sys.version_info[:3]))
+    sys.stderr.flush()
+    os._exit(EXIT_APP_LOAD_FAILED)
+
+
 def main():
+    check_python()
     # Signals go to the main thread's sigwait only, never into app code.
     handled = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP}
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)
@@ -1027,6 +1157,9 @@ def main():
     if lifeline:
         threading.Thread(target=watch_lifeline, args=(int(lifeline),), daemon=True, name="lifeline").start()
     app, app_name = load_app()
+    no_app_reason = None
+    if app is None:
+        app, app_name, no_app_reason = no_app, "none", app_name
     worker = Worker(app, app_name)
     threads = [threading.Thread(target=worker.serve_thread, args=(core,), daemon=True, name="core-%d" % core)
                for core in range(worker.threads)]
@@ -1038,7 +1171,10 @@ def main():
     interval = int(os.environ.get(ENV_PY_AUTORELOAD) or 0)
     if interval > 0:
         threading.Thread(target=autoreload, args=(interval, module_mtimes()), daemon=True, name="autoreload").start()
-    notify("READY=1")
+    if no_app_reason is None:
+        notify("READY=1")
+    else:
+        notify("READY=1\n%s=1\nSTATUS=no app loaded: %s" % (NOTIFY_NO_APP, no_app_reason))
     while True:
         sig = signal.sigwait(handled)
         if sig == signal.SIGTERM:

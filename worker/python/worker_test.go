@@ -24,7 +24,14 @@ import (
 // These tests run worker.py the way the master does, without a master:
 // real sockets on fds 3 and 4, a lifeline on fd 5, a notify socket.
 
-const python3 = "/usr/bin/python3"
+// python3 is the interpreter under test: Debian's, or SUPERVISE_TEST_PYTHON
+// (to run these tests on the oldest Python the worker supports).
+var python3 = func() string {
+	if p := os.Getenv("SUPERVISE_TEST_PYTHON"); p != "" {
+		return p
+	}
+	return "/usr/bin/python3"
+}()
 
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -50,6 +57,7 @@ type pyWorker struct {
 	http     string // host:port
 	lifeline *os.File
 	done     chan struct{}
+	notified map[string]string // the fields of its READY=1 message
 }
 
 func startWorker(t *testing.T, app string, extraArgs []string, env ...string) *pyWorker {
@@ -118,6 +126,9 @@ func startWorker(t *testing.T, app string, extraArgs []string, env ...string) *p
 		n, err := notify.Receive()
 		if err == nil && n.Fields["READY"] != "1" {
 			err = fmt.Errorf("notified %v", n.Fields)
+		}
+		if err == nil {
+			w.notified = n.Fields
 		}
 		ready <- err
 	}()
@@ -337,6 +348,12 @@ application = validator(inner)
 	if resp.StatusCode != 200 {
 		t.Fatalf("http: %d\n%s", resp.StatusCode, w.log.String())
 	}
+	// A chunked body is read before the app runs; the app gets a file
+	// and an exact CONTENT_LENGTH.
+	resps, bodies := w.exchange(t, "POST /v HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+	if len(resps) != 1 || resps[0].StatusCode != 200 || bodies[0] != "ok" {
+		t.Fatalf("chunked: %v %q\n%s", resps, bodies, w.log.String())
+	}
 	if strings.Contains(w.log.String(), "Warning") || strings.Contains(w.log.String(), "Traceback") {
 		t.Fatalf("the validator complained:\n%s", w.log.String())
 	}
@@ -387,7 +404,7 @@ func TestLifelineEOFEndsTheWorker(t *testing.T) {
 	w.waitLog(t, "lifeline closed")
 }
 
-func TestImportErrorExits22(t *testing.T) {
+func TestImportErrorWithNeedAppExits22(t *testing.T) {
 	if _, err := os.Stat(python3); err != nil {
 		t.Skip("no python3")
 	}
@@ -396,7 +413,7 @@ func TestImportErrorExits22(t *testing.T) {
 	os.WriteFile(script, python.Source, 0o600)
 	cmd := exec.Command(python3, script)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "SUPERVISE_PY_MODULE=does_not_exist", "SUPERVISE_WORKER_ID=2")
+	cmd.Env = append(os.Environ(), "SUPERVISE_PY_MODULE=does_not_exist", "SUPERVISE_WORKER_ID=2", ipc.EnvNeedApp+"=1")
 	out, _ := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); code != ipc.ExitAppLoadFailed {
 		t.Fatalf("exit %d, want %d\n%s", code, ipc.ExitAppLoadFailed, out)
