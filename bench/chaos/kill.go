@@ -23,7 +23,11 @@ type KillStorm struct {
 	Processes int
 	Every     time.Duration
 	For       time.Duration
-	Settle    time.Duration // how long to wait for the pool after the last kill; 0 means 10 s
+	// MinKills keeps the storm going past For until it has killed this
+	// many workers (at most 10 x For): on a loaded machine the pool may
+	// not be ready again by the next tick.
+	MinKills int
+	Settle   time.Duration // how long to wait for the pool after the last kill; 0 means 10 s
 }
 
 // KillResult is what a storm did and saw.
@@ -120,8 +124,8 @@ func (k KillStorm) Run() KillResult {
 	}()
 
 	tick := time.NewTicker(k.Every)
-	end := time.Now().Add(k.For)
-	for time.Now().Before(end) {
+	end, hardEnd := time.Now().Add(k.For), time.Now().Add(10*k.For)
+	for now := time.Now(); now.Before(end) || (res.Kills < k.MinKills && now.Before(hardEnd)); now = time.Now() {
 		<-tick.C
 		victim := k.pickReady(killed, &mu)
 		if victim == 0 {

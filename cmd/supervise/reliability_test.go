@@ -46,7 +46,7 @@ func TestKillStormUnderLoadFailsOnlyWhatTheVictimsHeld(t *testing.T) {
 	load := &chaos.Load{URL: base + "/pid", Clients: 8}
 	load.Start()
 	k := chaos.KillStorm{Master: master, Socket: sock, Stats: addr, Processes: 3,
-		Every: 200 * time.Millisecond, For: 3 * time.Second, Settle: 30 * time.Second}.Run()
+		Every: 200 * time.Millisecond, For: 3 * time.Second, MinKills: 10, Settle: 30 * time.Second}.Run()
 	res := load.Stop()
 	t.Logf("%v; load: %v", k, res)
 	if !k.MasterAlive || k.Kills < 10 || len(k.Errors) > 0 {
