@@ -120,7 +120,7 @@ func (l *Launcher) daemons() []DaemonSpec {
 		out = append(out, DaemonSpec{Name: cmd, Spec: func() (*ProcSpec, error) {
 			env := append(append([]string(nil), l.baseEnv...), l.cfg.Env...)
 			return &ProcSpec{Path: "/bin/sh", Args: []string{"/bin/sh", "-c", cmd}, Env: env, Dir: l.cfg.Chdir,
-				Files: []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}, Credential: l.cred, DeathSignal: syscall.SIGTERM}, nil
+				Files: []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}, Credential: l.cred, DeathSignal: syscall.SIGTERM, Log: l.rt.Sink}, nil
 		}})
 	}
 	return out
@@ -175,7 +175,7 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 	if l.cfg.PyAutoreload > 0 && w.ID == 1 && len(l.cfg.Exec) == 0 {
 		env = append(env, ipc.EnvPyAutoreload+"="+strconv.Itoa(l.cfg.PyAutoreload)) // one watcher is enough
 	}
-	return &ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred}, nil
+	return &ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred, Log: l.rt.Sink}, nil
 }
 
 func (l *Launcher) pythonEnv() []string {

@@ -110,7 +110,7 @@ func (l *Launcher) routerDaemon(self string) []DaemonSpec {
 	env := append(append([]string(nil), l.baseEnv...), l.cfg.Env...)
 	return []DaemonSpec{{Name: "http front end: " + strings.Join(args[1:], " "), Spec: func() (*ProcSpec, error) {
 		return &ProcSpec{Path: self, Args: args, Env: env, Dir: l.cfg.Chdir, Files: files,
-			Credential: l.cred, DeathSignal: 15}, nil
+			Credential: l.cred, DeathSignal: 15, Log: l.rt.Sink}, nil
 	}}}
 }
 
