@@ -40,6 +40,8 @@ type Config struct {
 	BufferSize        int
 	DisableLogging    bool
 	Logto             string
+	LogMaxsize        int    // log-maxsize: rotate the log file past this many bytes
+	LogBackupname     string // log-backupname: the rotated file's name
 	WorkerReloadMercy time.Duration
 	MinWorkerLifetime time.Duration
 	ReadyTimeout      time.Duration

@@ -131,3 +131,135 @@ func grepLines(lines []string, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// logServer runs the echo app over HTTP with its log in dir/app.log.
+func logServer(t *testing.T, extra ...string) (m *masterProc, base, logfile string) {
+	t.Helper()
+	py := debianPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	logfile = filepath.Join(dir, "app.log")
+	args := append([]string{"--http-socket", addr, "--module", "echo", "--processes", "2", "--threads", "2",
+		"--python-bin", py, "--chdir", dir, "--logto", logfile}, extra...)
+	m = startMaster(t, dir, args...)
+	waitFileLine(t, logfile, `all workers ready`)
+	return m, "http://" + addr, logfile
+}
+
+// requests sends n GETs of path from 4 clients and returns how many were
+// answered.
+func requests(t *testing.T, base, path string, n int) int {
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for c := 0; c < 4; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n/4; i++ {
+				if resp, err := http.Get(base + path); err == nil {
+					resp.Body.Close()
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return int(ok.Load())
+}
+
+// requestLines counts the request lines for path in the files.
+func requestLines(paths []string, path string) int {
+	n := 0
+	for _, p := range paths {
+		raw, _ := os.ReadFile(p)
+		n += strings.Count(string(raw), "request: method=GET path="+path+" ")
+	}
+	return n
+}
+
+// logrotate's create style: the file is moved, then postrotate sends
+// SIGHUP. The master reopens the log before it reloads: every request
+// line is in one of the two files, and none reaches the moved file once
+// the new one says "log reopened".
+func TestLogrotateCreateAndHUP(t *testing.T) {
+	m, base, logfile := logServer(t, "--log-reopen")
+	rotated := logfile + ".1"
+	var sent atomic.Int32
+	load := make(chan struct{})
+	go func() { // requests all through the rotation
+		defer close(load)
+		sent.Add(int32(requests(t, base, "/during", 200)))
+	}()
+	waitFileLine(t, logfile, `path=/during `)
+	if err := os.Rename(logfile, rotated); err != nil {
+		t.Fatal(err)
+	}
+	m.signal(syscall.SIGHUP)
+	waitFileLine(t, logfile, `log reopened`)
+	before, _ := os.ReadFile(rotated)
+	<-load
+	after := requests(t, base, "/after", 100)
+	waitFor(t, "every request line", func() bool {
+		return requestLines([]string{logfile, rotated}, "/during") == int(sent.Load()) && requestLines([]string{logfile}, "/after") == after
+	})
+	if now, _ := os.ReadFile(rotated); len(now) != len(before) {
+		t.Fatalf("the moved file grew after the reopen:\n%s", now[len(before):])
+	}
+	if requestLines([]string{rotated}, "/during") == 0 {
+		t.Fatal("no request line in the moved file: the rotation did not happen under load")
+	}
+}
+
+// logrotate's copytruncate style: the file is copied and emptied in
+// place; the master appends (O_APPEND), so the next lines start at the
+// beginning of the emptied file, not after a hole.
+func TestLogrotateCopytruncate(t *testing.T) {
+	_, base, logfile := logServer(t)
+	rotated := logfile + ".1"
+	first := requests(t, base, "/first", 100)
+	waitFor(t, "the first request lines", func() bool { return requestLines([]string{logfile}, "/first") == first })
+	raw, _ := os.ReadFile(logfile)
+	writeFile(t, rotated, string(raw))
+	if err := os.Truncate(logfile, 0); err != nil {
+		t.Fatal(err)
+	}
+	second := requests(t, base, "/second", 100)
+	waitFor(t, "the second request lines", func() bool { return requestLines([]string{logfile}, "/second") == second })
+	now, _ := os.ReadFile(logfile)
+	if len(now) == 0 || now[0] == 0 || requestLines([]string{logfile}, "/first") != 0 || requestLines([]string{rotated}, "/first") != first {
+		t.Fatalf("after copytruncate: the file starts with %q; want the second requests' lines from byte 0", now[:min(len(now), 40)])
+	}
+}
+
+// log-maxsize renames the file past the size (to FILE.<unix time> without
+// log-backupname) and goes on in a new one, losing no line.
+func TestLogMaxsize(t *testing.T) {
+	_, base, logfile := logServer(t, "--log-maxsize", "20000")
+	n := requests(t, base, "/sized", 200)
+	var files []string
+	waitFor(t, "every request line across the rotated files", func() bool {
+		files, _ = filepath.Glob(logfile + "*")
+		return requestLines(files, "/sized") == n
+	})
+	if len(files) != 2 || !matchString(`app\.log\.\d{10}$`, files[0]+files[1]) {
+		t.Fatalf("files %v, want app.log and app.log.<unix time>", files)
+	}
+	st, _ := os.Stat(logfile)
+	if st.Size() >= 20000 {
+		t.Fatalf("app.log is %d bytes after rotation at 20000", st.Size())
+	}
+}
+
+// SIGIO reopens the log without a reload (no worker is replaced).
+func TestSIGIOReopensTheLog(t *testing.T) {
+	m, _, logfile := logServer(t)
+	if err := os.Rename(logfile, logfile+".1"); err != nil {
+		t.Fatal(err)
+	}
+	m.signal(syscall.SIGIO)
+	waitFileLine(t, logfile, `log reopened`)
+	if raw, _ := os.ReadFile(logfile); strings.Contains(string(raw), "spawned worker") {
+		t.Fatalf("SIGIO reloaded the workers:\n%s", raw)
+	}
+}

@@ -50,6 +50,7 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "supervise:", err)
 		return 1
 	}
+	sink.SetRotation(int64(cfg.LogMaxsize), cfg.LogBackupname)
 	log := hclog.New(&hclog.LoggerOptions{
 		Name:       "supervise",
 		Level:      hclog.Info,
@@ -67,6 +68,7 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 			next, err := config.Load(args, environ)
 			if err == nil {
 				applyDemoDefaults(next)
+				sink.SetRotation(int64(next.LogMaxsize), next.LogBackupname)
 			}
 			return next, err
 		},
