@@ -42,6 +42,9 @@ type Config struct {
 	Logto             string
 	LogMaxsize        int    // log-maxsize: rotate the log file past this many bytes
 	LogBackupname     string // log-backupname: the rotated file's name
+	LogFormat         string // log-format: request lines in uWSGI's format language
+	LogStrftime       string // log-date's strftime format, for %(ftime)
+	LogFormatStrftime bool   // logformat-strftime: %(ftime) uses LogStrftime
 	WorkerReloadMercy time.Duration
 	MinWorkerLifetime time.Duration
 	ReadyTimeout      time.Duration

@@ -48,6 +48,11 @@ const (
 	EnvBufferSize = "SUPERVISE_BUFFER_SIZE"
 	// EnvDisableLogging is "1" when per-request log lines are off.
 	EnvDisableLogging = "SUPERVISE_DISABLE_LOGGING"
+	// EnvLogFormat is log-format: request lines in uWSGI's format language.
+	EnvLogFormat = "SUPERVISE_LOG_FORMAT"
+	// EnvLogStrftime is the strftime format %(ftime) uses (log-date's
+	// value with logformat-strftime); unset, %(ftime) is %(ltime).
+	EnvLogStrftime = "SUPERVISE_LOG_STRFTIME"
 )
 
 // The Python worker's application settings.

@@ -171,6 +171,12 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 	if l.cfg.DisableLogging {
 		env = append(env, ipc.EnvDisableLogging+"=1")
 	}
+	if l.cfg.LogFormat != "" {
+		env = append(env, ipc.EnvLogFormat+"="+l.cfg.LogFormat)
+		if l.cfg.LogFormatStrftime && l.cfg.LogStrftime != "" {
+			env = append(env, ipc.EnvLogStrftime+"="+l.cfg.LogStrftime)
+		}
+	}
 	env = append(env, l.pythonEnv()...)
 	if l.cfg.PyAutoreload > 0 && w.ID == 1 && len(l.cfg.Exec) == 0 {
 		env = append(env, ipc.EnvPyAutoreload+"="+strconv.Itoa(l.cfg.PyAutoreload)) // one watcher is enough

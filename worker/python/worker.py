@@ -31,6 +31,8 @@ ENV_THREADS = "SUPERVISE_THREADS"
 ENV_LIFELINE_FD = "SUPERVISE_LIFELINE_FD"
 ENV_BUFFER_SIZE = "SUPERVISE_BUFFER_SIZE"
 ENV_DISABLE_LOGGING = "SUPERVISE_DISABLE_LOGGING"
+ENV_LOG_FORMAT = "SUPERVISE_LOG_FORMAT"
+ENV_LOG_STRFTIME = "SUPERVISE_LOG_STRFTIME"
 ENV_PY_MODULE = "SUPERVISE_PY_MODULE"
 ENV_PY_CALLABLE = "SUPERVISE_PY_CALLABLE"
 ENV_PY_WSGI_FILE = "SUPERVISE_PY_WSGI_FILE"
@@ -101,6 +103,103 @@ def log_traceback(msg, **kv):
             os.write(2, ("  " + line + "\n").encode("utf-8", "replace"))
         except OSError:
             pass
+
+
+# log-format: uWSGI's request line language, compiled once at start into
+# one %-format and one tuple of expressions, so a request pays what the
+# fixed line costs.
+
+_LF_VARS = {
+    # request variables, "-" when empty (uWSGI's empty_var)
+    "uri": 'e.get("REQUEST_URI") or "-"', "method": 'e.get("REQUEST_METHOD") or "-"',
+    "user": 'e.get("REMOTE_USER") or "-"', "addr": 'e.get("REMOTE_ADDR") or "-"',
+    "host": 'e.get("HTTP_HOST") or e.get("SERVER_NAME") or "-"', "proto": 'e.get("SERVER_PROTOCOL") or "-"',
+    "uagent": 'e.get("HTTP_USER_AGENT") or "-"', "referer": 'e.get("HTTP_REFERER") or "-"',
+    # numbers
+    "status": "st", "rsize": "r.nbytes - r.hsize", "hsize": "r.hsize", "size": "r.nbytes",
+    "cl": '_lf_int(e.get("CONTENT_LENGTH"))',
+    "micros": "el // 1000", "msecs": "el // 1000000", "secs": '"%f" % (el / 1e9)',
+    "time": "int(t0)", "tmsecs": "int(t0 * 1000)", "tmicros": "int(t0 * 1000000)",
+    "epoch": "int(_time())", "ltime": '_strftime("%d/%b/%Y:%H:%M:%S %z", _localtime(t0))',
+    "ctime": "_ctime(t0)", "pid": "PID", "wid": "WORKER_ID", "core": "core", "switches": "1",
+    "vars": '_lf_nvars(e)', "headers": "len(r.headers or ())",
+    "werr": "int(we)", "rerr": "0", "ioerr": "int(we)", "modifier1": "0", "modifier2": "0",
+    "vsz": "_lf_mem(0)", "rss": "_lf_mem(1)", "vszM": "_lf_mem(0) >> 20", "rssM": "_lf_mem(1) >> 20",
+}
+
+
+def _lf_int(v):
+    try:
+        return int(v or 0)
+    except ValueError:
+        return 0
+
+
+def _lf_nvars(e):
+    return sum(1 for k in e if k.isupper())
+
+
+def _lf_mem(i):
+    try:
+        with open("/proc/self/statm") as f:
+            pages = f.read().split()
+        return int(pages[i]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def parse_log_format(fmt):
+    """Splits fmt into (is_variable, text) chunks exactly as uWSGI's
+    uwsgi_build_log_format does, quirks included."""
+    chunks = []
+    state, current, logvar = 0, 0, None
+    for i, c in enumerate(fmt):
+        if c == "%":
+            if state == 0:
+                state = 1
+        elif c == "(":
+            if state == 1:
+                state = 2
+        elif c == ")":
+            if logvar is not None:
+                chunks.append((True, fmt[logvar:i]))
+                state, logvar, current = 0, None, i + 1
+        else:
+            if state == 2:
+                chunks.append((False, fmt[current:max(current, i - 2)]))
+                logvar = i
+            state = 0
+    if len(fmt) > current:
+        chunks.append((False, fmt[current:]))
+    return chunks
+
+
+def compile_log_format(fmt, ftime=""):
+    """Returns f(e, r, st, el, core, we) -> the request line for environ e,
+    Response r, status st, elapsed ns el, thread core, write error we."""
+    out, args = [], []
+    for is_var, text in parse_log_format(fmt):
+        if not is_var:
+            out.append(text.replace("%", "%%"))
+            continue
+        if text == "ftime":
+            expr = "_strftime(%r, _localtime(t0))" % ftime if ftime else _LF_VARS["ltime"]
+        elif text.startswith("var."):
+            expr = "e.get(%r) or \"-\"" % text[4:]
+        else:
+            expr = _LF_VARS.get(text, '"-"')  # a logvar: uwsgi.set_logvar does not exist here
+        out.append("%s")
+        args.append("(%s)" % expr)
+    need_t0 = any("t0" in a for a in args)
+    src = "def line(e, r, st, el, core, we):\n"
+    if need_t0:
+        src += "    t0 = _time() - el / 1e9\n"
+    src += "    return %r %% (%s)\n" % ("".join(out) + "\n", "".join(a + ", " for a in args))
+    scope = {"_time": time.time, "_strftime": time.strftime, "_localtime": time.localtime,
+             "_ctime": time.ctime, "_lf_int": _lf_int, "_lf_nvars": _lf_nvars, "_lf_mem": _lf_mem,
+             "PID": PID, "WORKER_ID": WORKER_ID}
+    exec(src, scope)
+    return scope["line"]
 
 
 # ------------------------------------------------------------- scoreboard
@@ -426,7 +525,7 @@ class Response(object):
     """start_response and the body writer for one request."""
 
     __slots__ = ("conn", "proto", "status", "headers", "sent", "nbytes", "chunked",
-                 "keepalive", "head_only", "length", "code")
+                 "keepalive", "head_only", "length", "code", "hsize")
 
     def __init__(self, conn, proto, keepalive=False, head_only=False):
         self.conn = conn
@@ -440,6 +539,7 @@ class Response(object):
         self.head_only = head_only
         self.length = None
         self.code = 0
+        self.hsize = 0  # the status line and headers' bytes, for log-format
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info:
@@ -487,7 +587,9 @@ class Response(object):
         if not self.keepalive and not said_close:
             lines.append("Connection: close\r\n")
         lines.append("\r\n")
-        return "".join(lines).encode("latin-1")
+        head = "".join(lines).encode("latin-1")
+        self.hsize = len(head)
+        return head
 
     def write(self, data, final=False):
         if not self.sent:
@@ -547,6 +649,9 @@ class Worker(object):
         self.on_conn = [False] * self.threads  # per thread: serving a connection (one writer each)
         self.buffer_size = int(env.get(ENV_BUFFER_SIZE, "4096"))
         self.log_requests = env.get(ENV_DISABLE_LOGGING, "") != "1"
+        self.log_format = None
+        if env.get(ENV_LOG_FORMAT):
+            self.log_format = compile_log_format(env[ENV_LOG_FORMAT], env.get(ENV_LOG_STRFTIME, ""))
         self.stopping = False
         self.wake_r, self.wake_w = os.pipe()
         self.listeners = []
@@ -872,9 +977,12 @@ class Worker(object):
         if self.log_requests:
             status = resp.code or (500 if failed else 0)
             buf = self.local.logbuf
-            buf.append("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
-                _timestamp(), NAME, environ.get("REQUEST_METHOD"), _quote(environ.get("REQUEST_URI") or environ.get("PATH_INFO")),
-                status, resp.nbytes, elapsed / 1e6, PID, environ.get("REMOTE_ADDR", "-")))
+            if self.log_format is not None:
+                buf.append(self.log_format(environ, resp, status, elapsed, core, write_error))
+            else:
+                buf.append("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
+                    _timestamp(), NAME, environ.get("REQUEST_METHOD"), _quote(environ.get("REQUEST_URI") or environ.get("PATH_INFO")),
+                    status, resp.nbytes, elapsed / 1e6, PID, environ.get("REMOTE_ADDR", "-")))
             if len(buf) >= LOG_BATCH:
                 self.flush_log()
 

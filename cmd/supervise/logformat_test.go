@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+const formatApp = `def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-A", "1")])
+    return [b"hello world\n"]
+`
+
+// The part before " | " must match uWSGI's byte for byte; after it the
+// clock's fields, compared with every number masked.
+const uwsgiLogFormat = `%(addr) - %(user) "%(method) %(uri) %(proto)" %(status) %(rsize) "%(referer)" "%(uagent)" %(host) ` +
+	`%(var.HTTP_X_TEST) %(var.QUERY_STRING) %(cookie.sid) %(nolv) %(core) %(wid) %(cl) %(headers) %(switches) %(werr) %(%(x)) 50% ` +
+	`| [%(ltime)] [%(ctime)] [%(ftime)] %(time) %(epoch) %(tmsecs) %(tmicros) %(msecs) %(micros) %(secs)`
+
+var formatRequests = []string{
+	"GET /p?q=1 HTTP/1.1\r\nHost: ex.com\r\nUser-Agent: ua/1\r\nReferer: http://r/\r\nX-Test: xt\r\nCookie: sid=abc; o=1\r\nConnection: close\r\n\r\n",
+	"POST /post HTTP/1.0\r\nHost: ex.com\r\nContent-Length: 3\r\n\r\nabc",
+	"GET /missing%20x HTTP/1.0\r\nHost: h\r\n\r\n",
+}
+
+// log-format lines from a Python worker equal uWSGI 2.0.21's for the same
+// requests.
+func TestLogFormatMatchesUWSGI(t *testing.T) {
+	uwsgi := requireTool(t, "uwsgi", "--version")
+	py := debianPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "app.py"), formatApp)
+	flags := []string{"--log-format", uwsgiLogFormat, "--log-date=%Y-%m-%d", "--logformat-strftime"}
+
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ulog := filepath.Join(dir, "uwsgi.log")
+	cmd := exec.Command(uwsgi, append([]string{"--plugins", "python3", "--http-socket", addr, "--wsgi-file", "app.py",
+		"--chdir", dir, "--master", "--processes", "1", "--logto", ulog}, flags...)...)
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	want := sendAndCollect(t, addr, ulog)
+
+	addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	slog := filepath.Join(dir, "supervise.log")
+	startMaster(t, dir, append([]string{"--http-socket", addr, "--wsgi-file", "app.py", "--processes", "1",
+		"--python-bin", py, "--chdir", dir, "--logto", slog}, flags...)...)
+	got := sendAndCollect(t, addr, slog)
+
+	digits := regexp.MustCompile(`\d+`)
+	for i := range want {
+		w, g := strings.SplitN(want[i], " | ", 2), strings.SplitN(got[i], " | ", 2)
+		if len(w) != 2 || len(g) != 2 || w[0] != g[0] || digits.ReplaceAllString(w[1], "0") != digits.ReplaceAllString(g[1], "0") {
+			t.Errorf("request %d:\nuwsgi:     %q\nsupervise: %q", i, want[i], got[i])
+		}
+	}
+}
+
+// sendAndCollect waits for the server at addr, sends formatRequests one
+// connection each, and returns the request lines its log got.
+func sendAndCollect(t *testing.T, addr, logfile string) []string {
+	t.Helper()
+	waitFor(t, "a server on "+addr, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	for _, raw := range formatRequests {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, raw)
+		io.ReadAll(c)
+		c.Close()
+	}
+	var lines []string
+	waitFor(t, "the request lines in "+logfile, func() bool {
+		raw, _ := os.ReadFile(logfile)
+		lines = nil
+		for _, l := range strings.Split(string(raw), "\n") {
+			if strings.Contains(l, " | [") {
+				lines = append(lines, l)
+			}
+		}
+		return len(lines) >= len(formatRequests)
+	})
+	return lines
+}
