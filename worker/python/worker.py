@@ -120,12 +120,24 @@ _LF_VARS = {
     "cl": '_lf_int(e.get("CONTENT_LENGTH"))',
     "micros": "el // 1000", "msecs": "el // 1000000", "secs": '"%f" % (el / 1e9)',
     "time": "int(t0)", "tmsecs": "int(t0 * 1000)", "tmicros": "int(t0 * 1000000)",
-    "epoch": "int(_time())", "ltime": '_strftime("%d/%b/%Y:%H:%M:%S %z", _localtime(t0))',
-    "ctime": "_ctime(t0)", "pid": "PID", "wid": "WORKER_ID", "core": "core", "switches": "1",
+    "epoch": "int(_time())", "ltime": "_ltime(t0)", "ctime": "_ctime(int(t0))", "pid": "PID", "wid": "WORKER_ID", "core": "core", "switches": "1",
     "vars": '_lf_nvars(e)', "headers": "len(r.headers or ())",
     "werr": "int(we)", "rerr": "0", "ioerr": "int(we)", "modifier1": "0", "modifier2": "0",
     "vsz": "_lf_mem(0)", "rss": "_lf_mem(1)", "vszM": "_lf_mem(0) >> 20", "rssM": "_lf_mem(1) >> 20",
 }
+
+
+def _lf_clock(fmt):
+    """strftime(fmt) of a local time, computed once a second."""
+    cache = [(-1, "")]
+
+    def at(t):
+        sec = int(t)
+        hit = cache[0]
+        if hit[0] != sec:
+            hit = cache[0] = (sec, time.strftime(fmt, time.localtime(sec)))
+        return hit[1]
+    return at
 
 
 def _lf_int(v):
@@ -183,7 +195,7 @@ def compile_log_format(fmt, ftime=""):
             out.append(text.replace("%", "%%"))
             continue
         if text == "ftime":
-            expr = "_strftime(%r, _localtime(t0))" % ftime if ftime else _LF_VARS["ltime"]
+            expr = "_ftime(t0)" if ftime else _LF_VARS["ltime"]
         elif text.startswith("var."):
             expr = "e.get(%r) or \"-\"" % text[4:]
         else:
@@ -195,8 +207,8 @@ def compile_log_format(fmt, ftime=""):
     if need_t0:
         src += "    t0 = _time() - el / 1e9\n"
     src += "    return %r %% (%s)\n" % ("".join(out) + "\n", "".join(a + ", " for a in args))
-    scope = {"_time": time.time, "_strftime": time.strftime, "_localtime": time.localtime,
-             "_ctime": time.ctime, "_lf_int": _lf_int, "_lf_nvars": _lf_nvars, "_lf_mem": _lf_mem,
+    scope = {"_time": time.time, "_ltime": _lf_clock("%d/%b/%Y:%H:%M:%S %z"),
+             "_ftime": _lf_clock(ftime or "%c"), "_ctime": time.ctime, "_lf_int": _lf_int, "_lf_nvars": _lf_nvars, "_lf_mem": _lf_mem,
              "PID": PID, "WORKER_ID": WORKER_ID}
     exec(src, scope)
     return scope["line"]
