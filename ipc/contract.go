@@ -53,6 +53,9 @@ const (
 	// EnvLogStrftime is the strftime format %(ftime) uses (log-date's
 	// value with logformat-strftime); unset, %(ftime) is %(ltime).
 	EnvLogStrftime = "SUPERVISE_LOG_STRFTIME"
+	// EnvLogOnly, with EnvDisableLogging, is the requests still logged:
+	// comma-separated 4xx, 5xx, zero, slow=MS, big=BYTES (config.LogOnly).
+	EnvLogOnly = "SUPERVISE_LOG_ONLY"
 )
 
 // The Python worker's application settings.

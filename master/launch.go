@@ -170,6 +170,9 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 	}
 	if l.cfg.DisableLogging {
 		env = append(env, ipc.EnvDisableLogging+"=1")
+		if only := l.cfg.LogOnly.Env(); only != "" {
+			env = append(env, ipc.EnvLogOnly+"="+only)
+		}
 	}
 	if l.cfg.LogFormat != "" {
 		env = append(env, ipc.EnvLogFormat+"="+l.cfg.LogFormat)

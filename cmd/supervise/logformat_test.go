@@ -99,3 +99,41 @@ func sendAndCollect(t *testing.T, addr, logfile string) []string {
 	})
 	return lines
 }
+
+const statusApp = `import time
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/err":
+        raise RuntimeError("boom")
+    if path == "/slow":
+        time.sleep(0.3)
+    body = {"/big": b"b" * 5000, "/empty": b""}.get(path, b"ok")
+    start_response("404 Not Found" if path.startswith("/nf") else "200 OK", [("Content-Type", "text/plain")])
+    return [body]
+`
+
+// With disable-logging, log-4xx, log-5xx, log-slow, log-big and log-zero
+// still log the requests that match any one of them, and only those.
+func TestDisableLoggingWithExceptions(t *testing.T) {
+	py := debianPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "status.py"), statusApp)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	logfile := filepath.Join(dir, "app.log")
+	startMaster(t, dir, "--http-socket", addr, "--module", "status", "--processes", "1", "--threads", "1",
+		"--python-bin", py, "--chdir", dir, "--logto", logfile, "--disable-logging",
+		"--log-4xx", "--log-5xx", "--log-slow", "200", "--log-big", "4000", "--log-zero")
+	waitFileLine(t, logfile, `all workers ready`)
+	for _, p := range []string{"/ok", "/nf", "/err", "/slow", "/big", "/empty", "/ok2", "/nf-last"} {
+		get(t, "http://"+addr+p)
+	}
+	waitFileLine(t, logfile, `path=/nf-last `)
+	raw, _ := os.ReadFile(logfile)
+	var logged []string
+	for _, m := range regexp.MustCompile(`request: method=GET path=(\S+) status=(\d+)`).FindAllStringSubmatch(string(raw), -1) {
+		logged = append(logged, m[1]+" "+m[2])
+	}
+	if got, want := strings.Join(logged, ","), "/nf 404,/err 500,/slow 200,/big 200,/empty 200,/nf-last 404"; got != want {
+		t.Fatalf("logged %s\nwant   %s", got, want)
+	}
+}

@@ -33,6 +33,7 @@ ENV_BUFFER_SIZE = "SUPERVISE_BUFFER_SIZE"
 ENV_DISABLE_LOGGING = "SUPERVISE_DISABLE_LOGGING"
 ENV_LOG_FORMAT = "SUPERVISE_LOG_FORMAT"
 ENV_LOG_STRFTIME = "SUPERVISE_LOG_STRFTIME"
+ENV_LOG_ONLY = "SUPERVISE_LOG_ONLY"
 ENV_PY_MODULE = "SUPERVISE_PY_MODULE"
 ENV_PY_CALLABLE = "SUPERVISE_PY_CALLABLE"
 ENV_PY_WSGI_FILE = "SUPERVISE_PY_WSGI_FILE"
@@ -158,6 +159,28 @@ def _lf_mem(i):
         return int(pages[i]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def log_only_rule(spec):
+    """With disable-logging: f(status, body bytes, elapsed ns) -> whether
+    the request is logged anyway (uWSGI's log-4xx, log-5xx, log-slow,
+    log-big, log-zero: any one that matches); None when none is set."""
+    tests = []
+    for part in spec.split(","):
+        name, _, val = part.partition("=")
+        if name == "4xx":
+            tests.append(lambda st, size, el: 400 <= st <= 499)
+        elif name == "5xx":
+            tests.append(lambda st, size, el: 500 <= st <= 599)
+        elif name == "zero":
+            tests.append(lambda st, size, el: size == 0)
+        elif name == "slow" and val.isdigit():
+            tests.append(lambda st, size, el, ms=int(val): el // 1000000 >= ms)
+        elif name == "big" and val.isdigit():
+            tests.append(lambda st, size, el, b=int(val): size >= b)
+    if not tests:
+        return None
+    return lambda st, size, el: any(t(st, size, el) for t in tests)
 
 
 def parse_log_format(fmt):
@@ -662,6 +685,7 @@ class Worker(object):
         self.buffer_size = int(env.get(ENV_BUFFER_SIZE, "4096"))
         self.log_requests = env.get(ENV_DISABLE_LOGGING, "") != "1"
         self.log_format = None
+        self.log_only = None if self.log_requests else log_only_rule(env.get(ENV_LOG_ONLY, ""))
         if env.get(ENV_LOG_FORMAT):
             self.log_format = compile_log_format(env[ENV_LOG_FORMAT], env.get(ENV_LOG_STRFTIME, ""))
         self.stopping = False
@@ -986,8 +1010,8 @@ class Worker(object):
                     log_traceback("the app's close() raised")
         elapsed = time.monotonic_ns() - started
         self.local.board[1](resp.nbytes, elapsed // 1000, failed, write_error)
-        if self.log_requests:
-            status = resp.code or (500 if failed else 0)
+        status = resp.code or (500 if failed else 0)
+        if self.log_requests or (self.log_only is not None and self.log_only(status, resp.nbytes - resp.hsize, elapsed)):
             buf = self.local.logbuf
             if self.log_format is not None:
                 buf.append(self.log_format(environ, resp, status, elapsed, core, write_error))
