@@ -47,6 +47,7 @@ type Config struct {
 	LogFormat         string  // log-format: request lines in uWSGI's format language
 	LogStrftime       string  // log-date's strftime format, for %(ftime)
 	LogFormatStrftime bool    // logformat-strftime: %(ftime) uses LogStrftime
+	LogJSON           bool    // log-encoder = json, log-json: every line one JSON object
 	LogOnly           LogOnly // log-4xx, log-5xx, log-slow, log-big, log-zero
 	WorkerReloadMercy time.Duration
 	MinWorkerLifetime time.Duration

@@ -14,6 +14,17 @@ import (
 // dropped, commands the setup needs never run, a socket nobody answers
 // on). The table is appended to the main one (see options.go).
 
+// setLogEncoder takes uWSGI's bare json encoder; any other (prefix,
+// format, a json template) is ignored with a notice.
+func setLogEncoder(l *loader, v string) error {
+	if strings.TrimSpace(v) == "json" {
+		l.cfg.LogJSON = true
+		return nil
+	}
+	l.notice("log-encoder "+v, fmt.Sprintf("log-encoder = %s: ignored (only a bare json is implemented; lines stay as they are)", v))
+	return nil
+}
+
 // harmless options change nothing that matters under supervise.
 func harmless(name string, aliases []string, kind Kind, why string) Option {
 	return Option{Name: name, Aliases: aliases, Kind: kind, Status: Ignored, Help: "harmless: " + why}
@@ -158,7 +169,8 @@ var longTail = append([]Option{
 	differs("log-sendfile", nil, Bool, "with disable-logging no request is logged, sendfile or not"),
 	differs("log-ioerror", nil, Bool, "with disable-logging no request is logged, even with an I/O error"),
 	differs("log-micros", nil, Bool, "the default request line has duration in ms; use log-format with %(micros)"),
-	differs("log-encoder", nil, List, "not implemented: lines stay plain (the master's, the workers' and request lines in the same key=value shape)"),
+	works("log-encoder", nil, List, "", "json: every line (the master's, the workers', request lines, and what apps print) is one JSON object with @timestamp, @level, @module, @message and the line's fields; other encoders and json templates are ignored with a notice", setLogEncoder),
+	works("log-json", nil, Bool, "false", "supervise's shorthand for log-encoder = json", boolean(func(c *Config) *bool { return &c.LogJSON })),
 	differs("log-req-encoder", nil, List, "not implemented: request lines stay plain"),
 	differs("log-route", nil, List, "not implemented: every line goes to the one log (logto)"),
 	differs("log-req-route", nil, List, "not implemented: request lines go to the one log (logto)"),

@@ -56,6 +56,9 @@ const (
 	// EnvLogOnly, with EnvDisableLogging, is the requests still logged:
 	// comma-separated 4xx, 5xx, zero, slow=MS, big=BYTES (config.LogOnly).
 	EnvLogOnly = "SUPERVISE_LOG_ONLY"
+	// EnvLogJSON is "1" when every log line is one JSON object
+	// (log-encoder = json).
+	EnvLogJSON = "SUPERVISE_LOG_JSON"
 )
 
 // The Python worker's application settings.

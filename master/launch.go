@@ -174,6 +174,9 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 			env = append(env, ipc.EnvLogOnly+"="+only)
 		}
 	}
+	if l.cfg.LogJSON {
+		env = append(env, ipc.EnvLogJSON+"=1")
+	}
 	if l.cfg.LogFormat != "" {
 		env = append(env, ipc.EnvLogFormat+"="+l.cfg.LogFormat)
 		if l.cfg.LogFormatStrftime && l.cfg.LogStrftime != "" {

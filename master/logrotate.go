@@ -49,11 +49,15 @@ func (s *LogSink) rotateLocked() {
 	if to == "" {
 		to = s.path + "." + strconv.FormatInt(now.Unix(), 10)
 	}
-	fmt.Fprintf(s.f, "%s [INFO]  supervise.log: log-maxsize reached, rotating: size=%d rotated_to=%s\n",
-		now.Format("2006-01-02T15:04:05.000Z0700"), size, to)
+	if s.json {
+		s.f.Write(appendJSONLine(nil, "info", "supervise.log", "log-maxsize reached, rotating", now, "size", size, "rotated_to", to))
+	} else {
+		fmt.Fprintf(s.f, "%s [INFO]  supervise.log: log-maxsize reached, rotating: size=%d rotated_to=%s\n",
+			now.Format(LogTimeFormat), size, to)
+	}
 	if err := os.Rename(s.path, to); err != nil {
 		fmt.Fprintf(s.f, "%s [ERROR] supervise.log: cannot rotate the log (check log-backupname's directory): error=%q\n",
-			now.Format("2006-01-02T15:04:05.000Z0700"), err.Error())
+			now.Format(LogTimeFormat), err.Error())
 		s.written = 0 // try again after another maxsize
 		return
 	}

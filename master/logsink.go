@@ -23,11 +23,13 @@ type LogSink struct {
 	f    *os.File
 	fail sync.Once
 
+	json    bool     // log-encoder = json: wrap plain lines (jsonLines)
 	rot     rotation // log-maxsize: rotation by size
 	written int64    // bytes in the current file, for rot
 
 	pipes   sync.Mutex
 	readers map[*os.File]bool // per-process pipes being drained, for an upgrade
+	active  sync.WaitGroup    // their drains, for Flush
 }
 
 // OpenLogSink appends to path, or writes to stderr when path is "".
@@ -107,7 +109,7 @@ func lineDrain(s *LogSink, r io.Reader) {
 		}
 		if err != nil {
 			if held > 0 {
-				s.Write(append(buf[:held:held], '\n'))
+				s.writeProcessLines(append(buf[:held:held], '\n'))
 			}
 			return
 		}
@@ -123,15 +125,27 @@ func lineDrain(s *LogSink, r io.Reader) {
 func (s *LogSink) writeLines(b []byte) int {
 	end := bytes.LastIndexByte(b, '\n') + 1
 	if end > 0 {
-		s.Write(b[:end])
+		s.writeProcessLines(b[:end])
 	}
 	rest := b[end:]
 	for len(rest) > maxLogLine {
 		line := append(append(make([]byte, 0, maxLogLine+1), rest[:maxLogLine]...), '\n')
-		s.Write(line)
+		s.writeProcessLines(line)
 		rest = rest[maxLogLine:]
 	}
 	return copy(b, rest)
+}
+
+// writeProcessLines writes whole lines a process wrote, each wrapped in
+// a JSON object in JSON mode unless it is one already.
+func (s *LogSink) writeProcessLines(b []byte) {
+	s.mu.Lock()
+	on := s.json
+	s.mu.Unlock()
+	if on {
+		b = jsonLines(b, time.Now())
+	}
+	s.Write(b)
 }
 
 // logBatchDelay bounds how late a worker's log line reaches the file.
@@ -161,13 +175,30 @@ func (s *LogSink) drain(r *os.File) {
 	s.pipes.Lock()
 	s.readers[r] = true
 	s.pipes.Unlock()
+	s.active.Add(1)
 	go func() {
+		defer s.active.Done()
 		lineDrain(s, r)
 		s.pipes.Lock()
 		delete(s.readers, r)
 		s.pipes.Unlock()
 		r.Close()
 	}()
+}
+
+// Flush waits, at most d, until every process's pipe is drained: once
+// the processes are gone, their last lines reach the log before the
+// master exits.
+func (s *LogSink) Flush(d time.Duration) {
+	if s == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { s.active.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }
 
 // openPipes is the read ends of the pipes being drained, for an upgrade

@@ -52,6 +52,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, 
 			case <-time.After(2 * time.Second):
 			}
 		}
+		sink.Flush(2 * time.Second) // and each process's own pipe
 		for _, f := range []*os.File{rt.logR, rt.Lifeline, rt.lifelineW, rt.Stdin} {
 			if f != nil {
 				f.Close()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -261,5 +262,53 @@ func TestSIGIOReopensTheLog(t *testing.T) {
 	waitFileLine(t, logfile, `log reopened`)
 	if raw, _ := os.ReadFile(logfile); strings.Contains(string(raw), "spawned worker") {
 		t.Fatalf("SIGIO reloaded the workers:\n%s", raw)
+	}
+}
+
+// log-encoder = json: every line of the file, the master's, the workers'
+// and request lines, and what the app prints and the traceback it raises,
+// is one JSON object with the same four keys; log-json is the shorthand.
+func TestLogEncoderJSON(t *testing.T) {
+	for _, flag := range []string{"--log-encoder=json", "--log-json"} {
+		py := debianPython(t)
+		dir := shortTempDir(t)
+		writeFile(t, filepath.Join(dir, "noisy.py"), noisyApp)
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		logfile := filepath.Join(dir, "app.log")
+		m := startMaster(t, dir, "--http-socket", addr, "--module", "noisy", "--processes", "2", "--threads", "1",
+			"--python-bin", py, "--chdir", dir, "--logto", logfile, flag)
+		waitFileLine(t, logfile, `all workers ready`)
+		for i := 0; i < 6; i++ {
+			get(t, "http://"+addr+"/j")
+		}
+		m.signal(syscall.SIGTERM)
+		m.waitExit()
+		raw, _ := os.ReadFile(logfile)
+		kinds := map[string]int{}
+		for _, l := range strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n") {
+			var obj map[string]any
+			if err := json.Unmarshal([]byte(l), &obj); err != nil {
+				t.Fatalf("%s: not a JSON line: %q", flag, l)
+			}
+			for _, k := range []string{"@timestamp", "@level", "@module", "@message"} {
+				if _, ok := obj[k]; !ok {
+					t.Fatalf("%s: line without %s: %q", flag, k, l)
+				}
+			}
+			msg, _ := obj["@message"].(string)
+			switch {
+			case obj["@message"] == "request" && obj["path"] == "/j":
+				kinds["request"]++
+			case strings.HasPrefix(msg, "piece-A "):
+				kinds["app"]++
+			case obj["traceback"] != nil:
+				kinds["traceback"]++
+			case strings.HasPrefix(fmt.Sprint(obj["@module"]), "supervise"):
+				kinds["master"]++
+			}
+		}
+		if kinds["request"] != 6 || kinds["app"] != 6 || kinds["traceback"] != 2 || kinds["master"] < 4 {
+			t.Fatalf("%s: lines by kind %v; want 6 requests, 6 app lines, 2 tracebacks, the master's", flag, kinds)
+		}
 	}
 }

@@ -51,11 +51,13 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 		return 1
 	}
 	sink.SetRotation(int64(cfg.LogMaxsize), cfg.LogBackupname)
+	sink.SetJSON(cfg.LogJSON)
 	log := hclog.New(&hclog.LoggerOptions{
 		Name:       "supervise",
 		Level:      hclog.Info,
 		Output:     sink,
-		TimeFormat: "2006-01-02T15:04:05.000Z0700",
+		TimeFormat: master.LogTimeFormat,
+		JSONFormat: cfg.LogJSON,
 	})
 	if demo != "" {
 		log.Info(demo)

@@ -9,6 +9,7 @@
 import atexit
 import errno
 import importlib
+import json
 import importlib.util
 import mmap
 import os
@@ -34,6 +35,7 @@ ENV_DISABLE_LOGGING = "SUPERVISE_DISABLE_LOGGING"
 ENV_LOG_FORMAT = "SUPERVISE_LOG_FORMAT"
 ENV_LOG_STRFTIME = "SUPERVISE_LOG_STRFTIME"
 ENV_LOG_ONLY = "SUPERVISE_LOG_ONLY"
+ENV_LOG_JSON = "SUPERVISE_LOG_JSON"
 ENV_PY_MODULE = "SUPERVISE_PY_MODULE"
 ENV_PY_CALLABLE = "SUPERVISE_PY_CALLABLE"
 ENV_PY_WSGI_FILE = "SUPERVISE_PY_WSGI_FILE"
@@ -81,9 +83,22 @@ def _timestamp():
     return "%s.%03dZ" % (_ts_cache[1], int((now - sec) * 1000))
 
 
+LOG_JSON = os.environ.get(ENV_LOG_JSON, "") == "1"  # log-encoder = json
+
+
+def json_line(level, msg, kv):
+    """One line in hclog's JSON shape (keys sorted, as hclog writes them)."""
+    fields = {k: v if isinstance(v, (int, float, bool)) or v is None else str(v) for k, v in kv.items()}
+    fields.update({"@timestamp": _timestamp(), "@level": level.lower(), "@module": NAME, "@message": msg})
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def log(level, msg, **kv):
-    tail = "".join(" %s=%s" % (k, _quote(v)) for k, v in kv.items())
-    line = "%s [%s]%s%s: %s%s\n" % (_timestamp(), level, " " * (6 - len(level)), NAME, msg, ":" + tail if tail else "")
+    if LOG_JSON:
+        line = json_line(level, msg, kv)
+    else:
+        tail = "".join(" %s=%s" % (k, _quote(v)) for k, v in kv.items())
+        line = "%s [%s]%s%s: %s%s\n" % (_timestamp(), level, " " * (6 - len(level)), NAME, msg, ":" + tail if tail else "")
     try:
         os.write(2, line.encode("utf-8", "replace"))
     except OSError:
@@ -98,6 +113,9 @@ def _quote(v):
 
 
 def log_traceback(msg, **kv):
+    if LOG_JSON:  # the traceback is a field of the one line
+        log("ERROR", msg, traceback=traceback.format_exc().rstrip(), **kv)
+        return
     log("ERROR", msg, **kv)
     for line in traceback.format_exc().rstrip().splitlines():
         try:
@@ -1013,7 +1031,15 @@ class Worker(object):
         status = resp.code or (500 if failed else 0)
         if self.log_requests or (self.log_only is not None and self.log_only(status, resp.nbytes - resp.hsize, elapsed)):
             buf = self.local.logbuf
-            if self.log_format is not None:
+            if LOG_JSON:
+                if self.log_format is not None:
+                    buf.append(json_line("INFO", self.log_format(environ, resp, status, elapsed, core, write_error)[:-1], {}))
+                else:
+                    buf.append(json_line("INFO", "request", {
+                        "method": environ.get("REQUEST_METHOD"), "path": environ.get("REQUEST_URI") or environ.get("PATH_INFO"),
+                        "status": status, "bytes": resp.nbytes, "duration_ms": round(elapsed / 1e6, 2), "pid": PID,
+                        "remote": environ.get("REMOTE_ADDR", "-")}))
+            elif self.log_format is not None:
                 buf.append(self.log_format(environ, resp, status, elapsed, core, write_error))
             else:
                 buf.append("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
