@@ -1,5 +1,5 @@
 """CPU per request line: supervise's fixed request line against log-format
-lines (uWSGI's default-like combined format and a long one), formatted by
+lines and log-encoder = json's (uWSGI's default-like combined format and a long one), formatted by
 the Python worker's own code. One process, no I/O: the cost the worker's
 request path pays per line. Usage: /usr/bin/python3 bench/logformat.py"""
 import os, runpy, sys, timeit, types
@@ -19,9 +19,18 @@ def fixed():
 
 combined = w["compile_log_format"]('%(addr) - %(user) [%(ltime)] "%(method) %(uri) %(proto)" %(status) %(size) "%(referer)" "%(uagent)" %(msecs)')
 short = w["compile_log_format"]('%(addr) %(method) %(uri) %(status) %(size) %(msecs)')
+jr, jstr = w["JSON_REQUEST"], w["_jstr"]
+
+
+def json_request():  # the worker's JSON request line, as run_app builds it
+    return jr % (ts(), resp.nbytes, 1234567 / 1e6, jstr(env.get("REQUEST_METHOD") or ""),
+                 jstr(env.get("REQUEST_URI") or env.get("PATH_INFO") or ""), jstr(env.get("REMOTE_ADDR", "-")), 200)
+
+
 N = 200000
 for label, f in [("fixed line (default)", fixed),
                  ("log-format short (no clock)", lambda: short(env, resp, 200, 1234567, 0, False)),
-                 ("log-format combined (ltime)", lambda: combined(env, resp, 200, 1234567, 0, False))]:
+                 ("log-format combined (ltime)", lambda: combined(env, resp, 200, 1234567, 0, False)),
+                 ("log-encoder json (request)", json_request)]:
     best = min(timeit.repeat(f, number=N, repeat=5)) / N
     print("%-30s %6.2f us/line" % (label, best * 1e6))

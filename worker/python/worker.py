@@ -93,6 +93,14 @@ def json_line(level, msg, kv):
     return json.dumps(fields, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+# The JSON request line, keys sorted as json_line writes them; strings go
+# through the json module's C string encoder, which quotes and escapes.
+_jstr = json.encoder.encode_basestring
+JSON_REQUEST = ('{"@level": "info", "@message": "request", "@module": ' + _jstr(NAME) +
+                ', "@timestamp": "%s", "bytes": %d, "duration_ms": %.2f, "method": %s, "path": %s, "pid": ' +
+                str(PID) + ', "remote": %s, "status": %d}\n')
+
+
 def log(level, msg, **kv):
     if LOG_JSON:
         line = json_line(level, msg, kv)
@@ -1035,10 +1043,10 @@ class Worker(object):
                 if self.log_format is not None:
                     buf.append(json_line("INFO", self.log_format(environ, resp, status, elapsed, core, write_error)[:-1], {}))
                 else:
-                    buf.append(json_line("INFO", "request", {
-                        "method": environ.get("REQUEST_METHOD"), "path": environ.get("REQUEST_URI") or environ.get("PATH_INFO"),
-                        "status": status, "bytes": resp.nbytes, "duration_ms": round(elapsed / 1e6, 2), "pid": PID,
-                        "remote": environ.get("REMOTE_ADDR", "-")}))
+                    buf.append(JSON_REQUEST % (
+                        _timestamp(), resp.nbytes, elapsed / 1e6, _jstr(environ.get("REQUEST_METHOD") or ""),
+                        _jstr(environ.get("REQUEST_URI") or environ.get("PATH_INFO") or ""),
+                        _jstr(environ.get("REMOTE_ADDR", "-")), status))
             elif self.log_format is not None:
                 buf.append(self.log_format(environ, resp, status, elapsed, core, write_error))
             else:
