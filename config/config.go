@@ -48,6 +48,7 @@ type Config struct {
 	LogStrftime       string  // log-date's strftime format, for %(ftime)
 	LogFormatStrftime bool    // logformat-strftime: %(ftime) uses LogStrftime
 	LogJSON           bool    // log-encoder = json, log-json: every line one JSON object
+	LogXFF            bool    // log-x-forwarded-for
 	LogOnly           LogOnly // log-4xx, log-5xx, log-slow, log-big, log-zero
 	WorkerReloadMercy time.Duration
 	MinWorkerLifetime time.Duration

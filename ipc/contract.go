@@ -59,6 +59,9 @@ const (
 	// EnvLogJSON is "1" when every log line is one JSON object
 	// (log-encoder = json).
 	EnvLogJSON = "SUPERVISE_LOG_JSON"
+	// EnvLogXFF is "1" for log-x-forwarded-for: request lines show the
+	// X-Forwarded-For header instead of REMOTE_ADDR when there is one.
+	EnvLogXFF = "SUPERVISE_LOG_X_FORWARDED_FOR"
 )
 
 // The Python worker's application settings.

@@ -177,6 +177,9 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 	if l.cfg.LogJSON {
 		env = append(env, ipc.EnvLogJSON+"=1")
 	}
+	if l.cfg.LogXFF {
+		env = append(env, ipc.EnvLogXFF+"=1")
+	}
 	if l.cfg.LogFormat != "" {
 		env = append(env, ipc.EnvLogFormat+"="+l.cfg.LogFormat)
 		if l.cfg.LogFormatStrftime && l.cfg.LogStrftime != "" {

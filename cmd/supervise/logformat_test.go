@@ -25,19 +25,19 @@ const uwsgiLogFormat = `%(addr) - %(user) "%(method) %(uri) %(proto)" %(status) 
 	`| [%(ltime)] [%(ctime)] [%(ftime)] %(time) %(epoch) %(tmsecs) %(tmicros) %(msecs) %(micros) %(secs)`
 
 var formatRequests = []string{
-	"GET /p?q=1 HTTP/1.1\r\nHost: ex.com\r\nUser-Agent: ua/1\r\nReferer: http://r/\r\nX-Test: xt\r\nCookie: sid=abc; o=1\r\nConnection: close\r\n\r\n",
+	"GET /p?q=1 HTTP/1.1\r\nHost: ex.com\r\nUser-Agent: ua/1\r\nReferer: http://r/\r\nX-Test: xt\r\nX-Forwarded-For: 203.0.113.9, 10.0.0.1\r\nCookie: sid=abc; o=1\r\nConnection: close\r\n\r\n",
 	"POST /post HTTP/1.0\r\nHost: ex.com\r\nContent-Length: 3\r\n\r\nabc",
 	"GET /missing%20x HTTP/1.0\r\nHost: h\r\n\r\n",
 }
 
 // log-format lines from a Python worker equal uWSGI 2.0.21's for the same
-// requests.
+// requests, with log-date's format in %(ftime) and log-x-forwarded-for.
 func TestLogFormatMatchesUWSGI(t *testing.T) {
 	uwsgi := requireTool(t, "uwsgi", "--version")
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "app.py"), formatApp)
-	flags := []string{"--log-format", uwsgiLogFormat, "--log-date=%Y-%m-%d", "--logformat-strftime"}
+	flags := []string{"--log-format", uwsgiLogFormat, "--log-date=%Y-%m-%d", "--logformat-strftime", "--log-x-forwarded-for"}
 
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	ulog := filepath.Join(dir, "uwsgi.log")
@@ -56,6 +56,9 @@ func TestLogFormatMatchesUWSGI(t *testing.T) {
 		"--python-bin", py, "--chdir", dir, "--logto", slog}, flags...)...)
 	got := sendAndCollect(t, addr, slog)
 
+	if !strings.HasPrefix(got[0], "203.0.113.9, 10.0.0.1 - ") { // log-x-forwarded-for: the whole header, as uWSGI
+		t.Errorf("log-x-forwarded-for: %q", got[0])
+	}
 	digits := regexp.MustCompile(`\d+`)
 	for i := range want {
 		w, g := strings.SplitN(want[i], " | ", 2), strings.SplitN(got[i], " | ", 2)

@@ -33,7 +33,7 @@ func TestPythonMirrorsTheContract(t *testing.T) {
 		"ENV_LIFELINE_FD": str(ipc.EnvLifelineFD), "ENV_BUFFER_SIZE": str(ipc.EnvBufferSize),
 		"ENV_DISABLE_LOGGING": str(ipc.EnvDisableLogging), "ENV_LOG_FORMAT": str(ipc.EnvLogFormat),
 		"ENV_LOG_STRFTIME": str(ipc.EnvLogStrftime), "ENV_LOG_ONLY": str(ipc.EnvLogOnly),
-		"ENV_LOG_JSON": str(ipc.EnvLogJSON), "ENV_PY_MODULE": str(ipc.EnvPyModule),
+		"ENV_LOG_JSON": str(ipc.EnvLogJSON), "ENV_LOG_XFF": str(ipc.EnvLogXFF), "ENV_PY_MODULE": str(ipc.EnvPyModule),
 		"ENV_PY_CALLABLE": str(ipc.EnvPyCallable), "ENV_PY_WSGI_FILE": str(ipc.EnvPyWSGIFile),
 		"ENV_PY_PYTHONPATH": str(ipc.EnvPyPythonPath), "ENV_SCOREBOARD_FD": str(ipc.EnvScoreboardFD),
 		"ENV_SCOREBOARD_SLOT": str(ipc.EnvScoreboardIdx), "ENV_PY_AUTORELOAD": str(ipc.EnvPyAutoreload),

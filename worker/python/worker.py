@@ -36,6 +36,7 @@ ENV_LOG_FORMAT = "SUPERVISE_LOG_FORMAT"
 ENV_LOG_STRFTIME = "SUPERVISE_LOG_STRFTIME"
 ENV_LOG_ONLY = "SUPERVISE_LOG_ONLY"
 ENV_LOG_JSON = "SUPERVISE_LOG_JSON"
+ENV_LOG_XFF = "SUPERVISE_LOG_X_FORWARDED_FOR"
 ENV_PY_MODULE = "SUPERVISE_PY_MODULE"
 ENV_PY_CALLABLE = "SUPERVISE_PY_CALLABLE"
 ENV_PY_WSGI_FILE = "SUPERVISE_PY_WSGI_FILE"
@@ -84,6 +85,9 @@ def _timestamp():
 
 
 LOG_JSON = os.environ.get(ENV_LOG_JSON, "") == "1"  # log-encoder = json
+# log-x-forwarded-for: request lines show X-Forwarded-For (the whole
+# header, as uWSGI does) instead of REMOTE_ADDR when the request has one.
+LOG_ADDR = "HTTP_X_FORWARDED_FOR" if os.environ.get(ENV_LOG_XFF, "") == "1" else "-"
 
 
 def json_line(level, msg, kv):
@@ -139,7 +143,7 @@ def log_traceback(msg, **kv):
 _LF_VARS = {
     # request variables, "-" when empty (uWSGI's empty_var)
     "uri": 'e.get("REQUEST_URI") or "-"', "method": 'e.get("REQUEST_METHOD") or "-"',
-    "user": 'e.get("REMOTE_USER") or "-"', "addr": 'e.get("REMOTE_ADDR") or "-"',
+    "user": 'e.get("REMOTE_USER") or "-"', "addr": 'e.get(LOG_ADDR) or e.get("REMOTE_ADDR") or "-"',
     "host": 'e.get("HTTP_HOST") or e.get("SERVER_NAME") or "-"', "proto": 'e.get("SERVER_PROTOCOL") or "-"',
     "uagent": 'e.get("HTTP_USER_AGENT") or "-"', "referer": 'e.get("HTTP_REFERER") or "-"',
     # numbers
@@ -258,7 +262,7 @@ def compile_log_format(fmt, ftime=""):
     src += "    return %r %% (%s)\n" % ("".join(out) + "\n", "".join(a + ", " for a in args))
     scope = {"_time": time.time, "_ltime": _lf_clock("%d/%b/%Y:%H:%M:%S %z"),
              "_ftime": _lf_clock(ftime or "%c"), "_ctime": time.ctime, "_lf_int": _lf_int, "_lf_nvars": _lf_nvars, "_lf_mem": _lf_mem,
-             "PID": PID, "WORKER_ID": WORKER_ID}
+             "PID": PID, "WORKER_ID": WORKER_ID, "LOG_ADDR": LOG_ADDR}
     exec(src, scope)
     return scope["line"]
 
@@ -1046,13 +1050,13 @@ class Worker(object):
                     buf.append(JSON_REQUEST % (
                         _timestamp(), resp.nbytes, elapsed / 1e6, _jstr(environ.get("REQUEST_METHOD") or ""),
                         _jstr(environ.get("REQUEST_URI") or environ.get("PATH_INFO") or ""),
-                        _jstr(environ.get("REMOTE_ADDR", "-")), status))
+                        _jstr(environ.get(LOG_ADDR) or environ.get("REMOTE_ADDR", "-")), status))
             elif self.log_format is not None:
                 buf.append(self.log_format(environ, resp, status, elapsed, core, write_error))
             else:
                 buf.append("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
                     _timestamp(), NAME, environ.get("REQUEST_METHOD"), _quote(environ.get("REQUEST_URI") or environ.get("PATH_INFO")),
-                    status, resp.nbytes, elapsed / 1e6, PID, environ.get("REMOTE_ADDR", "-")))
+                    status, resp.nbytes, elapsed / 1e6, PID, environ.get(LOG_ADDR) or environ.get("REMOTE_ADDR", "-")))
             if len(buf) >= LOG_BATCH:
                 self.flush_log()
 
