@@ -42,14 +42,15 @@ type Config struct {
 	BufferSize        int
 	DisableLogging    bool
 	Logto             string
-	LogMaxsize        int     // log-maxsize: rotate the log file past this many bytes
-	LogBackupname     string  // log-backupname: the rotated file's name
-	LogFormat         string  // log-format: request lines in uWSGI's format language
-	LogStrftime       string  // log-date's strftime format, for %(ftime)
-	LogFormatStrftime bool    // logformat-strftime: %(ftime) uses LogStrftime
-	LogJSON           bool    // log-encoder = json, log-json: every line one JSON object
-	LogXFF            bool    // log-x-forwarded-for
-	LogOnly           LogOnly // log-4xx, log-5xx, log-slow, log-big, log-zero
+	LogMaxsize        int      // log-maxsize: rotate the log file past this many bytes
+	LogBackupname     string   // log-backupname: the rotated file's name
+	LogFormat         string   // log-format: request lines in uWSGI's format language
+	LogStrftime       string   // log-date's strftime format, for %(ftime)
+	LogFormatStrftime bool     // logformat-strftime: %(ftime) uses LogStrftime
+	LogJSON           bool     // log-encoder = json, log-json: every line one JSON object
+	LogXFF            bool     // log-x-forwarded-for
+	Loggers           []string // logger: targets every line goes to instead of logto
+	LogOnly           LogOnly  // log-4xx, log-5xx, log-slow, log-big, log-zero
 	WorkerReloadMercy time.Duration
 	MinWorkerLifetime time.Duration
 	ReadyTimeout      time.Duration

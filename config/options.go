@@ -150,7 +150,7 @@ var table = []Option{
 	works("py-autoreload", []string{"python-autoreload"}, Int, "0", "for development: every this many seconds worker 1 checks the loaded modules' files and asks for a graceful reload when one changed (0: off)", integer(func(c *Config) *int { return &c.PyAutoreload })),
 	works("attach-daemon", nil, List, "", "run this shell command beside the workers and restart it when it exits (it must stay in the foreground); stopped with SIGTERM on shutdown", list(func(c *Config) *[]string { return &c.AttachDaemon })),
 	works("log-format", []string{"logformat"}, String, "", "Python workers: request lines in uWSGI's format language, %(addr) - %(user) [%(ltime)] \"%(method) %(uri) %(proto)\" %(status) %(size) ... (see README, Logging)", str(func(c *Config) *string { return &c.LogFormat })),
-	ignored("logger", nil, List, notYet+"; use logto"),
+	works("logger", nil, List, "", "send every line to file:PATH, stdio, syslog[:IDENT[,FACILITY]] or socket:HOST:PORT (UDP) instead of logto (repeatable; read at start)", list(func(c *Config) *[]string { return &c.Loggers })),
 	ignored("offload-threads", nil, Int, "supervise does not offload"),
 	ignored("vhost", nil, Bool, "one app per master"),
 	ignored("manage-script-name", nil, Bool, notYet),

@@ -23,9 +23,10 @@ type LogSink struct {
 	f    *os.File
 	fail sync.Once
 
-	json    bool     // log-encoder = json: wrap plain lines (jsonLines)
-	rot     rotation // log-maxsize: rotation by size
-	written int64    // bytes in the current file, for rot
+	json    bool        // log-encoder = json: wrap plain lines (jsonLines)
+	loggers []io.Writer // the logger option's targets; then f is not written
+	rot     rotation    // log-maxsize: rotation by size
+	written int64       // bytes in the current file, for rot
 
 	pipes   sync.Mutex
 	readers map[*os.File]bool // per-process pipes being drained, for an upgrade
@@ -74,6 +75,19 @@ func (s *LogSink) Reopen() error {
 // stderr.
 func (s *LogSink) Write(p []byte) (int, error) {
 	s.mu.Lock()
+	if len(s.loggers) > 0 {
+		var err error
+		for _, w := range s.loggers {
+			if _, e := w.Write(p); e != nil {
+				err = e
+			}
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.fail.Do(func() { fmt.Fprintf(os.Stderr, "supervise: cannot write to a logger (%v); continuing\n", err) })
+		}
+		return len(p), nil
+	}
 	n, err := s.f.Write(p)
 	s.written += int64(n)
 	if s.rot.due(s.written) {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -310,5 +311,42 @@ func TestLogEncoderJSON(t *testing.T) {
 		if kinds["request"] != 6 || kinds["app"] != 6 || kinds["traceback"] != 2 || kinds["master"] < 4 {
 			t.Fatalf("%s: lines by kind %v; want 6 requests, 6 app lines, 2 tracebacks, the master's", flag, kinds)
 		}
+	}
+}
+
+// logger = file:PATH and logger = socket:HOST:PORT (UDP, a datagram per
+// line) both get every line; logto gets none once a logger is set, as in
+// uWSGI.
+func TestLoggerFileAndUDP(t *testing.T) {
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	py := debianPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	target, logfile := filepath.Join(dir, "target.log"), filepath.Join(dir, "app.log")
+	startMaster(t, dir, "--http-socket", addr, "--module", "echo", "--processes", "2", "--python-bin", py, "--chdir", dir,
+		"--logto", logfile, "--logger", "file:"+target, "--logger", "socket:"+udp.LocalAddr().String())
+	waitFileLine(t, target, `all workers ready`)
+	get(t, "http://"+addr+"/via-logger")
+	waitFileLine(t, target, `path=/via-logger `)
+	buf := make([]byte, 65536)
+	udp.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var got []string
+	for !strings.Contains(strings.Join(got, ""), "path=/via-logger ") {
+		n, _, err := udp.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("UDP logger: %v after %q", err, got)
+		}
+		if strings.Count(string(buf[:n]), "\n") != 1 {
+			t.Fatalf("a datagram is not one line: %q", buf[:n])
+		}
+		got = append(got, string(buf[:n]))
+	}
+	if raw, _ := os.ReadFile(logfile); len(raw) != 0 {
+		t.Fatalf("logto got lines although a logger is set:\n%s", raw)
 	}
 }

@@ -52,6 +52,12 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 	}
 	sink.SetRotation(int64(cfg.LogMaxsize), cfg.LogBackupname)
 	sink.SetJSON(cfg.LogJSON)
+	loggers, err := master.OpenLoggers(cfg.Loggers)
+	if err != nil {
+		fmt.Fprintln(stderr, "supervise:", err)
+		return 1
+	}
+	sink.SetLoggers(loggers)
 	log := hclog.New(&hclog.LoggerOptions{
 		Name:       "supervise",
 		Level:      hclog.Info,
