@@ -44,6 +44,15 @@ type Config struct {
 	MaxVars           int           // max-vars: a uwsgi request may carry 2 x this many vars, as in uWSGI
 	DisableLogging    bool
 	Logto             string
+	LogMaxsize        int      // log-maxsize: rotate the log file past this many bytes
+	LogBackupname     string   // log-backupname: the rotated file's name
+	LogFormat         string   // log-format: request lines in uWSGI's format language
+	LogStrftime       string   // log-date's strftime format, for %(ftime)
+	LogFormatStrftime bool     // logformat-strftime: %(ftime) uses LogStrftime
+	LogJSON           bool     // log-encoder = json, log-json: every line one JSON object
+	LogXFF            bool     // log-x-forwarded-for
+	Loggers           []string // logger: targets every line goes to instead of logto
+	LogOnly           LogOnly  // log-4xx, log-5xx, log-slow, log-big, log-zero
 	WorkerReloadMercy time.Duration
 	MinWorkerLifetime time.Duration
 	ReadyTimeout      time.Duration
@@ -264,4 +273,34 @@ func setBufferSize(l *loader, v string) error {
 	}
 	l.cfg.BufferSize = int(n)
 	return nil
+}
+
+// LogOnly is the requests logged even with disable-logging, as uWSGI's
+// log-4xx, log-5xx, log-slow, log-big and log-zero combine: any one that
+// matches logs the request.
+type LogOnly struct {
+	Status4xx, Status5xx, Zero bool
+	SlowMs, BigBytes           int
+}
+
+// Env is the rule for the Python worker (ipc.EnvLogOnly): comma-separated
+// 4xx, 5xx, zero, slow=MS, big=BYTES; "" when none is set.
+func (o LogOnly) Env() string {
+	var parts []string
+	if o.Status4xx {
+		parts = append(parts, "4xx")
+	}
+	if o.Status5xx {
+		parts = append(parts, "5xx")
+	}
+	if o.Zero {
+		parts = append(parts, "zero")
+	}
+	if o.SlowMs > 0 {
+		parts = append(parts, "slow="+strconv.Itoa(o.SlowMs))
+	}
+	if o.BigBytes > 0 {
+		parts = append(parts, "big="+strconv.Itoa(o.BigBytes))
+	}
+	return strings.Join(parts, ",")
 }

@@ -14,6 +14,17 @@ import (
 // dropped, commands the setup needs never run, a socket nobody answers
 // on). The table is appended to the main one (see options.go).
 
+// setLogEncoder takes uWSGI's bare json encoder; any other (prefix,
+// format, a json template) is ignored with a notice.
+func setLogEncoder(l *loader, v string) error {
+	if strings.TrimSpace(v) == "json" {
+		l.cfg.LogJSON = true
+		return nil
+	}
+	l.notice("log-encoder "+v, fmt.Sprintf("log-encoder = %s: ignored (only a bare json is implemented; lines stay as they are)", v))
+	return nil
+}
+
 // harmless options change nothing that matters under supervise.
 func harmless(name string, aliases []string, kind Kind, why string) Option {
 	return Option{Name: name, Aliases: aliases, Kind: kind, Status: Ignored, Help: "harmless: " + why}
@@ -151,14 +162,26 @@ var longTail = append([]Option{
 	works("logto2", nil, String, "", "append the log to this file, like logto (the master opens it before the workers start)", str(func(c *Config) *string { return &c.Logto })),
 	harmless("log-master", nil, Bool, "the master writes the workers' log already"),
 	harmless("threaded-logger", nil, Bool, "the master writes the log; workers only write to a pipe"),
-	differs("log-maxsize", nil, Int, "the log file is not rotated by size; rotate it with logrotate and reopen it with the master FIFO's l command"),
-	differs("log-backupname", nil, String, "the log file is not rotated by size; rotate it with logrotate"),
+	works("log-maxsize", nil, Int, "0", "rotate the logto file once it passes this many bytes: it is renamed (to log-backupname, else to FILE.<unix time>) and a new one started (0: off)", integer(func(c *Config) *int { return &c.LogMaxsize })),
+	works("log-backupname", nil, String, "", "log-maxsize renames the full log file to this name (each rotation replaces it)", str(func(c *Config) *string { return &c.LogBackupname })),
+	works("log-strftime", nil, String, "", "a strftime format for %(ftime) in log-format (with logformat-strftime), as log-date = FORMAT", str(func(c *Config) *string { return &c.LogStrftime })),
+	differs("log-sendfile", nil, Bool, "with disable-logging no request is logged, sendfile or not"),
+	differs("log-ioerror", nil, Bool, "with disable-logging no request is logged, even with an I/O error"),
+	differs("log-micros", nil, Bool, "the default request line has duration in ms; use log-format with %(micros)"),
+	works("log-encoder", nil, List, "", "json: every line (the master's, the workers', request lines, and what apps print) is one JSON object with @timestamp, @level, @module, @message and the line's fields; other encoders and json templates are ignored with a notice", setLogEncoder),
+	works("log-json", nil, Bool, "false", "supervise's shorthand for log-encoder = json", boolean(func(c *Config) *bool { return &c.LogJSON })),
+	differs("log-req-encoder", nil, List, "not implemented: request lines stay plain"),
+	differs("log-route", nil, List, "not implemented: every line goes to the one log (logto)"),
+	differs("log-req-route", nil, List, "not implemented: request lines go to the one log (logto)"),
+	harmless("log-reopen", nil, Bool, "the log file is always reopened on reload (SIGHUP), on the master FIFO's l and on SIGIO"),
 	differs("logfile-chown", nil, Bool, "the log file keeps the owner it is created with"),
 	differs("logfile-chmod", nil, String, "the log file keeps the mode it is created with"),
-	differs("log-x-forwarded-for", nil, Bool, "request lines show REMOTE_ADDR as nginx sent it"),
-	differs("log-4xx", nil, Bool, "with disable-logging no request is logged, whatever its status"),
-	differs("log-5xx", nil, Bool, "with disable-logging no request is logged, whatever its status"),
-	differs("log-slow", nil, Int, "with disable-logging no request is logged, however slow"),
+	works("log-x-forwarded-for", nil, Bool, "false", "Python workers: request lines (and %(addr)) show the X-Forwarded-For header, whole, instead of REMOTE_ADDR when the request has one", boolean(func(c *Config) *bool { return &c.LogXFF })),
+	works("log-4xx", nil, Bool, "false", "Python workers: with disable-logging, still log requests answered 4xx", boolean(func(c *Config) *bool { return &c.LogOnly.Status4xx })),
+	works("log-5xx", nil, Bool, "false", "Python workers: with disable-logging, still log requests answered 5xx (and those whose app raised)", boolean(func(c *Config) *bool { return &c.LogOnly.Status5xx })),
+	works("log-slow", nil, Int, "0", "Python workers: with disable-logging, still log requests that took at least this many milliseconds (0: off)", integer(func(c *Config) *int { return &c.LogOnly.SlowMs })),
+	works("log-big", nil, Int, "0", "Python workers: with disable-logging, still log responses whose body has at least this many bytes (0: off)", integer(func(c *Config) *int { return &c.LogOnly.BigBytes })),
+	works("log-zero", nil, Bool, "false", "Python workers: with disable-logging, still log responses with an empty body", boolean(func(c *Config) *bool { return &c.LogOnly.Zero })),
 	differs("req-logger", []string{"logger-req"}, List, "request lines go to the same log as everything else (logto)"),
 }, hooks()...)
 

@@ -132,7 +132,8 @@ var table = []Option{
 	ignored("single-interpreter", nil, Bool, "each worker runs one interpreter already"),
 	ignored("auto-procname", nil, Bool, "worker processes keep the interpreter's name"),
 	ignored("memory-report", nil, Bool, "the stats always include rss and vsz"),
-	ignored("log-date", []string{"logdate"}, Bool, "every log line carries a timestamp"),
+	works("log-date", []string{"logdate"}, Bool, "false", "every log line carries a timestamp already; a value other than true/false is a strftime format that %(ftime) in log-format uses with logformat-strftime", setLogDate),
+	works("logformat-strftime", []string{"log-format-strftime"}, Bool, "false", "%(ftime) in log-format uses log-date's strftime format instead of %(ltime)'s", boolean(func(c *Config) *bool { return &c.LogFormatStrftime })),
 	works("min-worker-lifetime", nil, Seconds, "10", "a worker younger than this is not recycled by max-requests or reload-on-rss", seconds(func(c *Config) *time.Duration { return &c.MinWorkerLifetime })),
 	ignored("harakiri-verbose", nil, Bool, notYet),
 	works("reload-on-rss", nil, Int, "0", "replace a worker gracefully once its resident memory passes this many MB (checked each second; 0: off)", integer(func(c *Config) *int { return &c.ReloadOnRSS })),
@@ -155,8 +156,8 @@ var table = []Option{
 	works("http-to", nil, List, "", "http/https front end: forward to this uwsgi socket instead of the first socket (repeatable: round robin)", list(func(c *Config) *[]string { return &c.Router.HTTPTo })),
 	works("py-autoreload", []string{"python-autoreload"}, Int, "0", "for development: every this many seconds worker 1 checks the loaded modules' files and asks for a graceful reload when one changed (0: off)", integer(func(c *Config) *int { return &c.PyAutoreload })),
 	works("attach-daemon", nil, List, "", "run this shell command beside the workers and restart it when it exits (it must stay in the foreground); stopped with SIGTERM on shutdown", list(func(c *Config) *[]string { return &c.AttachDaemon })),
-	ignored("log-format", nil, String, notYet+"; request lines use supervise's key=value format"),
-	ignored("logger", nil, List, notYet+"; use logto"),
+	works("log-format", []string{"logformat"}, String, "", "Python workers: request lines in uWSGI's format language, %(addr) - %(user) [%(ltime)] \"%(method) %(uri) %(proto)\" %(status) %(size) ... (see README, Logging)", str(func(c *Config) *string { return &c.LogFormat })),
+	works("logger", nil, List, "", "send every line to file:PATH, stdio, syslog[:IDENT[,FACILITY]] or socket:HOST:PORT (UDP) instead of logto (repeatable; read at start)", list(func(c *Config) *[]string { return &c.Loggers })),
 	ignored("offload-threads", nil, Int, "supervise does not offload"),
 	ignored("vhost", nil, Bool, "one app per master"),
 	ignored("manage-script-name", nil, Bool, notYet),
@@ -180,6 +181,14 @@ func integer(field func(*Config) *int) func(*loader, string) error {
 		*field(l.cfg) = n
 		return nil
 	}
+}
+
+// setLogDate reads log-date: a boolean, or uWSGI's strftime format.
+func setLogDate(l *loader, v string) error {
+	if _, err := parseBool(v); err != nil {
+		l.cfg.LogStrftime = v
+	}
+	return nil
 }
 
 func boolean(field func(*Config) *bool) func(*loader, string) error {

@@ -62,6 +62,20 @@ const (
 	// exits ExitAppLoadFailed. Without it the worker stays up, answers
 	// every request 500 and notifies NotifyNoApp.
 	EnvNeedApp = "SUPERVISE_NEED_APP"
+	// EnvLogFormat is log-format: request lines in uWSGI's format language.
+	EnvLogFormat = "SUPERVISE_LOG_FORMAT"
+	// EnvLogStrftime is the strftime format %(ftime) uses (log-date's
+	// value with logformat-strftime); unset, %(ftime) is %(ltime).
+	EnvLogStrftime = "SUPERVISE_LOG_STRFTIME"
+	// EnvLogOnly, with EnvDisableLogging, is the requests still logged:
+	// comma-separated 4xx, 5xx, zero, slow=MS, big=BYTES (config.LogOnly).
+	EnvLogOnly = "SUPERVISE_LOG_ONLY"
+	// EnvLogJSON is "1" when every log line is one JSON object
+	// (log-encoder = json).
+	EnvLogJSON = "SUPERVISE_LOG_JSON"
+	// EnvLogXFF is "1" for log-x-forwarded-for: request lines show the
+	// X-Forwarded-For header instead of REMOTE_ADDR when there is one.
+	EnvLogXFF = "SUPERVISE_LOG_X_FORWARDED_FOR"
 )
 
 // ExitListenerGone is the exit code of a worker whose listening socket was

@@ -39,7 +39,7 @@ func FuzzScoreboardReaders(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer sb.Close()
-		words := int(fileSize(t, sb.File) / 8)
+		words := int(boardFileSize(t, sb.File) / 8)
 		hostile, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(sb.File.Fd())), os.O_RDWR, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -92,7 +92,7 @@ func TestReadersSurviveConcurrentScribbling(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sb.Close()
-	words := int(fileSize(t, sb.File) / 8)
+	words := int(boardFileSize(t, sb.File) / 8)
 	hostile, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(sb.File.Fd())), os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func fileSize(t testing.TB, f *os.File) int64 {
+func boardFileSize(t testing.TB, f *os.File) int64 {
 	fi, err := f.Stat()
 	if err != nil {
 		t.Fatal(err)

@@ -121,7 +121,7 @@ func (l *Launcher) daemons() []DaemonSpec {
 		out = append(out, DaemonSpec{Name: cmd, Spec: func() (*ProcSpec, error) {
 			env := append(append([]string(nil), l.baseEnv...), l.cfg.Env...)
 			return &ProcSpec{Path: "/bin/sh", Args: []string{"/bin/sh", "-c", cmd}, Env: env, Dir: l.cfg.Chdir,
-				Files: []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}, Credential: l.cred, DeathSignal: syscall.SIGTERM}, nil
+				Files: []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}, Credential: l.cred, DeathSignal: syscall.SIGTERM, Log: l.rt.Sink}, nil
 		}})
 	}
 	return out
@@ -179,12 +179,27 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 	}
 	if l.cfg.DisableLogging {
 		env = append(env, ipc.EnvDisableLogging+"=1")
+		if only := l.cfg.LogOnly.Env(); only != "" {
+			env = append(env, ipc.EnvLogOnly+"="+only)
+		}
+	}
+	if l.cfg.LogJSON {
+		env = append(env, ipc.EnvLogJSON+"=1")
+	}
+	if l.cfg.LogXFF {
+		env = append(env, ipc.EnvLogXFF+"=1")
+	}
+	if l.cfg.LogFormat != "" {
+		env = append(env, ipc.EnvLogFormat+"="+l.cfg.LogFormat)
+		if l.cfg.LogFormatStrftime && l.cfg.LogStrftime != "" {
+			env = append(env, ipc.EnvLogStrftime+"="+l.cfg.LogStrftime)
+		}
 	}
 	env = append(env, l.pythonEnv()...)
 	if l.cfg.PyAutoreload > 0 && w.ID == 1 && len(l.cfg.Exec) == 0 {
 		env = append(env, ipc.EnvPyAutoreload+"="+strconv.Itoa(l.cfg.PyAutoreload)) // one watcher is enough
 	}
-	return &ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred}, nil
+	return &ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred, Log: l.rt.Sink}, nil
 }
 
 func (l *Launcher) pythonEnv() []string {

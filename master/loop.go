@@ -69,6 +69,10 @@ func (m *Master) handleSignal(sig os.Signal) {
 		m.Scale(len(m.slots) + 1)
 	case syscall.SIGTTOU:
 		m.Scale(len(m.slots) - 1)
+	case syscall.SIGIO: // supervise's own: reopen the log without a reload
+		if m.hooks.ReopenLog != nil {
+			m.hooks.ReopenLog()
+		}
 	case syscall.SIGUSR1:
 		if m.hooks.StatsToLog != nil {
 			m.hooks.StatsToLog(m.Snapshot())

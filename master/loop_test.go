@@ -689,3 +689,33 @@ func TestUnknownFIFOBytesWarnAtMostOnceASecond(t *testing.T) {
 		t.Fatalf("a second later: %d warnings, want 2 counting the 12 ignored:\n%s", n, buf.String())
 	}
 }
+
+// logrotate's postrotate sends SIGHUP: the log is reopened before the
+// reload, even one the new configuration makes fail; SIGIO reopens it
+// without a reload.
+func TestReloadAndSIGIOReopenTheLog(t *testing.T) {
+	f := newFake()
+	reopened, reloads := 0, 0
+	m := newTestMaster(f, testPlan(1), func() (*Plan, error) {
+		reloads++
+		if reloads == 2 {
+			return nil, errors.New("bad config")
+		}
+		return testPlan(1), nil
+	}, Hooks{ReopenLog: func() { reopened++ }})
+	m.Step(Event{})
+	readyAll(m)
+	m.Step(Event{Signal: syscall.SIGHUP})
+	if reopened != 1 || reloads != 1 {
+		t.Fatalf("SIGHUP: reopened %d, reloads %d; want 1, 1", reopened, reloads)
+	}
+	readyAll(m)
+	m.Step(Event{Signal: syscall.SIGHUP}) // refused reload
+	if reopened != 2 {
+		t.Fatalf("refused reload: reopened %d, want 2", reopened)
+	}
+	m.Step(Event{Signal: syscall.SIGIO})
+	if reopened != 3 || reloads != 2 {
+		t.Fatalf("SIGIO: reopened %d, reloads %d; want 3, 2", reopened, reloads)
+	}
+}

@@ -96,7 +96,8 @@ type Hooks struct {
 	Stopping     func()
 	// StatsToLog runs on SIGUSR1 with a snapshot; it must not block the loop.
 	StatsToLog func([]stats.WorkerInfo)
-	// ReopenLog reopens the log file (master FIFO 'l').
+	// ReopenLog reopens the log file (master FIFO 'l', SIGIO, and before
+	// every reload: logrotate's postrotate sends SIGHUP).
 	ReopenLog func()
 	// Upgrade re-executes the master with the workers' and daemons'
 	// state (SIGUSR2); it returns only if that failed.

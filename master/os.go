@@ -35,6 +35,10 @@ type ProcSpec struct {
 	// DeathSignal is sent to the process if the master dies (daemons have
 	// no lifeline pipe to watch); 0 for none.
 	DeathSignal syscall.Signal
+	// Log, when set, gives the process its own pipe for fds 1 and 2,
+	// drained into Log line by line (Files[1] and [2] are replaced), so
+	// its lines never splice with another process's.
+	Log *LogSink
 }
 
 // Exit is a reaped child.
@@ -77,6 +81,14 @@ func forkExec(spec *ProcSpec) (int, error) {
 	fds := make([]uintptr, len(spec.Files))
 	for i, f := range spec.Files {
 		fds[i] = f.Fd()
+	}
+	if spec.Log != nil && len(fds) > 2 {
+		w, err := spec.Log.processPipe()
+		if err != nil {
+			return 0, fmt.Errorf("log pipe: %w", err)
+		}
+		defer w.Close() // the child has its copy; the drain ends when the child's closes
+		fds[1], fds[2] = w.Fd(), w.Fd()
 	}
 	return syscall.ForkExec(spec.Path, spec.Args, &syscall.ProcAttr{
 		Dir:   spec.Dir,

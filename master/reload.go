@@ -18,6 +18,9 @@ func (m *Master) reload(reread bool, mode reloadMode) {
 	if m.phase != running || m.terminating {
 		return
 	}
+	if m.hooks.ReopenLog != nil { // logrotate's postrotate kill -HUP: the log moves on even if the reload is refused
+		m.hooks.ReopenLog()
+	}
 	plan := m.plan
 	if reread && m.reread != nil {
 		p, err := m.reread()

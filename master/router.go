@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/supervise-go/supervise/config"
+	"github.com/supervise-go/supervise/ipc"
 	"github.com/supervise-go/supervise/socket"
 )
 
@@ -111,9 +112,12 @@ func (l *Launcher) routerDaemon(self string) []DaemonSpec {
 		args = append(args, "--document-root", l.cfg.Chdir)
 	}
 	env := append(append([]string(nil), l.baseEnv...), l.cfg.Env...)
+	if l.cfg.LogJSON {
+		env = append(env, ipc.EnvLogJSON+"=1")
+	}
 	return []DaemonSpec{{Name: "http front end: " + strings.Join(args[1:], " "), Spec: func() (*ProcSpec, error) {
 		return &ProcSpec{Path: self, Args: args, Env: env, Dir: l.cfg.Chdir, Files: files,
-			Credential: l.cred, DeathSignal: 15}, nil
+			Credential: l.cred, DeathSignal: 15, Log: l.rt.Sink}, nil
 	}}}
 }
 

@@ -20,8 +20,13 @@ type Runtime struct {
 	Lifeline  *os.File // read end of the lifeline pipe
 	lifelineW *os.File // its write end: only the master holds it
 	Stdin     *os.File // /dev/null
-	Log       *os.File // the workers' stdout and stderr: the log pipe's write end
+	// Log is the shared log pipe's write end: the stdout and stderr of
+	// processes started without their own pipe (Sink) and of the workers
+	// an upgraded master adopted. Each process the master starts gets its
+	// own pipe into Sink, so lines never splice (ProcSpec.Log).
+	Log       *os.File
 	logR      *os.File
+	Sink      *LogSink
 	MasterPID int
 	Board     *ipc.Scoreboard
 }
@@ -36,7 +41,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, 
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("runtime directory: %w", err)
 	}
-	rt := &Runtime{Dir: dir, MasterPID: os.Getpid()}
+	rt := &Runtime{Dir: dir, MasterPID: os.Getpid(), Sink: sink}
 	var notify *ipc.NotifyListener
 	drained := make(chan struct{})
 	cleanup := func() {
@@ -47,6 +52,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, 
 			case <-time.After(2 * time.Second):
 			}
 		}
+		sink.Flush(2 * time.Second) // and each process's own pipe
 		for _, f := range []*os.File{rt.logR, rt.Lifeline, rt.lifelineW, rt.Stdin} {
 			if f != nil {
 				f.Close()
@@ -81,7 +87,13 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, 
 		return fail(fmt.Errorf("log pipe: %w", err))
 	}
 	enlargePipe(rt.Log)
-	go func() { drainInto(sink, rt.logR); close(drained) }()
+	go func() { lineDrain(sink, rt.logR); close(drained) }()
+	if st != nil {
+		for _, fd := range st.ProcLogs { // the adopted processes' own pipes
+			unix.CloseOnExec(fd)
+			sink.drain(os.NewFile(uintptr(fd), "log pipe"))
+		}
+	}
 	if st != nil && st.Board >= 0 {
 		unix.CloseOnExec(st.Board)
 		rt.Board, err = ipc.OpenScoreboard(os.NewFile(uintptr(st.Board), "scoreboard"))
@@ -121,6 +133,9 @@ func pipe(st *upgradeState, fds func(*upgradeState) (int, int)) (r, w *os.File, 
 func (rt *Runtime) upgradeFDs(st *upgradeState) {
 	st.LifelineR, st.LifelineW = int(rt.Lifeline.Fd()), int(rt.lifelineW.Fd())
 	st.LogR, st.LogW = int(rt.logR.Fd()), int(rt.Log.Fd())
+	if rt.Sink != nil {
+		st.ProcLogs = rt.Sink.openPipes()
+	}
 	st.Board = int(rt.Board.File.Fd())
 	st.RuntimeDir = rt.Dir
 }

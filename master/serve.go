@@ -144,6 +144,9 @@ func (s *serving) makeMaster() error {
 		go s.srv.Guard(func() { logStats(c, ws, s.log) }) // not once the scoreboard is gone
 	}
 	hooks.ReopenLog = func() {
+		if !s.opt.LogSink.IsFile() {
+			return
+		}
 		if err := s.opt.LogSink.Reopen(); err != nil {
 			s.log.Error("cannot reopen the log; still writing to the old file", "error", err)
 			return
@@ -265,7 +268,7 @@ func (s *serving) startHealth() error {
 func runLoop(m *Master, notify *ipc.NotifyListener, calls chan func()) int {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
-		syscall.SIGCHLD, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTTIN, syscall.SIGTTOU)
+		syscall.SIGCHLD, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGIO)
 	defer signal.Stop(sigs)
 	notes := make(chan ipc.Notification, 64)
 	go func() {

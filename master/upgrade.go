@@ -26,7 +26,8 @@ type upgradeState struct {
 	LifelineW  int
 	LogR       int
 	LogW       int
-	Board      int // the scoreboard memfd, -1 if none
+	ProcLogs   []int // read ends of the running processes' own log pipes
+	Board      int   // the scoreboard memfd, -1 if none
 	RuntimeDir string
 	Generation int
 	Workers    []adoptedWorker
@@ -41,6 +42,7 @@ type adoptedWorker struct {
 // upgradeTo execs path with the current state; it returns only on failure.
 func upgradeTo(path string, st upgradeState) error {
 	fds := append([]int{st.LifelineR, st.LifelineW, st.LogR, st.LogW}, st.Listeners...)
+	fds = append(fds, st.ProcLogs...)
 	if st.Board >= 0 {
 		fds = append(fds, st.Board)
 	}

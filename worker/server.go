@@ -56,7 +56,7 @@ func newServer(h http.Handler, ls []Listener) *server {
 
 func newLogger() hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: fmt.Sprintf("worker.%d", ID()), Output: os.Stderr,
-		TimeFormat: "2006-01-02T15:04:05.000Z0700"})
+		TimeFormat: "2006-01-02T15:04:05.000Z0700", JSONFormat: os.Getenv(ipc.EnvLogJSON) == "1"})
 }
 
 func (s *server) run() error {

@@ -94,7 +94,7 @@ func httpVerb(args, environ []string, stderr io.Writer) int {
 		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "http", Level: hclog.Info, Output: stderr,
-		TimeFormat: "2006-01-02T15:04:05.000Z0700"})
+		TimeFormat: "2006-01-02T15:04:05.000Z0700", JSONFormat: os.Getenv(ipc.EnvLogJSON) == "1"})
 	cfg.Log = log
 	srv, err := frontend.New(cfg)
 	if err != nil {

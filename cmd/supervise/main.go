@@ -50,11 +50,20 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "supervise:", err)
 		return 1
 	}
+	sink.SetRotation(int64(cfg.LogMaxsize), cfg.LogBackupname)
+	sink.SetJSON(cfg.LogJSON)
+	loggers, err := master.OpenLoggers(cfg.Loggers)
+	if err != nil {
+		fmt.Fprintln(stderr, "supervise:", err)
+		return 1
+	}
+	sink.SetLoggers(loggers)
 	log := hclog.New(&hclog.LoggerOptions{
 		Name:       "supervise",
 		Level:      hclog.Info,
 		Output:     sink,
-		TimeFormat: "2006-01-02T15:04:05.000Z0700",
+		TimeFormat: master.LogTimeFormat,
+		JSONFormat: cfg.LogJSON,
 	})
 	if demo != "" {
 		log.Info(demo)
@@ -67,6 +76,7 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 			next, err := config.Load(args, environ)
 			if err == nil {
 				applyDemoDefaults(next)
+				sink.SetRotation(int64(next.LogMaxsize), next.LogBackupname)
 			}
 			return next, err
 		},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -27,6 +28,12 @@ func TestUpgradeInPlaceUnderLoad(t *testing.T) {
 	}
 	if !m.running() {
 		t.Fatal("the master exited")
+	}
+	// The adopted workers' own log pipes passed to the new master: their
+	// request lines still reach the log after the upgrade.
+	logged := strings.SplitN(m.log(), "upgraded in place", 2)
+	if !matchString(fmt.Sprintf(`request: .* pid=(%d|%d) `, before[0], before[len(before)-1]), logged[len(logged)-1]) {
+		t.Fatal("no request line from an adopted worker after the upgrade: its log pipe was lost")
 	}
 	after := m.workerPids()
 	for _, old := range before {

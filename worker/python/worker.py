@@ -9,6 +9,7 @@
 import atexit
 import errno
 import importlib
+import json
 import importlib.util
 import io
 import mmap
@@ -37,6 +38,11 @@ ENV_DISABLE_LOGGING = "SUPERVISE_DISABLE_LOGGING"
 ENV_SOCKET_TIMEOUT_MS = "SUPERVISE_SOCKET_TIMEOUT_MS"
 DEFAULT_SOCKET_TIMEOUT_MS = 4000
 EXIT_LISTENER_GONE = 1
+ENV_LOG_FORMAT = "SUPERVISE_LOG_FORMAT"
+ENV_LOG_STRFTIME = "SUPERVISE_LOG_STRFTIME"
+ENV_LOG_ONLY = "SUPERVISE_LOG_ONLY"
+ENV_LOG_JSON = "SUPERVISE_LOG_JSON"
+ENV_LOG_XFF = "SUPERVISE_LOG_X_FORWARDED_FOR"
 ENV_PY_MODULE = "SUPERVISE_PY_MODULE"
 ENV_PY_CALLABLE = "SUPERVISE_PY_CALLABLE"
 ENV_PY_WSGI_FILE = "SUPERVISE_PY_WSGI_FILE"
@@ -94,9 +100,33 @@ def _timestamp():
     return "%s.%03dZ" % (_ts_cache[1], int((now - sec) * 1000))
 
 
+LOG_JSON = os.environ.get(ENV_LOG_JSON, "") == "1"  # log-encoder = json
+# log-x-forwarded-for: request lines show X-Forwarded-For (the whole
+# header, as uWSGI does) instead of REMOTE_ADDR when the request has one.
+LOG_ADDR = "HTTP_X_FORWARDED_FOR" if os.environ.get(ENV_LOG_XFF, "") == "1" else "-"
+
+
+def json_line(level, msg, kv):
+    """One line in hclog's JSON shape (keys sorted, as hclog writes them)."""
+    fields = {k: v if isinstance(v, (int, float, bool)) or v is None else str(v) for k, v in kv.items()}
+    fields.update({"@timestamp": _timestamp(), "@level": level.lower(), "@module": NAME, "@message": msg})
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# The JSON request line, keys sorted as json_line writes them; strings go
+# through the json module's C string encoder, which quotes and escapes.
+_jstr = json.encoder.encode_basestring
+JSON_REQUEST = ('{"@level": "info", "@message": "request", "@module": ' + _jstr(NAME) +
+                ', "@timestamp": "%s", "bytes": %d, "duration_ms": %.2f, "method": %s, "path": %s, "pid": ' +
+                str(PID) + ', "remote": %s, "status": %d}\n')
+
+
 def log(level, msg, **kv):
-    tail = "".join(" %s=%s" % (k, _quote(v)) for k, v in kv.items())
-    line = "%s [%s]%s%s: %s%s\n" % (_timestamp(), level, " " * (6 - len(level)), NAME, msg, ":" + tail if tail else "")
+    if LOG_JSON:
+        line = json_line(level, msg, kv)
+    else:
+        tail = "".join(" %s=%s" % (k, _quote(v)) for k, v in kv.items())
+        line = "%s [%s]%s%s: %s%s\n" % (_timestamp(), level, " " * (6 - len(level)), NAME, msg, ":" + tail if tail else "")
     try:
         os.write(2, line.encode("utf-8", "replace"))
     except OSError:
@@ -111,12 +141,146 @@ def _quote(v):
 
 
 def log_traceback(msg, **kv):
+    if LOG_JSON:  # the traceback is a field of the one line
+        log("ERROR", msg, traceback=traceback.format_exc().rstrip(), **kv)
+        return
     log("ERROR", msg, **kv)
     for line in traceback.format_exc().rstrip().splitlines():
         try:
             os.write(2, ("  " + line + "\n").encode("utf-8", "replace"))
         except OSError:
             pass
+
+
+# log-format: uWSGI's request line language, compiled once at start into
+# one %-format and one tuple of expressions, so a request pays what the
+# fixed line costs.
+
+_LF_VARS = {
+    # request variables, "-" when empty (uWSGI's empty_var)
+    "uri": 'e.get("REQUEST_URI") or "-"', "method": 'e.get("REQUEST_METHOD") or "-"',
+    "user": 'e.get("REMOTE_USER") or "-"', "addr": 'e.get(LOG_ADDR) or e.get("REMOTE_ADDR") or "-"',
+    "host": 'e.get("HTTP_HOST") or e.get("SERVER_NAME") or "-"', "proto": 'e.get("SERVER_PROTOCOL") or "-"',
+    "uagent": 'e.get("HTTP_USER_AGENT") or "-"', "referer": 'e.get("HTTP_REFERER") or "-"',
+    # numbers
+    "status": "st", "rsize": "r.nbytes - r.hsize", "hsize": "r.hsize", "size": "r.nbytes",
+    "cl": '_lf_int(e.get("CONTENT_LENGTH"))',
+    "micros": "el // 1000", "msecs": "el // 1000000", "secs": '"%f" % (el / 1e9)',
+    "time": "int(t0)", "tmsecs": "int(t0 * 1000)", "tmicros": "int(t0 * 1000000)",
+    "epoch": "int(_time())", "ltime": "_ltime(t0)", "ctime": "_ctime(int(t0))", "pid": "PID", "wid": "WORKER_ID", "core": "core", "switches": "1",
+    "vars": '_lf_nvars(e)', "headers": "len(r.headers or ())",
+    "werr": "int(we)", "rerr": "0", "ioerr": "int(we)", "modifier1": "0", "modifier2": "0",
+    "vsz": "_lf_mem(0)", "rss": "_lf_mem(1)", "vszM": "_lf_mem(0) >> 20", "rssM": "_lf_mem(1) >> 20",
+}
+
+
+def _lf_clock(fmt):
+    """strftime(fmt) of a local time, computed once a second."""
+    cache = [(-1, "")]
+
+    def at(t):
+        sec = int(t)
+        hit = cache[0]
+        if hit[0] != sec:
+            hit = cache[0] = (sec, time.strftime(fmt, time.localtime(sec)))
+        return hit[1]
+    return at
+
+
+def _lf_int(v):
+    try:
+        return int(v or 0)
+    except ValueError:
+        return 0
+
+
+def _lf_nvars(e):
+    return sum(1 for k in e if k.isupper())
+
+
+def _lf_mem(i):
+    try:
+        with open("/proc/self/statm") as f:
+            pages = f.read().split()
+        return int(pages[i]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def log_only_rule(spec):
+    """With disable-logging: f(status, body bytes, elapsed ns) -> whether
+    the request is logged anyway (uWSGI's log-4xx, log-5xx, log-slow,
+    log-big, log-zero: any one that matches); None when none is set."""
+    tests = []
+    for part in spec.split(","):
+        name, _, val = part.partition("=")
+        if name == "4xx":
+            tests.append(lambda st, size, el: 400 <= st <= 499)
+        elif name == "5xx":
+            tests.append(lambda st, size, el: 500 <= st <= 599)
+        elif name == "zero":
+            tests.append(lambda st, size, el: size == 0)
+        elif name == "slow" and val.isdigit():
+            tests.append(lambda st, size, el, ms=int(val): el // 1000000 >= ms)
+        elif name == "big" and val.isdigit():
+            tests.append(lambda st, size, el, b=int(val): size >= b)
+    if not tests:
+        return None
+    return lambda st, size, el: any(t(st, size, el) for t in tests)
+
+
+def parse_log_format(fmt):
+    """Splits fmt into (is_variable, text) chunks exactly as uWSGI's
+    uwsgi_build_log_format does, quirks included."""
+    chunks = []
+    state, current, logvar = 0, 0, None
+    for i, c in enumerate(fmt):
+        if c == "%":
+            if state == 0:
+                state = 1
+        elif c == "(":
+            if state == 1:
+                state = 2
+        elif c == ")":
+            if logvar is not None:
+                chunks.append((True, fmt[logvar:i]))
+                state, logvar, current = 0, None, i + 1
+        else:
+            if state == 2:
+                chunks.append((False, fmt[current:max(current, i - 2)]))
+                logvar = i
+            state = 0
+    if len(fmt) > current:
+        chunks.append((False, fmt[current:]))
+    return chunks
+
+
+def compile_log_format(fmt, ftime=""):
+    """Returns f(e, r, st, el, core, we) -> the request line for environ e,
+    Response r, status st, elapsed ns el, thread core, write error we."""
+    out, args = [], []
+    for is_var, text in parse_log_format(fmt):
+        if not is_var:
+            out.append(text.replace("%", "%%"))
+            continue
+        if text == "ftime":
+            expr = "_ftime(t0)" if ftime else _LF_VARS["ltime"]
+        elif text.startswith("var."):
+            expr = "e.get(%r) or \"-\"" % text[4:]
+        else:
+            expr = _LF_VARS.get(text, '"-"')  # a logvar: uwsgi.set_logvar does not exist here
+        out.append("%s")
+        args.append("(%s)" % expr)
+    need_t0 = any("t0" in a for a in args)
+    src = "def line(e, r, st, el, core, we):\n"
+    if need_t0:
+        src += "    t0 = _time() - el / 1e9\n"
+    src += "    return %r %% (%s)\n" % ("".join(out) + "\n", "".join(a + ", " for a in args))
+    scope = {"_time": time.time, "_ltime": _lf_clock("%d/%b/%Y:%H:%M:%S %z"),
+             "_ftime": _lf_clock(ftime or "%c"), "_ctime": time.ctime, "_lf_int": _lf_int, "_lf_nvars": _lf_nvars, "_lf_mem": _lf_mem,
+             "PID": PID, "WORKER_ID": WORKER_ID, "LOG_ADDR": LOG_ADDR}
+    exec(src, scope)
+    return scope["line"]
 
 
 # ------------------------------------------------------------- scoreboard
@@ -498,7 +662,7 @@ class Response(object):
     """start_response and the body writer for one request."""
 
     __slots__ = ("conn", "proto", "status", "headers", "sent", "nbytes", "chunked",
-                 "keepalive", "head_only", "length", "code")
+                 "keepalive", "head_only", "length", "code", "hsize")
 
     def __init__(self, conn, proto, keepalive=False, head_only=False):
         self.conn = conn
@@ -512,6 +676,7 @@ class Response(object):
         self.head_only = head_only
         self.length = None
         self.code = 0
+        self.hsize = 0  # the status line and headers' bytes, for log-format
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info:
@@ -566,6 +731,7 @@ class Response(object):
         if len(head.translate(None, _CTLS)) != len(head) - 2 * len(lines):
             raise HeaderError("the app's %s has a control character (CR, LF, NUL...); "
                               "sending it could split the response" % _bad_header(self.status, self.headers))
+        self.hsize = len(head)
         return head
 
     def write(self, data, final=False):
@@ -634,6 +800,10 @@ class Worker(object):
         self.socket_timeout = struct.pack("ll", ms // 1000, (ms % 1000) * 1000) if ms > 0 else None
         self.socket_timeout_ms = ms
         self.listener_gone = None  # the fd of a listening socket found closed under us
+        self.log_format = None
+        self.log_only = None if self.log_requests else log_only_rule(env.get(ENV_LOG_ONLY, ""))
+        if env.get(ENV_LOG_FORMAT):
+            self.log_format = compile_log_format(env[ENV_LOG_FORMAT], env.get(ENV_LOG_STRFTIME, ""))
         self.stopping = False
         self.wake_r, self.wake_w = os.pipe()
         self.listeners = []
@@ -1016,12 +1186,23 @@ class Worker(object):
                     log_traceback("the app's close() raised")
         elapsed = time.monotonic_ns() - started
         self.local.board[1](resp.nbytes, elapsed // 1000, failed, write_error)
-        if self.log_requests:
-            status = resp.code or (500 if failed else 0)
+        status = resp.code or (500 if failed else 0)
+        if self.log_requests or (self.log_only is not None and self.log_only(status, resp.nbytes - resp.hsize, elapsed)):
             buf = self.local.logbuf
-            buf.append("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
-                _timestamp(), NAME, environ.get("REQUEST_METHOD"), _quote(environ.get("REQUEST_URI") or environ.get("PATH_INFO")),
-                status, resp.nbytes, elapsed / 1e6, PID, environ.get("REMOTE_ADDR", "-")))
+            if LOG_JSON:
+                if self.log_format is not None:
+                    buf.append(json_line("INFO", self.log_format(environ, resp, status, elapsed, core, write_error)[:-1], {}))
+                else:
+                    buf.append(JSON_REQUEST % (
+                        _timestamp(), resp.nbytes, elapsed / 1e6, _jstr(environ.get("REQUEST_METHOD") or ""),
+                        _jstr(environ.get("REQUEST_URI") or environ.get("PATH_INFO") or ""),
+                        _jstr(environ.get(LOG_ADDR) or environ.get("REMOTE_ADDR", "-")), status))
+            elif self.log_format is not None:
+                buf.append(self.log_format(environ, resp, status, elapsed, core, write_error))
+            else:
+                buf.append("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
+                    _timestamp(), NAME, environ.get("REQUEST_METHOD"), _quote(environ.get("REQUEST_URI") or environ.get("PATH_INFO")),
+                    status, resp.nbytes, elapsed / 1e6, PID, environ.get(LOG_ADDR) or environ.get("REMOTE_ADDR", "-")))
             if len(buf) >= LOG_BATCH:
                 self.flush_log()
 
