@@ -26,11 +26,6 @@ type daemon struct {
 	stopDeadline time.Time
 }
 
-type adoptedDaemon struct {
-	Name string
-	PID  int
-}
-
 // planDaemons makes the daemon list follow the plan: new names start,
 // names no longer there are stopped, the others keep running.
 func (m *Master) planDaemons() {
@@ -156,7 +151,7 @@ func (m *Master) daemonsRunning() bool {
 	return false
 }
 
-func (m *Master) adoptDaemons(adopted []adoptedDaemon) {
+func (m *Master) adoptDaemons(adopted []AdoptedDaemon) {
 	byName := map[string]int{}
 	for _, a := range adopted {
 		byName[a.Name] = a.PID
@@ -175,11 +170,11 @@ func (m *Master) adoptDaemons(adopted []adoptedDaemon) {
 	}
 }
 
-func (m *Master) daemonState() []adoptedDaemon {
-	var out []adoptedDaemon
+func (m *Master) daemonState() []AdoptedDaemon {
+	var out []AdoptedDaemon
 	for _, d := range m.daemons {
 		if d.pid != 0 && !d.stopping {
-			out = append(out, adoptedDaemon{Name: d.Name, PID: d.pid})
+			out = append(out, AdoptedDaemon{Name: d.Name, PID: d.pid})
 		}
 	}
 	return out

@@ -100,13 +100,13 @@ func TestUpgradeCarriesDaemons(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, daemonPlan("a"), nil, Hooks{})
 	m.Step(Event{})
-	st := upgradeState{Generation: 1, Workers: m.upgradeState(), Daemons: m.daemonState()}
+	h := m.handover()
 	a := daemonPID(m, "a")
 
 	g := newFake()
 	g.nextPID = 500
 	next := newTestMaster(g, daemonPlan("a"), nil, Hooks{})
-	next.adopt(&st)
+	next.Adopt(h)
 	next.Step(Event{})
 	if daemonPID(next, "a") != a {
 		t.Fatalf("the upgraded master runs daemon a as %d, want the adopted %d", daemonPID(next, "a"), a)

@@ -35,7 +35,7 @@ func (m *Master) harakiri(w *Worker, now time.Time) {
 		return
 	}
 	m.log.Warn("harakiri: signalling the worker first; it is killed if still running after harakiri-graceful-timeout",
-		"id", w.ID, "pid", w.PID, "signal", signalName(m.plan.HarakiriSignal), "timeout", m.plan.HarakiriGrace)
+		"id", w.ID, "pid", w.PID, "signal", SignalName(m.plan.HarakiriSignal), "timeout", m.plan.HarakiriGrace)
 	w.State = Stopping
 	w.StopDeadline = now.Add(m.plan.HarakiriGrace)
 	w.StopLimit = "harakiri-graceful-timeout"

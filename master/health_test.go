@@ -140,34 +140,6 @@ func TestSigtermWithoutDelayDrainsAtOnceAndFailsReadiness(t *testing.T) {
 	}
 }
 
-// A loop that does not take calls fails both probes within the timeout.
-func TestWedgedLoopFailsLiveness(t *testing.T) {
-	f := newFake()
-	m := newTestMaster(f, testPlan(1), nil, Hooks{})
-	calls := make(chan func()) // nobody reads: a wedged loop
-	h := loopHealth(m, calls, 50*time.Millisecond)
-	if err := h.Live(); err == nil || !strings.Contains(err.Error(), "did not answer") {
-		t.Fatalf("Live() = %v, want a timeout", err)
-	}
-	if r := h.Ready(); r.Ready || !strings.Contains(r.Reason, "did not answer") {
-		t.Fatalf("Ready() = %+v, want not ready with the timeout", r)
-	}
-	done := make(chan struct{})
-	go func() { // a loop that answers
-		defer close(done)
-		for i := 0; i < 2; i++ {
-			(<-calls)()
-		}
-	}()
-	if err := h.Live(); err != nil {
-		t.Fatalf("Live() with a running loop = %v", err)
-	}
-	if r := h.Ready(); r.Ready {
-		t.Fatalf("Ready() = %+v before any worker started", r)
-	}
-	<-done
-}
-
 // Slots cheaper left empty are not missing workers: one active worker of
 // four is a ready pool.
 func TestReadinessIgnoresCheapSlots(t *testing.T) {

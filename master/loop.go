@@ -79,7 +79,7 @@ func (m *Master) handleSignal(sig os.Signal) {
 		}
 	case syscall.SIGUSR2:
 		if m.hooks.Upgrade != nil && m.phase == running {
-			m.hooks.Upgrade(upgradeState{Generation: m.generation, Workers: m.upgradeState(), Daemons: m.daemonState()})
+			m.hooks.Upgrade(m.handover())
 		}
 	}
 }

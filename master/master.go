@@ -101,7 +101,7 @@ type Hooks struct {
 	ReopenLog func()
 	// Upgrade re-executes the master with the workers' and daemons'
 	// state (SIGUSR2); it returns only if that failed.
-	Upgrade func(st upgradeState)
+	Upgrade func(Handover)
 }
 
 // Master owns the pool. Create it with New and drive it with Run, or with
@@ -172,6 +172,10 @@ func (m *Master) Slots() []Slot {
 	return out
 }
 
+// Serving is the newest generation announced ready (Hooks.Ready): the
+// one serving.
+func (m *Master) Serving() int { return m.announced }
+
 // Generation is the newest generation of workers.
 func (m *Master) Generation() int { return m.generation }
 
@@ -226,6 +230,6 @@ func (m *Master) kill(w *Worker, why string) {
 
 func (m *Master) signal(w *Worker, sig syscall.Signal) {
 	if err := m.os.Signal(w.PID, sig); err != nil && err != syscall.ESRCH {
-		m.log.Error("cannot signal worker", "id", w.ID, "pid", w.PID, "signal", signalName(sig), "error", err)
+		m.log.Error("cannot signal worker", "id", w.ID, "pid", w.PID, "signal", SignalName(sig), "error", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
+
+	"github.com/supervise-go/supervise/master"
 )
 
 // openFIFO creates the master FIFO at path (mode 0600, only the master's
@@ -37,7 +39,7 @@ func openFIFO(path string) (*os.File, error) {
 
 // readFIFO hands every command to the loop: uWSGI's single letters, several
 // per write, and supervise's own ":scale N" lines.
-func readFIFO(f *os.File, calls chan<- func(), m *Master, log hclog.Logger) {
+func readFIFO(f *os.File, calls chan<- func(), m *master.Master, log hclog.Logger) {
 	r := bufio.NewReader(f)
 	for {
 		c, err := r.ReadByte()

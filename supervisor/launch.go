@@ -13,6 +13,7 @@ import (
 
 	"github.com/supervise-go/supervise/config"
 	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/master"
 	"github.com/supervise-go/supervise/socket"
 )
 
@@ -72,8 +73,8 @@ func NewLauncher(cfg *config.Config, listeners []*socket.Listener, rt *Runtime, 
 }
 
 // Plan is the master's view of this configuration.
-func (l *Launcher) Plan() *Plan {
-	return &Plan{
+func (l *Launcher) Plan() *master.Plan {
+	return &master.Plan{
 		Processes:     l.cfg.Processes,
 		Mercy:         l.cfg.WorkerReloadMercy,
 		NeedApp:       l.cfg.NeedApp,
@@ -94,7 +95,7 @@ func (l *Launcher) Plan() *Plan {
 		ReloadOnRSS:      uint64(l.cfg.ReloadOnRSS) << 20,
 		EvilReloadOnRSS:  uint64(l.cfg.EvilReloadOnRSS) << 20,
 		MinLifetime:      l.cfg.MinWorkerLifetime,
-		Cheaper: CheaperPlan{
+		Cheaper: master.CheaperPlan{
 			Min: l.cfg.Cheaper, Initial: l.cfg.CheaperInitial, Step: l.cfg.CheaperStep,
 			Algo: l.cfg.CheaperAlgo, Overload: l.cfg.CheaperOverload,
 			BusynessMax: l.cfg.CheaperBusynessMax, BusynessMin: l.cfg.CheaperBusynessMin,
@@ -115,13 +116,13 @@ func (l *Launcher) self() string {
 // daemons are the attach-daemon commands, run by /bin/sh as in uWSGI, in
 // chdir, as the workers' user, logging into the master's log; each gets
 // SIGTERM if the master dies.
-func (l *Launcher) daemons() []DaemonSpec {
-	var out []DaemonSpec
+func (l *Launcher) daemons() []master.DaemonSpec {
+	var out []master.DaemonSpec
 	for _, cmd := range l.cfg.AttachDaemon {
-		out = append(out, DaemonSpec{Name: cmd, Spec: func() (*ProcSpec, error) {
+		out = append(out, master.DaemonSpec{Name: cmd, Spec: func() (*master.ProcSpec, error) {
 			env := append(append([]string(nil), l.baseEnv...), l.cfg.Env...)
-			return &ProcSpec{Path: "/bin/sh", Args: []string{"/bin/sh", "-c", cmd}, Env: env, Dir: l.cfg.Chdir,
-				Files: []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}, Credential: l.cred, DeathSignal: syscall.SIGTERM, Log: l.rt.Sink}, nil
+			return &master.ProcSpec{Path: "/bin/sh", Args: []string{"/bin/sh", "-c", cmd}, Env: env, Dir: l.cfg.Chdir,
+				Files: []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}, Credential: l.cred, DeathSignal: syscall.SIGTERM, Log: l.rt.logPipe()}, nil
 		}})
 	}
 	return out
@@ -140,7 +141,7 @@ func (l *Launcher) backlog() int {
 }
 
 // Spec is the process for one worker.
-func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
+func (l *Launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
 	files := []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}
 	names := make([]string, len(l.listeners))
 	for i, ln := range l.listeners {
@@ -199,7 +200,7 @@ func (l *Launcher) Spec(w SpawnInfo) (*ProcSpec, error) {
 	if l.cfg.PyAutoreload > 0 && w.ID == 1 && len(l.cfg.Exec) == 0 {
 		env = append(env, ipc.EnvPyAutoreload+"="+strconv.Itoa(l.cfg.PyAutoreload)) // one watcher is enough
 	}
-	return &ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred, Log: l.rt.Sink}, nil
+	return &master.ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred, Log: l.rt.logPipe()}, nil
 }
 
 func (l *Launcher) pythonEnv() []string {

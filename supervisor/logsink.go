@@ -171,10 +171,10 @@ func enlargePipe(f *os.File) {
 	unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, 1<<20)
 }
 
-// processPipe makes the pipe one process writes its stdout and stderr
+// ProcessPipe makes the pipe one process writes its stdout and stderr
 // into and starts draining it; the caller gives w to the process and
 // closes it once the process started.
-func (s *LogSink) processPipe() (w *os.File, err error) {
+func (s *LogSink) ProcessPipe() (w *os.File, err error) {
 	r, w, err := pipe(nil, nil)
 	if err != nil {
 		return nil, err

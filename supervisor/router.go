@@ -10,6 +10,7 @@ import (
 
 	"github.com/supervise-go/supervise/config"
 	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/master"
 	"github.com/supervise-go/supervise/socket"
 )
 
@@ -72,7 +73,7 @@ func splitRouters(ls []*socket.Listener) (workers, routers []*socket.Listener) {
 // routerDaemon is the front end's process. Its name carries its whole
 // command line, so a reload that changes the front end's settings starts
 // a new one (beside the old, on the same sockets) and stops the old.
-func (l *Launcher) routerDaemon(self string) []DaemonSpec {
+func (l *Launcher) routerDaemon(self string) []master.DaemonSpec {
 	if len(l.routers) == 0 {
 		return nil
 	}
@@ -115,9 +116,9 @@ func (l *Launcher) routerDaemon(self string) []DaemonSpec {
 	if l.cfg.LogJSON {
 		env = append(env, ipc.EnvLogJSON+"=1")
 	}
-	return []DaemonSpec{{Name: "http front end: " + strings.Join(args[1:], " "), Spec: func() (*ProcSpec, error) {
-		return &ProcSpec{Path: self, Args: args, Env: env, Dir: l.cfg.Chdir, Files: files,
-			Credential: l.cred, DeathSignal: 15, Log: l.rt.Sink}, nil
+	return []master.DaemonSpec{{Name: "http front end: " + strings.Join(args[1:], " "), Spec: func() (*master.ProcSpec, error) {
+		return &master.ProcSpec{Path: self, Args: args, Env: env, Dir: l.cfg.Chdir, Files: files,
+			Credential: l.cred, DeathSignal: 15, Log: l.rt.logPipe()}, nil
 	}}}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/supervise-go/supervise/config"
 	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/master"
 	"github.com/supervise-go/supervise/worker/python"
 )
 
@@ -29,6 +30,14 @@ type Runtime struct {
 	Sink      *LogSink
 	MasterPID int
 	Board     *ipc.Scoreboard
+}
+
+// logPipe is what a ProcSpec's Log gets: the sink, or none.
+func (rt *Runtime) logPipe() master.LogPipe {
+	if rt.Sink == nil {
+		return nil
+	}
+	return rt.Sink
 }
 
 // newRuntime makes the private directory holding the Python worker and the

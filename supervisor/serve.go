@@ -14,6 +14,7 @@ import (
 
 	"github.com/supervise-go/supervise/config"
 	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/master"
 	"github.com/supervise-go/supervise/socket"
 	"github.com/supervise-go/supervise/stats"
 )
@@ -61,7 +62,7 @@ type serving struct {
 	sockets  *socketSet
 	rt       *Runtime
 	notify   *ipc.NotifyListener
-	m        *Master
+	m        *master.Master
 	srv      *stats.Server
 	health   *stats.Health
 	sd       *systemd
@@ -138,7 +139,7 @@ func (s *serving) makeMaster() error {
 		s.sockets.commit(s.cfg.Vacuum)
 		ready(gen)
 	}
-	hooks.Upgrade = s.upgrade
+	hooks.Upgrade = func(h master.Handover) { s.upgrade(upgradeState{Handover: h}) }
 	hooks.StatsToLog = func(ws []stats.WorkerInfo) {
 		c := &stats.Collector{Board: s.rt.Board, Sockets: socketInfos(s.sockets.current)}
 		go s.srv.Guard(func() { logStats(c, ws, s.log) }) // not once the scoreboard is gone
@@ -153,7 +154,7 @@ func (s *serving) makeMaster() error {
 		}
 		s.log.Info("log reopened")
 	}
-	s.m = New(s.log.Named("master"), RealOS(), launcher.Plan(), s.reloadPlan, hooks)
+	s.m = master.New(s.log.Named("master"), RealOS(), launcher.Plan(), s.reloadPlan, hooks)
 	if s.cfg.Scoreboard {
 		s.m.SetBoard(newBoardSlots(s.rt.Board))
 	}
@@ -164,8 +165,7 @@ func (s *serving) makeMaster() error {
 	}
 	s.onClose(s.srv.Close) // runs before makeRuntime's closer unmaps the scoreboard
 	if s.upgraded != nil {
-		s.m.adopt(s.upgraded)
-		s.m.reload(false, graceful)
+		s.m.Adopt(s.upgraded.Handover)
 	}
 	return nil
 }
@@ -181,7 +181,7 @@ func (s *serving) workerIDs() (uid, gid int, ok bool) {
 
 // reloadPlan re-reads the configuration for a reload: sockets added are
 // bound now, the launcher checks the interpreter or program.
-func (s *serving) reloadPlan() (*Plan, error) {
+func (s *serving) reloadPlan() (*master.Plan, error) {
 	next, err := s.opt.Reload()
 	if err != nil {
 		return nil, err
@@ -211,11 +211,11 @@ func (s *serving) upgrade(st upgradeState) {
 		st.Listeners = append(st.Listeners, int(l.File.Fd()))
 	}
 	s.rt.upgradeFDs(&st)
-	s.m.hooks.Reloading()
+	s.sd.reloading()
 	s.log.Info("upgrading in place: executing the binary again with the same pid", "binary", s.self)
 	err := upgradeTo(s.self, st)
 	s.log.Error("upgrade failed; this master keeps running", "error", err)
-	s.sd.reloadFailed(s.m.announced, "upgrade: "+err.Error())
+	s.sd.reloadFailed(s.m.Serving(), "upgrade: "+err.Error())
 }
 
 // startHelpers starts the goroutines that feed the loop: master FIFOs,
@@ -265,7 +265,7 @@ func (s *serving) startHealth() error {
 	return nil
 }
 
-func runLoop(m *Master, notify *ipc.NotifyListener, calls chan func()) int {
+func runLoop(m *master.Master, notify *ipc.NotifyListener, calls chan func()) int {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
 		syscall.SIGCHLD, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGIO)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/supervise-go/supervise/config"
 	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/master"
 	"github.com/supervise-go/supervise/socket"
 	"github.com/supervise-go/supervise/stats"
 )
@@ -43,7 +44,7 @@ func socketInfos(ls []*socket.Listener) []stats.SocketInfo {
 
 // loopSnapshot asks the loop for a snapshot through calls, so no lock ever
 // guards worker state.
-func loopSnapshot(m *Master, calls chan<- func()) func() ([]stats.WorkerInfo, error) {
+func loopSnapshot(m *master.Master, calls chan<- func()) func() ([]stats.WorkerInfo, error) {
 	return func() ([]stats.WorkerInfo, error) {
 		reply := make(chan []stats.WorkerInfo, 1)
 		select {

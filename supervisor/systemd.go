@@ -8,6 +8,8 @@ import (
 	sdnotify "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
+
+	"github.com/supervise-go/supervise/master"
 )
 
 // systemd speaks sd_notify to the service manager that started the master
@@ -74,17 +76,20 @@ func (sd *systemd) extend() {
 	}
 }
 
-func (sd *systemd) hooks() Hooks {
-	return Hooks{
-		Ready: func(gen int) { sd.ready(fmt.Sprintf("generation %d: all workers ready", gen)) },
-		Reloading: func() {
-			var ts unix.Timespec
-			_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-			sd.drain(fmt.Sprintf("%s\nMONOTONIC_USEC=%d\nSTATUS=reloading", sdnotify.SdNotifyReloading, ts.Nano()/int64(time.Microsecond)))
-		},
-		ReloadFailed: func(serving int, reason string) { sd.reloadFailed(serving, reason) },
+func (sd *systemd) hooks() master.Hooks {
+	return master.Hooks{
+		Ready:        func(gen int) { sd.ready(fmt.Sprintf("generation %d: all workers ready", gen)) },
+		Reloading:    sd.reloading,
+		ReloadFailed: sd.reloadFailed,
 		Stopping:     func() { sd.drain(sdnotify.SdNotifyStopping + "\nSTATUS=stopping") },
 	}
+}
+
+// reloading tells systemd a reload started (the unit shows "reloading").
+func (sd *systemd) reloading() {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	sd.drain(fmt.Sprintf("%s\nMONOTONIC_USEC=%d\nSTATUS=reloading", sdnotify.SdNotifyReloading, ts.Nano()/int64(time.Microsecond)))
 }
 
 // reloadFailed ends a reload that did not happen: the unit leaves

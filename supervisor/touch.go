@@ -5,12 +5,14 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/supervise-go/supervise/master"
 )
 
 // watchTouch reloads when any touch-reload file's mtime changes (touch
 // app.ini, or a deploy script touching a marker). Polling once a second
 // costs a stat per file; inotify would miss files replaced by rename.
-func watchTouch(files []string, calls chan<- func(), m *Master, log hclog.Logger, stop <-chan struct{}) {
+func watchTouch(files []string, calls chan<- func(), m *master.Master, log hclog.Logger, stop <-chan struct{}) {
 	mtimes := map[string]time.Time{}
 	for _, f := range files {
 		if fi, err := os.Stat(f); err == nil {

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/supervise-go/supervise/master"
 	"github.com/supervise-go/supervise/socket"
 )
 
@@ -21,22 +22,15 @@ import (
 const envUpgrade = "SUPERVISE_UPGRADE_STATE"
 
 type upgradeState struct {
-	Listeners  []int // fds of the listening sockets
-	LifelineR  int
-	LifelineW  int
-	LogR       int
-	LogW       int
-	ProcLogs   []int // read ends of the running processes' own log pipes
-	Board      int   // the scoreboard memfd, -1 if none
-	RuntimeDir string
-	Generation int
-	Workers    []adoptedWorker
-	Daemons    []adoptedDaemon
-}
-
-type adoptedWorker struct {
-	PID, ID, Generation, BoardSlot int
-	Stopping                       bool
+	Listeners       []int // fds of the listening sockets
+	LifelineR       int
+	LifelineW       int
+	LogR            int
+	LogW            int
+	ProcLogs        []int // read ends of the running processes' own log pipes
+	Board           int   // the scoreboard memfd, -1 if none
+	RuntimeDir      string
+	master.Handover // generation, workers, daemons: the loop's part
 }
 
 // upgradeTo execs path with the current state; it returns only on failure.
@@ -85,38 +79,4 @@ func (st *upgradeState) activated() *socket.Activated {
 		return socket.FromFDs(nil)
 	}
 	return socket.FromFDs(st.Listeners)
-}
-
-// adopt takes over the previous master's workers as the current
-// generation; a reload then replaces them.
-func (m *Master) adopt(st *upgradeState) {
-	m.generation = st.Generation
-	now := m.os.Now()
-	for _, a := range st.Workers {
-		w := &Worker{ID: a.ID, PID: a.PID, Generation: a.Generation, State: Ready, Started: now, ReadyAt: now, BoardSlot: a.BoardSlot}
-		m.workers[a.PID] = w
-		if m.board != nil && a.BoardSlot >= 0 {
-			m.board.Take(a.BoardSlot)
-		}
-		if a.Stopping {
-			m.stop(w, "was stopping before the upgrade")
-			continue
-		}
-		if s := m.slot(a.ID); s != nil && (s.Current == nil || s.Current.Generation < w.Generation) {
-			s.Current = w
-			s.LastSpawn = now
-		}
-	}
-	m.adoptDaemons(st.Daemons)
-	m.announced = m.generation
-	m.log.Info("upgraded in place: adopted the running workers", "workers", len(st.Workers), "generation", st.Generation)
-}
-
-// upgradeState describes the loop's workers for the next master.
-func (m *Master) upgradeState() []adoptedWorker {
-	var out []adoptedWorker
-	for _, w := range m.workers {
-		out = append(out, adoptedWorker{PID: w.PID, ID: w.ID, Generation: w.Generation, BoardSlot: w.BoardSlot, Stopping: w.State == Stopping})
-	}
-	return out
 }

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/supervise-go/supervise/master"
+	"github.com/supervise-go/supervise/supervisor"
 )
 
 // The test binary doubles as the supervise binary: with SUPERVISE_TEST_MAIN
@@ -26,8 +26,8 @@ import (
 const envRunMain = "SUPERVISE_TEST_MAIN"
 
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == master.TrampolineArg {
-		os.Exit(master.Trampoline(os.Args[2:]))
+	if len(os.Args) > 1 && os.Args[1] == supervisor.TrampolineArg {
+		os.Exit(supervisor.Trampoline(os.Args[2:]))
 	}
 	if len(os.Args) > 1 && os.Args[1] == "http" { // the front end, run by a master under test
 		os.Exit(run(os.Args[1:], os.Environ(), os.Stderr))
