@@ -63,7 +63,8 @@ type Config struct {
 	// Opt is every option and placeholder read, in order, as uWSGI
 	// exports them to the app (uwsgi.opt).
 	Opt   []OptEntry
-	Files []string // ini files read
+	Magic map[string]string // uwsgi.magic_table: the magic variables of the first ini
+	Files []string          // ini files read
 }
 
 func defaults() *Config {
@@ -201,6 +202,7 @@ func (l *loader) finish() error {
 	if c.Locks < 0 {
 		errs = append(errs, fmt.Errorf("locks = %d: must be 0 or more (uwsgi.lock(n) takes n = 0..locks)", c.Locks))
 	}
+	c.Magic = l.magicTable()
 	c.Opt = make([]OptEntry, 0, len(l.exported))
 	for _, e := range l.exported {
 		c.Opt = append(c.Opt, OptEntry{Key: e.key, Value: e.value, Flag: e.flag})

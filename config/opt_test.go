@@ -22,6 +22,9 @@ func TestOptIsEveryKeyAsRead(t *testing.T) {
 	if !reflect.DeepEqual(c.Opt, want) {
 		t.Fatalf("Opt\n got %+v\nwant %+v", c.Opt, want)
 	}
+	if c.Magic["n"] != "app" || c.Magic["e"] != "ini" || c.Magic["p"] != ini || c.Magic["%"] != "%" || c.Magic["("] != "%(" {
+		t.Fatalf("magic table %q", c.Magic)
+	}
 	if c.Locks != 3 || c.Processes != 3 {
 		t.Fatalf("locks %d processes %d, want 3 and 3", c.Locks, c.Processes)
 	}

@@ -27,7 +27,7 @@ func renderFields(b *strings.Builder, c *Config, v, def reflect.Value) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() || f.Name == "Notices" || f.Name == "Files" || f.Name == "Opt" {
+		if !f.IsExported() || f.Name == "Notices" || f.Name == "Files" || f.Name == "Opt" || f.Name == "Magic" {
 			continue
 		}
 		if f.Anonymous && f.Type.Kind() == reflect.Struct {

@@ -24,6 +24,11 @@ type Runtime struct {
 	logR      *os.File
 	MasterPID int
 	Board     *ipc.Scoreboard
+	// Locks is the memfd behind uwsgi.lock (ipc.EnvLocksFD): workers take
+	// fcntl locks on its bytes (past its end too), so any locks = N works
+	// across reloads without resizing it.
+	Locks   *os.File
+	Started time.Time // uwsgi.started_on
 }
 
 // newRuntime makes the private directory holding the Python worker and the
@@ -36,7 +41,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, 
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("runtime directory: %w", err)
 	}
-	rt := &Runtime{Dir: dir, MasterPID: os.Getpid()}
+	rt := &Runtime{Dir: dir, MasterPID: os.Getpid(), Started: time.Now()}
 	var notify *ipc.NotifyListener
 	drained := make(chan struct{})
 	cleanup := func() {
@@ -47,7 +52,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, 
 			case <-time.After(2 * time.Second):
 			}
 		}
-		for _, f := range []*os.File{rt.logR, rt.Lifeline, rt.lifelineW, rt.Stdin} {
+		for _, f := range []*os.File{rt.logR, rt.Lifeline, rt.lifelineW, rt.Stdin, rt.Locks} {
 			if f != nil {
 				f.Close()
 			}
@@ -64,9 +69,16 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, 
 		cleanup()
 		return nil, nil, nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, python.FileName), python.Source, 0o600); err != nil {
-		return fail(fmt.Errorf("runtime directory: %w", err))
+	for name, src := range map[string][]byte{python.FileName: python.Source, python.APIFileName: python.APISource} {
+		if err := os.WriteFile(filepath.Join(dir, name), src, 0o600); err != nil {
+			return fail(fmt.Errorf("runtime directory: %w", err))
+		}
 	}
+	fd, err := unix.MemfdCreate("supervise-locks", unix.MFD_CLOEXEC)
+	if err != nil {
+		return fail(fmt.Errorf("locks: memfd_create: %w", err))
+	}
+	rt.Locks = os.NewFile(uintptr(fd), "locks")
 	if notify, err = ipc.ListenNotify(filepath.Join(dir, "notify.sock")); err != nil {
 		return fail(err)
 	}

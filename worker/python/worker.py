@@ -204,6 +204,38 @@ def demo_app(environ, start_response):
     return [body]
 
 
+# The uwsgi module's per-thread request state (uwsgi_api.py's _request):
+# run_app stores the Response and clears the log variables there.
+UWSGI_REQUEST = threading.local()
+
+
+def install_uwsgi_module():
+    """Loads uwsgi_api.py (beside this file) as sys.modules["uwsgi"], so
+    the app's `import uwsgi` works in a supervised worker only."""
+    global UWSGI_REQUEST
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "uwsgi_api.py")
+    if not os.path.exists(path):
+        return None
+    spec = importlib.util.spec_from_file_location("uwsgi", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["uwsgi"] = mod
+    spec.loader.exec_module(mod)
+    UWSGI_REQUEST = mod._request
+    return mod
+
+
+def run_postfork(mod):
+    """uwsgi.post_fork_hook (uwsgidecorators' @postfork chain), once the
+    app is imported and before serving, in every worker: uWSGI runs it
+    after each fork. A hook that raises is logged; the worker goes on."""
+    if mod is None:
+        return
+    try:
+        mod._run_postfork()
+    except Exception:
+        log_traceback("uwsgi.post_fork_hook raised")
+
+
 def load_app():
     module = os.environ.get(ENV_PY_MODULE, "")
     callable_name = os.environ.get(ENV_PY_CALLABLE, "") or "application"
@@ -836,6 +868,9 @@ class Worker(object):
         scoreboard's begin (one clock read serves both)."""
         failed = write_error = False
         result = None
+        req = UWSGI_REQUEST
+        req.resp = resp
+        req.logvars = None
         try:
             result = self.app(environ, resp.start_response)
             if isinstance(result, FileWrapper) and resp.sendfile(result):
@@ -984,8 +1019,10 @@ def main():
     lifeline = os.environ.get(ENV_LIFELINE_FD)
     if lifeline:
         threading.Thread(target=watch_lifeline, args=(int(lifeline),), daemon=True, name="lifeline").start()
+    uwsgi_mod = install_uwsgi_module()
     app, app_name = load_app()
     worker = Worker(app, app_name)
+    run_postfork(uwsgi_mod)
     threads = [threading.Thread(target=worker.serve_thread, args=(core,), daemon=True, name="core-%d" % core)
                for core in range(worker.threads)]
     for t in threads:
