@@ -86,7 +86,7 @@ func TestUwsgiModuleMirrorsTheContract(t *testing.T) {
 		"_ENV_THREADS": str(ipc.EnvThreads), "_ENV_BUFFER_SIZE": str(ipc.EnvBufferSize),
 		"_ENV_NOTIFY_SOCKET": str(ipc.EnvNotifySocket), "_ENV_SCOREBOARD_FD": str(ipc.EnvScoreboardFD),
 		"_NOTIFY_COMMAND": str(ipc.NotifyCommand),
-		"_HDR_SLOTS": num(ipc.HdrSlots), "_HDR_CORES": num(ipc.HdrCores), "_HDR_SLOT_BYTES": num(ipc.HdrSlotBytes),
+		"_HDR_SLOTS":      num(ipc.HdrSlots), "_HDR_CORES": num(ipc.HdrCores), "_HDR_SLOT_BYTES": num(ipc.HdrSlotBytes),
 		"_HDR_CORE_BYTES": num(ipc.HdrCoreBytes), "_HEADER_WORDS": num(ipc.HeaderWords),
 		"_WK_PID": num(ipc.WkPID), "_WK_ACCEPTING": num(ipc.WkAccepting), "_WK_WORDS": num(ipc.WkWords),
 		"_CORE_REQUESTS": num(ipc.CoreRequests), "_CORE_IN_REQUEST": num(ipc.CoreInRequest),
