@@ -23,15 +23,16 @@ import (
 const uwsgiAppINI = "[uwsgi]\nhttp-socket = %s\nwsgi-file = uwsgiapp.py\nprocesses = 2\nthreads = 2\n" +
 	"env = A=1\nenv = B=2\nvacuum\nmyvar = hello\nlocks = 2\n"
 
-// startUwsgiApp runs testdata/uwsgiapp.py under supervise over http-socket.
-func startUwsgiApp(t *testing.T) (m *masterProc, dir, base string) {
+// startUwsgiApp runs testdata/uwsgiapp.py under supervise over
+// http-socket, with extra ini lines.
+func startUwsgiApp(t *testing.T, extra ...string) (m *masterProc, dir, base string) {
 	t.Helper()
 	requireUwsgidecorators(t)
 	dir = shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "uwsgiapp.py"), readFile(t, "testdata/uwsgiapp.py"))
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	ini := filepath.Join(dir, "app.ini")
-	writeFile(t, ini, fmt.Sprintf(uwsgiAppINI, addr))
+	writeFile(t, ini, fmt.Sprintf(uwsgiAppINI, addr)+strings.Join(extra, ""))
 	m = startMaster(t, dir, "--ini", ini, "--python-bin", "/usr/bin/python3")
 	m.waitLog(`all workers ready`, 1)
 	return m, dir, "http://" + addr
@@ -388,4 +389,36 @@ func TestUwsgiDisconnect(t *testing.T) {
 func requireUwsgidecorators(t *testing.T) {
 	t.Helper()
 	requireTool(t, "/usr/bin/python3", "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('uwsgidecorators') is None)")
+}
+
+// A post-fork hook that raises is logged once per worker with its
+// traceback; the worker goes on serving (as in uWSGI).
+func TestUwsgiPostforkHookThatRaises(t *testing.T) {
+	m, _, base := startUwsgiApp(t, "env = POSTFORK_RAISE=1\n")
+	m.waitLog(`uwsgi.post_fork_hook raised`, 2)
+	m.waitLog(`RuntimeError: postfork failed on demand`, 2)
+	if got := fresh(t, base+"/"); !strings.HasPrefix(got, "pid=") {
+		t.Fatalf("a worker whose post-fork hook raised does not serve: %q", got)
+	}
+}
+
+// Behind nginx (uwsgi_pass over a unix socket): the module and the
+// post-fork hooks work the same.
+func TestUwsgiModuleBehindNginx(t *testing.T) {
+	requireUwsgidecorators(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "uwsgiapp.py"), readFile(t, "testdata/uwsgiapp.py"))
+	sock := filepath.Join(dir, "app.sock")
+	m := startMaster(t, dir, "--socket", sock, "--wsgi-file", "uwsgiapp.py", "--processes", "2",
+		"--python-bin", "/usr/bin/python3", "--chdir", dir)
+	m.waitLog(`all workers ready`, 1)
+	base := startNginx(t, dir, "unix:"+sock)
+	info := getInfo(t, base)
+	if info.MasterPID != m.cmd.Process.Pid || len(info.Postfork) != 1 || info.Postfork[0] != info.PID || info.Logvar != "alice" {
+		t.Fatalf("behind nginx: masterpid %d (master %d), postfork %v in pid %d, logvar %q",
+			info.MasterPID, m.cmd.Process.Pid, info.Postfork, info.PID, info.Logvar)
+	}
+	if fmt.Sprint(info.Opt["processes"]) != "[bytes 2]" || info.Opt["socket"] == nil {
+		t.Fatalf("opt behind nginx: %v", info.Opt)
+	}
 }

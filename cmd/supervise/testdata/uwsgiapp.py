@@ -19,6 +19,12 @@ def reconnect():
     sys.stderr.flush()
 
 
+@postfork
+def fail_on_demand():
+    if os.environ.get("POSTFORK_RAISE"):
+        raise RuntimeError("postfork failed on demand")
+
+
 @lock
 def bump(path):
     """A read-modify-write that loses updates unless the lock excludes
