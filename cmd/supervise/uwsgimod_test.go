@@ -21,7 +21,7 @@ import (
 // Debian's unmodified uwsgidecorators) runs under supervise.
 
 const uwsgiAppINI = "[uwsgi]\nhttp-socket = %s\nwsgi-file = uwsgiapp.py\nprocesses = 2\nthreads = 2\n" +
-	"env = A=1\nenv = B=2\nvacuum\nmyvar = hello\nlocks = 2\n"
+	"env = A=1\nenv = B=2\nvacuum\nmyvar = hello\nset-ph = ph1=x\nlocks = 2\n"
 
 // startUwsgiApp runs testdata/uwsgiapp.py under supervise over
 // http-socket, with extra ini lines.
