@@ -156,7 +156,7 @@ func TestUwsgiModuleIdentity(t *testing.T) {
 // command line (but for --python-bin, which only supervise reads), and
 // agree on the other observable values.
 func TestUwsgiOptMatchesUWSGI(t *testing.T) {
-	uwsgiBin := requireTool(t, "/usr/bin/uwsgi", "--version")
+	uwsgiBin := requireTool(t, "/usr/bin/uwsgi", "--plugins", "python3", "--version")
 	requireUwsgidecorators(t)
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "uwsgiapp.py"), readFile(t, "testdata/uwsgiapp.py"))
