@@ -93,13 +93,17 @@ func getInfo(t *testing.T, base string) uwsgiInfo {
 func TestUwsgiModuleIdentity(t *testing.T) {
 	before := time.Now().Unix()
 	m, _, base := startUwsgiApp(t)
+	// The kernel may hand every connection to one worker; workers()
+	// shows both either way.
 	seen := map[int]uwsgiInfo{}
-	for i := 0; i < 200 && len(seen) < 2; i++ {
+	for i := 0; i < 20 && len(seen) < 2; i++ {
 		info := getInfo(t, base)
 		seen[info.WorkerID] = info
 	}
-	if len(seen) != 2 || seen[1].PID == 0 || seen[2].PID == 0 {
-		t.Fatalf("want answers from workers 1 and 2, got %v", seen)
+	for id, info := range seen {
+		if (id != 1 && id != 2) || info.PID == 0 {
+			t.Fatalf("worker_id() %d in pid %d", id, info.PID)
+		}
 	}
 	info := getInfo(t, base)
 	if info.MasterPID != m.cmd.Process.Pid || info.Numproc != 2 || info.MuleID != 0 {
@@ -130,15 +134,15 @@ func TestUwsgiModuleIdentity(t *testing.T) {
 	if !strings.HasPrefix(info.Unknown, "AttributeError") {
 		t.Errorf("an unknown name: %q", info.Unknown)
 	}
-	if info.TotalRequests < len(seen) {
-		t.Errorf("total_requests %d after at least %d requests", info.TotalRequests, len(seen))
+	if info.TotalRequests < 1 {
+		t.Errorf("total_requests %d after at least one request", info.TotalRequests)
 	}
-	pids := map[int]bool{}
+	pids := map[int]int{}
 	for _, w := range info.Workers {
-		pids[w.PID] = true
+		pids[w.ID] = w.PID
 	}
-	if len(info.Workers) != 2 || !pids[seen[1].PID] || !pids[seen[2].PID] {
-		t.Errorf("workers() %+v, want the two workers %d and %d", info.Workers, seen[1].PID, seen[2].PID)
+	if len(info.Workers) != 2 || pids[1] == 0 || pids[2] == 0 || pids[info.WorkerID] != info.PID {
+		t.Errorf("workers() %+v, want workers 1 and 2, %d with pid %d", info.Workers, info.WorkerID, info.PID)
 	}
 	wantOpt := map[string]any{
 		"http-socket": []any{"bytes", strings.TrimPrefix(base, "http://")}, "wsgi-file": []any{"bytes", "uwsgiapp.py"},

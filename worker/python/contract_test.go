@@ -41,7 +41,7 @@ func TestPythonMirrorsTheContract(t *testing.T) {
 		"HDR_MAGIC":  num(ipc.HdrMagic), "HDR_VERSION": num(ipc.HdrVersion), "HDR_SLOTS": num(ipc.HdrSlots),
 		"HDR_CORES": num(ipc.HdrCores), "HDR_SLOT_BYTES": num(ipc.HdrSlotBytes), "HDR_CORE_BYTES": num(ipc.HdrCoreBytes),
 		"HEADER_WORDS": num(ipc.HeaderWords),
-		"WK_PID":       num(ipc.WkPID), "WK_ACCEPTING": num(ipc.WkAccepting),
+		"WK_PID":       num(ipc.WkPID), "WK_ACCEPTING": num(ipc.WkAccepting), "WK_ID": num(ipc.WkID),
 		"CORE_TX": num(ipc.CoreTx), "CORE_RT_TOTAL_US": num(ipc.CoreRtTotalUs),
 		"WK_WORDS":      num(ipc.WkWords),
 		"CORE_REQUESTS": num(ipc.CoreRequests), "CORE_IN_REQUEST": num(ipc.CoreInRequest),
@@ -88,7 +88,7 @@ func TestUwsgiModuleMirrorsTheContract(t *testing.T) {
 		"_NOTIFY_COMMAND": str(ipc.NotifyCommand),
 		"_HDR_SLOTS":      num(ipc.HdrSlots), "_HDR_CORES": num(ipc.HdrCores), "_HDR_SLOT_BYTES": num(ipc.HdrSlotBytes),
 		"_HDR_CORE_BYTES": num(ipc.HdrCoreBytes), "_HEADER_WORDS": num(ipc.HeaderWords),
-		"_WK_PID": num(ipc.WkPID), "_WK_ACCEPTING": num(ipc.WkAccepting), "_WK_WORDS": num(ipc.WkWords),
+		"_WK_PID": num(ipc.WkPID), "_WK_ACCEPTING": num(ipc.WkAccepting), "_WK_ID": num(ipc.WkID), "_WK_WORDS": num(ipc.WkWords),
 		"_CORE_REQUESTS": num(ipc.CoreRequests), "_CORE_IN_REQUEST": num(ipc.CoreInRequest),
 		"_CORE_EXCEPTIONS": num(ipc.CoreExceptions), "_CORE_TX": num(ipc.CoreTx), "_CORE_RT_TOTAL_US": num(ipc.CoreRtTotalUs),
 	}

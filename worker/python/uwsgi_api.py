@@ -32,7 +32,7 @@ _NOTIFY_COMMAND = "SUPERVISE_COMMAND"
 # scoreboard words (ipc/scoreboard.go)
 _HDR_SLOTS, _HDR_CORES, _HDR_SLOT_BYTES, _HDR_CORE_BYTES = 2, 3, 4, 5
 _HEADER_WORDS = 8
-_WK_PID, _WK_ACCEPTING, _WK_WORDS = 0, 1, 8
+_WK_PID, _WK_ACCEPTING, _WK_ID, _WK_WORDS = 0, 1, 2, 8
 _CORE_REQUESTS, _CORE_IN_REQUEST, _CORE_EXCEPTIONS, _CORE_TX, _CORE_RT_TOTAL_US = 0, 1, 5, 8, 9
 
 _env = _os.environ
@@ -103,8 +103,8 @@ class _Board(object):
         self.w = memoryview(self.mm).cast("Q")
 
     def slots(self):
-        """(pid, accepting, requests, exceptions, busy, tx, rt_us) of every
-        slot a live process writes."""
+        """(id, pid, accepting, requests, exceptions, busy, tx, rt_us) of
+        every slot a live process writes."""
         w = self.w
         slot_words, core_words, ncores = w[_HDR_SLOT_BYTES] // 8, w[_HDR_CORE_BYTES] // 8, w[_HDR_CORES]
         for s in range(w[_HDR_SLOTS]):
@@ -120,7 +120,7 @@ class _Board(object):
                 tx += w[cb + _CORE_TX]
                 rt += w[cb + _CORE_RT_TOTAL_US]
                 busy |= w[cb + _CORE_IN_REQUEST]
-            yield pid, w[base + _WK_ACCEPTING], req, exc, busy, tx, rt
+            yield w[base + _WK_ID], pid, w[base + _WK_ACCEPTING], req, exc, busy, tx, rt
 
 
 def _alive(pid):
@@ -145,7 +145,7 @@ def total_requests():
     """Requests served by every live worker (uWSGI: the master's count)."""
     if _board is None:
         return 0
-    return sum(s[2] for s in _board.slots())
+    return sum(s[3] for s in _board.slots())
 
 
 def workers():
@@ -155,18 +155,15 @@ def workers():
     if _board is None:
         return ()
     out = []
-    for pid, accepting, req, exc, busy, tx, rt in sorted(_board.slots()):
+    for wid, pid, accepting, req, exc, busy, tx, rt in sorted(_board.slots()):
         out.append({
-            "id": len(out) + 1, "pid": pid, "requests": req, "delta_requests": 0, "signals": 0,
+            "id": wid, "pid": pid, "requests": req, "delta_requests": 0, "signals": 0,
             "exceptions": exc, "status": b"busy" if busy else b"idle", "rss": 0, "vsz": 0,
             "running_time": rt, "last_spawn": 0, "respawn_count": 0, "tx": tx,
             "avg_rt": rt // req if req else 0,
             "apps": ({"id": 0, "modifier1": 0, "mountpoint": b"", "startup_time": 0, "requests": req,
                       "exceptions": exc, "chdir": b""},),
         })
-    for d in out:
-        if d["pid"] == _os.getpid():
-            d["id"] = _worker_id
     return tuple(out)
 
 

@@ -46,7 +46,7 @@ SB_MAGIC = 0x3145524F43535653
 SB_VERSION = 2
 HDR_MAGIC, HDR_VERSION, HDR_SLOTS, HDR_CORES, HDR_SLOT_BYTES, HDR_CORE_BYTES = 0, 1, 2, 3, 4, 5
 HEADER_WORDS = 8
-WK_PID, WK_ACCEPTING = 0, 1
+WK_PID, WK_ACCEPTING, WK_ID = 0, 1, 2
 WK_WORDS = 8
 CORE_REQUESTS, CORE_IN_REQUEST, CORE_START_NS, CORE_READ_ERRORS = 0, 1, 2, 3
 CORE_WRITE_ERRORS, CORE_EXCEPTIONS, CORE_VARS_LEN, CORE_VARS_FORMAT = 4, 5, 6, 7
@@ -119,6 +119,7 @@ class Scoreboard(object):
         self.cores = w[HDR_CORES]
         self.base = HEADER_WORDS + slot * (w[HDR_SLOT_BYTES] // 8)
         self.core_words = w[HDR_CORE_BYTES] // 8
+        w[self.base + WK_ID] = int(WORKER_ID)
         w[self.base + WK_PID] = PID
 
     def core(self, core):
