@@ -61,10 +61,11 @@ const (
 	EnvProcesses = "SUPERVISE_PROCESSES"
 	// EnvStartedOn is uwsgi.started_on: when the master started (unix s).
 	EnvStartedOn = "SUPERVISE_STARTED_ON"
-	// EnvLocksFD is a memfd of Locks+1 bytes the master created before
-	// any worker: uwsgi.lock(n) is an fcntl write lock on byte n, so a
-	// lock is shared by every worker and released by the kernel when its
-	// holder dies. EnvLocks is the highest lock index (locks = N).
+	// EnvLocksFD is a memfd the master creates (empty) before any worker
+	// and keeps: the Python worker lays uwsgi.lock's process-shared robust
+	// pthread mutexes in it (docs/contract.md has the layout), so a lock
+	// is shared by every worker, survives reloads and is recovered when
+	// its holder dies. EnvLocks is the highest lock index (locks = N).
 	EnvLocksFD = "SUPERVISE_LOCKS_FD"
 	EnvLocks   = "SUPERVISE_LOCKS"
 )

@@ -24,9 +24,8 @@ type Runtime struct {
 	logR      *os.File
 	MasterPID int
 	Board     *ipc.Scoreboard
-	// Locks is the memfd behind uwsgi.lock (ipc.EnvLocksFD): workers take
-	// fcntl locks on its bytes (past its end too), so any locks = N works
-	// across reloads without resizing it.
+	// Locks is the memfd behind uwsgi.lock (ipc.EnvLocksFD): the workers
+	// lay their shared mutexes in it and grow it as locks = N needs.
 	Locks   *os.File
 	Started time.Time // uwsgi.started_on
 }

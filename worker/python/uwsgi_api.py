@@ -280,10 +280,9 @@ def _run_postfork():
 
 _max_lock = int(_env.get(_ENV_LOCKS) or 0)
 _locks_fd = int(_env.get(_ENV_LOCKS_FD) or -1)
-# A lock is a thread lock (this process's threads) plus an fcntl write
-# lock on byte n of the master's locks memfd (other processes). The
-# kernel drops a dead holder's fcntl lock, like uWSGI's robust mutexes.
-_thread_locks = [_threading.Lock() for _ in range(_max_lock + 1)]
+_LOCKS_MAGIC = 0x314B434F4C565053  # "SPVLOCK1": the memfd's mutexes are initialised
+_MUTEX_BYTES = 64  # one slot per lock (glibc's pthread_mutex_t is 40 bytes)
+_EOWNERDEAD, _EBUSY = 130, 16
 
 
 def _lock_index(n):
@@ -296,12 +295,84 @@ def _lock_index(n):
     return n
 
 
+class _Mutexes(object):
+    """uWSGI's design: a process-shared robust pthread mutex per lock, in
+    the master's locks memfd, called through ctypes (a futex: no system
+    call when uncontended). Robust: when a holder dies, the next locker
+    gets EOWNERDEAD and takes the lock over. The first worker to map the
+    memfd initialises the mutexes, under an fcntl lock on its first byte;
+    later ones (and reloads with more locks) find them ready."""
+
+    def __init__(self, fd, count):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.lock_fn, self.unlock_fn, self.trylock_fn, self.consistent_fn = (
+            libc.pthread_mutex_lock, libc.pthread_mutex_unlock, libc.pthread_mutex_trylock,
+            libc.pthread_mutex_consistent)
+        for f in (self.lock_fn, self.unlock_fn, self.trylock_fn, self.consistent_fn):
+            f.argtypes, f.restype = [ctypes.c_void_p], ctypes.c_int
+        size = _MUTEX_BYTES * (count + 1)
+        _fcntl.lockf(fd, _fcntl.LOCK_EX, 1, 0)
+        try:
+            if _os.fstat(fd).st_size < size:
+                _os.ftruncate(fd, size)
+            self.mm = _mmap.mmap(fd, size, _mmap.MAP_SHARED, _mmap.PROT_READ | _mmap.PROT_WRITE)
+            head = memoryview(self.mm).cast("Q")
+            base = ctypes.addressof((ctypes.c_char * size).from_buffer(self.mm))
+            self.addr = [base + _MUTEX_BYTES * (i + 1) for i in range(count)]
+            done = head[1] if head[0] == _LOCKS_MAGIC else 0
+            if done < count:
+                attr = ctypes.create_string_buffer(64)
+                if (libc.pthread_mutexattr_init(attr) or libc.pthread_mutexattr_setpshared(attr, 1) or
+                        libc.pthread_mutexattr_setrobust(attr, 1)):
+                    raise OSError("pthread_mutexattr: cannot make a shared robust mutex")
+                for a in self.addr[done:]:
+                    if libc.pthread_mutex_init(ctypes.c_void_p(a), attr):
+                        raise OSError("pthread_mutex_init failed")
+                head[0], head[1] = _LOCKS_MAGIC, count
+        finally:
+            _fcntl.lockf(fd, _fcntl.LOCK_UN, 1, 0)
+
+    def lock(self, n):
+        a = self.addr[n]
+        r = self.lock_fn(a)
+        if r == _EOWNERDEAD:  # its holder died: the lock is ours now
+            self.consistent_fn(a)
+        elif r:
+            raise OSError(r, "uwsgi.lock(%d): pthread_mutex_lock: %s" % (n, _os.strerror(r)))
+
+    def unlock(self, n):
+        self.unlock_fn(self.addr[n])  # EPERM when not held: ignored, as uWSGI does
+
+    def is_locked(self, n):
+        a = self.addr[n]
+        r = self.trylock_fn(a)
+        if r == _EBUSY:
+            return True
+        if r == _EOWNERDEAD:
+            self.consistent_fn(a)
+        elif r:
+            raise OSError(r, "uwsgi.is_locked(%d): %s" % (n, _os.strerror(r)))
+        self.unlock_fn(a)
+        return False
+
+
+_mutexes = None
+if _locks_fd >= 0:
+    try:
+        _mutexes = _Mutexes(_locks_fd, _max_lock + 1)
+    except (ImportError, AttributeError, OSError, ValueError):
+        _mutexes = None  # no ctypes or no robust mutexes: fcntl locks below
+
+
 def lock(n=0):
     n = _lock_index(n)
+    if _mutexes is not None:
+        return _mutexes.lock(n)
     tl = _thread_locks[n]
     tl.acquire()
     try:
-        _fcntl.lockf(_locks_fd, _fcntl.LOCK_EX, 1, n)
+        _fcntl.lockf(_locks_fd, _fcntl.LOCK_EX, 1, _FCNTL_BASE + n)
     except BaseException:
         tl.release()
         raise
@@ -311,10 +382,12 @@ def unlock(n=0):
     """Releases lock n; unlocking a lock that is not held does nothing,
     as in uWSGI."""
     n = _lock_index(n)
+    if _mutexes is not None:
+        return _mutexes.unlock(n)
     tl = _thread_locks[n]
     if not tl.locked():
         return
-    _fcntl.lockf(_locks_fd, _fcntl.LOCK_UN, 1, n)
+    _fcntl.lockf(_locks_fd, _fcntl.LOCK_UN, 1, _FCNTL_BASE + n)
     try:
         tl.release()
     except RuntimeError:
@@ -323,17 +396,27 @@ def unlock(n=0):
 
 def is_locked(n=0):
     n = _lock_index(n)
+    if _mutexes is not None:
+        return _mutexes.is_locked(n)
     tl = _thread_locks[n]
     if not tl.acquire(False):
         return True
     try:
-        _fcntl.lockf(_locks_fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB, 1, n)
+        _fcntl.lockf(_locks_fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB, 1, _FCNTL_BASE + n)
     except OSError:
         return True
     finally:
         tl.release()
-    _fcntl.lockf(_locks_fd, _fcntl.LOCK_UN, 1, n)
+    _fcntl.lockf(_locks_fd, _fcntl.LOCK_UN, 1, _FCNTL_BASE + n)
     return False
+
+
+# The fallback (no ctypes, or a libc without robust mutexes): a thread
+# lock for this process's threads plus an fcntl write lock on byte
+# _FCNTL_BASE + n of the memfd for other processes; the kernel drops a
+# dead holder's fcntl lock. Two system calls per locked section.
+_FCNTL_BASE = 1 << 30
+_thread_locks = [_threading.Lock() for _ in range(_max_lock + 1)]
 
 
 # ------------------------------------------------- what is not here
