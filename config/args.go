@@ -29,6 +29,7 @@ func (l *loader) applyArgs(args []string) error {
 		if opt == nil {
 			return &UsageError{unknownFlag(name)}
 		}
+		flag := false
 		if !hasValue {
 			next := ""
 			if i+1 < len(args) {
@@ -36,9 +37,9 @@ func (l *loader) applyArgs(args []string) error {
 			}
 			switch {
 			case opt.Kind == Bool || opt.Kind == Mode:
-				value = "true"
+				value, flag = "true", true
 				if takesAsValue(opt.Kind, next) {
-					value = next
+					value, flag = next, false
 					i++
 				}
 			case i+1 >= len(args):
@@ -49,6 +50,7 @@ func (l *loader) applyArgs(args []string) error {
 			}
 		}
 		if opt.Name == "ini" {
+			l.export(entry{key: name, value: value, where: "--" + name})
 			if err := l.loadINI(value); err != nil {
 				return err
 			}
@@ -57,7 +59,7 @@ func (l *loader) applyArgs(args []string) error {
 		if err := l.set(name, value, "--"+name); err != nil {
 			return &UsageError{err.Error()}
 		}
-		l.export(entry{key: name, value: value, where: "--" + name}) // %(name) in a later ini sees it
+		l.export(entry{key: name, value: value, where: "--" + name, flag: flag}) // %(name) in a later ini sees it
 	}
 	return nil
 }
@@ -105,8 +107,8 @@ func (l *loader) applyEnviron() {
 		var err error
 		if opt == "ini" {
 			err = l.loadINI(value)
-		} else {
-			err = l.set(opt, value, name)
+		} else if err = l.set(opt, value, name); err == nil {
+			l.export(entry{key: opt, value: value, where: name})
 		}
 		if err != nil {
 			l.cfg.Notices = append(l.cfg.Notices, fmt.Sprintf("environment %s ignored: %v", name, err))

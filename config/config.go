@@ -73,8 +73,13 @@ type Config struct {
 	Router
 	PyAutoreload int // seconds between scans; 0 is off
 	Strict       bool
+	Locks        int      // locks: uwsgi.lock(n) takes n = 0..Locks, as in uWSGI
 	Notices      []string // one line each, logged at start
-	Files        []string // ini files read
+	// Opt is every option and placeholder read, in order, as uWSGI
+	// exports them to the app (uwsgi.opt).
+	Opt   []OptEntry
+	Magic map[string]string // uwsgi.magic_table: the magic variables of the first ini
+	Files []string          // ini files read
 }
 
 // DefaultMaxVars is uWSGI's max-vars default (its MAX_VARS). uWSGI keeps
@@ -98,6 +103,13 @@ func defaults() *Config {
 		Policies:          defaultPolicies(),
 		Router:            Router{HTTPTimeout: 60 * time.Second},
 	}
+}
+
+// OptEntry is one option as read: Flag is a command-line flag given
+// without a value (uwsgi.opt shows True for it).
+type OptEntry struct {
+	Key, Value string
+	Flag       bool
 }
 
 // UsageError is a mistake on the command line (exit status 2).
@@ -224,6 +236,14 @@ func (l *loader) finish() error {
 	}
 	if c.BufferSize < 1 {
 		errs = append(errs, fmt.Errorf("buffer-size = %d: must be 1..%d", c.BufferSize, maxBufferSize))
+	}
+	if c.Locks < 0 {
+		errs = append(errs, fmt.Errorf("locks = %d: must be 0 or more (uwsgi.lock(n) takes n = 0..locks)", c.Locks))
+	}
+	c.Magic = l.magicTable()
+	c.Opt = make([]OptEntry, 0, len(l.exported))
+	for _, e := range l.exported {
+		c.Opt = append(c.Opt, OptEntry{Key: e.key, Value: e.value, Flag: e.flag})
 	}
 	if c.Listen < 1 {
 		errs = append(errs, fmt.Errorf("listen = %d: must be at least 1", c.Listen))

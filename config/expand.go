@@ -82,6 +82,22 @@ func (l *loader) magic(c byte, fv fileVars) (string, bool) {
 	return "", false
 }
 
+// magicTable is every magic variable with its value for the first ini
+// read, as uWSGI shows them in uwsgi.magic_table (%% and %( included).
+func (l *loader) magicTable() map[string]string {
+	t := map[string]string{"%": "%", "(": "%("}
+	letters := "kvhugUG"
+	if l.rootVars.path != "" {
+		letters += "dnposecDNPOSEC0123456789"
+	}
+	for i := 0; i < len(letters); i++ {
+		if v, ok := l.magic(letters[i], l.rootVars); ok && v != "" {
+			t[letters[i:i+1]] = v
+		}
+	}
+	return t
+}
+
 func (l *loader) numCPU() int {
 	if l.cpus > 0 {
 		return l.cpus

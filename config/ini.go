@@ -115,6 +115,8 @@ func (l *loader) readPair(where string, p Pair, vars fileVars, underscore *strin
 		if p.Key != "set" && lookup(k) != nil {
 			return fmt.Errorf("%s: %s = %s: %s is an option, not a placeholder", where, p.Key, p.Value, k)
 		}
+		// uwsgi.opt shows the line itself, then the key it sets (as uWSGI)
+		l.export(entry{key: p.Key, value: value, where: where, placeholderOnly: true})
 		l.pending = append(l.pending, len(l.exported))
 		l.export(entry{key: k, value: v, where: where, placeholderOnly: p.Key != "set"})
 		return nil

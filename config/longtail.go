@@ -41,7 +41,7 @@ func refused(name string, aliases []string, kind Kind, instead string) Option {
 }
 
 const (
-	noUWSGIModule = "; the uwsgi Python module does not exist under supervise, so app code that imports it fails"
+	noUWSGIModule = "; the uwsgi Python module exists, but calling its functions for this raises an error that says what to use instead (docs/python-api.md)"
 	hookRefusal   = "supervise does not run uWSGI's hook commands, and starting without what they do (directories, permissions, migrations) would be wrong; run the command before supervise starts (ExecStartPre= in systemd, or a wrapper script)"
 	routeHelp     = "differs: no internal routing, every request reaches the app (rewrite, redirect and add headers in nginx); a rule that guards access (basicauth, ldapauth, break, return) is refused, since dropping it would open what it protects"
 	staticHelp    = "not implemented; requests for these files reach the app (serve static files from nginx, or with static-map)"
@@ -109,8 +109,8 @@ var longTail = append([]Option{
 	differs("cron", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
 	differs("cron2", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
 	differs("unique-cron", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
-	differs("cache2", nil, List, "no uWSGI cache"+noUWSGIModule),
-	differs("cache", nil, Int, "no uWSGI cache"+noUWSGIModule),
+	differs("cache2", nil, List, "no uWSGI cache yet"+noUWSGIModule),
+	differs("cache", nil, Int, "no uWSGI cache yet"+noUWSGIModule),
 
 	// routing and responses
 	{Name: "route", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},

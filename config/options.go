@@ -89,6 +89,7 @@ var table = []Option{
 	works("exec", nil, String, "", "supervise's own: run this program (with arguments) as the worker instead of Python", setExec),
 	works("processes", []string{"workers", "p"}, Int, "1", "number of worker processes", integer(func(c *Config) *int { return &c.Processes })),
 	works("threads", nil, Int, "1", "requests one worker serves at once", integer(func(c *Config) *int { return &c.Threads })),
+	works("locks", nil, Int, "0", "shared locks for the app beyond the first: uwsgi.lock(n) takes n = 0..locks, across threads and workers", integer(func(c *Config) *int { return &c.Locks })),
 	works("chmod-socket", nil, Mode, "", "mode of unix sockets (bare: 666)", setMode),
 	works("chown-socket", nil, String, "", "owner of unix sockets: user or user:group (default with uid/gid: the workers' user and group, as uWSGI)", str(func(c *Config) *string { return &c.ChownSocket })),
 	works("chdir", nil, String, "", "directory the workers run in", str(func(c *Config) *string { return &c.Chdir })),

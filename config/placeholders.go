@@ -15,6 +15,7 @@ type entry struct {
 	key, value, where string
 	placeholderOnly   bool // set-placeholder: never an option
 	comment           bool // the line as written has a trailing # or ; comment
+	flag              bool // a command-line flag given without a value (uwsgi.opt shows True)
 }
 
 // export records a line read; the first definition of a key is the one

@@ -12,7 +12,8 @@ import (
 // Render writes the effective settings that differ from the defaults, in
 // ini form, one `name = value` line per setting (a list gives one line per
 // item), in the order of the Config fields: what `supervise check` prints
-// after every expansion. Notices and the files read are not settings and
+// after every expansion. Notices, the files read and Opt (the keys as read,
+// for uwsgi.opt) are not settings and
 // are left to the caller.
 func Render(c *Config) string {
 	var b strings.Builder
@@ -65,7 +66,7 @@ func renderFields(b *strings.Builder, c *Config, v, def reflect.Value) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() || f.Name == "Notices" || f.Name == "Files" {
+		if !f.IsExported() || f.Name == "Notices" || f.Name == "Files" || f.Name == "Opt" || f.Name == "Magic" {
 			continue
 		}
 		if f.Anonymous && f.Type.Kind() == reflect.Struct {

@@ -83,6 +83,34 @@ const (
 // the master starts a replacement.
 const ExitListenerGone = 1
 
+// What the Python worker's uwsgi module needs (worker/python/uwsgi_api.py).
+const (
+	// EnvUwsgiOpt is uwsgi.opt: a JSON array of [key, value] pairs in the
+	// order read, value null for a command-line flag given without one.
+	EnvUwsgiOpt = "SUPERVISE_UWSGI_OPT"
+	// EnvMagicTable is uwsgi.magic_table: a JSON object, letter -> value.
+	EnvMagicTable = "SUPERVISE_MAGIC_TABLE"
+	// EnvProcesses is uwsgi.numproc: the configured processes.
+	EnvProcesses = "SUPERVISE_PROCESSES"
+	// EnvStartedOn is uwsgi.started_on: when the master started (unix s).
+	EnvStartedOn = "SUPERVISE_STARTED_ON"
+	// EnvLocksFD is a memfd the master creates (empty) before any worker
+	// and keeps: the Python worker lays uwsgi.lock's process-shared robust
+	// pthread mutexes in it (docs/contract.md has the layout), so a lock
+	// is shared by every worker, survives reloads and is recovered when
+	// its holder dies. EnvLocks is the highest lock index (locks = N).
+	EnvLocksFD = "SUPERVISE_LOCKS_FD"
+	EnvLocks   = "SUPERVISE_LOCKS"
+)
+
+// NotifyCommand is a notify field a worker sends to run one master FIFO
+// command (uwsgi.reload: r, uwsgi.chain_reload: c, uwsgi.stop: q); the
+// master takes it only from a ready worker of the current generation.
+const NotifyCommand = "SUPERVISE_COMMAND"
+
+// WorkerCommands are the FIFO letters a worker may send as NotifyCommand.
+const WorkerCommands = "rcq"
+
 // The Python worker's application settings.
 const (
 	EnvPyModule     = "SUPERVISE_PY_MODULE"     // dotted module, optionally "mod:callable"

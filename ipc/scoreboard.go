@@ -35,6 +35,7 @@ const (
 	// read-modify-write is needed on the request path.
 	WkPID       = 0
 	WkAccepting = 1
+	WkID        = 2 // the worker's id (1..processes), written by the Python worker at start
 	WkWords     = 8
 
 	// Core words (then VarsBytes of request vars).

@@ -2,6 +2,7 @@ package master
 
 import (
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -100,6 +101,16 @@ func (m *Master) handleNotify(n ipc.Notification) {
 	if why := n.Fields[ipc.NotifyReload]; why != "" && w.State == Ready && m.oldPlan == nil && w.Generation == m.generation {
 		m.log.Info("a worker asked for a reload", "id", w.ID, "pid", w.PID, "reason", why)
 		m.Reload()
+	}
+	if c := n.Fields[ipc.NotifyCommand]; len(c) == 1 && strings.Contains(ipc.WorkerCommands, c) {
+		// A reload asked for by a worker that a reload is replacing, or
+		// during one, would start another: only stop is taken then.
+		if c != "q" && (w.State != Ready || m.oldPlan != nil || w.Generation != m.generation) {
+			m.log.Info("the app asked the master for a reload during a reload; ignored", "id", w.ID, "pid", w.PID, "command", c)
+			return
+		}
+		m.log.Info("the app asked the master (uwsgi module)", "id", w.ID, "pid", w.PID, "command", c)
+		m.Command(c[0])
 	}
 }
 

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -154,6 +155,10 @@ func (l *Launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
 	if w.BoardSlot >= 0 {
 		files = append(files, l.rt.Board.File)
 	}
+	locksFD := len(files)
+	if len(l.cfg.Exec) == 0 {
+		files = append(files, l.rt.Locks)
+	}
 	env := append([]string(nil), l.baseEnv...)
 	env = append(env, l.cfg.Env...)
 	env = append(env,
@@ -196,11 +201,36 @@ func (l *Launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
 			env = append(env, ipc.EnvLogStrftime+"="+l.cfg.LogStrftime)
 		}
 	}
+	if len(l.cfg.Exec) == 0 {
+		env = append(env, l.uwsgiModuleEnv(locksFD)...)
+	}
 	env = append(env, l.pythonEnv()...)
 	if l.cfg.PyAutoreload > 0 && w.ID == 1 && len(l.cfg.Exec) == 0 {
 		env = append(env, ipc.EnvPyAutoreload+"="+strconv.Itoa(l.cfg.PyAutoreload)) // one watcher is enough
 	}
 	return &master.ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred, Log: l.rt.logPipe()}, nil
+}
+
+// uwsgiModuleEnv is what the Python worker's uwsgi module reads:
+// uwsgi.opt, numproc, started_on and the locks (ipc.EnvUwsgiOpt ...).
+func (l *Launcher) uwsgiModuleEnv(locksFD int) []string {
+	opt := make([][2]any, len(l.cfg.Opt))
+	for i, o := range l.cfg.Opt {
+		opt[i] = [2]any{o.Key, o.Value}
+		if o.Flag {
+			opt[i][1] = nil
+		}
+	}
+	js, _ := json.Marshal(opt) // strings only: cannot fail
+	magic, _ := json.Marshal(l.cfg.Magic)
+	return []string{
+		ipc.EnvUwsgiOpt + "=" + string(js),
+		ipc.EnvMagicTable + "=" + string(magic),
+		ipc.EnvProcesses + "=" + strconv.Itoa(l.cfg.Processes),
+		ipc.EnvStartedOn + "=" + strconv.FormatInt(l.rt.Started.Unix(), 10),
+		ipc.EnvLocksFD + "=" + strconv.Itoa(locksFD),
+		ipc.EnvLocks + "=" + strconv.Itoa(l.cfg.Locks),
+	}
 }
 
 func (l *Launcher) pythonEnv() []string {

@@ -30,6 +30,10 @@ type Runtime struct {
 	Sink      *LogSink
 	MasterPID int
 	Board     *ipc.Scoreboard
+	// Locks is the memfd behind uwsgi.lock (ipc.EnvLocksFD): the workers
+	// lay their shared mutexes in it and grow it as locks = N needs.
+	Locks   *os.File
+	Started time.Time // uwsgi.started_on
 }
 
 // logPipe is what a ProcSpec's Log gets: the sink, or none.
@@ -50,7 +54,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, 
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("runtime directory: %w", err)
 	}
-	rt := &Runtime{Dir: dir, MasterPID: os.Getpid(), Sink: sink}
+	rt := &Runtime{Dir: dir, MasterPID: os.Getpid(), Sink: sink, Started: time.Now()}
 	var notify *ipc.NotifyListener
 	drained := make(chan struct{})
 	cleanup := func() {
@@ -62,7 +66,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, 
 			}
 		}
 		sink.Flush(2 * time.Second) // and each process's own pipe
-		for _, f := range []*os.File{rt.logR, rt.Lifeline, rt.lifelineW, rt.Stdin} {
+		for _, f := range []*os.File{rt.logR, rt.Lifeline, rt.lifelineW, rt.Stdin, rt.Locks} {
 			if f != nil {
 				f.Close()
 			}
@@ -79,9 +83,16 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, 
 		cleanup()
 		return nil, nil, nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, python.FileName), python.Source, 0o600); err != nil {
-		return fail(fmt.Errorf("runtime directory: %w", err))
+	for name, src := range map[string][]byte{python.FileName: python.Source, python.APIFileName: python.APISource} {
+		if err := os.WriteFile(filepath.Join(dir, name), src, 0o600); err != nil {
+			return fail(fmt.Errorf("runtime directory: %w", err))
+		}
 	}
+	fd, err := unix.MemfdCreate("supervise-locks", unix.MFD_CLOEXEC)
+	if err != nil {
+		return fail(fmt.Errorf("locks: memfd_create: %w", err))
+	}
+	rt.Locks = os.NewFile(uintptr(fd), "locks")
 	if notify, err = ipc.ListenNotify(filepath.Join(dir, "notify.sock")); err != nil {
 		return fail(err)
 	}

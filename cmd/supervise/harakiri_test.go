@@ -32,6 +32,7 @@ func TestHarakiriKillsAHungRequestsWorker(t *testing.T) {
 	m.waitLog(`HARAKIRI: .*request="GET /hang"`, 1)
 	m.waitLog(`spawned worker`, 2)
 	m.waitLog(`all workers ready`, 1)
+	waitGone(t, before, 10*time.Second) // SIGKILLed; the master may spawn its successor before reaping it
 	if after := m.workerPids(); len(after) != 1 || after[0] == before[0] {
 		t.Fatalf("workers before %v after %v: not replaced", before, after)
 	}

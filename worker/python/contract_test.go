@@ -48,7 +48,7 @@ func TestPythonMirrorsTheContract(t *testing.T) {
 		"HDR_MAGIC":  num(ipc.HdrMagic), "HDR_VERSION": num(ipc.HdrVersion), "HDR_SLOTS": num(ipc.HdrSlots),
 		"HDR_CORES": num(ipc.HdrCores), "HDR_SLOT_BYTES": num(ipc.HdrSlotBytes), "HDR_CORE_BYTES": num(ipc.HdrCoreBytes),
 		"HEADER_WORDS": num(ipc.HeaderWords),
-		"WK_PID":       num(ipc.WkPID), "WK_ACCEPTING": num(ipc.WkAccepting),
+		"WK_PID":       num(ipc.WkPID), "WK_ACCEPTING": num(ipc.WkAccepting), "WK_ID": num(ipc.WkID),
 		"CORE_TX": num(ipc.CoreTx), "CORE_RT_TOTAL_US": num(ipc.CoreRtTotalUs),
 		"WK_WORDS":      num(ipc.WkWords),
 		"CORE_REQUESTS": num(ipc.CoreRequests), "CORE_IN_REQUEST": num(ipc.CoreInRequest),
@@ -66,5 +66,42 @@ func TestPythonMirrorsTheContract(t *testing.T) {
 	magic, err := strconv.ParseUint(values["SB_MAGIC"], 0, 64)
 	if err != nil || magic != ipc.ScoreboardMagic {
 		t.Errorf("SB_MAGIC %q, Go says %#x", values["SB_MAGIC"], uint64(ipc.ScoreboardMagic))
+	}
+}
+
+// uwsgi_api.py (the uwsgi module) mirrors the names it reads too.
+func TestUwsgiModuleMirrorsTheContract(t *testing.T) {
+	assign := regexp.MustCompile(`(?m)^(_[A-Z_, ]+?)\s*=\s*(.+)$`)
+	values := map[string]string{}
+	for _, m := range assign.FindAllStringSubmatch(string(python.APISource), -1) {
+		names := regexp.MustCompile(`\s*,\s*`).Split(m[1], -1)
+		vals := regexp.MustCompile(`\s*,\s*`).Split(m[2], -1)
+		if len(names) != len(vals) {
+			continue
+		}
+		for i, n := range names {
+			values[n] = vals[i]
+		}
+	}
+	str := func(s string) string { return strconv.Quote(s) }
+	num := func(n int) string { return strconv.Itoa(n) }
+	want := map[string]string{
+		"_ENV_UWSGI_OPT": str(ipc.EnvUwsgiOpt), "_ENV_MAGIC_TABLE": str(ipc.EnvMagicTable),
+		"_ENV_PROCESSES": str(ipc.EnvProcesses), "_ENV_STARTED_ON": str(ipc.EnvStartedOn),
+		"_ENV_LOCKS_FD": str(ipc.EnvLocksFD), "_ENV_LOCKS": str(ipc.EnvLocks),
+		"_ENV_MASTER_PID": str(ipc.EnvMasterPID), "_ENV_WORKER_ID": str(ipc.EnvWorkerID),
+		"_ENV_THREADS": str(ipc.EnvThreads), "_ENV_BUFFER_SIZE": str(ipc.EnvBufferSize),
+		"_ENV_NOTIFY_SOCKET": str(ipc.EnvNotifySocket), "_ENV_SCOREBOARD_FD": str(ipc.EnvScoreboardFD),
+		"_NOTIFY_COMMAND": str(ipc.NotifyCommand),
+		"_HDR_SLOTS":      num(ipc.HdrSlots), "_HDR_CORES": num(ipc.HdrCores), "_HDR_SLOT_BYTES": num(ipc.HdrSlotBytes),
+		"_HDR_CORE_BYTES": num(ipc.HdrCoreBytes), "_HEADER_WORDS": num(ipc.HeaderWords),
+		"_WK_PID": num(ipc.WkPID), "_WK_ACCEPTING": num(ipc.WkAccepting), "_WK_ID": num(ipc.WkID), "_WK_WORDS": num(ipc.WkWords),
+		"_CORE_REQUESTS": num(ipc.CoreRequests), "_CORE_IN_REQUEST": num(ipc.CoreInRequest),
+		"_CORE_EXCEPTIONS": num(ipc.CoreExceptions), "_CORE_TX": num(ipc.CoreTx), "_CORE_RT_TOTAL_US": num(ipc.CoreRtTotalUs),
+	}
+	for name, w := range want {
+		if got, ok := values[name]; !ok || got != w {
+			t.Errorf("uwsgi_api.py %s = %q, Go says %s", name, got, w)
+		}
 	}
 }

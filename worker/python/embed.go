@@ -12,3 +12,12 @@ const FileName = "worker.py"
 //
 //go:embed worker.py
 var Source []byte
+
+// APIFileName is the uwsgi module's file (uwsgi_api.py) beside worker.py;
+// the worker installs it as sys.modules["uwsgi"] before the app loads.
+const APIFileName = "uwsgi_api.py"
+
+// APISource is uwsgi_api.py.
+//
+//go:embed uwsgi_api.py
+var APISource []byte

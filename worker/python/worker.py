@@ -62,7 +62,7 @@ SB_MAGIC = 0x3145524F43535653
 SB_VERSION = 2
 HDR_MAGIC, HDR_VERSION, HDR_SLOTS, HDR_CORES, HDR_SLOT_BYTES, HDR_CORE_BYTES = 0, 1, 2, 3, 4, 5
 HEADER_WORDS = 8
-WK_PID, WK_ACCEPTING = 0, 1
+WK_PID, WK_ACCEPTING, WK_ID = 0, 1, 2
 WK_WORDS = 8
 CORE_REQUESTS, CORE_IN_REQUEST, CORE_START_NS, CORE_READ_ERRORS = 0, 1, 2, 3
 CORE_WRITE_ERRORS, CORE_EXCEPTIONS, CORE_VARS_LEN, CORE_VARS_FORMAT = 4, 5, 6, 7
@@ -299,6 +299,7 @@ class Scoreboard(object):
         self.cores = w[HDR_CORES]
         self.base = HEADER_WORDS + slot * (w[HDR_SLOT_BYTES] // 8)
         self.core_words = w[HDR_CORE_BYTES] // 8
+        w[self.base + WK_ID] = int(WORKER_ID)
         w[self.base + WK_PID] = PID
 
     def core(self, core):
@@ -382,6 +383,38 @@ def demo_app(environ, start_response):
     body = ("Hello from supervise (worker %s, pid %d)\n" % (WORKER_ID, PID)).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
+
+
+# The uwsgi module's per-thread request state (uwsgi_api.py's _request):
+# run_app stores the Response and clears the log variables there.
+UWSGI_REQUEST = threading.local()
+
+
+def install_uwsgi_module():
+    """Loads uwsgi_api.py (beside this file) as sys.modules["uwsgi"], so
+    the app's `import uwsgi` works in a supervised worker only."""
+    global UWSGI_REQUEST
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "uwsgi_api.py")
+    if not os.path.exists(path):
+        return None
+    spec = importlib.util.spec_from_file_location("uwsgi", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["uwsgi"] = mod
+    spec.loader.exec_module(mod)
+    UWSGI_REQUEST = mod._request
+    return mod
+
+
+def run_postfork(mod):
+    """uwsgi.post_fork_hook (uwsgidecorators' @postfork chain), once the
+    app is imported and before serving, in every worker: uWSGI runs it
+    after each fork. A hook that raises is logged; the worker goes on."""
+    if mod is None:
+        return
+    try:
+        mod._run_postfork()
+    except Exception:
+        log_traceback("uwsgi.post_fork_hook raised")
 
 
 def load_app():
@@ -1142,6 +1175,9 @@ class Worker(object):
         scoreboard's begin (one clock read serves both)."""
         failed = write_error = False
         result = None
+        req = UWSGI_REQUEST
+        req.resp = resp
+        req.logvars = None
         try:
             result = self.app(environ, resp.start_response)
             if isinstance(result, FileWrapper) and resp.sendfile(result):
@@ -1337,11 +1373,13 @@ def main():
     lifeline = os.environ.get(ENV_LIFELINE_FD)
     if lifeline:
         threading.Thread(target=watch_lifeline, args=(int(lifeline),), daemon=True, name="lifeline").start()
+    uwsgi_mod = install_uwsgi_module()
     app, app_name = load_app()
     no_app_reason = None
     if app is None:
         app, app_name, no_app_reason = no_app, "none", app_name
     worker = Worker(app, app_name)
+    run_postfork(uwsgi_mod)
     threads = [threading.Thread(target=worker.serve_thread, args=(core,), daemon=True, name="core-%d" % core)
                for core in range(worker.threads)]
     for t in threads:

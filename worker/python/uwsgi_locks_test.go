@@ -1,0 +1,62 @@
+package python_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/supervise-go/supervise/worker/python"
+)
+
+// Both lock engines of uwsgi_api.py exclude another process: the robust
+// pthread mutexes (through ctypes) and the fcntl fallback used when
+// ctypes is missing. A child process holds lock 1; the parent sees it
+// locked, and free again once the child is killed while holding it.
+func TestUwsgiLockEngines(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, python.APIFileName), python.APISource, 0o600)
+	script := `
+import os, sys, signal, importlib.util
+if sys.argv[1] == "fcntl":
+    sys.modules["ctypes"] = None  # no ctypes: the fallback
+fd = os.memfd_create("locks", 0)
+os.environ.update(SUPERVISE_LOCKS_FD=str(fd), SUPERVISE_LOCKS="2")
+spec = importlib.util.spec_from_file_location("uwsgi", sys.argv[2])
+uwsgi = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(uwsgi)
+engine = "fcntl" if uwsgi._mutexes is None else "mutex"
+assert engine == sys.argv[1], engine
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    uwsgi.lock(1)
+    os.write(w, b"x")
+    signal.pause()
+os.read(r, 1)
+assert uwsgi.is_locked(1) is True, "held by the child"
+assert uwsgi.is_locked(0) is False
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
+assert uwsgi.is_locked(1) is False, "released when its holder died"
+uwsgi.lock(1); assert uwsgi.is_locked(1) is True; uwsgi.unlock(1); uwsgi.unlock(1)
+assert uwsgi.is_locked(1) is False
+try:
+    uwsgi.lock(3)
+except ValueError as e:
+    assert str(e) == "Invalid lock number"
+else:
+    raise AssertionError("lock(3) with locks = 2")
+print("ok", engine)
+`
+	for _, engine := range []string{"mutex", "fcntl"} {
+		out, err := exec.Command("/usr/bin/python3", "-c", script, engine, filepath.Join(dir, python.APIFileName)).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "ok "+engine {
+			t.Errorf("%s: %v\n%s", engine, err, out)
+		}
+	}
+}
