@@ -71,7 +71,7 @@ func (m *Master) daemonExited(e Exit) bool {
 		}
 		d.pid = 0
 		if d.stopping {
-			m.log.Info("daemon stopped", "daemon", d.Name, "status", e.Describe())
+			m.log.Info("daemon stopped", "daemon", d.Name, "status", e.describe())
 			m.daemons = append(m.daemons[:i], m.daemons[i+1:]...)
 			return true
 		}
@@ -82,7 +82,7 @@ func (m *Master) daemonExited(e Exit) bool {
 		d.failures++
 		delay := backoffDelay(d.failures)
 		d.nextStart = now.Add(delay)
-		m.log.Warn("daemon exited; restarting it", "daemon", d.Name, "pid", e.PID, "status", e.Describe(), "restart_in", delay)
+		m.log.Warn("daemon exited; restarting it", "daemon", d.Name, "pid", e.PID, "status", e.describe(), "restart_in", delay)
 		return true
 	}
 	return false

@@ -33,7 +33,7 @@ func (m *Master) Adopt(h Handover) {
 	m.generation = h.Generation
 	now := m.os.Now()
 	for _, a := range h.Workers {
-		w := &Worker{ID: a.ID, PID: a.PID, Generation: a.Generation, State: Ready, Started: now, ReadyAt: now, BoardSlot: a.BoardSlot}
+		w := &worker{ID: a.ID, PID: a.PID, Generation: a.Generation, State: Ready, Started: now, ReadyAt: now, BoardSlot: a.BoardSlot}
 		m.workers[a.PID] = w
 		if m.board != nil && a.BoardSlot >= 0 {
 			m.board.Take(a.BoardSlot)

@@ -40,13 +40,13 @@ func (m *Master) Readiness() stats.Readiness {
 	return stats.Readiness{Ready: true, Reason: fmt.Sprintf("generation %d: all %d workers ready", m.generation, m.activeSlots())}
 }
 
-// Terminate is SIGTERM: readiness fails at once; with shutdown-delay the
+// terminate is SIGTERM: readiness fails at once; with shutdown-delay the
 // workers keep serving that long (the time a load balancer or Kubernetes
 // needs to stop sending new requests), then the graceful drain begins. A
 // second SIGTERM during the delay starts the drain at once.
-func (m *Master) Terminate() {
+func (m *Master) terminate() {
 	if m.phase != running || m.terminating || m.plan.ShutdownDelay <= 0 {
-		m.Shutdown(true)
+		m.shutdown(true)
 		return
 	}
 	m.terminating = true
@@ -58,6 +58,6 @@ func (m *Master) Terminate() {
 // drainWhenDelayed starts the graceful drain once shutdown-delay has passed.
 func (m *Master) drainWhenDelayed(now time.Time) {
 	if m.terminating && m.phase == running && !now.Before(m.drainAt) {
-		m.Shutdown(true)
+		m.shutdown(true)
 	}
 }

@@ -105,15 +105,15 @@ type Hooks struct {
 }
 
 // Master owns the pool. Create it with New and drive it with Run, or with
-// Step in unit tests.
+// step in unit tests.
 type Master struct {
 	log     hclog.Logger
 	os      OS
 	plan    *Plan
 	reread  func() (*Plan, error)
 	hooks   Hooks
-	slots   []*Slot
-	workers map[int]*Worker // by pid, every live child we started
+	slots   []*slot
+	workers map[int]*worker // by pid, every live child we started
 
 	generation int
 	phase      phase
@@ -143,29 +143,29 @@ func (m *Master) SetBoard(b Board) { m.board = b }
 // means reloads restart the same plan.
 func New(log hclog.Logger, osi OS, plan *Plan, reload func() (*Plan, error), hooks Hooks) *Master {
 	m := &Master{log: log, os: osi, plan: plan, reread: reload, hooks: hooks,
-		workers: map[int]*Worker{}, generation: 1}
+		workers: map[int]*worker{}, generation: 1}
 	m.resize(plan.Processes, plan.initialWorkers())
 	m.planDaemons()
 	return m
 }
 
-// Done reports whether the master has finished, and its exit code.
-func (m *Master) Done() (bool, int) {
+// finished reports whether the master has finished, and its exit code.
+func (m *Master) finished() (bool, int) {
 	return m.phase != running && len(m.workers) == 0 && !m.daemonsRunning(), m.exitCode
 }
 
-// Workers returns a snapshot of the live workers, for stats and tests.
-func (m *Master) Workers() []Worker {
-	out := make([]Worker, 0, len(m.workers))
+// liveWorkers returns a snapshot of the live workers, for stats and tests.
+func (m *Master) liveWorkers() []worker {
+	out := make([]worker, 0, len(m.workers))
 	for _, w := range m.workers {
 		out = append(out, *w)
 	}
 	return out
 }
 
-// Slots returns a snapshot of the slots.
-func (m *Master) Slots() []Slot {
-	out := make([]Slot, len(m.slots))
+// slotCopies returns a snapshot of the slots.
+func (m *Master) slotCopies() []slot {
+	out := make([]slot, len(m.slots))
 	for i, s := range m.slots {
 		out[i] = *s
 	}
@@ -176,15 +176,12 @@ func (m *Master) Slots() []Slot {
 // one serving.
 func (m *Master) Serving() int { return m.announced }
 
-// Generation is the newest generation of workers.
-func (m *Master) Generation() int { return m.generation }
-
 // resize makes the pool n slots, active of them not cheap (see
 // fitCheaper; without cheaper every slot is active).
 func (m *Master) resize(n, active int) {
 	defer m.fitCheaper(active)
 	for len(m.slots) < n {
-		m.slots = append(m.slots, &Slot{ID: len(m.slots) + 1})
+		m.slots = append(m.slots, &slot{ID: len(m.slots) + 1})
 	}
 	for len(m.slots) > n {
 		last := m.slots[len(m.slots)-1]
@@ -195,7 +192,7 @@ func (m *Master) resize(n, active int) {
 	}
 }
 
-func (m *Master) slot(id int) *Slot {
+func (m *Master) slot(id int) *slot {
 	if id < 1 || id > len(m.slots) {
 		return nil
 	}
@@ -204,7 +201,7 @@ func (m *Master) slot(id int) *Slot {
 
 // stop asks a worker to finish its requests and exit; murder kills it once
 // its mercy runs out.
-func (m *Master) stop(w *Worker, why string) {
+func (m *Master) stop(w *worker, why string) {
 	if w.State == Stopping {
 		return
 	}
@@ -216,7 +213,7 @@ func (m *Master) stop(w *Worker, why string) {
 	m.signal(w, syscall.SIGTERM)
 }
 
-func (m *Master) kill(w *Worker, why string) {
+func (m *Master) kill(w *worker, why string) {
 	if w.Killed {
 		return
 	}
@@ -228,8 +225,8 @@ func (m *Master) kill(w *Worker, why string) {
 	m.signal(w, syscall.SIGKILL)
 }
 
-func (m *Master) signal(w *Worker, sig syscall.Signal) {
+func (m *Master) signal(w *worker, sig syscall.Signal) {
 	if err := m.os.Signal(w.PID, sig); err != nil && err != syscall.ESRCH {
-		m.log.Error("cannot signal worker", "id", w.ID, "pid", w.PID, "signal", SignalName(sig), "error", err)
+		m.log.Error("cannot signal worker", "id", w.ID, "pid", w.PID, "signal", signalName(sig), "error", err)
 	}
 }

@@ -50,19 +50,19 @@ type Exit struct {
 	Status syscall.WaitStatus
 }
 
-// Describe says how the process ended, in words for the log.
-func (e Exit) Describe() string {
+// describe says how the process ended, in words for the log.
+func (e Exit) describe() string {
 	switch {
 	case e.Status.Signaled():
-		return "killed by " + SignalName(e.Status.Signal())
+		return "killed by " + signalName(e.Status.Signal())
 	case e.Status.Exited():
 		return fmt.Sprintf("exit code %d", e.Status.ExitStatus())
 	}
 	return fmt.Sprintf("status %#x", uint32(e.Status))
 }
 
-// SignalName is a signal as the log names it.
-func SignalName(s syscall.Signal) string {
+// signalName is a signal as the log names it.
+func signalName(s syscall.Signal) string {
 	names := map[syscall.Signal]string{
 		syscall.SIGKILL: "SIGKILL", syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT",
 		syscall.SIGQUIT: "SIGQUIT", syscall.SIGSEGV: "SIGSEGV", syscall.SIGABRT: "SIGABRT",

@@ -59,7 +59,7 @@ func lookupUser(s string) (*user.User, error) {
 
 // shareWith lets workers running as uid:gid read worker.py and send to
 // the notify socket in the private runtime directory.
-func (rt *Runtime) shareWith(uid, gid int) error {
+func (rt *runtimeState) shareWith(uid, gid int) error {
 	for _, p := range []string{rt.Dir, filepath.Join(rt.Dir, python.FileName), filepath.Join(rt.Dir, python.APIFileName), rt.Notify} {
 		if err := os.Lchown(p, uid, gid); err != nil {
 			return fmt.Errorf("runtime directory for uid %d: %w", uid, err)

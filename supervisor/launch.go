@@ -18,12 +18,12 @@ import (
 	"github.com/supervise-go/supervise/socket"
 )
 
-// Launcher turns a configuration into worker processes: the command, the
+// launcher turns a configuration into worker processes: the command, the
 // inherited files and the contract's environment (package ipc).
-type Launcher struct {
+type launcher struct {
 	cfg        *config.Config
 	listeners  []*socket.Listener
-	rt         *Runtime
+	rt         *runtimeState
 	path       string   // the program to exec
 	args       []string // its argv
 	baseEnv    []string
@@ -33,10 +33,10 @@ type Launcher struct {
 	tls        map[string][2]string // https front end address -> cert, key
 }
 
-// NewLauncher resolves the interpreter or binary now, so a wrong path is
+// newLauncher resolves the interpreter or binary now, so a wrong path is
 // an error at start or reload rather than a respawn loop.
-func NewLauncher(cfg *config.Config, listeners []*socket.Listener, rt *Runtime, environ []string) (*Launcher, error) {
-	l := &Launcher{cfg: cfg, rt: rt, baseEnv: workerBaseEnv(environ), tls: map[string][2]string{}}
+func newLauncher(cfg *config.Config, listeners []*socket.Listener, rt *runtimeState, environ []string) (*launcher, error) {
+	l := &launcher{cfg: cfg, rt: rt, baseEnv: workerBaseEnv(environ), tls: map[string][2]string{}}
 	l.listeners, l.routers = splitRouters(listeners)
 	for _, r := range cfg.Routers() {
 		l.tls[r.Addr] = [2]string{r.Cert, r.Key}
@@ -74,7 +74,7 @@ func NewLauncher(cfg *config.Config, listeners []*socket.Listener, rt *Runtime, 
 }
 
 // Plan is the master's view of this configuration.
-func (l *Launcher) Plan() *master.Plan {
+func (l *launcher) Plan() *master.Plan {
 	return &master.Plan{
 		Processes:     l.cfg.Processes,
 		Mercy:         l.cfg.WorkerReloadMercy,
@@ -107,7 +107,7 @@ func (l *Launcher) Plan() *master.Plan {
 }
 
 // self is this binary, which also runs the front end.
-func (l *Launcher) self() string {
+func (l *launcher) self() string {
 	if path, err := os.Executable(); err == nil {
 		return path
 	}
@@ -117,7 +117,7 @@ func (l *Launcher) self() string {
 // daemons are the attach-daemon commands, run by /bin/sh as in uWSGI, in
 // chdir, as the workers' user, logging into the master's log; each gets
 // SIGTERM if the master dies.
-func (l *Launcher) daemons() []master.DaemonSpec {
+func (l *launcher) daemons() []master.DaemonSpec {
 	var out []master.DaemonSpec
 	for _, cmd := range l.cfg.AttachDaemon {
 		out = append(out, master.DaemonSpec{Name: cmd, Spec: func() (*master.ProcSpec, error) {
@@ -131,7 +131,7 @@ func (l *Launcher) daemons() []master.DaemonSpec {
 
 // backlog is the connections waiting in the workers' listen queues, for
 // cheaper-algo = backlog.
-func (l *Launcher) backlog() int {
+func (l *launcher) backlog() int {
 	total := 0
 	for _, ln := range l.listeners {
 		if q, _, err := ln.Queue(); err == nil {
@@ -142,7 +142,7 @@ func (l *Launcher) backlog() int {
 }
 
 // Spec is the process for one worker.
-func (l *Launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
+func (l *launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
 	files := []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}
 	names := make([]string, len(l.listeners))
 	for i, ln := range l.listeners {
@@ -213,7 +213,7 @@ func (l *Launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
 
 // uwsgiModuleEnv is what the Python worker's uwsgi module reads:
 // uwsgi.opt, numproc, started_on and the locks (ipc.EnvUwsgiOpt ...).
-func (l *Launcher) uwsgiModuleEnv(locksFD int) []string {
+func (l *launcher) uwsgiModuleEnv(locksFD int) []string {
 	opt := make([][2]any, len(l.cfg.Opt))
 	for i, o := range l.cfg.Opt {
 		opt[i] = [2]any{o.Key, o.Value}
@@ -233,7 +233,7 @@ func (l *Launcher) uwsgiModuleEnv(locksFD int) []string {
 	}
 }
 
-func (l *Launcher) pythonEnv() []string {
+func (l *launcher) pythonEnv() []string {
 	if len(l.cfg.Exec) > 0 {
 		return nil
 	}

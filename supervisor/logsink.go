@@ -37,21 +37,21 @@ type LogSink struct {
 func OpenLogSink(path string) (*LogSink, error) {
 	s := &LogSink{path: path, f: os.Stderr, readers: map[*os.File]bool{}}
 	if path != "" {
-		if err := s.Reopen(); err != nil {
+		if err := s.reopen(); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
 
-// IsFile is true when the log goes to a file (logto), which Reopen opens
+// isFile is true when the log goes to a file (logto), which Reopen opens
 // again; false for stderr.
-func (s *LogSink) IsFile() bool { return s != nil && s.path != "" }
+func (s *LogSink) isFile() bool { return s != nil && s.path != "" }
 
-// Reopen opens the log file again by name: after logrotate moved it
+// reopen opens the log file again by name: after logrotate moved it
 // (create style) the next line goes to the new file, and no line is
 // written to the old one once Reopen returned.
-func (s *LogSink) Reopen() error {
+func (s *LogSink) reopen() error {
 	if s.path == "" {
 		return nil
 	}

@@ -11,10 +11,10 @@ import (
 	"github.com/supervise-go/supervise/master"
 )
 
-// RealOS starts processes with fork+exec and reaps them with wait4(-1).
+// realOS starts processes with fork+exec and reaps them with wait4(-1).
 // Go's os/exec must not be used for children of the master: its Wait would
 // race with Reap for the same pids.
-func RealOS() master.OS {
+func realOS() master.OS {
 	return master.OS{Start: forkExec, Signal: syscall.Kill, Reap: reapAll, Now: time.Now, RSS: residentBytes}
 }
 

@@ -73,7 +73,7 @@ func splitRouters(ls []*socket.Listener) (workers, routers []*socket.Listener) {
 // routerDaemon is the front end's process. Its name carries its whole
 // command line, so a reload that changes the front end's settings starts
 // a new one (beside the old, on the same sockets) and stops the old.
-func (l *Launcher) routerDaemon(self string) []master.DaemonSpec {
+func (l *launcher) routerDaemon(self string) []master.DaemonSpec {
 	if len(l.routers) == 0 {
 		return nil
 	}
@@ -124,7 +124,7 @@ func (l *Launcher) routerDaemon(self string) []master.DaemonSpec {
 
 // backends are where the front end forwards: http-to, else the first
 // uwsgi socket (a wildcard TCP address is reached on loopback).
-func (l *Launcher) backends() []string {
+func (l *launcher) backends() []string {
 	if len(l.cfg.Router.HTTPTo) > 0 {
 		return l.cfg.Router.HTTPTo
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/supervise-go/supervise/worker/python"
 )
 
-// Runtime is what every generation of workers shares with the master.
-type Runtime struct {
+// runtimeState is what every generation of workers shares with the master.
+type runtimeState struct {
 	Dir       string   // private 0700 directory: worker.py, notify.sock
 	Notify    string   // the notify socket's path
 	Lifeline  *os.File // read end of the lifeline pipe
@@ -37,7 +37,7 @@ type Runtime struct {
 }
 
 // logPipe is what a ProcSpec's Log gets: the sink, or none.
-func (rt *Runtime) logPipe() master.LogPipe {
+func (rt *runtimeState) logPipe() master.LogPipe {
 	if rt.Sink == nil {
 		return nil
 	}
@@ -48,13 +48,13 @@ func (rt *Runtime) logPipe() master.LogPipe {
 // notify socket, the lifeline and log pipes, and the scoreboard. After an
 // in-place upgrade the pipes and the scoreboard are the previous master's,
 // so the workers it left keep their lifeline and their log.
-func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, *ipc.NotifyListener, func(), error) {
+func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeState, *ipc.NotifyListener, func(), error) {
 	removeStaleRuntimeDirs(os.TempDir())
 	dir, err := os.MkdirTemp("", "supervise-")
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("runtime directory: %w", err)
 	}
-	rt := &Runtime{Dir: dir, MasterPID: os.Getpid(), Sink: sink, Started: time.Now()}
+	rt := &runtimeState{Dir: dir, MasterPID: os.Getpid(), Sink: sink, Started: time.Now()}
 	var notify *ipc.NotifyListener
 	drained := make(chan struct{})
 	cleanup := func() {
@@ -79,7 +79,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*Runtime, 
 		}
 		os.RemoveAll(dir)
 	}
-	fail := func(err error) (*Runtime, *ipc.NotifyListener, func(), error) {
+	fail := func(err error) (*runtimeState, *ipc.NotifyListener, func(), error) {
 		cleanup()
 		return nil, nil, nil, err
 	}
@@ -150,7 +150,7 @@ func pipe(st *upgradeState, fds func(*upgradeState) (int, int)) (r, w *os.File, 
 }
 
 // upgradeFDs fills the state's descriptors from the runtime.
-func (rt *Runtime) upgradeFDs(st *upgradeState) {
+func (rt *runtimeState) upgradeFDs(st *upgradeState) {
 	st.LifelineR, st.LifelineW = int(rt.Lifeline.Fd()), int(rt.lifelineW.Fd())
 	st.LogR, st.LogW = int(rt.logR.Fd()), int(rt.Log.Fd())
 	if rt.Sink != nil {

@@ -60,7 +60,7 @@ type serving struct {
 	self     string
 	upgraded *upgradeState
 	sockets  *socketSet
-	rt       *Runtime
+	rt       *runtimeState
 	notify   *ipc.NotifyListener
 	m        *master.Master
 	srv      *stats.Server
@@ -128,7 +128,7 @@ func (s *serving) makeRuntime() error {
 // makeMaster builds the loop with its hooks; after an upgrade it adopts
 // the previous master's workers and starts replacing them.
 func (s *serving) makeMaster() error {
-	launcher, err := NewLauncher(s.cfg, s.sockets.current, s.rt, s.opt.Environ)
+	launcher, err := newLauncher(s.cfg, s.sockets.current, s.rt, s.opt.Environ)
 	if err != nil {
 		return err
 	}
@@ -145,16 +145,16 @@ func (s *serving) makeMaster() error {
 		go s.srv.Guard(func() { logStats(c, ws, s.log) }) // not once the scoreboard is gone
 	}
 	hooks.ReopenLog = func() {
-		if !s.opt.LogSink.IsFile() {
+		if !s.opt.LogSink.isFile() {
 			return
 		}
-		if err := s.opt.LogSink.Reopen(); err != nil {
+		if err := s.opt.LogSink.reopen(); err != nil {
 			s.log.Error("cannot reopen the log; still writing to the old file", "error", err)
 			return
 		}
 		s.log.Info("log reopened")
 	}
-	s.m = master.New(s.log.Named("master"), RealOS(), launcher.Plan(), s.reloadPlan, hooks)
+	s.m = master.New(s.log.Named("master"), realOS(), launcher.Plan(), s.reloadPlan, hooks)
 	if s.cfg.Scoreboard {
 		s.m.SetBoard(newBoardSlots(s.rt.Board))
 	}
@@ -196,7 +196,7 @@ func (s *serving) reloadPlan() (*master.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := NewLauncher(next, ls, s.rt, s.opt.Environ)
+	l, err := newLauncher(next, ls, s.rt, s.opt.Environ)
 	if err != nil {
 		return nil, err
 	}
