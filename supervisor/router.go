@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/supervise-go/supervise/config"
@@ -70,53 +69,48 @@ func splitRouters(ls []*socket.Listener) (workers, routers []*socket.Listener) {
 	return workers, routers
 }
 
-// routerDaemon is the front end's process. Its name carries its whole
-// command line, so a reload that changes the front end's settings starts
-// a new one (beside the old, on the same sockets) and stops the old.
+// frontEnd is the front end's configuration: its sockets are the fds
+// from FirstListenFD on, in the order of routers.
+func (l *launcher) frontEnd() ipc.FrontEnd {
+	rc := l.cfg.Router
+	fe := ipc.FrontEnd{
+		Backends: l.backends(), StaticMaps: rc.StaticMap, StaticSafe: rc.StaticSafe,
+		PostBuffering: int64(max(rc.PostBuffering, 0)), LimitPost: int64(max(rc.LimitPost, 0)), Loops: max(rc.Processes, 0),
+		BackendTimeout: rc.HTTPTimeout, BufferSize: l.cfg.BufferSize, ShutdownTimeout: l.cfg.WorkerReloadMercy,
+		DocumentRoot:   l.cfg.Chdir,
+		DisableLogging: true, // the workers log each request already
+	}
+	for i, r := range l.routers {
+		fl := ipc.FrontListener{FD: ipc.FirstListenFD + i}
+		if r.Proto == config.ProtoHTTPSRouter {
+			fl.Cert, fl.Key = l.tls[r.Name][0], l.tls[r.Name][1]
+		}
+		fe.Listeners = append(fe.Listeners, fl)
+	}
+	return fe
+}
+
+// routerDaemon is the front end's process: `supervise http` with its
+// configuration in ipc.EnvFrontEnd. Its name carries that configuration,
+// so a reload that changes the front end's settings starts a new one
+// (beside the old, on the same sockets) and stops the old.
 func (l *launcher) routerDaemon(self string) []master.DaemonSpec {
 	if len(l.routers) == 0 {
 		return nil
 	}
 	files := []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}
-	args := []string{self, "http", "--disable-logging"} // the workers log each request already
 	for _, r := range l.routers {
-		fd := strconv.Itoa(len(files))
 		files = append(files, r.File)
-		if cert, key := l.tls[r.Name][0], l.tls[r.Name][1]; r.Proto == config.ProtoHTTPSRouter {
-			args = append(args, "--https-fd", fd+","+cert+","+key)
-		} else {
-			args = append(args, "--listen-fd", fd)
-		}
 	}
-	for _, to := range l.backends() {
-		args = append(args, "--to", to)
-	}
-	rc := l.cfg.Router
-	for _, m := range rc.StaticMap {
-		args = append(args, "--static-map", m)
-	}
-	for _, s := range rc.StaticSafe {
-		args = append(args, "--static-safe", s)
-	}
-	if rc.PostBuffering > 0 {
-		args = append(args, "--post-buffering", strconv.Itoa(rc.PostBuffering))
-	}
-	if rc.LimitPost > 0 {
-		args = append(args, "--limit-post", strconv.Itoa(rc.LimitPost))
-	}
-	if rc.Processes > 0 {
-		args = append(args, "--loops", strconv.Itoa(rc.Processes))
-	}
-	args = append(args, "--backend-timeout", rc.HTTPTimeout.String(), "--buffer-size", strconv.Itoa(l.cfg.BufferSize),
-		"--shutdown-timeout", l.cfg.WorkerReloadMercy.String())
-	if l.cfg.Chdir != "" {
-		args = append(args, "--document-root", l.cfg.Chdir)
-	}
+	fe := l.frontEnd()
+	encoded := fe.Encode()
 	env := append(append([]string(nil), l.baseEnv...), l.cfg.Env...)
 	if l.cfg.LogJSON {
 		env = append(env, ipc.EnvLogJSON+"=1")
 	}
-	return []master.DaemonSpec{{Name: "http front end: " + strings.Join(args[1:], " "), Spec: func() (*master.ProcSpec, error) {
+	env = append(env, ipc.EnvFrontEnd+"="+encoded)
+	args := []string{self, "http"}
+	return []master.DaemonSpec{{Name: "http front end: " + encoded, Spec: func() (*master.ProcSpec, error) {
 		return &master.ProcSpec{Path: self, Args: args, Env: env, Dir: l.cfg.Chdir, Files: files,
 			Credential: l.cred, DeathSignal: 15, Log: l.rt.logPipe()}, nil
 	}}}

@@ -62,7 +62,10 @@ func newLogger() hclog.Logger {
 func (s *server) run() error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP)
-	WatchLifeline(s.log)
+	ipc.WatchLifeline(ipc.ParseEnv(os.Environ()), func() {
+		s.log.Warn("the master is gone (lifeline closed); exiting")
+		os.Exit(1)
+	})
 	errs := make(chan error, len(s.listeners))
 	for _, l := range s.listeners {
 		switch l.Proto {
@@ -257,26 +260,6 @@ func (c *countingWriter) Flush() {
 }
 
 func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
-
-// WatchLifeline exits the process when the master's end of the lifeline
-// closes, however the master died (Serve calls it; other programs the
-// master runs, like the HTTP front end, may too).
-func WatchLifeline(log hclog.Logger) {
-	fd, err := strconv.Atoi(os.Getenv(ipc.EnvLifelineFD))
-	if err != nil {
-		return
-	}
-	f := os.NewFile(uintptr(fd), "lifeline")
-	go func() {
-		buf := make([]byte, 1)
-		for {
-			if _, err := f.Read(buf); err != nil {
-				log.Warn("the master is gone (lifeline closed); exiting")
-				os.Exit(1)
-			}
-		}
-	}()
-}
 
 // serveAlone is the same binary without supervise: plain HTTP on $PORT.
 func serveAlone(h http.Handler) error {
