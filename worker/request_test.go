@@ -117,3 +117,30 @@ func FuzzRequestDecoding(f *testing.F) {
 		io.Copy(io.Discard, r.Body)
 	})
 }
+
+func TestResponseHeaderThatCouldSplitIs500(t *testing.T) {
+	for name, set := range map[string]func(http.Header){
+		"CRLF in value": func(h http.Header) { h.Set("X-Echo", "a\r\nSet-Cookie: stolen=1") },
+		"LF in value":   func(h http.Header) { h.Set("X-Echo", "a\nb") },
+		"NUL in value":  func(h http.Header) { h.Set("X-Echo", "a\x00b") },
+		"CRLF in name":  func(h http.Header) { h["X-A\r\nSet-Cookie"] = []string{"1"} },
+		"space in name": func(h http.Header) { h["X A"] = []string{"1"} },
+	} {
+		var out bytes.Buffer
+		rw := &response{w: bufio.NewWriter(&out), proto: "HTTP/1.1", header: http.Header{}}
+		set(rw.Header())
+		rw.Write([]byte("body"))
+		rw.finish()
+		if rw.refused == nil || !strings.HasPrefix(out.String(), "HTTP/1.1 500 ") || strings.Contains(out.String(), "stolen") || strings.Contains(out.String(), "body") {
+			t.Errorf("%s: refused=%v, sent %q", name, rw.refused, out.String())
+		}
+	}
+	var out bytes.Buffer
+	rw := &response{w: bufio.NewWriter(&out), proto: "HTTP/1.1", header: http.Header{}}
+	rw.Header().Set("X-Tab", "a\tb")
+	rw.WriteHeader(204)
+	rw.finish()
+	if rw.refused != nil || !strings.HasPrefix(out.String(), "HTTP/1.1 204 ") {
+		t.Errorf("a tab in a value is fine: refused=%v, sent %q", rw.refused, out.String())
+	}
+}

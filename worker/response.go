@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // response writes raw HTTP back over a uwsgi connection; the connection's
@@ -18,6 +19,7 @@ type response struct {
 	status  int
 	written int64
 	err     error
+	refused error // the handler's header could split the response: 500 sent instead
 }
 
 func (r *response) Header() http.Header { return r.header }
@@ -27,6 +29,14 @@ func (r *response) WriteHeader(code int) {
 		return
 	}
 	if code < 200 { // 1xx informational: not supported over uwsgi; ignore
+		return
+	}
+	if err := checkHeader(r.header); err != nil {
+		// Response splitting: never send it. net/http's server drops such
+		// headers; over uwsgi the app gets uWSGI-style 500 and a log line.
+		r.refused, r.err = err, err
+		r.status = http.StatusInternalServerError
+		fmt.Fprintf(r.w, "%s 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", r.proto)
 		return
 	}
 	r.status = code
@@ -62,12 +72,38 @@ func (r *response) Flush() {
 	}
 }
 
+// checkHeader refuses a header name that is not an RFC 9110 token and a
+// value with a control byte other than tab (CR and LF above all).
+func checkHeader(h http.Header) error {
+	for k, vv := range h {
+		if k == "" || strings.IndexFunc(k, notTokenRune) >= 0 {
+			return fmt.Errorf("header name %q is not a token", k)
+		}
+		for _, v := range vv {
+			for i := 0; i < len(v); i++ {
+				if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+					return fmt.Errorf("header %s has a control byte (CR, LF, NUL...) in its value", k)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func notTokenRune(c rune) bool {
+	return c > 0x7e || c <= ' ' || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", c)
+}
+
 func (r *response) finish() error {
 	if r.status == 0 {
 		if r.header.Get("Content-Length") == "" {
 			r.header.Set("Content-Length", strconv.Itoa(0))
 		}
 		r.WriteHeader(http.StatusOK)
+	}
+	if r.refused != nil {
+		r.w.Flush() // the 500 in its place
+		return r.refused
 	}
 	if r.err != nil {
 		return r.err

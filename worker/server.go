@@ -175,6 +175,10 @@ func (s *server) serveConn(conn net.Conn, core int) {
 	rw := &response{w: bufio.NewWriterSize(conn, 32<<10), proto: req.Proto, head: req.Method == http.MethodHead, header: http.Header{}}
 	s.board.begin(core, ipc.VarsUwsgi, p.Block)
 	failed := s.call(rw, req)
+	if rw.refused != nil {
+		s.log.Error("refused the handler's response; answered 500 instead", "method", req.Method, "path", req.URL.Path, "error", rw.refused)
+		failed = true
+	}
 	if err := rw.finish(); err == nil && req.ContentLength > 0 {
 		io.CopyN(io.Discard, req.Body, 1<<20) // unread body: avoid a reset under the response
 	}
