@@ -1,8 +1,10 @@
 package ipc
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Env is the environment a process inherited, parsed once at start (the
@@ -39,22 +41,6 @@ func (e Env) Lookup(name string) (string, bool) {
 // List is the environment as it came, for a child that inherits it.
 func (e Env) List() []string { return e.list }
 
-// Without is the environment minus the named variables, in order.
-func (e Env) Without(names ...string) []string {
-	drop := make(map[string]bool, len(names))
-	for _, n := range names {
-		drop[n] = true
-	}
-	out := make([]string, 0, len(e.list))
-	for _, kv := range e.list {
-		name, _, _ := strings.Cut(kv, "=")
-		if !drop[name] {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
 // Int is name's value as a number; ok is false when unset or not one.
 func (e Env) Int(name string) (n int, ok bool) {
 	n, err := strconv.Atoi(e.vars[name])
@@ -77,4 +63,39 @@ func (e Env) ListenFDs(pid int) int {
 func (e Env) LifelineFD() (fd int, ok bool) {
 	fd, ok = e.Int(EnvLifelineFD)
 	return fd, ok && fd >= 0
+}
+
+// Filter is the environment without the variables drop names, in order.
+func (e Env) Filter(drop func(name string) bool) []string {
+	out := make([]string, 0, len(e.list))
+	for _, kv := range e.list {
+		if name, _, _ := strings.Cut(kv, "="); !drop(name) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// Watchdog is systemd's watchdog timeout (WATCHDOG_USEC) when it is meant
+// for pid (WATCHDOG_PID, when set); 0 when there is none. The rules are
+// sd_watchdog_enabled's.
+func (e Env) Watchdog(pid int) (time.Duration, error) {
+	usec, ok := e.Lookup("WATCHDOG_USEC")
+	if !ok || usec == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(usec)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("WATCHDOG_USEC=%q: not a positive number of microseconds", usec)
+	}
+	if to, ok := e.Lookup("WATCHDOG_PID"); ok && to != "" {
+		p, err := strconv.Atoi(to)
+		if err != nil {
+			return 0, fmt.Errorf("WATCHDOG_PID=%q: not a pid", to)
+		}
+		if p != pid {
+			return 0, nil
+		}
+	}
+	return time.Duration(n) * time.Microsecond, nil
 }

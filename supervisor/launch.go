@@ -35,8 +35,8 @@ type launcher struct {
 
 // newLauncher resolves the interpreter or binary now, so a wrong path is
 // an error at start or reload rather than a respawn loop.
-func newLauncher(cfg *config.Config, listeners []*socket.Listener, rt *runtimeState, environ []string) (*launcher, error) {
-	l := &launcher{cfg: cfg, rt: rt, baseEnv: workerBaseEnv(environ), tls: map[string][2]string{}}
+func newLauncher(cfg *config.Config, listeners []*socket.Listener, rt *runtimeState, env ipc.Env) (*launcher, error) {
+	l := &launcher{cfg: cfg, rt: rt, baseEnv: workerBaseEnv(env), tls: map[string][2]string{}}
 	l.listeners, l.routers = splitRouters(listeners)
 	for _, r := range cfg.Routers() {
 		l.tls[r.Addr] = [2]string{r.Cert, r.Key}
@@ -253,18 +253,11 @@ func (l *launcher) pythonEnv() []string {
 
 // workerBaseEnv is the master's environment without what describes the
 // master itself (systemd's sockets and notify socket, our own contract).
-func workerBaseEnv(environ []string) []string {
-	var out []string
-	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
-		switch {
-		case name == ipc.EnvNotifySocket, strings.HasPrefix(name, "LISTEN_"),
-			strings.HasPrefix(name, "SUPERVISE_"), name == "WATCHDOG_USEC", name == "WATCHDOG_PID":
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
+func workerBaseEnv(env ipc.Env) []string {
+	return env.Filter(func(name string) bool {
+		return name == ipc.EnvNotifySocket || strings.HasPrefix(name, "LISTEN_") ||
+			strings.HasPrefix(name, "SUPERVISE_") || name == "WATCHDOG_USEC" || name == "WATCHDOG_PID"
+	})
 }
 
 // pythonInterpreter picks python-bin, else the virtualenv's python, else

@@ -23,7 +23,7 @@ import (
 type Options struct {
 	Log     hclog.Logger
 	LogSink *LogSink // the master's log; workers write into it through a pipe
-	Environ []string
+	Env     ipc.Env  // the inherited environment, read once
 	// Reload re-reads the configuration (the same --ini and flags).
 	Reload func() (*config.Config, error)
 }
@@ -33,7 +33,7 @@ type Options struct {
 func Serve(cfg *config.Config, opt Options) int {
 	// The master's work is small and mostly waiting; one P keeps the Go
 	// scheduler from spinning threads on cores the workers need.
-	if os.Getenv("GOMAXPROCS") == "" {
+	if opt.Env.Get("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
 	s := &serving{cfg: cfg, opt: opt, log: opt.Log, calls: make(chan func()), stop: make(chan struct{})}
@@ -82,10 +82,10 @@ func (s *serving) close() {
 
 func (s *serving) bind() error {
 	var err error
-	if s.upgraded, err = inheritedState(s.opt.Environ); err != nil {
+	if s.upgraded, err = inheritedState(s.opt.Env); err != nil {
 		return err
 	}
-	inherited := socket.FromEnvironment(s.opt.Environ).Merge(s.upgraded.activated())
+	inherited := socket.FromEnv(s.opt.Env).Merge(s.upgraded.activated())
 	private, err := withRouterBackend(s.cfg, s.workerIDs)
 	if err != nil {
 		return err
@@ -128,11 +128,11 @@ func (s *serving) makeRuntime() error {
 // makeMaster builds the loop with its hooks; after an upgrade it adopts
 // the previous master's workers and starts replacing them.
 func (s *serving) makeMaster() error {
-	launcher, err := newLauncher(s.cfg, s.sockets.current, s.rt, s.opt.Environ)
+	launcher, err := newLauncher(s.cfg, s.sockets.current, s.rt, s.opt.Env)
 	if err != nil {
 		return err
 	}
-	s.sd = newSystemd(s.log)
+	s.sd = newSystemd(s.log, s.opt.Env)
 	hooks := s.sd.hooks()
 	ready := hooks.Ready
 	hooks.Ready = func(gen int) {
@@ -196,7 +196,7 @@ func (s *serving) reloadPlan() (*master.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := newLauncher(next, ls, s.rt, s.opt.Environ)
+	l, err := newLauncher(next, ls, s.rt, s.opt.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func (s *serving) upgrade(st upgradeState) {
 	s.rt.upgradeFDs(&st)
 	s.sd.reloading()
 	s.log.Info("upgrading in place: executing the binary again with the same pid", "binary", s.self)
-	err := upgradeTo(s.self, st)
+	err := upgradeTo(s.self, s.opt.Env, st)
 	s.log.Error("upgrade failed; this master keeps running", "error", err)
 	s.sd.reloadFailed(s.m.Serving(), "upgrade: "+err.Error())
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
+	"github.com/supervise-go/supervise/ipc"
 	"github.com/supervise-go/supervise/master"
 )
 
@@ -36,9 +37,9 @@ const (
 	extendBy    = 3 * extendEvery
 )
 
-func newSystemd(log hclog.Logger) *systemd {
-	sd := &systemd{enabled: os.Getenv("NOTIFY_SOCKET") != "", log: log}
-	if d, err := sdnotify.SdWatchdogEnabled(false); err != nil {
+func newSystemd(log hclog.Logger, env ipc.Env) *systemd {
+	sd := &systemd{enabled: env.Get(ipc.EnvNotifySocket) != "", log: log}
+	if d, err := env.Watchdog(os.Getpid()); err != nil {
 		log.Warn("ignoring systemd's watchdog settings", "error", err)
 	} else {
 		sd.watchdogTimeout = d

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ func TestSystemdExtendsOnlyWhileDraining(t *testing.T) {
 	}
 	defer l.Close()
 	t.Setenv("NOTIFY_SOCKET", l.Path)
-	sd := newSystemd(hclog.NewNullLogger())
+	sd := newSystemd(hclog.NewNullLogger(), ipc.ParseEnv(os.Environ()))
 	next := func() map[string]string {
 		t.Helper()
 		ch := make(chan ipc.Notification, 1)

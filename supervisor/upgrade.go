@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/supervise-go/supervise/ipc"
 	"github.com/supervise-go/supervise/master"
 	"github.com/supervise-go/supervise/socket"
 )
@@ -34,7 +35,7 @@ type upgradeState struct {
 }
 
 // upgradeTo execs path with the current state; it returns only on failure.
-func upgradeTo(path string, st upgradeState) error {
+func upgradeTo(path string, env ipc.Env, st upgradeState) error {
 	fds := append([]int{st.LifelineR, st.LifelineW, st.LogR, st.LogW}, st.Listeners...)
 	fds = append(fds, st.ProcLogs...)
 	if st.Board >= 0 {
@@ -49,8 +50,8 @@ func upgradeTo(path string, st upgradeState) error {
 	if err != nil {
 		return err
 	}
-	env := append(os.Environ(), envUpgrade+"="+string(raw))
-	err = syscall.Exec(path, os.Args, env)
+	next := append(env.Filter(func(name string) bool { return name == envUpgrade }), envUpgrade+"="+string(raw))
+	err = syscall.Exec(path, os.Args, next)
 	for _, fd := range fds { // still here: exec failed; keep them private again
 		unix.CloseOnExec(fd)
 	}
@@ -59,18 +60,16 @@ func upgradeTo(path string, st upgradeState) error {
 
 // inheritedState reads what the previous master left, if this process is
 // an upgrade.
-func inheritedState(environ []string) (*upgradeState, error) {
-	for _, kv := range environ {
-		if len(kv) > len(envUpgrade) && kv[:len(envUpgrade)+1] == envUpgrade+"=" {
-			var st upgradeState
-			if err := json.Unmarshal([]byte(kv[len(envUpgrade)+1:]), &st); err != nil {
-				return nil, fmt.Errorf("upgrade state: %w", err)
-			}
-			os.Unsetenv(envUpgrade)
-			return &st, nil
-		}
+func inheritedState(env ipc.Env) (*upgradeState, error) {
+	raw, ok := env.Lookup(envUpgrade)
+	if !ok {
+		return nil, nil
 	}
-	return nil, nil
+	var st upgradeState
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return nil, fmt.Errorf("upgrade state: %w", err)
+	}
+	return &st, nil
 }
 
 // listenersToKeep lists the sockets an upgrade may adopt.

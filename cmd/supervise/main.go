@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/supervise-go/supervise/config"
+	"github.com/supervise-go/supervise/ipc"
 	"github.com/supervise-go/supervise/supervisor"
 )
 
@@ -71,7 +72,7 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 	return supervisor.Serve(cfg, supervisor.Options{
 		Log:     log,
 		LogSink: sink,
-		Environ: environ,
+		Env:     ipc.ParseEnv(environ),
 		Reload: func() (*config.Config, error) {
 			next, err := config.Load(args, environ)
 			if err == nil {
