@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/supervise-go/supervise/ipc"
 	"github.com/supervise-go/supervise/uwsgi"
 )
@@ -28,7 +26,7 @@ type server struct {
 	cores      chan int // free request slots: --threads of them
 	heads      [][]byte // per slot: the request line and host for the scoreboard, reused
 	board      *board
-	log        hclog.Logger
+	log        *logger
 	logReqs    bool
 	bufferSize int
 	inflight   sync.WaitGroup
@@ -54,9 +52,8 @@ func newServer(h http.Handler, ls []Listener) *server {
 	return s
 }
 
-func newLogger() hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: fmt.Sprintf("worker.%d", ID()), Output: os.Stderr,
-		TimeFormat: "2006-01-02T15:04:05.000Z0700", JSONFormat: os.Getenv(ipc.EnvLogJSON) == "1"})
+func newLogger() *logger {
+	return &logger{name: fmt.Sprintf("worker.%d", ID()), w: os.Stderr, json: os.Getenv(ipc.EnvLogJSON) == "1"}
 }
 
 func (s *server) run() error {
