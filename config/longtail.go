@@ -121,11 +121,8 @@ var longTail = append([]Option{
 	differs("py-tracebacker", nil, String, "no tracebacker socket (py-spy dump --pid PID shows a worker's stacks)"),
 
 	// static files
-	differs("check-static", nil, List, staticHelp),
 	differs("check-static-docroot", nil, Bool, staticHelp),
-	differs("static-index", nil, List, "no index file is served for directories"),
 	differs("static-skip-ext", nil, List, staticHelp),
-	differs("static-gzip-all", nil, Bool, "static files are not served pre-compressed"),
 	differs("static-expires", nil, List, expiresHelp),
 	differs("static-expires-mtime", nil, List, expiresHelp),
 	differs("static-expires-type", nil, List, expiresHelp),

@@ -146,8 +146,12 @@ var table = []Option{
 	works("cheaper-busyness-multiplier", nil, Int, "10", "busyness: idle cycles in a row before a worker is stopped", integer(func(c *Config) *int { return &c.CheaperMultiplier })),
 	ignored("lazy-apps", []string{"lazy"}, Bool, "every worker loads the app itself already"),
 	works("post-buffering", nil, Int, "0", "http/https front end: a request body without Content-Length (chunked) is held in memory up to this many bytes, then in a temp file, so the app sees an exact CONTENT_LENGTH (0: 64 KB)", integer(func(c *Config) *int { return &c.Router.PostBuffering })),
-	works("static-map", nil, List, "", "http/https front end: serve the files under DIR at URL, written /URL=DIR (with socket or http-socket only: serve static files from nginx)", addStaticMap),
-	works("static-safe", nil, List, "", "http/https front end: symlinks in a static-map may lead into this directory", list(func(c *Config) *[]string { return &c.Router.StaticSafe })),
+	works("static-map", nil, List, "", "serve the files under DIR at URL, written /URL=DIR (/URL/x is DIR/x), with Range and conditional GET; workers serve them before the app on socket and http-socket, the http front end before forwarding", addStaticMap),
+	works("static-map2", nil, List, "", "like static-map, but the whole path is appended to DIR (/URL/x is DIR/URL/x); served by the workers", addStatic("static-map2")),
+	works("check-static", nil, List, "", "serve DIR + the request path when that file exists (a document root before the app); served by the workers", addStatic("check-static")),
+	works("static-index", nil, List, "", "for a request naming a directory under a static-map or check-static, serve this file in it (repeatable, tried in order)", addStatic("static-index")),
+	works("static-gzip-all", nil, Bool, "false", "serve FILE.gz with Content-Encoding: gzip instead of FILE when it exists and the client accepts gzip (workers)", setStaticGzipAll),
+	works("static-safe", nil, List, "", "symlinks in a static-map may lead into this directory (elsewhere: 403)", addStatic("static-safe")),
 	works("limit-post", nil, Int, "0", "http/https front end: refuse request bodies larger than this many bytes with 413 (0: no limit)", integer(func(c *Config) *int { return &c.Router.LimitPost })),
 	works("http-timeout", nil, Seconds, "60", "http/https front end: how long it waits for the workers' answer before 504", seconds(func(c *Config) *time.Duration { return &c.Router.HTTPTimeout })),
 	works("http-processes", []string{"http-workers"}, Int, "0", "http front end: event-loop threads serving plain HTTP (uWSGI: router processes; 0: half the CPUs, at least 1)", integer(func(c *Config) *int { return &c.Router.Processes })),
@@ -158,8 +162,8 @@ var table = []Option{
 	ignored("logger", nil, List, notYet+"; use logto"),
 	ignored("offload-threads", nil, Int, "supervise does not offload"),
 	ignored("vhost", nil, Bool, "one app per master"),
-	ignored("manage-script-name", nil, Bool, notYet),
-	ignored("mount", nil, List, notYet),
+	works("manage-script-name", nil, Bool, "false", "with mount: the longest mount point that prefixes PATH_INFO becomes SCRIPT_NAME and is cut from PATH_INFO, as uWSGI does", boolean(func(c *Config) *bool { return &c.ManageScriptName })),
+	works("mount", nil, List, "", "load another app in every worker: /PREFIX=APP, APP a file (app.py, .wsgi: its callable) or module:callable; the app whose mount point equals SCRIPT_NAME (from the web server, or manage-script-name) answers, else the first app loaded", addMount),
 }
 
 func str(field func(*Config) *string) func(*loader, string) error {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/uwsgi"
 	"github.com/supervise-go/supervise/worker/python"
 )
 
@@ -35,8 +36,11 @@ func TestPythonMirrorsTheContract(t *testing.T) {
 		"ENV_PY_CALLABLE": str(ipc.EnvPyCallable), "ENV_PY_WSGI_FILE": str(ipc.EnvPyWSGIFile),
 		"ENV_PY_PYTHONPATH": str(ipc.EnvPyPythonPath), "ENV_SCOREBOARD_FD": str(ipc.EnvScoreboardFD),
 		"ENV_SCOREBOARD_SLOT": str(ipc.EnvScoreboardIdx), "ENV_PY_AUTORELOAD": str(ipc.EnvPyAutoreload),
-		"NOTIFY_RELOAD":         str(ipc.NotifyReload),
-		"ENV_SOCKET_TIMEOUT_MS": str(ipc.EnvSocketTimeoutMS), "DEFAULT_SOCKET_TIMEOUT_MS": num(ipc.DefaultSocketTimeoutMS),
+		"NOTIFY_RELOAD": str(ipc.NotifyReload),
+		"ENV_PY_MOUNTS": str(ipc.EnvPyMounts), "ENV_PY_MANAGE_SCRIPT_NAME": str(ipc.EnvPyManageScriptName),
+		"ENV_STATIC":                str(ipc.EnvStatic),
+		"MODIFIER_MANAGE_PATH_INFO": num(uwsgi.ModifierManagePathInfo),
+		"ENV_SOCKET_TIMEOUT_MS":     str(ipc.EnvSocketTimeoutMS), "DEFAULT_SOCKET_TIMEOUT_MS": num(ipc.DefaultSocketTimeoutMS),
 		"EXIT_LISTENER_GONE": num(ipc.ExitListenerGone),
 		"FIRST_LISTEN_FD":    num(ipc.FirstListenFD), "EXIT_APP_LOAD_FAILED": num(ipc.ExitAppLoadFailed),
 		"SB_VERSION": num(ipc.ScoreboardVersion),
