@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -21,6 +22,16 @@ func addStatic(option string) func(*loader, string) error {
 			return fmt.Errorf("a value cannot span lines")
 		}
 		switch option {
+		case "static-expires", "static-expires-mtime", "static-expires-uri", "static-expires-uri-mtime",
+			"static-expires-path-info", "static-expires-path-info-mtime":
+			i := strings.LastIndexAny(v, " \t")
+			if i < 0 || !isSeconds(v[i+1:]) {
+				return fmt.Errorf("write %s = REGEX SECONDS", option)
+			}
+		case "static-expires-type", "static-expires-type-mtime":
+			if typ, n, ok := strings.Cut(v, "="); !ok || typ == "" || !isSeconds(n) {
+				return fmt.Errorf("write %s = TYPE=SECONDS (text/css=86400)", option)
+			}
 		case "static-map2":
 			if url, dir, ok := strings.Cut(v, "="); !ok || !strings.HasPrefix(url, "/") || dir == "" {
 				return fmt.Errorf("write %s = /URL=DIR", option)
@@ -31,6 +42,11 @@ func addStatic(option string) func(*loader, string) error {
 		l.cfg.Static = append(l.cfg.Static, option+" "+v)
 		return nil
 	}
+}
+
+func isSeconds(s string) bool {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	return err == nil && n >= 0
 }
 
 func setStaticGzipAll(l *loader, v string) error {

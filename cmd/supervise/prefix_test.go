@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,15 +37,24 @@ func TestPrefixesSideBySideWithUWSGI(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "other.py"), prefixEcho)
 	os.MkdirAll(filepath.Join(dir, "static", "css"), 0o755)
 	writeFile(t, filepath.Join(dir, "static", "css", "site.css"), "body { color: red }\n")
+	writeFile(t, filepath.Join(dir, "static", "css", "site.css.gz"), "pretend gzip")
+	os.MkdirAll(filepath.Join(dir, "static", "docs"), 0o755)
+	writeFile(t, filepath.Join(dir, "static", "docs", "index.html"), "<p>docs</p>")
+	os.MkdirAll(filepath.Join(dir, "public"), 0o755)
+	writeFile(t, filepath.Join(dir, "public", "robots.txt"), "User-agent: *\n")
 	ini := filepath.Join(dir, "app.ini")
 	writeFile(t, ini, fmt.Sprintf(`[uwsgi]
 plugins = python3
-socket = %s
-chdir = %s
+socket = %[1]s
+chdir = %[2]s
 mount = /app=echo.py
 mount = /app/sub=other.py
 manage-script-name = true
-static-map = /static=%s/static
+static-map = /static=%[3]s/static
+static-index = index.html
+check-static = %[3]s/public
+static-gzip-all = true
+static-expires = \.css$ 3600
 `, sock, dir, dir))
 	up := "uwsgi_pass unix:" + sock + "; include /etc/nginx/uwsgi_params;"
 	base := startNginxLocations(t, dir, fmt.Sprintf(`
@@ -52,12 +63,22 @@ static-map = /static=%s/static
         location /named/ { %[1]s uwsgi_param SCRIPT_NAME /app/sub; }
         location / { %[1]s }`, up))
 	paths := []string{"/app/x", "/app", "/appx", "/app/sub/z", "/app/sub/", "/zzz", "/pre/x", "/old/y", "/named/q",
-		"/static/css/site.css", "/static/missing.css"}
+		"/static/css/site.css", "/static/missing.css", "/static/docs/", "/static/docs", "/robots.txt", "gzip /static/css/site.css"}
 	answers := func() []string {
 		var out []string
 		for _, p := range paths {
-			code, body := get(t, base+p)
-			out = append(out, fmt.Sprintf("%s -> %d %s", p, code, body))
+			req, _ := http.NewRequest("GET", base+strings.TrimPrefix(p, "gzip "), nil)
+			if strings.HasPrefix(p, "gzip ") {
+				req.Header.Set("Accept-Encoding", "gzip")
+			}
+			resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			out = append(out, fmt.Sprintf("%s -> %d %s (Content-Type %s, Content-Encoding %q, Expires set %v)", p, resp.StatusCode,
+				body, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding"), resp.Header.Get("Expires") != ""))
 		}
 		return out
 	}

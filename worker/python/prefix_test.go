@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/supervise-go/supervise/uwsgi"
 )
@@ -91,13 +92,16 @@ func TestScriptNameFromTheWebServerIsKept(t *testing.T) {
 	}
 }
 
+var plainTransport = &http.Transport{DisableCompression: true, DisableKeepAlives: true}
+
 func (w *pyWorker) httpGet(t *testing.T, uri string, header ...string) (*http.Response, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", "http://"+w.http+uri, nil)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	resp, err := plainTransport.RoundTrip(req) // no Accept-Encoding unless the test sets one
+
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,14 +122,31 @@ func TestStaticFilesServedBeforeTheApp(t *testing.T) {
 	os.MkdirAll(filepath.Join(docroot, "m2"), 0o755)
 	os.WriteFile(filepath.Join(docroot, "m2", "two.txt"), []byte("map2"), 0o644)
 	os.WriteFile(filepath.Join(docroot, "robots.txt"), []byte("User-agent: *"), 0o644)
+	os.WriteFile(filepath.Join(static, "css", "site.css.gz"), []byte("gzipped"), 0o644)
+	os.WriteFile(filepath.Join(static, "notes.txt"), []byte("notes"), 0o644)
+	os.WriteFile(filepath.Join(static, "hidden.py"), []byte("code"), 0o644)
 	w := startWorker(t, echoApp, nil, "SUPERVISE_STATIC=static-map /static="+static+"\nstatic-map2 /m2="+docroot+
-		"\ncheck-static "+docroot+"\nstatic-index index.html")
+		"\ncheck-static "+docroot+"\nstatic-index index.html\nstatic-gzip-ext .css\nstatic-skip-ext .py"+
+		"\nstatic-expires-type text/plain=60\nstatic-expires-mtime /css/.*\\.css$ 3600")
 
 	resp, body := w.httpGet(t, "/static/css/site.css")
 	if resp.StatusCode != 200 || body != "body { color: red }\n" || resp.Header.Get("Content-Type") != "text/css" {
 		t.Fatalf("static-map: %d %q %v", resp.StatusCode, body, resp.Header)
 	}
 	lm := resp.Header.Get("Last-Modified")
+	if mtime, err := http.ParseTime(lm); err != nil || resp.Header.Get("Expires") != mtime.Add(time.Hour).Format(http.TimeFormat) {
+		t.Errorf("static-expires-mtime: Expires %q with Last-Modified %q", resp.Header.Get("Expires"), lm)
+	}
+	if resp, _ := w.httpGet(t, "/static/notes.txt"); resp.Header.Get("Expires") == "" {
+		t.Errorf("static-expires-type: no Expires on a text/plain file")
+	}
+	resp, body = w.httpGet(t, "/static/css/site.css", "Accept-Encoding", "gzip")
+	if body != "gzipped" || resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("static-gzip-ext: %q %v", body, resp.Header)
+	}
+	if _, body := w.httpGet(t, "/static/hidden.py"); body != "main '' '/static/hidden.py'" {
+		t.Errorf("static-skip-ext: %q, want the app", body)
+	}
 	if resp, _ := w.httpGet(t, "/static/css/site.css", "If-Modified-Since", lm); resp.StatusCode != 304 {
 		t.Errorf("If-Modified-Since: %d, want 304", resp.StatusCode)
 	}

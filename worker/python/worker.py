@@ -14,6 +14,7 @@ import importlib.util
 import mimetypes
 import mmap
 import os
+import re
 import select
 import signal
 import socket
@@ -327,6 +328,7 @@ class Static(object):
         self.app = app
         self.maps = []  # (url prefix, directory, whole path appended)
         self.safe, self.index, self.gzip = [], [], False
+        self.skip, self.gzip_rules, self.expires = [], [], []
         mimetypes.init()  # once, before the threads share it
         for line in lines:
             option, _, value = line.partition(" ")
@@ -341,6 +343,20 @@ class Static(object):
                 self.index.append(value)
             elif option == "static-gzip-all":
                 self.gzip = True
+            elif option == "static-skip-ext":
+                self.skip.append(value)
+            elif option.startswith("static-gzip"):
+                self.gzip_rules.append(self.rule(option, value))
+            elif option.startswith("static-expires-type"):
+                typ, _, n = value.partition("=")
+                self.expires.append(("type", typ.strip(), int(n), option.endswith("-mtime")))
+            elif option.startswith("static-expires"):
+                regex, _, n = value.strip().rpartition(" ")
+                on = "uri" if "-uri" in option else "path-info" if "-path-info" in option else "file"
+                rule = self.rule(option, regex.strip())
+                if rule:
+                    self.expires.append((on, rule, int(n), option.endswith("-mtime")))
+        self.gzip_rules = [r for r in self.gzip_rules if r]
 
     def __call__(self, environ, start_response):
         method = environ.get("REQUEST_METHOD")
@@ -367,7 +383,38 @@ class Static(object):
                 return self.serve(found, environ, start_response)
         return self.app(environ, start_response)
 
+    @staticmethod
+    def rule(option, value):
+        """A test on a file name: -dir/-prefix and -ext/-suffix options
+        compare text, the others are regular expressions (searched, as
+        uWSGI's PCRE does). A bad regex is logged and left out."""
+        if option.endswith(("-dir", "-prefix")):
+            return lambda name: name.startswith(value)
+        if option.endswith(("-ext", "-suffix")):
+            return lambda name: name.endswith(value)
+        try:
+            return re.compile(value).search
+        except re.error as e:
+            log("WARN", "static: a regex Python cannot read; rule left out", option=option, regex=value, error=e)
+            return None
+
+    def expires_at(self, name, ctype, environ):
+        """static-expires*: the first rule that matches gives a function of
+        the file's mtime to the Expires time (now or mtime, + seconds)."""
+        for on, test, seconds, from_mtime in self.expires:
+            if on == "type":
+                hit = test == ctype
+            else:
+                hit = test(name if on == "file" else environ.get("REQUEST_URI" if on == "uri" else "PATH_INFO", ""))
+            if hit:
+                if from_mtime:
+                    return lambda mtime: int(mtime) + seconds
+                return lambda mtime: int(time.time()) + seconds
+        return None
+
     def find(self, name):
+        if self.skip and name.endswith(tuple(self.skip)):
+            return None
         try:
             st = os.stat(name)
         except (OSError, ValueError):
@@ -383,9 +430,11 @@ class Static(object):
     def serve(self, name, environ, start_response):
         ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
         headers = []
-        if self.gzip and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "") and os.path.isfile(name + ".gz"):
+        if ((self.gzip or any(r(name) for r in self.gzip_rules)) and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+                and os.path.isfile(name + ".gz")):
             name += ".gz"
             headers += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
+        expires = self.expires_at(name, ctype, environ)  # on the file sent (FILE.gz), as uWSGI
         try:
             f = open(name, "rb")
         except OSError:
@@ -393,6 +442,8 @@ class Static(object):
         st = os.fstat(f.fileno())
         size = st.st_size
         last_modified = email.utils.formatdate(int(st.st_mtime), usegmt=True)
+        if expires is not None:
+            headers.append(("Expires", email.utils.formatdate(expires(st.st_mtime), usegmt=True)))
         headers += [("Content-Type", ctype), ("Last-Modified", last_modified), ("Accept-Ranges", "bytes")]
         since = environ.get("HTTP_IF_MODIFIED_SINCE")
         if since and "HTTP_RANGE" not in environ:
