@@ -12,7 +12,8 @@ import (
 // TestDjangoAdminWithStaticMap runs a fresh `django-admin startproject`
 // (Debian's python3-django) with its admin, its static files collected and
 // served by static-map, behind nginx (uwsgi_pass) and on http-socket. Django
-// runs with DEBUG off, so it serves no static file itself.
+// runs with DEBUG off, so it serves no static file itself. The project is
+// also mounted under /site (mount, manage-script-name).
 func TestDjangoAdminWithStaticMap(t *testing.T) {
 	py := requireTool(t, "/usr/bin/python3", "-c", "import django")
 	dir := shortTempDir(t)
@@ -51,6 +52,8 @@ chdir = %s
 module = mysite.wsgi:application
 env = DJANGO_SETTINGS_MODULE=mysite.settings
 static-map = /static=%s/static_root
+mount = /site=mysite/wsgi.py
+manage-script-name = true
 processes = 1
 threads = 2
 `, sock, port, dir, dir))
@@ -68,6 +71,12 @@ threads = 2
 		}
 		if code, _ := get(t, base+"/static/../mysite/settings.py"); code == 200 {
 			t.Errorf("%s: a path climbing out of static-map was served", base)
+		}
+		// The same project mounted under /site: Django builds its URLs
+		// from the SCRIPT_NAME that manage-script-name gives it.
+		code, body = get(t, base+"/site/admin/login/")
+		if code != 200 || !strings.Contains(body, `action="/site/admin/login/"`) {
+			t.Errorf("%s/site/admin/login/: %d %.300q", base, code, body)
 		}
 	}
 }
