@@ -492,7 +492,7 @@ func (l *loop) startAnswer(c *loopConn) {
 	}
 	hdr = append(hdr, "\r\n"...)
 	for _, f := range h.fields {
-		if !isHopName(c.buf[f.ns:f.ne]) {
+		if !isHopHeader(c.buf[f.ns:f.ne]) {
 			hdr = append(hdr, c.buf[f.ls:f.le]...)
 		}
 	}
@@ -788,14 +788,4 @@ func (l *loop) handOff(c *loopConn, withBackend bool) {
 			l.s.warn("handoff", "cannot pass a connection to net/http; closed", "error", err)
 		}
 	}()
-}
-
-// isHopName reports whether a header name is hop-by-hop.
-func isHopName(name []byte) bool {
-	for _, h := range hopHeaders {
-		if equalFoldBytes(name, h) {
-			return true
-		}
-	}
-	return false
 }

@@ -343,16 +343,13 @@ func (s *Server) stream(w http.ResponseWriter, body io.Reader, br *bufio.Reader,
 	}
 }
 
-// hopHeaders are per connection (RFC 9110 7.6.1): never forwarded.
-var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade"}
-
 // copyHeader moves the worker's headers to the client's response, minus
 // hop-by-hop ones and those its Connection header names (http.ReadResponse
 // drops a Connection header that says close, names and all).
 func copyHeader(dst, src http.Header) {
 	if conn := src["Connection"]; len(conn) > 0 {
 		for _, v := range conn {
-			for _, name := range splitTokens(v) {
+			for _, name := range connectionTokens(v) {
 				delete(src, http.CanonicalHeaderKey(name))
 			}
 		}
@@ -363,40 +360,6 @@ func copyHeader(dst, src http.Header) {
 	for k, v := range src {
 		dst[k] = v
 	}
-}
-
-func splitTokens(v string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(v); i++ {
-		if i == len(v) || v[i] == ',' {
-			tok := v[start:i]
-			for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
-				tok = tok[1:]
-			}
-			for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
-				tok = tok[:len(tok)-1]
-			}
-			if tok != "" && !equalFold(tok, "close") && !equalFold(tok, "keep-alive") {
-				out = append(out, tok)
-			}
-			start = i + 1
-		}
-	}
-	return out
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i]|0x20, b[i]|0x20
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 func isTimeout(err error) bool {

@@ -5,7 +5,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/supervise-go/supervise/uwsgi"
 )
@@ -180,40 +179,4 @@ func needsClean(p string) bool {
 		}
 	}
 	return false
-}
-
-// commonKeys are the HTTP_* names of the headers most requests carry,
-// built once; other names are built per request.
-var commonKeys sync.Map
-
-func init() {
-	for _, h := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Cache-Control", "Connection",
-		"Content-Type", "Cookie", "Origin", "Pragma", "Referer", "User-Agent", "Upgrade-Insecure-Requests",
-		"X-Forwarded-For", "X-Forwarded-Proto", "X-Real-Ip", "X-Requested-With", "Authorization",
-		"If-Modified-Since", "If-None-Match", "Range", "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-Dest", "Dnt"} {
-		commonKeys.Store(h, buildKey(h))
-	}
-}
-
-func headerKey(name string) string {
-	if k, ok := commonKeys.Load(name); ok {
-		return k.(string)
-	}
-	return buildKey(name)
-}
-
-func buildKey(name string) string {
-	b := make([]byte, 0, 5+len(name))
-	b = append(b, "HTTP_"...)
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '-':
-			c = '_'
-		case 'a' <= c && c <= 'z':
-			c -= 'a' - 'A'
-		}
-		b = append(b, c)
-	}
-	return string(b)
 }
