@@ -66,7 +66,7 @@ type handoffConn struct {
 	// takes it instead of dialing.
 	mu      sync.Mutex
 	pending *pendingAnswer
-	guard   framingGuard // see framing.go
+	guard   framingGuard // see nethttp_framing.go
 	closed  sync.Once
 	release func() // the connection's place in the descriptor budget
 }

@@ -7,7 +7,7 @@ import (
 
 // The ASCII and header tables every parser here uses (like net/http's
 // httpguts): the event loop's request parser (loop_request.go) and
-// answer scanner (answer.go), the framing guard in front of net/http
+// answer scanner (response.go), the framing guard in front of net/http
 // (nethttp_framing.go), the uwsgi vars (vars.go) and the net/http proxy
 // (nethttp_proxy.go). HTTP's names and tokens are ASCII and compared
 // ignoring the case of their letters only; strings.EqualFold would also

@@ -67,7 +67,7 @@ type loop struct {
 	vars      []uwsgi.Var
 	pkt       []byte
 	free      [][]byte      // answer buffers
-	spare     idleSpares    // what idle connections gave back (idlemem.go)
+	spare     idleSpares    // what idle connections gave back (loop_idlemem.go)
 	queued    []*clientConn // waiting for room in a listen queue, oldest first
 	nextRetry time.Time
 }

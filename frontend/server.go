@@ -1,9 +1,3 @@
-// Package frontend is supervise's HTTP front end: it accepts HTTP/1.1 (and
-// HTTP/2 over TLS) from clients and forwards each request to a uwsgi
-// server (supervise's workers, or uWSGI) as nginx's uwsgi_pass with the
-// stock uwsgi_params would, streaming the response back. It serves
-// static-map directories itself and enforces the limits and timeouts that
-// keep slow or hostile clients away from the workers.
 package frontend
 
 import (
