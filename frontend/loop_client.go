@@ -26,7 +26,7 @@ const (
 type clientConn struct {
 	l        *loop
 	sock     loopSocket // sock.fd is -1 once closed or handed off
-	info     Conn
+	info     connInfo
 	state    connState
 	deadline time.Time
 
@@ -186,7 +186,7 @@ func (c *clientConn) takes() bool {
 		return false
 	}
 	if len(s.statics) > 0 {
-		doc := DocumentURI(r.Path)
+		doc := documentURI(r.Path)
 		for _, m := range s.statics {
 			if strings.HasPrefix(doc, m.Prefix) {
 				return false

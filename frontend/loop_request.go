@@ -9,7 +9,7 @@ import (
 )
 
 // The fast path's request head parser: it reads an HTTP/1.x head from
-// raw bytes and builds the same uwsgi vars as net/http + Vars would, for
+// raw bytes and builds the same uwsgi vars as net/http + appendVars would, for
 // the plain requests that make up nearly all traffic. Anything unusual it
 // hands off, and net/http serves (or refuses) it as before; so every rule
 // below either matches net/http's server exactly or is stricter.
@@ -273,10 +273,10 @@ func rawUnescapePath(p string) (string, bool) {
 	return string(b), true
 }
 
-// appendRawVars is Vars for a rawRequest: the same keys and values;
+// appendRawVars is appendVars for a rawRequest: the same keys and values;
 // HTTP_* vars in the order the headers came (first occurrence's position
-// for repeated ones). contentLength as in Vars (-1: none).
-func appendRawVars(dst []uwsgi.Var, r *rawRequest, c *Conn, contentLength int64, documentRoot string) []uwsgi.Var {
+// for repeated ones). contentLength as in appendVars (-1: none).
+func appendRawVars(dst []uwsgi.Var, r *rawRequest, c *connInfo, contentLength int64, documentRoot string) []uwsgi.Var {
 	cl := ""
 	if contentLength >= 0 {
 		if contentLength == r.ContentLength && rawCanonicalDecimal(r.contentLengthText) {
@@ -303,7 +303,7 @@ func appendRawVars(dst []uwsgi.Var, r *rawRequest, c *Conn, contentLength int64,
 const rawMaxScanFields = 32
 
 // appendRawHeaderVars appends one HTTP_* var per header name, in the order
-// the names first came, repeated ones joined as Vars joins them.
+// the names first came, repeated ones joined as appendVars joins them.
 func appendRawHeaderVars(dst []uwsgi.Var, fields []rawField) []uwsgi.Var {
 	cacheControl, pragmaNoCache := false, false
 	for i, f := range fields {
@@ -360,7 +360,7 @@ func appendManyRawHeaderVars(dst []uwsgi.Var, fields []rawField) []uwsgi.Var {
 	return appendRawPragmaCacheControl(dst, pragmaNoCache, cacheControl)
 }
 
-// rawSkipVar reports whether Vars sends no HTTP_* var for the header.
+// rawSkipVar reports whether appendVars sends no HTTP_* var for the header.
 func rawSkipVar(id int, name string) bool {
 	switch id {
 	case hdrHost, hdrContentLength, hdrHandoff:
@@ -378,7 +378,7 @@ func rawJoinSep(id int) string {
 
 // appendRawPragmaCacheControl adds what net/http's ReadRequest adds to a
 // request whose first Pragma is "no-cache" and has no Cache-Control
-// (fixPragmaCacheControl), so Vars sends it too.
+// (fixPragmaCacheControl), so appendVars sends it too.
 func appendRawPragmaCacheControl(dst []uwsgi.Var, pragmaNoCache, cacheControl bool) []uwsgi.Var {
 	if pragmaNoCache && !cacheControl {
 		dst = append(dst, uwsgi.Var{Key: "HTTP_CACHE_CONTROL", Value: "no-cache"})

@@ -13,7 +13,7 @@ import (
 // sends and the answer it reads.
 type workerConn struct {
 	sock       loopSocket // sock.fd is -1 when there is no connection
-	backend    *Backend
+	backend    *backend
 	connecting bool      // a TCP connect under way
 	dials      int       // backends tried for this request
 	busySince  time.Time // when a full listen queue first refused it
@@ -28,10 +28,10 @@ type workerConn struct {
 
 // dial connects to a worker and sends it what its socket takes of pkt
 // (the rest waits in w.unsent); on an error nothing was done.
-func (w *workerConn) dial(pool *Pool, pkt []byte) error {
+func (w *workerConn) dial(pool *pool, pkt []byte) error {
 	var fd int
 	var connecting bool
-	b, err := pool.try(nil, func(b *Backend) (err error) {
+	b, err := pool.try(nil, func(b *backend) (err error) {
 		fd, connecting, err = dialNonblock(b)
 		return err
 	})
@@ -178,7 +178,7 @@ func (w *workerConn) close(l *loop) {
 // dialNonblock starts connecting a non-blocking socket to b. A unix
 // connect completes or fails at once (EAGAIN: the backlog is full); a
 // TCP one is usually still under way (connecting).
-func dialNonblock(b *Backend) (fd int, connecting bool, err error) {
+func dialNonblock(b *backend) (fd int, connecting bool, err error) {
 	family, sa := unix.AF_UNIX, unix.Sockaddr(nil)
 	switch a := b.inet.(type) { // copies: Connect writes into its argument
 	case *unix.SockaddrInet4:

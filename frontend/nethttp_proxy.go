@@ -60,7 +60,7 @@ func (e *backendError) Unwrap() error { return e.err }
 
 // forward sends r to a worker as a uwsgi packet and streams the worker's
 // raw HTTP response back. It returns the status and body bytes sent.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, int64) {
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *connInfo) (int, int64) {
 	if p := takePending(r.Context()); p != nil {
 		// The event loop sent this request and left the answer to us.
 		defer p.conn.Close()
@@ -76,7 +76,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 
 	x := exchanges.Get().(*exchange)
 	defer x.release()
-	x.vars = Vars(x.vars, r, c, body.length, s.cfg.DocumentRoot)
+	x.vars = appendVars(x.vars, r, c, body.length, s.cfg.DocumentRoot)
 	pkt, err := uwsgi.AppendPacket(x.pkt[:0], uwsgi.ModifierWSGI, 0, x.vars)
 	if err != nil || len(pkt)-uwsgi.HeaderSize > s.cfg.BufferSize {
 		// The workers would drop it (buffer-size): say so to the client.
@@ -84,7 +84,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 	}
 	x.pkt = pkt
 
-	conn, backend, err := s.pool.Dial(r.Context())
+	conn, backend, err := s.pool.connect(r.Context())
 	if err != nil {
 		s.noBackend(r.RequestURI, err)
 		return plainError(w, http.StatusBadGateway), 0
@@ -104,7 +104,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 
 // answer reads the worker's answer from src (conn, or what the loop read
 // of it first) and streams it to the client.
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, c *Conn, x *exchange, conn conn, backend *Backend, src io.Reader, sendErr error) (int, int64) {
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, c *connInfo, x *exchange, conn conn, backend *backend, src io.Reader, sendErr error) (int, int64) {
 	// A client that goes away takes its backend connection with it: the
 	// worker sees the close instead of writing into the void.
 	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
