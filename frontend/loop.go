@@ -253,25 +253,30 @@ func (l *loop) accept() {
 			l.s.fds.release()
 			continue
 		}
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // as net/http's connections
-		// Its read buffer comes with its first bytes (readRequest).
-		c := &clientConn{l: l, sock: loopSocket{fd: fd}, worker: workerConn{sock: loopSocket{fd: -1}}}
-		c.info.RemoteAddr, c.info.RemotePort = sockaddrString(sa)
-		if local, err := unix.Getsockname(fd); err == nil {
-			c.info.ServerAddr, c.info.ServerPort = sockaddrString(local)
-		}
-		l.gen = (l.gen + 1) &^ kindClient
-		c.sock.gen = l.gen
-		if err := l.watch(fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET, c.sock.gen|kindClient); err != nil {
-			unix.Close(fd)
-			l.s.fds.release()
-			l.s.warn("accept", "epoll_ctl failed", "error", err)
-			continue
-		}
-		l.track(fd, c)
-		l.live++
-		c.deadline = l.now.Add(l.s.cfg.HeaderTimeout)
+		l.open(fd, sa)
 	}
+}
+
+// open makes an accepted socket a client connection of the loop.
+func (l *loop) open(fd int, sa unix.Sockaddr) {
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // as net/http's connections
+	// Its read buffer comes with its first bytes (readRequest).
+	c := &clientConn{l: l, sock: loopSocket{fd: fd}, worker: workerConn{sock: loopSocket{fd: -1}}}
+	c.info.RemoteAddr, c.info.RemotePort = sockaddrString(sa)
+	if local, err := unix.Getsockname(fd); err == nil {
+		c.info.ServerAddr, c.info.ServerPort = sockaddrString(local)
+	}
+	l.gen = (l.gen + 1) &^ kindClient
+	c.sock.gen = l.gen
+	if err := l.watch(fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET, c.sock.gen|kindClient); err != nil {
+		unix.Close(fd)
+		l.s.fds.release()
+		l.s.warn("accept", "epoll_ctl failed", "error", err)
+		return
+	}
+	l.track(fd, c)
+	l.live++
+	c.deadline = l.now.Add(l.s.cfg.HeaderTimeout)
 }
 
 // resumeAccept watches the listener again after a pause, when there is

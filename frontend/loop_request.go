@@ -105,26 +105,49 @@ func rawHeadLength(buf []byte) (int, parseStatus) {
 // parse fills r from the head s (ending in CRLFCRLF); false hands off.
 func (r *rawRequest) parse(s string) bool {
 	*r = rawRequest{Fields: r.Fields[:0], ContentLength: -1}
+	i, ok := r.parseRequestLine(s)
+	return ok && r.parseFields(s, i)
+}
 
-	// Request line: METHOD SP TARGET SP HTTP/1.x CRLF.
+// parseRequestLine reads METHOD SP TARGET SP HTTP/1.x CRLF: where the
+// header lines start.
+func (r *rawRequest) parseRequestLine(s string) (int, bool) {
 	i := 0
 	for i < len(s) && tchar[s[i]] {
 		i++
 	}
 	if i == 0 || i == len(s) || s[i] != ' ' {
-		return false
+		return 0, false
 	}
 	r.Method = s[:i]
 	if r.Method == "CONNECT" {
-		return false // net/http gives CONNECT its own Host and target rules
+		return 0, false // net/http gives CONNECT its own Host and target rules
+	}
+	i, ok := r.parseTarget(s, i+1)
+	if !ok {
+		return 0, false
 	}
 	i++
-	t := i
+	switch {
+	case strings.HasPrefix(s[i:], "HTTP/1.1\r\n"):
+		r.Minor = 1
+	case strings.HasPrefix(s[i:], "HTTP/1.0\r\n"):
+	default:
+		return 0, false
+	}
+	r.Proto = s[i : i+8]
+	return i + len("HTTP/1.x\r\n"), true
+}
+
+// parseTarget reads the origin-form target starting at s[t]: where the
+// space after it is.
+func (r *rawRequest) parseTarget(s string, t int) (int, bool) {
+	i := t
 	query, escaped := -1, false
 	for ; i < len(s) && s[i] != ' '; i++ {
 		switch c := s[i]; {
 		case c < 0x21 || c > 0x7e || c == '#':
-			return false
+			return 0, false
 		case c == '?':
 			if query < 0 {
 				query = i
@@ -136,7 +159,7 @@ func (r *rawRequest) parse(s string) bool {
 		}
 	}
 	if i == t || s[t] != '/' || i == len(s) {
-		return false
+		return 0, false
 	}
 	r.Target = s[t:i]
 	path := r.Target
@@ -147,23 +170,17 @@ func (r *rawRequest) parse(s string) bool {
 	if escaped {
 		var ok bool
 		if r.Path, ok = rawUnescapePath(path); !ok {
-			return false
+			return 0, false
 		}
 	}
-	i++
-	switch {
-	case strings.HasPrefix(s[i:], "HTTP/1.1\r\n"):
-		r.Minor = 1
-	case strings.HasPrefix(s[i:], "HTTP/1.0\r\n"):
-	default:
-		return false
-	}
-	r.Proto = s[i : i+8]
-	i += len("HTTP/1.x\r\n")
+	return i, true
+}
 
-	// Header lines, up to the empty line that ends s.
-	hosts, lengths := 0, 0
-	hasClose, hasKeepAlive, haveType := false, false, false
+// parseFields reads the header lines starting at s[i], up to the empty
+// line that ends s. One loop, not a call per line: those cost the parser
+// a tenth of its time (BenchmarkRawRequest/parse).
+func (r *rawRequest) parseFields(s string, i int) bool {
+	var seen seenHeaders
 	for s[i] != '\r' {
 		name := i
 		for tchar[s[i]] {
@@ -194,29 +211,7 @@ func (r *rawRequest) parse(s string) bool {
 		}
 		f.Value = s[v:end]
 		r.Fields = append(r.Fields, f)
-
-		switch headerID(f.Name) {
-		case hdrHost:
-			hosts++
-			if hosts > 1 || !validHost(f.Value) {
-				return false
-			}
-			r.Host = f.Value
-		case hdrContentLength:
-			lengths++
-			n, ok := rawContentLength(f.Value)
-			if lengths > 1 || !ok {
-				return false
-			}
-			r.ContentLength, r.contentLengthText = n, f.Value
-		case hdrContentType:
-			if !haveType {
-				r.ContentType, haveType = f.Value, true
-			}
-		case hdrConnection:
-			hasClose = hasClose || hasToken(f.Value, "close")
-			hasKeepAlive = hasKeepAlive || hasToken(f.Value, "keep-alive")
-		case hdrHandoff:
+		if !r.take(f, &seen) {
 			return false
 		}
 	}
@@ -224,12 +219,48 @@ func (r *rawRequest) parse(s string) bool {
 		return false // a line starting with a bare CR
 	}
 	if r.Minor == 1 {
-		if hosts != 1 {
+		if seen.hosts != 1 {
 			return false
 		}
-		r.Close = hasClose
+		r.Close = seen.close
 	} else {
-		r.Close = hasClose || !hasKeepAlive
+		r.Close = seen.close || !seen.keepAlive
+	}
+	return true
+}
+
+// seenHeaders is what parse learns from the header lines together.
+type seenHeaders struct {
+	hosts, lengths          int
+	close, keepAlive, ctype bool // Connection: close, keep-alive; a Content-Type
+}
+
+// take notes a header the parser or the vars treat specially: false
+// hands the request off.
+func (r *rawRequest) take(f rawField, seen *seenHeaders) bool {
+	switch headerID(f.Name) {
+	case hdrHost:
+		seen.hosts++
+		if seen.hosts > 1 || !validHost(f.Value) {
+			return false
+		}
+		r.Host = f.Value
+	case hdrContentLength:
+		seen.lengths++
+		n, ok := rawContentLength(f.Value)
+		if seen.lengths > 1 || !ok {
+			return false
+		}
+		r.ContentLength, r.contentLengthText = n, f.Value
+	case hdrContentType:
+		if !seen.ctype {
+			r.ContentType, seen.ctype = f.Value, true
+		}
+	case hdrConnection:
+		seen.close = seen.close || hasToken(f.Value, "close")
+		seen.keepAlive = seen.keepAlive || hasToken(f.Value, "keep-alive")
+	case hdrHandoff:
+		return false
 	}
 	return true
 }
