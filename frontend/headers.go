@@ -70,11 +70,8 @@ func connectionTokens(v string) []string {
 	}
 }
 
-// isTokenByte reports whether c is an RFC 9110 tchar, a byte net/http
-// allows in methods and header names.
-func isTokenByte(c byte) bool { return tchar[c] }
-
-// tchar holds the RFC 9110 tchar bytes.
+// tchar holds the RFC 9110 tchar bytes, those net/http allows in methods
+// and header names.
 var tchar = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true

@@ -253,7 +253,7 @@ func (h *headCheck) Read(p []byte) (int, error) {
 			h.prevCR = true
 		case c == '\n':
 			return 0, &badAnswerHead{"a line ends in a bare LF"}
-		case c < ' ' && c != '\t' || c == 0x7f:
+		case ctl[c]:
 			return 0, &badAnswerHead{fmt.Sprintf("control byte %#02x in a line", c)}
 		default:
 			h.lineLen++

@@ -55,7 +55,7 @@ func scanAnswerHead(buf []byte, h *answerHead) (complete, ok bool) {
 		return true, false // a bare LF: the loop would copy the reason phrase short
 	}
 	for _, c := range buf[12:h.statusEnd] {
-		if (c < ' ' && c != '\t') || c == 0x7f {
+		if ctl[c] {
 			return true, false // a CR or another CTL in the reason phrase, which the loop copies
 		}
 	}
@@ -69,7 +69,7 @@ func scanAnswerHead(buf []byte, h *answerHead) (complete, ok bool) {
 			return true, false
 		}
 		for _, c := range buf[line : line+colon] {
-			if !isTokenByte(c) {
+			if !tchar[c] {
 				return true, false // a space before the colon, folding, a bad name
 			}
 		}
@@ -81,7 +81,7 @@ func scanAnswerHead(buf []byte, h *answerHead) (complete, ok bool) {
 			ve--
 		}
 		for _, c := range buf[vs:ve] {
-			if (c < ' ' && c != '\t') || c == 0x7f {
+			if ctl[c] {
 				return true, false
 			}
 		}
