@@ -25,6 +25,9 @@ type Config struct {
 	Module            string // "pkg.mod"; "pkg.mod:callable" is split into Module and Callable
 	Callable          string
 	WSGIFile          string
+	Mounts            []string // mount: "/prefix=app.py" or "/prefix=module:callable"
+	ManageScriptName  bool
+	Static            Static // served by the workers before the app
 	PythonPath        []string
 	Home              string
 	PythonBin         string
@@ -248,8 +251,8 @@ func (l *loader) finish() error {
 	if c.Listen < 1 {
 		errs = append(errs, fmt.Errorf("listen = %d: must be at least 1", c.Listen))
 	}
-	if len(c.Exec) > 0 && (c.Module != "" || c.WSGIFile != "") {
-		errs = append(errs, fmt.Errorf("exec %q and a Python app (module/wsgi-file) are both set: a worker runs one of them; remove one", c.Exec[0]))
+	if len(c.Exec) > 0 && (c.Module != "" || c.WSGIFile != "" || len(c.Mounts) > 0) {
+		errs = append(errs, fmt.Errorf("exec %q and a Python app (module/wsgi-file/mount) are both set: a worker runs one of them; remove one", c.Exec[0]))
 	}
 	errs = append(errs, l.checkPolicies()...)
 	errs = append(errs, l.checkRouter()...)

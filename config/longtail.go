@@ -45,7 +45,6 @@ const (
 	hookRefusal   = "supervise does not run uWSGI's hook commands, and starting without what they do (directories, permissions, migrations) would be wrong; run the command before supervise starts (ExecStartPre= in systemd, or a wrapper script)"
 	routeHelp     = "differs: no internal routing, every request reaches the app (rewrite, redirect and add headers in nginx); a rule that guards access (basicauth, ldapauth, break, return) is refused, since dropping it would open what it protects"
 	staticHelp    = "not implemented; requests for these files reach the app (serve static files from nginx, or with static-map)"
-	expiresHelp   = "static files get no Expires header from this rule (set expires in nginx)"
 	socketRefusal = "supervise's workers speak uwsgi and HTTP only, so nothing would answer on this socket; use socket (nginx uwsgi_pass) or http-socket (proxy_pass), with TLS in nginx"
 	configRefusal = "supervise reads ini files only; write the same options as an ini [uwsgi] section"
 )
@@ -132,17 +131,7 @@ var longTail = append([]Option{
 	differs("py-tracebacker", nil, String, "no tracebacker socket (py-spy dump --pid PID shows a worker's stacks)"),
 
 	// static files
-	differs("check-static", nil, List, staticHelp),
 	differs("check-static-docroot", nil, Bool, staticHelp),
-	differs("static-index", nil, List, "no index file is served for directories"),
-	differs("static-skip-ext", nil, List, staticHelp),
-	differs("static-gzip-all", nil, Bool, "static files are not served pre-compressed"),
-	differs("static-expires", nil, List, expiresHelp),
-	differs("static-expires-mtime", nil, List, expiresHelp),
-	differs("static-expires-type", nil, List, expiresHelp),
-	differs("static-expires-type-mtime", nil, List, expiresHelp),
-	differs("static-expires-uri", nil, List, expiresHelp),
-	differs("static-expires-uri-mtime", nil, List, expiresHelp),
 
 	// sockets and timeouts
 	works("protocol", []string{"socket-protocol"}, String, "uwsgi", "the protocol of the sockets bound with socket (not uwsgi-socket or http-socket): uwsgi, or http/http11 (as http-socket); others are refused", setProtocol),

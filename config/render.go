@@ -83,6 +83,17 @@ func renderFields(b *strings.Builder, c *Config, v, def reflect.Value) {
 			for _, s := range c.Sockets {
 				fmt.Fprintln(b, renderSocket(s))
 			}
+		case f.Name == "Mounts":
+			for _, m := range c.Mounts {
+				fmt.Fprintf(b, "mount = %s\n", m)
+			}
+		case f.Name == "Static":
+			for _, line := range c.Static {
+				option, value, _ := strings.Cut(line, " ")
+				if option != "static-map" && option != "static-safe" { // rendered from Router
+					fmt.Fprintf(b, "%s = %s\n", option, value)
+				}
+			}
 		case f.Name == "Exec":
 			if len(c.Exec) > 0 {
 				fmt.Fprintf(b, "%s = %s\n", name, joinCommand(c.Exec))

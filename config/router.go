@@ -71,6 +71,7 @@ func addStaticMap(l *loader, v string) error {
 		return fmt.Errorf("write static-map = /URL=DIR")
 	}
 	l.cfg.Router.StaticMap = append(l.cfg.Router.StaticMap, url+"="+dir)
+	l.cfg.Static = append(l.cfg.Static, "static-map "+url+"="+dir)
 	return nil
 }
 
@@ -84,9 +85,6 @@ func (l *loader) checkRouter() []error {
 		return []error{fmt.Errorf("http-processes = %d: want 1 or more (0: the default)", c.Router.Processes)}
 	}
 	if len(routers) == 0 {
-		if len(c.Router.StaticMap) > 0 {
-			l.notice("static-map", "static-map: only the http/https front end serves static files; with socket or http-socket these requests reach the app (serve them from nginx)")
-		}
 		if c.Router.PostBuffering > 0 {
 			l.notice("post-buffering", "post-buffering: only the http/https front end buffers request bodies; workers read them as they arrive")
 		}

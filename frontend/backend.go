@@ -16,9 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A Backend is one uwsgi server the front end forwards to. The uwsgi
+// A backend is one uwsgi server the front end forwards to. The uwsgi
 // protocol carries one request per connection, so every request dials.
-type Backend struct {
+type backend struct {
 	Name     string // as configured
 	network  string // "unix" or "tcp"
 	addr     string
@@ -30,11 +30,11 @@ type Backend struct {
 	deadUntil atomic.Int64
 }
 
-// ParseBackend reads a --to address: "unix:/path", "/path" or "x.sock"
+// parseBackend reads a --to address: "unix:/path", "/path" or "x.sock"
 // (unix socket), "@name" (abstract unix socket), "host:port" or
 // "tcp:host:port".
-func ParseBackend(s string) (*Backend, error) {
-	b := &Backend{Name: s}
+func parseBackend(s string) (*backend, error) {
+	b := &backend{Name: s}
 	switch {
 	case strings.HasPrefix(s, "unix:"):
 		b.network, b.addr = "unix", strings.TrimPrefix(s, "unix:")
@@ -80,28 +80,28 @@ func sockaddrInet(ap netip.AddrPort) unix.Sockaddr {
 	return sa
 }
 
-// Pool spreads requests over its backends round robin, skipping one that
-// refused a connection for DeadFor.
-type Pool struct {
-	backends       []*Backend
+// pool spreads requests over its backends round robin, skipping one that
+// refused a connection for deadFor.
+type pool struct {
+	backends       []*backend
 	next           atomic.Uint32
-	ConnectTimeout time.Duration
-	DeadFor        time.Duration
+	connectTimeout time.Duration
+	deadFor        time.Duration
 	// onDead is told (once per transition) that a backend was marked dead.
-	onDead func(b *Backend, err error)
+	onDead func(b *backend, err error)
 }
 
-// NewPool makes a pool; connectTimeout bounds each dial (0: 5 s).
-func NewPool(backends []*Backend, connectTimeout time.Duration) *Pool {
+// newPool makes a pool; connectTimeout bounds each dial (0: 5 s).
+func newPool(backends []*backend, connectTimeout time.Duration) *pool {
 	if connectTimeout <= 0 {
 		connectTimeout = 5 * time.Second
 	}
-	return &Pool{backends: backends, ConnectTimeout: connectTimeout, DeadFor: time.Second}
+	return &pool{backends: backends, connectTimeout: connectTimeout, deadFor: time.Second}
 }
 
-// markDead skips b for DeadFor.
-func (p *Pool) markDead(b *Backend, err error) {
-	if old := b.deadUntil.Swap(time.Now().Add(p.DeadFor).UnixNano()); old == 0 && p.onDead != nil {
+// markDead skips b for deadFor.
+func (p *pool) markDead(b *backend, err error) {
+	if old := b.deadUntil.Swap(time.Now().Add(p.deadFor).UnixNano()); old == 0 && p.onDead != nil {
 		p.onDead(b, err)
 	}
 }
@@ -109,7 +109,7 @@ func (p *Pool) markDead(b *Backend, err error) {
 // loopable reports whether the event loop can connect every backend:
 // unix sockets and TCP addresses given as IP literals (a host name would
 // need a resolver in the loop; net/http serves those).
-func (p *Pool) loopable() bool {
+func (p *pool) loopable() bool {
 	for _, b := range p.backends {
 		if b.sockaddr == nil && b.inet == nil {
 			return false
@@ -118,27 +118,27 @@ func (p *Pool) loopable() bool {
 	return true
 }
 
-// errAllDead is what Dial returns when no backend takes the connection.
+// errAllDead is what connect returns when no backend takes the connection.
 var errAllDead = errors.New("no backend accepted the connection")
 
 // errAllBusy is errAllDead when every backend refused only because its
 // listen queue was full (EAGAIN): worth waiting for, not dead.
 var errAllBusy = errors.New("every backend's listen queue is full")
 
-// Dial connects to the next live backend. A backend that fails is marked
+// connect connects to the next live backend. A backend that fails is marked
 // dead and the next is tried; when all are dead, the ones marked dead are
 // tried once more anyway (they may be back), so a pool never refuses to
-// try. Nothing has been sent when Dial fails, so retrying is safe for
+// try. Nothing has been sent when connect fails, so retrying is safe for
 // every method.
 //
-// When every backend's listen queue is full, Dial waits for room (as
+// When every backend's listen queue is full, connect waits for room (as
 // uWSGI's router does; nginx answers 502 at once), retrying with backoff
 // for up to ConnectTimeout.
-func (p *Pool) Dial(ctx context.Context) (conn, *Backend, error) {
+func (p *pool) connect(ctx context.Context) (conn, *backend, error) {
 	var c conn
 	var giveUp time.Time
 	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
-		b, err := p.try(ctx, func(b *Backend) (err error) {
+		b, err := p.try(ctx, func(b *backend) (err error) {
 			c, err = p.dial(ctx, b)
 			return err
 		})
@@ -146,7 +146,7 @@ func (p *Pool) Dial(ctx context.Context) (conn, *Backend, error) {
 			return c, b, err
 		}
 		if giveUp.IsZero() {
-			giveUp = time.Now().Add(p.ConnectTimeout)
+			giveUp = time.Now().Add(p.connectTimeout)
 		}
 		if time.Now().Add(wait).After(giveUp) {
 			return nil, nil, err
@@ -161,10 +161,10 @@ func (p *Pool) Dial(ctx context.Context) (conn, *Backend, error) {
 	}
 }
 
-// try calls dial on each backend in Dial's order until one succeeds,
+// try calls dial on each backend in connect's order until one succeeds,
 // marking the ones that fail dead. ctx may be nil (the event loop's
 // dials do not block).
-func (p *Pool) try(ctx context.Context, dial func(*Backend) error) (*Backend, error) {
+func (p *pool) try(ctx context.Context, dial func(*backend) error) (*backend, error) {
 	n := len(p.backends)
 	start := int(p.next.Add(1)-1) % n
 	now := time.Now().UnixNano()
@@ -210,12 +210,12 @@ type conn interface {
 	SetWriteDeadline(time.Time) error
 }
 
-func (p *Pool) dial(ctx context.Context, b *Backend) (conn, error) {
+func (p *pool) dial(ctx context.Context, b *backend) (conn, error) {
 	if b.unix != nil {
 		sa := *b.sockaddr // unix.Connect writes into it: one per call
 		return dialUnix(&sa)
 	}
-	d := net.Dialer{Timeout: p.ConnectTimeout}
+	d := net.Dialer{Timeout: p.connectTimeout}
 	return d.DialContext(ctx, "tcp", b.addr)
 }
 

@@ -49,7 +49,7 @@ func (t TrustedProxies) trusts(addr string) bool {
 // the rightmost X-Forwarded-For address that is not itself a trusted
 // proxy, and X-Forwarded-Proto (http or https) sets the scheme. It reports
 // whether c changed, so the caller knows to copy c first.
-func (t TrustedProxies) apply(c *Conn, h http.Header) (Conn, bool) {
+func (t TrustedProxies) apply(c *connInfo, h http.Header) (connInfo, bool) {
 	out := *c
 	if len(t) == 0 || !t.trusts(c.RemoteAddr) {
 		return out, false
@@ -106,9 +106,9 @@ func (t TrustedProxies) client(lists []string) (string, bool) {
 	return last, last != ""
 }
 
-// connInfo splits the connection's addresses once per connection.
-func connInfo(c net.Conn, https bool) *Conn {
-	info := &Conn{HTTPS: https}
+// newConnInfo splits the connection's addresses once per connection.
+func newConnInfo(c net.Conn, https bool) *connInfo {
+	info := &connInfo{HTTPS: https}
 	info.RemoteAddr, info.RemotePort = splitAddr(c.RemoteAddr())
 	info.ServerAddr, info.ServerPort = splitAddr(c.LocalAddr())
 	return info

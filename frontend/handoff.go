@@ -60,13 +60,13 @@ func (h *handoffListener) give(c net.Conn) bool {
 type handoffConn struct {
 	net.Conn
 	replay []byte
-	info   *Conn
+	info   *connInfo
 	// pending is a worker already holding the connection's first request
 	// (the loop sent it and did not like the answer's head); forward
 	// takes it instead of dialing.
 	mu      sync.Mutex
 	pending *pendingAnswer
-	guard   framingGuard // see framing.go
+	guard   framingGuard // see nethttp_framing.go
 	closed  sync.Once
 	release func() // the connection's place in the descriptor budget
 }
@@ -102,7 +102,7 @@ func (h *handoffConn) CloseWrite() error {
 // loop: read is what the loop already read of the answer.
 type pendingAnswer struct {
 	conn    conn
-	backend *Backend
+	backend *backend
 	read    []byte
 	sendErr error
 }
@@ -148,7 +148,7 @@ var errHandoffClosed = errors.New("front end shutting down")
 // maybe a worker holding its request, to net/http. fd is no longer the
 // loop's afterwards, whatever happens, nor its place in the descriptor
 // budget.
-func (s *Server) handOff(fd int, replay []byte, info Conn, pending *pendingAnswer) error {
+func (s *Server) handOff(fd int, replay []byte, info connInfo, pending *pendingAnswer) error {
 	nc, err := fileConn(fd) // closes fd, whatever happens
 	if err != nil {
 		s.fds.release()

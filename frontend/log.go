@@ -9,7 +9,7 @@ import (
 )
 
 // logRequest writes the access log line (unless disable-logging).
-func (s *Server) logRequest(r *http.Request, c *Conn, status int, n int64, start time.Time) {
+func (s *Server) logRequest(r *http.Request, c *connInfo, status int, n int64, start time.Time) {
 	if !s.cfg.DisableLogging {
 		s.logLine(r.Method, r.RequestURI, r.Proto, status, n, start, c.RemoteAddr)
 	}

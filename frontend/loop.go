@@ -49,8 +49,8 @@ type loop struct {
 	lnEvents uint32
 	wakefd   int
 	ln       net.Listener
-	conns    []*loopConn // by fd, client and backend sockets alike
-	live     int         // client connections
+	conns    []*clientConn // by fd: a client's socket and its worker's
+	live     int           // client connections
 	gen      int32
 	now      time.Time
 	nextScan time.Time
@@ -66,9 +66,9 @@ type loop struct {
 
 	vars      []uwsgi.Var
 	pkt       []byte
-	free      [][]byte    // answer buffers
-	spare     idleSpares  // what idle connections gave back (idlemem.go)
-	queued    []*loopConn // waiting for room in a listen queue, oldest first
+	free      [][]byte      // answer buffers
+	spare     idleSpares    // what idle connections gave back (loop_idlemem.go)
+	queued    []*clientConn // waiting for room in a listen queue, oldest first
 	nextRetry time.Time
 }
 
@@ -207,14 +207,14 @@ func (l *loop) dispatch(ev unix.EpollEvent) {
 	if c == nil {
 		return
 	}
-	if ev.Pad == c.gen|kindClient && fd == c.fd {
-		c.client.note(ev.Events)
-	} else if ev.Pad == c.backGen && fd == c.back {
-		c.worker.note(ev.Events)
+	if ev.Pad == c.sock.gen|kindClient && fd == c.sock.fd {
+		c.sock.note(ev.Events)
+	} else if ev.Pad == c.worker.sock.gen && fd == c.worker.sock.fd {
+		c.worker.sock.note(ev.Events)
 	} else {
 		return // an earlier socket with this number
 	}
-	l.drive(c)
+	c.drive()
 }
 
 // accept takes the connections waiting on the listener.
@@ -223,7 +223,7 @@ func (l *loop) accept() {
 		if !l.s.fds.take() {
 			// No descriptor to spare for another client and its
 			// worker: leave the rest in the listen queue until a
-			// connection closes (closeClient, or the tick for one
+			// connection closes (clientConn.close, or the tick for one
 			// another loop or net/http closed).
 			unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, l.lnfd, nil)
 			l.acceptPaused = true
@@ -253,25 +253,30 @@ func (l *loop) accept() {
 			l.s.fds.release()
 			continue
 		}
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // as net/http's connections
-		// Its read buffer comes with its first bytes (readRequest).
-		c := &loopConn{fd: fd, back: -1}
-		c.info.RemoteAddr, c.info.RemotePort = sockaddrString(sa)
-		if local, err := unix.Getsockname(fd); err == nil {
-			c.info.ServerAddr, c.info.ServerPort = sockaddrString(local)
-		}
-		l.gen = (l.gen + 1) &^ kindClient
-		c.gen = l.gen
-		if err := l.watch(fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET, c.gen|kindClient); err != nil {
-			unix.Close(fd)
-			l.s.fds.release()
-			l.s.warn("accept", "epoll_ctl failed", "error", err)
-			continue
-		}
-		l.track(fd, c)
-		l.live++
-		c.deadline = l.now.Add(l.s.cfg.HeaderTimeout)
+		l.open(fd, sa)
 	}
+}
+
+// open makes an accepted socket a client connection of the loop.
+func (l *loop) open(fd int, sa unix.Sockaddr) {
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1) // as net/http's connections
+	// Its read buffer comes with its first bytes (readRequest).
+	c := &clientConn{l: l, sock: loopSocket{fd: fd}, worker: workerConn{sock: loopSocket{fd: -1}}}
+	c.info.RemoteAddr, c.info.RemotePort = sockaddrString(sa)
+	if local, err := unix.Getsockname(fd); err == nil {
+		c.info.ServerAddr, c.info.ServerPort = sockaddrString(local)
+	}
+	l.gen = (l.gen + 1) &^ kindClient
+	c.sock.gen = l.gen
+	if err := l.watch(fd, unix.EPOLLIN|unix.EPOLLOUT|unix.EPOLLRDHUP|unix.EPOLLET, c.sock.gen|kindClient); err != nil {
+		unix.Close(fd)
+		l.s.fds.release()
+		l.s.warn("accept", "epoll_ctl failed", "error", err)
+		return
+	}
+	l.track(fd, c)
+	l.live++
+	c.deadline = l.now.Add(l.s.cfg.HeaderTimeout)
 }
 
 // resumeAccept watches the listener again after a pause, when there is
@@ -283,9 +288,9 @@ func (l *loop) resumeAccept() {
 	}
 }
 
-func (l *loop) track(fd int, c *loopConn) {
+func (l *loop) track(fd int, c *clientConn) {
 	for fd >= len(l.conns) {
-		l.conns = append(l.conns, make([]*loopConn, len(l.conns)+64)...)
+		l.conns = append(l.conns, make([]*clientConn, len(l.conns)+64)...)
 	}
 	l.conns[fd] = c
 }
@@ -310,10 +315,10 @@ func sockaddrString(sa unix.Sockaddr) (host, port string) {
 // expire ends what waited past its deadline.
 func (l *loop) expire() {
 	for fd, c := range l.conns {
-		if c == nil || c.fd != fd || c.deadline.After(l.now) {
+		if c == nil || c.sock.fd != fd || c.deadline.After(l.now) {
 			continue
 		}
-		l.timeout(c)
+		c.timeout()
 	}
 }
 
@@ -325,17 +330,16 @@ func (l *loop) drain() {
 	unix.Close(l.lnfd)
 	l.lnfd = -1
 	for fd, c := range l.conns {
-		if c != nil && c.fd == fd && c.state == stRead && c.n == 0 {
-			l.closeClient(c)
+		if c != nil && c.sock.fd == fd && c.state == stRead && c.n == 0 {
+			c.close()
 		}
 	}
 }
 
 func (l *loop) closeAll() {
 	for fd, c := range l.conns {
-		if c != nil && c.fd == fd {
-			l.closeBackend(c)
-			l.closeClient(c)
+		if c != nil && c.sock.fd == fd {
+			c.close()
 		}
 	}
 }
@@ -362,43 +366,4 @@ func (l *loop) putBuffer(b []byte) {
 	if len(l.free) < 256 {
 		l.free = append(l.free, b)
 	}
-}
-
-// dialNonblock starts connecting a non-blocking socket to b. A unix
-// connect completes or fails at once (EAGAIN: the backlog is full); a
-// TCP one is usually still under way (connecting).
-func dialNonblock(b *Backend) (fd int, connecting bool, err error) {
-	family, sa := unix.AF_UNIX, unix.Sockaddr(nil)
-	switch a := b.inet.(type) { // copies: Connect writes into its argument
-	case *unix.SockaddrInet4:
-		c := *a
-		family, sa = unix.AF_INET, &c
-	case *unix.SockaddrInet6:
-		c := *a
-		family, sa = unix.AF_INET6, &c
-	default:
-		c := *b.sockaddr
-		sa = &c
-	}
-	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, false, os.NewSyscallError("socket", err)
-	}
-	if family != unix.AF_UNIX {
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	}
-	for {
-		err = unix.Connect(fd, sa)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err == unix.EINPROGRESS {
-		return fd, true, nil
-	}
-	if err != nil {
-		unix.Close(fd)
-		return -1, false, os.NewSyscallError("connect", err)
-	}
-	return fd, false, nil
 }

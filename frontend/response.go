@@ -55,7 +55,7 @@ func scanAnswerHead(buf []byte, h *answerHead) (complete, ok bool) {
 		return true, false // a bare LF: the loop would copy the reason phrase short
 	}
 	for _, c := range buf[12:h.statusEnd] {
-		if (c < ' ' && c != '\t') || c == 0x7f {
+		if ctl[c] {
 			return true, false // a CR or another CTL in the reason phrase, which the loop copies
 		}
 	}
@@ -69,7 +69,7 @@ func scanAnswerHead(buf []byte, h *answerHead) (complete, ok bool) {
 			return true, false
 		}
 		for _, c := range buf[line : line+colon] {
-			if !isTokenByte(c) {
+			if !tchar[c] {
 				return true, false // a space before the colon, folding, a bad name
 			}
 		}
@@ -81,25 +81,25 @@ func scanAnswerHead(buf []byte, h *answerHead) (complete, ok bool) {
 			ve--
 		}
 		for _, c := range buf[vs:ve] {
-			if (c < ' ' && c != '\t') || c == 0x7f {
+			if ctl[c] {
 				return true, false
 			}
 		}
 		name, value := buf[line:line+colon], buf[vs:ve]
 		switch {
-		case equalFoldBytes(name, "Transfer-Encoding"):
+		case equalFold(name, "Transfer-Encoding"):
 			return true, false
-		case equalFoldBytes(name, "Connection"):
-			if splitTokens(string(value)) != nil {
+		case equalFold(name, "Connection"):
+			if connectionTokens(string(value)) != nil {
 				return true, false // it names headers to drop: the general path
 			}
-		case equalFoldBytes(name, "Content-Length"):
+		case equalFold(name, "Content-Length"):
 			n, err := strconv.ParseInt(string(value), 10, 64)
 			if err != nil || n < 0 || h.contentLength >= 0 || value[0] < '0' || value[0] > '9' { // "+5": the general path judges it
 				return true, false
 			}
 			h.contentLength = n
-		case equalFoldBytes(name, "Date"):
+		case equalFold(name, "Date"):
 			h.hasDate = true
 		}
 		h.fields = append(h.fields, fieldSpan{line, line + colon, vs, ve, line, eol + 1})
@@ -175,61 +175,4 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err
-}
-
-// equalFoldBytes is ASCII case-insensitive equality of b and s.
-func equalFoldBytes(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if b[i]|0x20 != s[i]|0x20 {
-			return false
-		}
-	}
-	return true
-}
-
-func isHopHeader(key string) bool {
-	switch key {
-	case "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade":
-		return true
-	}
-	return false
-}
-
-// canonicalKey is http.CanonicalHeaderKey without an allocation for the
-// names workers usually send.
-func canonicalKey(name string) string {
-	switch name {
-	case "Content-Type", "content-type":
-		return "Content-Type"
-	case "Content-Length", "content-length":
-		return "Content-Length"
-	case "Set-Cookie", "set-cookie":
-		return "Set-Cookie"
-	case "Cache-Control", "cache-control":
-		return "Cache-Control"
-	case "Location", "location":
-		return "Location"
-	case "Date", "date":
-		return "Date"
-	case "Server", "server":
-		return "Server"
-	case "Connection", "connection":
-		return "Connection"
-	}
-	return http.CanonicalHeaderKey(name)
-}
-
-func isTokenByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
 }

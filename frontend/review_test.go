@@ -65,7 +65,7 @@ func TestHandOffClosesTheClientSocketOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.handOff(fds[0], nil, Conn{}, nil)
+		s.handOff(fds[0], nil, connInfo{}, nil)
 		unix.Close(fds[1])
 	}
 	stop.Store(true)

@@ -1,9 +1,3 @@
-// Package frontend is supervise's HTTP front end: it accepts HTTP/1.1 (and
-// HTTP/2 over TLS) from clients and forwards each request to a uwsgi
-// server (supervise's workers, or uWSGI) as nginx's uwsgi_pass with the
-// stock uwsgi_params would, streaming the response back. It serves
-// static-map directories itself and enforces the limits and timeouts that
-// keep slow or hostile clients away from the workers.
 package frontend
 
 import (
@@ -27,7 +21,7 @@ import (
 
 // Config is the front end's settings; zero values take the defaults noted.
 type Config struct {
-	Backends   []string // uwsgi servers, round robin (see ParseBackend)
+	Backends   []string // uwsgi servers, round robin (see parseBackend)
 	StaticMaps []string // "/url=/dir"
 	StaticSafe []string // directories symlinks out of a static-map may lead to
 
@@ -54,8 +48,8 @@ type Config struct {
 // Server is the front end. One Server serves any number of listeners.
 type Server struct {
 	cfg        Config
-	pool       *Pool
-	statics    []*StaticMap
+	pool       *pool
+	statics    []*staticMap
 	staticSafe []string
 	log        hclog.Logger
 	srv        *http.Server
@@ -108,24 +102,24 @@ func New(cfg Config) (*Server, error) {
 			"clients", max)
 	})
 	s.byKind = map[string]*warnState{}
-	var backends []*Backend
+	var backends []*backend
 	for _, to := range cfg.Backends {
-		b, err := ParseBackend(to)
+		b, err := parseBackend(to)
 		if err != nil {
 			return nil, err
 		}
 		backends = append(backends, b)
 	}
 	if len(backends) > 0 {
-		s.pool = NewPool(backends, cfg.ConnectTimeout)
-		s.pool.DeadFor = cfg.BackendDeadFor
-		s.pool.onDead = func(b *Backend, err error) {
+		s.pool = newPool(backends, cfg.ConnectTimeout)
+		s.pool.deadFor = cfg.BackendDeadFor
+		s.pool.onDead = func(b *backend, err error) {
 			s.log.Warn("backend refused a connection; skipping it for a while", "backend", b.Name,
 				"for", cfg.BackendDeadFor, "error", err)
 		}
 	}
 	for _, sm := range cfg.StaticMaps {
-		m, err := ParseStaticMap(sm)
+		m, err := parseStaticMap(sm)
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +139,7 @@ func New(cfg Config) (*Server, error) {
 			if gc, ok := c.(*guardedConn); ok {
 				isTLS = gc.tls
 			}
-			return context.WithValue(ctx, connKey{}, connInfo(c, isTLS))
+			return context.WithValue(ctx, connKey{}, newConnInfo(c, isTLS))
 		},
 		ErrorLog: log.New(&errorLogWriter{s: s}, "", 0),
 	}
@@ -265,9 +259,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // ServeHTTP is one request: a static file, or the application's answer.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	c, _ := r.Context().Value(connKey{}).(*Conn)
+	c, _ := r.Context().Value(connKey{}).(*connInfo)
 	if c == nil {
-		c = &Conn{}
+		c = &connInfo{}
 	}
 	if len(s.cfg.TrustedProxies) > 0 {
 		if fwd, changed := s.cfg.TrustedProxies.apply(c, r.Header); changed {
@@ -283,7 +277,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(s.statics) > 0 && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		if status, n, ok := s.serveStatic(w, r, DocumentURI(r.URL.Path)); ok {
+		if status, n, ok := s.serveStatic(w, r, documentURI(r.URL.Path)); ok {
 			s.logRequest(r, c, status, n, start)
 			return
 		}

@@ -366,7 +366,7 @@ func TestTrustedProxies(t *testing.T) {
 		t.Error("bad CIDR accepted")
 	}
 	h := http.Header{"X-Forwarded-For": {"203.0.113.9, 198.51.100.1", "10.1.2.3"}, "X-Forwarded-Proto": {"https"}}
-	c := Conn{RemoteAddr: "127.0.0.1", RemotePort: "5000"}
+	c := connInfo{RemoteAddr: "127.0.0.1", RemotePort: "5000"}
 	got, changed := trusted.apply(&c, h)
 	// 10.1.2.3 is a trusted proxy; 198.51.100.1 is the first that is not.
 	if !changed || got.RemoteAddr != "198.51.100.1" || !got.HTTPS || got.RemotePort != "" {
@@ -387,14 +387,14 @@ func TestParseBackend(t *testing.T) {
 		"unix:/run/a.sock": "unix /run/a.sock", "/run/a.sock": "unix /run/a.sock", "app.sock": "unix app.sock",
 		"@abstract": "unix @abstract", "127.0.0.1:3031": "tcp 127.0.0.1:3031", "tcp:[::1]:3031": "tcp [::1]:3031",
 	} {
-		b, err := ParseBackend(in)
+		b, err := parseBackend(in)
 		if err != nil || b.network+" "+b.addr != want {
-			t.Errorf("ParseBackend(%q) = %v %v, want %s", in, b, err, want)
+			t.Errorf("parseBackend(%q) = %v %v, want %s", in, b, err, want)
 		}
 	}
 	for _, bad := range []string{"unix:", "localhost", "tcp:nope"} {
-		if _, err := ParseBackend(bad); err == nil {
-			t.Errorf("ParseBackend(%q) accepted", bad)
+		if _, err := parseBackend(bad); err == nil {
+			t.Errorf("parseBackend(%q) accepted", bad)
 		}
 	}
 }

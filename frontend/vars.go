@@ -5,20 +5,19 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/supervise-go/supervise/uwsgi"
 )
 
-// Conn is what the vars need to know about the client connection: set
-// once per connection (see connInfo), not parsed again per request.
-type Conn struct {
+// connInfo is what the vars need to know about the client connection: set
+// once per connection (see newConnInfo), not parsed again per request.
+type connInfo struct {
 	RemoteAddr, RemotePort string // the peer, or the client a trusted proxy names
 	ServerAddr, ServerPort string // the local end the client connected to
 	HTTPS                  bool
 }
 
-// Vars appends the uwsgi vars nginx's /etc/nginx/uwsgi_params sends for r
+// appendVars appends the uwsgi vars nginx's /etc/nginx/uwsgi_params sends for r
 // to dst, in its order: QUERY_STRING, REQUEST_METHOD, CONTENT_TYPE,
 // CONTENT_LENGTH, REQUEST_URI, PATH_INFO (decoded and normalised, nginx's
 // $document_uri), DOCUMENT_ROOT, SERVER_PROTOCOL, REQUEST_SCHEME, HTTPS
@@ -32,7 +31,7 @@ type Conn struct {
 // are joined into one var (", ", or "; " for Cookie) so apps that keep
 // environ in a dict see every value. HTTP_HOST is the request's host with
 // its port, as nginx 1.30's $host$is_request_port$request_port.
-func Vars(dst []uwsgi.Var, r *http.Request, c *Conn, contentLength int64, documentRoot string) []uwsgi.Var {
+func appendVars(dst []uwsgi.Var, r *http.Request, c *connInfo, contentLength int64, documentRoot string) []uwsgi.Var {
 	cl := ""
 	if contentLength >= 0 {
 		cl = strconv.FormatInt(contentLength, 10)
@@ -73,8 +72,8 @@ type fixedVars struct {
 }
 
 // appendFixedVars appends the vars uwsgi_params sends before the HTTP_*
-// ones, in its order, for Vars and appendRawVars alike.
-func appendFixedVars(dst []uwsgi.Var, f fixedVars, c *Conn, documentRoot string) []uwsgi.Var {
+// ones, in its order, for appendVars and appendRawVars alike.
+func appendFixedVars(dst []uwsgi.Var, f fixedVars, c *connInfo, documentRoot string) []uwsgi.Var {
 	scheme := "http"
 	if c.HTTPS {
 		scheme = "https"
@@ -91,7 +90,7 @@ func appendFixedVars(dst []uwsgi.Var, f fixedVars, c *Conn, documentRoot string)
 		uwsgi.Var{Key: "CONTENT_TYPE", Value: f.contentType},
 		uwsgi.Var{Key: "CONTENT_LENGTH", Value: f.contentLength},
 		uwsgi.Var{Key: "REQUEST_URI", Value: f.requestURI},
-		uwsgi.Var{Key: "PATH_INFO", Value: DocumentURI(f.path)},
+		uwsgi.Var{Key: "PATH_INFO", Value: documentURI(f.path)},
 		uwsgi.Var{Key: "DOCUMENT_ROOT", Value: documentRoot},
 		uwsgi.Var{Key: "SERVER_PROTOCOL", Value: f.proto},
 		uwsgi.Var{Key: "REQUEST_SCHEME", Value: scheme},
@@ -139,10 +138,10 @@ func hostname(host string) string {
 	return host
 }
 
-// DocumentURI is nginx's $document_uri for an already-decoded path: "."
+// documentURI is nginx's $document_uri for an already-decoded path: "."
 // and ".." resolved (never above "/"), slashes merged, a trailing slash
 // kept. Paths that need none of it are returned as they are.
-func DocumentURI(p string) string {
+func documentURI(p string) string {
 	if p == "" {
 		return "/"
 	}
@@ -180,40 +179,4 @@ func needsClean(p string) bool {
 		}
 	}
 	return false
-}
-
-// commonKeys are the HTTP_* names of the headers most requests carry,
-// built once; other names are built per request.
-var commonKeys sync.Map
-
-func init() {
-	for _, h := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Cache-Control", "Connection",
-		"Content-Type", "Cookie", "Origin", "Pragma", "Referer", "User-Agent", "Upgrade-Insecure-Requests",
-		"X-Forwarded-For", "X-Forwarded-Proto", "X-Real-Ip", "X-Requested-With", "Authorization",
-		"If-Modified-Since", "If-None-Match", "Range", "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-Dest", "Dnt"} {
-		commonKeys.Store(h, buildKey(h))
-	}
-}
-
-func headerKey(name string) string {
-	if k, ok := commonKeys.Load(name); ok {
-		return k.(string)
-	}
-	return buildKey(name)
-}
-
-func buildKey(name string) string {
-	b := make([]byte, 0, 5+len(name))
-	b = append(b, "HTTP_"...)
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '-':
-			c = '_'
-		case 'a' <= c && c <= 'z':
-			c -= 'a' - 'A'
-		}
-		b = append(b, c)
-	}
-	return string(b)
 }

@@ -20,7 +20,7 @@ func readRequest(t testing.TB, raw string) *http.Request {
 	return r
 }
 
-var testConn = &Conn{RemoteAddr: "192.0.2.7", RemotePort: "40100", ServerAddr: "127.0.0.1", ServerPort: "8080"}
+var testConn = &connInfo{RemoteAddr: "192.0.2.7", RemotePort: "40100", ServerAddr: "127.0.0.1", ServerPort: "8080"}
 
 func varsMap(vars []uwsgi.Var) map[string]string {
 	m := map[string]string{}
@@ -33,7 +33,7 @@ func varsMap(vars []uwsgi.Var) map[string]string {
 func TestVarsAsNginxSendsThem(t *testing.T) {
 	r := readRequest(t, "GET /a%20b//c/./d/../e/?x=1&y=%2F HTTP/1.1\r\nHost: Example.com:8080\r\n"+
 		"User-Agent: curl/8\r\nCookie: a=1\r\nCookie: b=2\r\nAccept: */*\r\nX_Spoof: 1\r\nX-Custom-Thing: yes\r\n\r\n")
-	got := Vars(nil, r, testConn, -1, "/srv/www")
+	got := appendVars(nil, r, testConn, -1, "/srv/www")
 	want := []uwsgi.Var{
 		{Key: "QUERY_STRING", Value: "x=1&y=%2F"},
 		{Key: "REQUEST_METHOD", Value: "GET"},
@@ -76,7 +76,7 @@ func TestVarsBodiesAndTLS(t *testing.T) {
 	r := readRequest(t, "POST /up HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}")
 	c := *testConn
 	c.HTTPS = true
-	m := varsMap(Vars(nil, r, &c, 7, ""))
+	m := varsMap(appendVars(nil, r, &c, 7, ""))
 	for k, v := range map[string]string{"CONTENT_LENGTH": "7", "HTTP_CONTENT_LENGTH": "7", "CONTENT_TYPE": "application/json",
 		"HTTP_CONTENT_TYPE": "application/json", "HTTPS": "on", "REQUEST_SCHEME": "https"} {
 		if m[k] != v {
@@ -85,23 +85,23 @@ func TestVarsBodiesAndTLS(t *testing.T) {
 	}
 	// A chunked body: its buffered length is sent, Transfer-Encoding is not.
 	r = readRequest(t, "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
-	m = varsMap(Vars(nil, r, testConn, 3, ""))
+	m = varsMap(appendVars(nil, r, testConn, 3, ""))
 	if m["CONTENT_LENGTH"] != "3" || m["HTTP_CONTENT_LENGTH"] != "3" || m["HTTP_TRANSFER_ENCODING"] != "" {
 		t.Errorf("chunked: %q", m)
 	}
 	// An empty body announced as such.
 	r = readRequest(t, "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n")
-	if m = varsMap(Vars(nil, r, testConn, 0, "")); m["CONTENT_LENGTH"] != "0" {
+	if m = varsMap(appendVars(nil, r, testConn, 0, "")); m["CONTENT_LENGTH"] != "0" {
 		t.Errorf("empty body: CONTENT_LENGTH %q", m["CONTENT_LENGTH"])
 	}
 	// HTTP/1.0 without Host: the server's address stands in.
 	r = readRequest(t, "GET /x HTTP/1.0\r\n\r\n")
-	if m = varsMap(Vars(nil, r, testConn, -1, "")); m["HTTP_HOST"] != "127.0.0.1" || m["SERVER_NAME"] != "127.0.0.1" || m["SERVER_PROTOCOL"] != "HTTP/1.0" {
+	if m = varsMap(appendVars(nil, r, testConn, -1, "")); m["HTTP_HOST"] != "127.0.0.1" || m["SERVER_NAME"] != "127.0.0.1" || m["SERVER_PROTOCOL"] != "HTTP/1.0" {
 		t.Errorf("no Host: %q", m)
 	}
 	// Absolute-form target: REQUEST_URI is the path, as nginx's $request_uri.
 	r = readRequest(t, "GET http://other.example/p?q=1 HTTP/1.1\r\nHost: h\r\n\r\n")
-	if m = varsMap(Vars(nil, r, testConn, -1, "")); m["REQUEST_URI"] != "/p?q=1" || m["PATH_INFO"] != "/p" {
+	if m = varsMap(appendVars(nil, r, testConn, -1, "")); m["REQUEST_URI"] != "/p?q=1" || m["PATH_INFO"] != "/p" {
 		t.Errorf("absolute form: %q", m)
 	}
 }
@@ -113,8 +113,8 @@ func TestDocumentURIMatchesNginx(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := DocumentURI(u.Path), uwsgitest.DocumentURI(raw); got != want {
-			t.Errorf("DocumentURI(%q) = %q, want %q", raw, got, want)
+		if got, want := documentURI(u.Path), uwsgitest.DocumentURI(raw); got != want {
+			t.Errorf("documentURI(%q) = %q, want %q", raw, got, want)
 		}
 	}
 }
@@ -130,7 +130,7 @@ func FuzzVars(f *testing.F) {
 		if err != nil {
 			return
 		}
-		vars := Vars(nil, r, testConn, -1, "")
+		vars := appendVars(nil, r, testConn, -1, "")
 		seen := map[string]bool{}
 		for _, v := range vars {
 			if seen[v.Key] {

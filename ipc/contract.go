@@ -117,6 +117,15 @@ const (
 	EnvPyCallable   = "SUPERVISE_PY_CALLABLE"   // default "application"
 	EnvPyWSGIFile   = "SUPERVISE_PY_WSGI_FILE"  // a file to load as the app module
 	EnvPyPythonPath = "SUPERVISE_PY_PYTHONPATH" // extra sys.path entries, colon separated
+	// EnvPyMounts is mount: one "/prefix=app" a line (app: a .py/.wsgi
+	// file or module:callable), in config order.
+	EnvPyMounts = "SUPERVISE_PY_MOUNTS"
+	// EnvPyManageScriptName is manage-script-name: "1" when on.
+	EnvPyManageScriptName = "SUPERVISE_PY_MANAGE_SCRIPT_NAME"
+	// EnvStatic is what a worker serves before the app: one
+	// "OPTION VALUE" a line, OPTION one of static-map, static-map2,
+	// check-static, static-index, static-safe, static-gzip-all.
+	EnvStatic = "SUPERVISE_STATIC"
 	// EnvPyAutoreload, set for worker 1 only, is py-autoreload: seconds
 	// between scans of the loaded modules' files.
 	EnvPyAutoreload = "SUPERVISE_PY_AUTORELOAD"

@@ -243,6 +243,15 @@ func (l *launcher) pythonEnv() []string {
 		ipc.EnvPyWSGIFile + "=" + l.cfg.WSGIFile,
 		ipc.EnvPyPythonPath + "=" + strings.Join(l.cfg.PythonPath, ":"),
 	}
+	if len(l.cfg.Mounts) > 0 {
+		env = append(env, ipc.EnvPyMounts+"="+strings.Join(l.cfg.Mounts, "\n"))
+	}
+	if l.cfg.ManageScriptName {
+		env = append(env, ipc.EnvPyManageScriptName+"=1")
+	}
+	if len(l.cfg.Static) > 0 {
+		env = append(env, ipc.EnvStatic+"="+strings.Join(l.cfg.Static, "\n"))
+	}
 	if l.cfg.Home != "" {
 		env = append(env, "VIRTUAL_ENV="+l.cfg.Home)
 	} else if l.cfg.PythonBin == "" {

@@ -32,6 +32,11 @@ const (
 	MaxVars = 2 * 64
 	// ModifierWSGI is modifier1 0, what nginx sends by default.
 	ModifierWSGI = 0
+	// ModifierManagePathInfo is nginx's uwsgi_modifier1 30, the old way to
+	// mount an app under a prefix (with uwsgi_param SCRIPT_NAME). uWSGI
+	// 2.0.21 with python3 serves it as 0, PATH_INFO left as sent; so do
+	// supervise's workers.
+	ModifierManagePathInfo = 30
 )
 
 // Header is a packet's first four bytes.
@@ -88,7 +93,7 @@ func (e *SizeError) Unwrap() error { return ErrTooLarge }
 type ModifierError struct{ Modifier1 uint8 }
 
 func (e *ModifierError) Error() string {
-	return fmt.Sprintf("unsupported modifier1 %d (only 0, WSGI, is served)", e.Modifier1)
+	return fmt.Sprintf("unsupported modifier1 %d (only 0, WSGI, and 30 are served)", e.Modifier1)
 }
 
 // Unwrap makes errors.Is(err, ErrModifier) true.
@@ -123,7 +128,7 @@ type packetAlloc struct {
 // Errors: io.EOF when r ends before the first byte; io.ErrUnexpectedEOF
 // (wrapped) when it ends inside the header or block; *SizeError
 // (ErrTooLarge) with nothing past the header read; ErrMalformed; other read
-// errors wrapped. A modifier1 other than 0 gives *ModifierError
+// errors wrapped. A modifier1 other than 0 and 30 gives *ModifierError
 // (ErrModifier) together with the packet: the block has been read, and its
 // Vars are filled when it parses, so callers can log and close.
 func ReadPacket(r io.Reader, maxSize int) (*Packet, error) {
@@ -152,7 +157,7 @@ func ReadPacket(r io.Reader, maxSize int) (*Packet, error) {
 		}
 	}
 	vars, err := ParseVars(p.Block)
-	if p.Header.Modifier1 != ModifierWSGI {
+	if p.Header.Modifier1 != ModifierWSGI && p.Header.Modifier1 != ModifierManagePathInfo {
 		p.Vars = vars // nil when the block is not vars: other plugins' formats differ
 		return p, &ModifierError{Modifier1: p.Header.Modifier1}
 	}

@@ -119,7 +119,10 @@ func TestReadPacket(t *testing.T) {
 		{name: "modifier1 5 (PSGI)", in: func() []byte { b, _ := AppendPacket(nil, 5, 0, nginxVars()); return b }(),
 			want: nginxVars(), wantErr: ErrModifier, mod: 5 + 1},
 		{name: "modifier1 100 (ping), empty", in: raw(100), wantErr: ErrModifier, mod: 100 + 1},
-		{name: "modifier1 30, block not vars", in: raw(30, 'x', 'y', 'z'), wantErr: ErrModifier, mod: 30 + 1},
+		{name: "modifier1 31, block not vars", in: raw(31, 'x', 'y', 'z'), wantErr: ErrModifier, mod: 31 + 1},
+		{name: "modifier1 30 (nginx's old prefix idiom) is WSGI", in: func() []byte { b, _ := AppendPacket(nil, 30, 0, nginxVars()); return b }(),
+			want: nginxVars()},
+		{name: "modifier1 30, block not vars", in: raw(30, 'x', 'y', 'z'), wantErr: ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := tc.r

@@ -94,6 +94,9 @@ func check(args, environ []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "app:         the built-in demo app (python %s)\n", program)
 	default:
 		fmt.Fprintf(stdout, "app:         module=%q callable=%q wsgi-file=%q\n", cfg.Module, cfg.Callable, cfg.WSGIFile)
+		for _, m := range cfg.Mounts {
+			fmt.Fprintf(stdout, "mount:       %s\n", m)
+		}
 		if app != nil {
 			fmt.Fprintf(stdout, "python:      %s (Python %s), the app imports\n", program, app.Version)
 		} else {

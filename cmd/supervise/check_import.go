@@ -72,9 +72,35 @@ except BaseException as e:
 done()
 `
 
-// probeApp imports the app in a throwaway process of the interpreter the
-// workers would run, with their directory, environment and pythonpath.
+// probeApp imports the app, and each mounted app, as probeOne does.
 func probeApp(cfg *config.Config, python string, environ []string) (*appProbe, error) {
+	if len(cfg.Mounts) == 0 {
+		return probeOne(cfg, python, environ)
+	}
+	var probe *appProbe
+	var err error
+	if cfg.Module != "" || cfg.WSGIFile != "" {
+		if probe, err = probeOne(cfg, python, environ); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range cfg.Mounts {
+		c := *cfg
+		_, app, _ := strings.Cut(m, "=")
+		c.Module, c.WSGIFile = app, "" // module:callable, split by the probe script
+		if strings.HasSuffix(app, ".py") || strings.HasSuffix(app, ".wsgi") {
+			c.Module, c.WSGIFile = "", app
+		}
+		if probe, err = probeOne(&c, python, environ); err != nil {
+			return nil, fmt.Errorf("mount = %s: %w", m, err)
+		}
+	}
+	return probe, nil
+}
+
+// probeOne imports the app in a throwaway process of the interpreter the
+// workers would run, with their directory, environment and pythonpath.
+func probeOne(cfg *config.Config, python string, environ []string) (*appProbe, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	script := strings.NewReplacer("MIN_MAJOR", fmt.Sprint(minPython[0]), "MIN_MINOR", fmt.Sprint(minPython[1])).Replace(probeScript)

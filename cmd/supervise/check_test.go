@@ -232,6 +232,10 @@ func TestCheckImportsTheApp(t *testing.T) {
 			[]string{"in " + filepath.Join(binDir, "python3"), "the python3 found on PATH", "set home = /path/to/venv, or python-bin"}},
 		{"too old", []string{"--ini", ini("old.ini", "module = good\npython-bin = "+old+"\n")}, 1, nil,
 			[]string{"is Python 3.6.9; the worker needs Python 3.8 or newer"}},
+		{"mounts import", []string{"--ini", ini("mount.ini", "callable = make()\nmount = /a=good.py\nmount = /b=good:make()\nmanage-script-name = true\npython-bin = "+python+"\n")}, 0,
+			[]string{"mount:       /a=good.py", "mount:       /b=good:make()", "the app imports", "configuration OK"}, nil},
+		{"a mount that does not load", []string{"--ini", ini("badmount.ini", "module = good:make()\nmount = /x=bad.py\npython-bin = "+python+"\n")}, 1, nil,
+			[]string{"mount = /x=bad.py: the app does not load: wsgi-file bad.py", "RuntimeError: database unreachable"}},
 		{"no import on request", []string{"--no-import", "--ini", ini("skip.ini", "module = bad\npython-bin = "+python+"\n")}, 0,
 			[]string{"app not imported: --no-import"}, nil},
 	}

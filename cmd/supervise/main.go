@@ -101,7 +101,7 @@ const DemoAddress = "127.0.0.1:8080"
 // applyDemoDefaults makes a bare `supervise` run the embedded demo app
 // over HTTP, so a new user sees something work before writing any config.
 func applyDemoDefaults(cfg *config.Config) string {
-	if cfg.Module != "" || cfg.WSGIFile != "" || len(cfg.Exec) > 0 || len(cfg.Sockets) > 0 {
+	if cfg.Module != "" || cfg.WSGIFile != "" || len(cfg.Mounts) > 0 || len(cfg.Exec) > 0 || len(cfg.Sockets) > 0 {
 		return ""
 	}
 	cfg.Sockets = []config.Socket{{Addr: DemoAddress, Proto: "http"}}

@@ -17,6 +17,12 @@ import (
 func startNginx(t *testing.T, dir, upstream string) string {
 	processTest(t)
 	t.Helper()
+	return startNginxLocations(t, dir, "location / { uwsgi_pass "+upstream+"; include /etc/nginx/uwsgi_params; }")
+}
+
+// startNginxLocations runs the same nginx with these location blocks.
+func startNginxLocations(t *testing.T, dir, locations string) string {
+	t.Helper()
 	bin := requireTool(t, "nginx", "-v")
 	params := "/etc/nginx/uwsgi_params"
 	if _, err := os.Stat(params); err != nil {
@@ -43,13 +49,10 @@ http {
     client_max_body_size 64m;
     server {
         listen 127.0.0.1:%[3]d;
-        location / {
-            uwsgi_pass %[4]s;
-            include %[5]s;
-        }
+        %[4]s
     }
 }
-`, user, dir, port, upstream, params)
+`, user, dir, port, locations)
 	confPath := filepath.Join(dir, "nginx.conf")
 	writeFile(t, confPath, conf)
 	cmd := exec.Command(bin, "-p", dir, "-c", confPath)

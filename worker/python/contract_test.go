@@ -7,6 +7,7 @@ import (
 
 	"github.com/supervise-go/supervise/config"
 	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/uwsgi"
 	"github.com/supervise-go/supervise/worker/python"
 )
 
@@ -39,7 +40,10 @@ func TestPythonMirrorsTheContract(t *testing.T) {
 		"ENV_PY_PYTHONPATH": str(ipc.EnvPyPythonPath), "ENV_SCOREBOARD_FD": str(ipc.EnvScoreboardFD),
 		"ENV_SCOREBOARD_SLOT": str(ipc.EnvScoreboardIdx), "ENV_PY_AUTORELOAD": str(ipc.EnvPyAutoreload),
 		"NOTIFY_RELOAD": str(ipc.NotifyReload), "NOTIFY_NO_APP": str(ipc.NotifyNoApp),
-		"ENV_SOCKET_TIMEOUT_MS": str(ipc.EnvSocketTimeoutMS), "DEFAULT_SOCKET_TIMEOUT_MS": num(ipc.DefaultSocketTimeoutMS),
+		"ENV_PY_MOUNTS": str(ipc.EnvPyMounts), "ENV_PY_MANAGE_SCRIPT_NAME": str(ipc.EnvPyManageScriptName),
+		"ENV_STATIC":                str(ipc.EnvStatic),
+		"MODIFIER_MANAGE_PATH_INFO": num(uwsgi.ModifierManagePathInfo),
+		"ENV_SOCKET_TIMEOUT_MS":     str(ipc.EnvSocketTimeoutMS), "DEFAULT_SOCKET_TIMEOUT_MS": num(ipc.DefaultSocketTimeoutMS),
 		"EXIT_LISTENER_GONE": num(ipc.ExitListenerGone),
 		"ENV_MAX_VARS":       str(ipc.EnvMaxVars), "ENV_NEED_APP": str(ipc.EnvNeedApp), "ENV_PY_FROM_PATH": str(ipc.EnvPyFromPath),
 		"DEFAULT_MAX_VARS": num(config.DefaultMaxVars),

@@ -7,11 +7,13 @@
 # reports readiness on NOTIFY_SOCKET, counts requests in the shared
 # scoreboard, and exits when the master's lifeline closes.
 import atexit
+import email.utils
 import errno
 import importlib
 import json
 import importlib.util
 import io
+import mimetypes
 import mmap
 import os
 import re
@@ -52,6 +54,9 @@ ENV_PY_FROM_PATH = "SUPERVISE_PY_FROM_PATH"
 ENV_MAX_VARS = "SUPERVISE_MAX_VARS"
 ENV_NEED_APP = "SUPERVISE_NEED_APP"
 NOTIFY_NO_APP = "NOAPP"
+ENV_PY_MOUNTS = "SUPERVISE_PY_MOUNTS"
+ENV_PY_MANAGE_SCRIPT_NAME = "SUPERVISE_PY_MANAGE_SCRIPT_NAME"
+ENV_STATIC = "SUPERVISE_STATIC"
 NOTIFY_RELOAD = "SUPERVISE_RELOAD"
 ENV_SCOREBOARD_FD = "SUPERVISE_SCOREBOARD_FD"
 ENV_SCOREBOARD_SLOT = "SUPERVISE_SCOREBOARD_SLOT"
@@ -78,6 +83,10 @@ VARS_UWSGI, VARS_HTTP = 1, 2
 DEFAULT_MAX_VARS = 64
 # The oldest Python this file runs on (time.monotonic_ns and friends).
 PYTHON_FLOOR = (3, 7)
+# nginx's uwsgi_modifier1 30 (UWSGI_MODIFIER_MANAGE_PATH_INFO): uWSGI
+# 2.0.21 with python3 serves it as 0 and leaves PATH_INFO as sent (measured
+# side by side: cmd/supervise/prefix_test.go); so does this worker.
+MODIFIER_MANAGE_PATH_INFO = 30
 LOG_BATCH = 32  # request lines a busy thread collects before one write
 KEEPALIVE_IDLE = 30.0  # seconds an idle http-socket connection is kept
 
@@ -418,19 +427,45 @@ def run_postfork(mod):
 
 
 def load_app():
+    """The app every request goes to: the configured app (module or
+    wsgi-file), the mounted apps chosen by SCRIPT_NAME, and the static files
+    served before them. The demo app only when the config names no app."""
     module = os.environ.get(ENV_PY_MODULE, "")
     callable_name = os.environ.get(ENV_PY_CALLABLE, "") or "application"
     wsgi_file = os.environ.get(ENV_PY_WSGI_FILE, "")
-    if ":" in module:
-        module, callable_name = module.split(":", 1)
+    mounts = [line.split("=", 1) for line in os.environ.get(ENV_PY_MOUNTS, "").split("\n") if "=" in line]
     # The app's directory first, as uWSGI does; never our runtime directory.
     script_dir = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != script_dir]
     sys.path.insert(0, os.getcwd())
     extra = [p for p in os.environ.get(ENV_PY_PYTHONPATH, "").split(":") if p]
     sys.path[0:0] = extra
-    if not module and not wsgi_file:
-        return demo_app, "builtin:demo_app"
+    apps = []  # (mount point, app, description); the first is the default app
+    if module or wsgi_file:
+        if ":" in module:
+            module, callable_name = module.split(":", 1)
+        apps.append(("",) + load_one(module, wsgi_file, callable_name))
+    for point, target in mounts:
+        if target.endswith((".py", ".wsgi")):  # uWSGI's mount loader: a file, else module:callable
+            app, what = load_one("", target, callable_name)
+        else:
+            mod, _, call = target.partition(":")
+            app, what = load_one(mod, "", call or callable_name)
+        apps.append((point.rstrip("/"), app, "mount %s=%s" % (point, what)))
+    if not apps:
+        app, name = demo_app, "builtin:demo_app"
+    elif len(apps) == 1 and not apps[0][0]:
+        app, name = apps[0][1], apps[0][2]
+    else:
+        app = Mounts(apps, os.environ.get(ENV_PY_MANAGE_SCRIPT_NAME) == "1")
+        name = "; ".join(a[2] for a in apps)
+    static = os.environ.get(ENV_STATIC, "")
+    if static:
+        app = Static(static.split("\n"), app)
+    return app, name
+
+
+def load_one(module, wsgi_file, callable_name):
     what = "wsgi-file=%s" % wsgi_file if wsgi_file else "module=%s" % module
     try:
         if wsgi_file:
@@ -475,6 +510,207 @@ def no_app(environ, start_response):
     start_response("500 Internal Server Error", [("Content-Type", "text/plain"), ("Content-Length", "21"),
                                                   ("Connection", "close")])
     return [b"Internal Server Error"]
+
+
+class Mounts(object):
+    """Several apps in one worker, as uWSGI's mount: with
+    manage-script-name the longest mount point that is PATH_INFO or a
+    /-bounded prefix of it becomes SCRIPT_NAME and leaves PATH_INFO; then
+    the app mounted at SCRIPT_NAME answers, else the first app loaded."""
+
+    def __init__(self, apps, manage_script_name):
+        self.by_point = {}
+        for point, app, _ in apps:
+            self.by_point.setdefault(point, app)
+        self.default = apps[0][1]
+        self.points = sorted((p for p in self.by_point if p), key=len, reverse=True) if manage_script_name else []
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if len(path) > 1:
+            for point in self.points:
+                n = len(point)
+                if path.startswith(point) and (len(path) == n or path[n] == "/"):
+                    environ["SCRIPT_NAME"] = point
+                    environ["PATH_INFO"] = path[n:]
+                    break
+        return self.by_point.get(environ.get("SCRIPT_NAME", ""), self.default)(environ, start_response)
+
+
+# ----------------------------------------------------------- static files
+
+
+class Static(object):
+    """uWSGI's static-map, static-map2, check-static, static-index,
+    static-safe and static-gzip-all: a GET or HEAD for an existing regular
+    file is answered here (sendfile through wsgi.file_wrapper, one Range,
+    If-Modified-Since); anything else goes to the app. The rules of the
+    front end's static-safe: the decoded path may not climb out with "..",
+    and a symlink may lead out of its directory only into a static-safe one
+    (else 403)."""
+
+    def __init__(self, lines, app):
+        self.app = app
+        self.maps = []  # (url prefix, directory, whole path appended)
+        self.safe, self.index, self.gzip = [], [], False
+        self.skip, self.gzip_rules, self.expires = [], [], []
+        mimetypes.init()  # once, before the threads share it
+        for line in lines:
+            option, _, value = line.partition(" ")
+            if option in ("static-map", "static-map2"):
+                url, _, d = value.partition("=")
+                self.maps.append((url.rstrip("/"), os.path.realpath(d), option == "static-map2"))
+            elif option == "check-static":
+                self.maps.append(("", os.path.realpath(value), True))
+            elif option == "static-safe":
+                self.safe.append(os.path.realpath(value))
+            elif option == "static-index":
+                self.index.append(value)
+            elif option == "static-gzip-all":
+                self.gzip = True
+            elif option == "static-skip-ext":
+                self.skip.append(value)
+            elif option.startswith("static-gzip"):
+                self.gzip_rules.append(self.rule(option, value))
+            elif option.startswith("static-expires-type"):
+                typ, _, n = value.partition("=")
+                self.expires.append(("type", typ.strip(), int(n), option.endswith("-mtime")))
+            elif option.startswith("static-expires"):
+                regex, _, n = value.strip().rpartition(" ")
+                on = "uri" if "-uri" in option else "path-info" if "-path-info" in option else "file"
+                rule = self.rule(option, regex.strip())
+                if rule:
+                    self.expires.append((on, rule, int(n), option.endswith("-mtime")))
+        self.gzip_rules = [r for r in self.gzip_rules if r]
+
+    def __call__(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD")
+        if method == "GET" or method == "HEAD":
+            path = environ.get("PATH_INFO", "")
+            for url, root, whole in self.maps:
+                if url and not (path.startswith(url) and (len(path) == len(url) or path[len(url)] == "/")):
+                    continue
+                rel = path if whole else path[len(url):]
+                parts = [p for p in rel.split("/") if p and p != "."]
+                if ".." in parts or "\0" in rel:
+                    start_response("403 Forbidden", [("Content-Type", "text/plain"), ("Content-Length", "10")])
+                    log("WARN", "static file request climbing out of its directory refused; 403", path=path, dir=root)
+                    return [b"Forbidden\n"]
+                found = self.find(os.path.join(root, *parts) if parts else root)
+                if found is None:
+                    continue
+                real = os.path.realpath(found)
+                if not any(real == d or real.startswith(d.rstrip("/") + "/") for d in [root] + self.safe):
+                    log("WARN", "static file outside its static-map directory refused; 403", path=path, dir=root,
+                        target=real)
+                    start_response("403 Forbidden", [("Content-Type", "text/plain"), ("Content-Length", "10")])
+                    return [b"Forbidden\n"]
+                return self.serve(found, environ, start_response)
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def rule(option, value):
+        """A test on a file name: -dir/-prefix and -ext/-suffix options
+        compare text, the others are regular expressions (searched, as
+        uWSGI's PCRE does). A bad regex is logged and left out."""
+        if option.endswith(("-dir", "-prefix")):
+            return lambda name: name.startswith(value)
+        if option.endswith(("-ext", "-suffix")):
+            return lambda name: name.endswith(value)
+        try:
+            return re.compile(value).search
+        except re.error as e:
+            log("WARN", "static: a regex Python cannot read; rule left out", option=option, regex=value, error=e)
+            return None
+
+    def expires_at(self, name, ctype, environ):
+        """static-expires*: the first rule that matches gives a function of
+        the file's mtime to the Expires time (now or mtime, + seconds)."""
+        for on, test, seconds, from_mtime in self.expires:
+            if on == "type":
+                hit = test == ctype
+            else:
+                hit = test(name if on == "file" else environ.get("REQUEST_URI" if on == "uri" else "PATH_INFO", ""))
+            if hit:
+                if from_mtime:
+                    return lambda mtime: int(mtime) + seconds
+                return lambda mtime: int(time.time()) + seconds
+        return None
+
+    def find(self, name):
+        if self.skip and name.endswith(tuple(self.skip)):
+            return None
+        try:
+            st = os.stat(name)
+        except (OSError, ValueError):
+            return None
+        if stat_isdir(st.st_mode):
+            for index in self.index:
+                candidate = os.path.join(name, index)
+                if os.path.isfile(candidate):
+                    return candidate
+            return None
+        return name if stat_isreg(st.st_mode) else None
+
+    def serve(self, name, environ, start_response):
+        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        headers = []
+        if ((self.gzip or any(r(name) for r in self.gzip_rules)) and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+                and os.path.isfile(name + ".gz")):
+            name += ".gz"
+            headers += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
+        expires = self.expires_at(name, ctype, environ)  # on the file sent (FILE.gz), as uWSGI
+        try:
+            f = open(name, "rb")
+        except OSError:
+            return self.app(environ, start_response)
+        st = os.fstat(f.fileno())
+        size = st.st_size
+        last_modified = email.utils.formatdate(int(st.st_mtime), usegmt=True)
+        if expires is not None:
+            headers.append(("Expires", email.utils.formatdate(expires(st.st_mtime), usegmt=True)))
+        headers += [("Content-Type", ctype), ("Last-Modified", last_modified), ("Accept-Ranges", "bytes")]
+        since = environ.get("HTTP_IF_MODIFIED_SINCE")
+        if since and "HTTP_RANGE" not in environ:
+            try:
+                if int(st.st_mtime) <= email.utils.parsedate_to_datetime(since).timestamp():
+                    f.close()
+                    start_response("304 Not Modified", headers[:-2])
+                    return []
+            except (TypeError, ValueError, IndexError, OverflowError):
+                pass
+        start, count, status = 0, size, "200 OK"
+        spec = environ.get("HTTP_RANGE", "")
+        if spec.startswith("bytes=") and "," not in spec:
+            first, _, last = spec[6:].strip().partition("-")
+            try:
+                if first:
+                    start = int(first)
+                    end = min(int(last), size - 1) if last else size - 1
+                else:
+                    start, end = max(size - int(last), 0), size - 1
+                if start > end or start >= size:
+                    raise IndexError
+                count, status = end - start + 1, "206 Partial Content"
+                headers.append(("Content-Range", "bytes %d-%d/%d" % (start, end, size)))
+            except ValueError:
+                start, count = 0, size  # not a range we read: the whole file, as RFC 9110 allows
+            except IndexError:
+                f.close()
+                start_response("416 Range Not Satisfiable", [("Content-Range", "bytes */%d" % size),
+                                                             ("Content-Length", "0")])
+                return []
+        headers.append(("Content-Length", str(count)))
+        start_response(status, headers)
+        return StaticFile(f, start, count)
+
+
+def stat_isdir(mode):
+    return (mode & 0o170000) == 0o040000
+
+
+def stat_isreg(mode):
+    return (mode & 0o170000) == 0o100000
 
 
 # --------------------------------------------------------- request bodies
@@ -665,6 +901,25 @@ class FileWrapper(object):
         raise StopIteration
 
 
+class StaticFile(FileWrapper):
+    """A static file's bytes [offset, offset+count): sendfile when the
+    response allows it, else read in blocks."""
+
+    def __init__(self, f, offset, count):
+        FileWrapper.__init__(self, f, 65536)
+        self.offset, self.count = offset, count
+        f.seek(offset)
+
+    def __next__(self):
+        if self.count <= 0:
+            raise StopIteration
+        data = self.filelike.read(min(self.blksize, self.count))
+        if not data:
+            raise StopIteration
+        self.count -= len(data)
+        return data
+
+
 # --------------------------------------------------------------- responses
 
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
@@ -809,7 +1064,10 @@ class Response(object):
             self.nbytes += len(head)
         if self.head_only:
             return True
-        self.nbytes += self.conn.sendfile(f)
+        if isinstance(wrapper, StaticFile):
+            self.nbytes += self.conn.sendfile(f, wrapper.offset, wrapper.count) if wrapper.count else 0
+        else:
+            self.nbytes += self.conn.sendfile(f)
         return True
 
 
@@ -860,7 +1118,6 @@ class Worker(object):
             "wsgi.multiprocess": True,
             "wsgi.run_once": False,
             "wsgi.file_wrapper": FileWrapper,
-            "SCRIPT_NAME": "",
         }
         self.base_environ = base
 
@@ -946,8 +1203,8 @@ class Worker(object):
             log("WARN", "invalid request block size: %d (max %d)... skip" % (size, self.buffer_size))
             self.local.board[2]()
             return
-        if data[0] != 0:
-            log("WARN", "unsupported uwsgi modifier1 %d (only 0, WSGI, is served); connection closed" % data[0])
+        if data[0] != 0 and data[0] != MODIFIER_MANAGE_PATH_INFO:
+            log("WARN", "unsupported uwsgi modifier1 %d (only 0, WSGI, and 30 are served); connection closed" % data[0])
             return
         end = 4 + size
         while len(data) < end:
@@ -972,6 +1229,8 @@ class Worker(object):
         environ.pop("HTTP_CONTENT_TYPE", None)
         environ.pop("HTTP_CONTENT_LENGTH", None)
         environ.update(self.base_environ)
+        if "SCRIPT_NAME" not in environ:  # nginx's uwsgi_param SCRIPT_NAME is kept
+            environ["SCRIPT_NAME"] = ""
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -1092,7 +1351,7 @@ class Worker(object):
         if path.startswith("http://") or path.startswith("https://"):
             path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
         environ = {
-            "REQUEST_METHOD": method, "REQUEST_URI": uri, "PATH_INFO": unquote(path),
+            "REQUEST_METHOD": method, "REQUEST_URI": uri, "PATH_INFO": unquote(path), "SCRIPT_NAME": "",
             "QUERY_STRING": query, "SERVER_PROTOCOL": proto, "SERVER_NAME": server[0],
             "SERVER_PORT": server[1], "REMOTE_ADDR": remote[0], "REMOTE_PORT": remote[1],
         }

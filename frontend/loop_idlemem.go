@@ -1,6 +1,6 @@
 package frontend
 
-// An idle keep-alive connection needs nothing but its loopConn until its
+// An idle keep-alive connection needs nothing but its clientConn until its
 // next request comes: the read buffer, the parsed request's header list,
 // the answer head's scratch and the head sent to the client go back to
 // the loop when it goes idle, and the next connection to need them takes
@@ -58,7 +58,7 @@ func (s *idleSpares) hdr() []byte {
 
 // idle takes back c's buffers: c has no bytes of a request (c.n == 0) and
 // no exchange, or is closed.
-func (l *loop) idle(c *loopConn) {
+func (l *loop) idle(c *clientConn) {
 	s := &l.spare
 	if c.in != nil {
 		if len(c.in) == loopInBuffer && len(s.ins) < maxSpares {
@@ -73,11 +73,11 @@ func (l *loop) idle(c *loopConn) {
 		}
 	}
 	c.req = rawRequest{ContentLength: -1}
-	if f := c.head.fields; f != nil {
+	if f := c.worker.head.fields; f != nil {
 		if cap(f) <= 256 && len(s.spanss) < maxSpares {
 			s.spanss = append(s.spanss, f[:0])
 		}
-		c.head.fields = nil
+		c.worker.head.fields = nil
 	}
 	if c.hdr != nil {
 		if cap(c.hdr) <= 4<<10 && len(s.hdrs) < maxSpares {

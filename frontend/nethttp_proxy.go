@@ -60,7 +60,7 @@ func (e *backendError) Unwrap() error { return e.err }
 
 // forward sends r to a worker as a uwsgi packet and streams the worker's
 // raw HTTP response back. It returns the status and body bytes sent.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, int64) {
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *connInfo) (int, int64) {
 	if p := takePending(r.Context()); p != nil {
 		// The event loop sent this request and left the answer to us.
 		defer p.conn.Close()
@@ -76,7 +76,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 
 	x := exchanges.Get().(*exchange)
 	defer x.release()
-	x.vars = Vars(x.vars, r, c, body.length, s.cfg.DocumentRoot)
+	x.vars = appendVars(x.vars, r, c, body.length, s.cfg.DocumentRoot)
 	pkt, err := uwsgi.AppendPacket(x.pkt[:0], uwsgi.ModifierWSGI, 0, x.vars)
 	if err != nil || len(pkt)-uwsgi.HeaderSize > s.cfg.BufferSize {
 		// The workers would drop it (buffer-size): say so to the client.
@@ -84,7 +84,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 	}
 	x.pkt = pkt
 
-	conn, backend, err := s.pool.Dial(r.Context())
+	conn, backend, err := s.pool.connect(r.Context())
 	if err != nil {
 		s.noBackend(r.RequestURI, err)
 		return plainError(w, http.StatusBadGateway), 0
@@ -104,7 +104,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *Conn) (int, 
 
 // answer reads the worker's answer from src (conn, or what the loop read
 // of it first) and streams it to the client.
-func (s *Server) answer(w http.ResponseWriter, r *http.Request, c *Conn, x *exchange, conn conn, backend *Backend, src io.Reader, sendErr error) (int, int64) {
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, c *connInfo, x *exchange, conn conn, backend *backend, src io.Reader, sendErr error) (int, int64) {
 	// A client that goes away takes its backend connection with it: the
 	// worker sees the close instead of writing into the void.
 	stop := context.AfterFunc(r.Context(), func() { conn.Close() })
@@ -253,7 +253,7 @@ func (h *headCheck) Read(p []byte) (int, error) {
 			h.prevCR = true
 		case c == '\n':
 			return 0, &badAnswerHead{"a line ends in a bare LF"}
-		case c < ' ' && c != '\t' || c == 0x7f:
+		case ctl[c]:
 			return 0, &badAnswerHead{fmt.Sprintf("control byte %#02x in a line", c)}
 		default:
 			h.lineLen++
@@ -343,16 +343,13 @@ func (s *Server) stream(w http.ResponseWriter, body io.Reader, br *bufio.Reader,
 	}
 }
 
-// hopHeaders are per connection (RFC 9110 7.6.1): never forwarded.
-var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade"}
-
 // copyHeader moves the worker's headers to the client's response, minus
 // hop-by-hop ones and those its Connection header names (http.ReadResponse
 // drops a Connection header that says close, names and all).
 func copyHeader(dst, src http.Header) {
 	if conn := src["Connection"]; len(conn) > 0 {
 		for _, v := range conn {
-			for _, name := range splitTokens(v) {
+			for _, name := range connectionTokens(v) {
 				delete(src, http.CanonicalHeaderKey(name))
 			}
 		}
@@ -363,40 +360,6 @@ func copyHeader(dst, src http.Header) {
 	for k, v := range src {
 		dst[k] = v
 	}
-}
-
-func splitTokens(v string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(v); i++ {
-		if i == len(v) || v[i] == ',' {
-			tok := v[start:i]
-			for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
-				tok = tok[1:]
-			}
-			for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
-				tok = tok[:len(tok)-1]
-			}
-			if tok != "" && !equalFold(tok, "close") && !equalFold(tok, "keep-alive") {
-				out = append(out, tok)
-			}
-			start = i + 1
-		}
-	}
-	return out
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i]|0x20, b[i]|0x20
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 func isTimeout(err error) bool {

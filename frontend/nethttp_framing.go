@@ -278,26 +278,26 @@ func judgeHead(head []byte) (status int, reason string, f headFraming) {
 			return 400, "a header line without a name and colon", f
 		}
 		for _, c := range line[:colon] {
-			if !rawTchar[c] {
+			if !tchar[c] {
 				return 400, "a header name with a space or other non-token byte", f
 			}
 		}
 		value := bytes.Trim(line[colon+1:], " \t")
 		for _, c := range value {
-			if rawCTL[c] {
+			if ctl[c] {
 				return 400, "a control byte in a header value", f
 			}
 		}
-		switch rawHeaderID(string(line[:colon])) {
-		case rawHdrContentLength:
+		switch headerID(string(line[:colon])) {
+		case hdrContentLength:
 			lengths++
 			n, ok := rawContentLength(string(value))
 			if !ok {
 				return 400, "Content-Length is not one decimal number", f
 			}
 			f.length = n
-		case rawHdrHandoff:
-			if rawEqualLower(string(line[:colon]), "transfer-encoding") {
+		case hdrHandoff:
+			if equalFold(line[:colon], "transfer-encoding") {
 				te = append(te, value)
 			}
 		}
@@ -311,7 +311,7 @@ func judgeHead(head []byte) (status int, reason string, f headFraming) {
 		return 400, "both Content-Length and Transfer-Encoding", f
 	case len(te) > 1:
 		return 400, "Transfer-Encoding given twice", f
-	case len(te) == 1 && !rawEqualLower(string(te[0]), "chunked"):
+	case len(te) == 1 && !equalFold(te[0], "chunked"):
 		return 501, "a transfer-coding other than chunked", f
 	}
 	f.chunked = len(te) == 1
@@ -323,11 +323,11 @@ func judgeHead(head []byte) (status int, reason string, f headFraming) {
 func chunkSize(line []byte) (int64, bool) {
 	var n int64
 	i := 0
-	for ; i < len(line) && rawIsHex(line[i]); i++ {
+	for ; i < len(line) && isHex(line[i]); i++ {
 		if n > (1<<63-1)>>4 {
 			return 0, false
 		}
-		n = n<<4 | int64(rawUnhex(line[i]))
+		n = n<<4 | int64(unhex(line[i]))
 	}
 	if i == 0 {
 		return 0, false

@@ -11,22 +11,22 @@ import (
 	"strings"
 )
 
-// StaticMap serves the files under Dir at URL prefix Prefix (uWSGI's
+// staticMap serves the files under Dir at URL prefix Prefix (uWSGI's
 // static-map = /static=/srv/app/static).
-type StaticMap struct {
+type staticMap struct {
 	Prefix string // "/static", no trailing slash
 	Dir    string
 	root   *os.Root // opens only beneath Dir, even through symlinks
 	real   string   // Dir with its symlinks resolved
 }
 
-// ParseStaticMap reads "/url=/dir".
-func ParseStaticMap(s string) (*StaticMap, error) {
+// parseStaticMap reads "/url=/dir".
+func parseStaticMap(s string) (*staticMap, error) {
 	prefix, dir, ok := strings.Cut(s, "=")
 	if !ok || !strings.HasPrefix(prefix, "/") || dir == "" {
 		return nil, fmt.Errorf("static-map %q: want /url=/directory", s)
 	}
-	m := &StaticMap{Prefix: strings.TrimRight(DocumentURI(prefix), "/"), Dir: dir}
+	m := &staticMap{Prefix: strings.TrimRight(documentURI(prefix), "/"), Dir: dir}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("static-map %q: %w", s, err)
@@ -40,7 +40,7 @@ func ParseStaticMap(s string) (*StaticMap, error) {
 
 // rel is the file path under m for a request's document path, or false
 // when the path is not under m's prefix.
-func (m *StaticMap) rel(docPath string) (string, bool) {
+func (m *staticMap) rel(docPath string) (string, bool) {
 	rest, ok := strings.CutPrefix(docPath, m.Prefix)
 	if !ok || rest != "" && rest[0] != '/' && m.Prefix != "" {
 		return "", false
@@ -87,7 +87,7 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, docPath str
 
 // openSafe opens a file whose symlinks lead out of its map's directory,
 // but only if they end under a static-safe directory.
-func (s *Server) openSafe(m *StaticMap, rel string) (*os.File, error) {
+func (s *Server) openSafe(m *staticMap, rel string) (*os.File, error) {
 	target, err := filepath.EvalSymlinks(filepath.Join(m.Dir, filepath.FromSlash(rel)))
 	if err != nil {
 		return nil, err

@@ -20,11 +20,11 @@ import (
 
 // The fast path's promise: whatever parseRawRequest accepts, net/http's
 // server accepts too and makes the same request of, so appendRawVars
-// sends what Vars sends. checkRawRequest holds parseRawRequest to that
+// sends what appendVars sends. checkRawRequest holds parseRawRequest to that
 // against a real http.Server, for the table tests and the fuzzer.
 
 // served is what net/http's server made of a request: the handler's
-// view, Vars for two connections, whether it got that far at all.
+// view, appendVars for two connections, whether it got that far at all.
 type served struct {
 	method, host, path, rawQuery, requestURI, proto string
 	close                                           bool
@@ -35,7 +35,7 @@ type served struct {
 
 // tlsConn is a connection with HTTPS on and no local address, the
 // other branch of every connection-dependent var.
-var tlsConn = &Conn{RemoteAddr: "2001:db8::1", RemotePort: "1", ServerPort: "443", HTTPS: true}
+var tlsConn = &connInfo{RemoteAddr: "2001:db8::1", RemotePort: "1", ServerPort: "443", HTTPS: true}
 
 // pipeConn is a client connection that sends fixed bytes then EOF and
 // throws the server's answer away; Close reports the server is done.
@@ -117,8 +117,8 @@ func recordRequest(w http.ResponseWriter, r *http.Request) {
 	c.got = append(c.got, served{
 		method: r.Method, host: r.Host, path: r.URL.Path, rawQuery: r.URL.RawQuery, requestURI: r.RequestURI,
 		proto: r.Proto, close: r.Close, contentLength: cl, header: r.Header.Clone(),
-		vars:    Vars(nil, r, testConn, cl, "/root"),
-		varsTLS: Vars(nil, r, tlsConn, cl, ""),
+		vars:    appendVars(nil, r, testConn, cl, "/root"),
+		varsTLS: appendVars(nil, r, tlsConn, cl, ""),
 	})
 }
 
@@ -220,7 +220,7 @@ func checkFields(t testing.TB, fields []rawField, h http.Header) {
 }
 
 // checkVars: the fixed vars exactly, in order; the HTTP_* vars the same
-// set (appendRawVars sends them in header order, Vars in map order).
+// set (appendRawVars sends them in header order, appendVars in map order).
 func checkVars(t testing.TB, got, want []uwsgi.Var, input []byte) {
 	t.Helper()
 	fixed := func(vs []uwsgi.Var) []uwsgi.Var {
@@ -493,7 +493,7 @@ func TestRawLongHeads(t *testing.T) {
 }
 
 // The body length the caller passes may differ from the header's (an
-// empty body, none): CONTENT_LENGTH follows it, as in Vars.
+// empty body, none): CONTENT_LENGTH follows it, as in appendVars.
 func TestRawVarsContentLength(t *testing.T) {
 	for _, c := range []struct {
 		input string
@@ -511,7 +511,7 @@ func TestRawVarsContentLength(t *testing.T) {
 		}
 		req := readRequest(t, c.input)
 		req.Header.Del("Host")
-		checkVars(t, appendRawVars(nil, &r, testConn, c.cl, "/r"), Vars(nil, req, testConn, c.cl, "/r"), []byte(c.input))
+		checkVars(t, appendRawVars(nil, &r, testConn, c.cl, "/r"), appendVars(nil, req, testConn, c.cl, "/r"), []byte(c.input))
 	}
 }
 
@@ -543,7 +543,7 @@ func FuzzRawRequest(f *testing.F) {
 }
 
 // BenchmarkRawRequest: a Chrome GET through the fast path's parser and
-// vars (and each alone), and through http.ReadRequest and Vars.
+// vars (and each alone), and through http.ReadRequest and appendVars.
 func BenchmarkRawRequest(b *testing.B) {
 	input := []byte(chromeGET)
 	b.Run("raw", func(b *testing.B) {
@@ -589,7 +589,7 @@ func BenchmarkRawRequest(b *testing.B) {
 				b.Fatal(err)
 			}
 			req.Header.Del("Host")
-			vars = Vars(vars[:0], req, testConn, -1, "/root")
+			vars = appendVars(vars[:0], req, testConn, -1, "/root")
 		}
 	})
 }
