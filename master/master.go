@@ -1,5 +1,8 @@
-// Package master is the supervisor: one goroutine owns every worker and
-// runs gunicorn's arbiter steps after each event: reap -> murder -> manage.
+// Package master is the supervisor's loop: one goroutine owns every
+// worker and runs gunicorn's arbiter steps after each event: reap ->
+// murder -> manage. It gets a Plan, an OS seam (start, signal, reap,
+// clock) and hooks, and never imports the configuration: package
+// supervisor wires a config into plans, sockets and processes.
 package master
 
 import (

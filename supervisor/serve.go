@@ -1,3 +1,9 @@
+// Package supervisor is the wiring around the master's loop: it turns a
+// configuration into plans (the launcher), binds the sockets, makes the
+// runtime directory, pipes, scoreboard and log sink, builds the front
+// end's configuration, and feeds the loop from signals, the notify
+// socket, master FIFOs, touch-reload, systemd and the stats and health
+// listeners. cmd/supervise calls Serve.
 package supervisor
 
 import (
