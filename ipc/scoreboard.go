@@ -18,7 +18,7 @@ import (
 // test checks they agree.
 const (
 	ScoreboardMagic   = 0x3145524f43535653 // "SVSCORE1" little-endian
-	ScoreboardVersion = 2
+	ScoreboardVersion = 3
 
 	// Header words.
 	HdrMagic     = 0
@@ -38,17 +38,22 @@ const (
 	WkWords     = 8
 
 	// Core words (then VarsBytes of request vars).
-	CoreRequests     = 0
-	CoreInRequest    = 1 // 1 while a request runs
-	CoreStartNs      = 2 // CLOCK_MONOTONIC ns when it started
-	CoreReadErrors   = 3
-	CoreWriteErrors  = 4
-	CoreExceptions   = 5
-	CoreVarsLen      = 6 // bytes used in the vars area
-	CoreVarsFormat   = 7 // VarsUwsgi or VarsHTTP
-	CoreTx           = 8 // response bytes sent
-	CoreRtTotalUs    = 9 // sum of response times, microseconds
-	CoreWords        = 12
+	CoreRequests    = 0
+	CoreInRequest   = 1 // 1 while a request runs
+	CoreStartNs     = 2 // CLOCK_MONOTONIC ns when it started
+	CoreReadErrors  = 3
+	CoreWriteErrors = 4
+	CoreExceptions  = 5
+	CoreVarsLen     = 6 // bytes used in the vars area
+	CoreVarsFormat  = 7 // VarsUwsgi or VarsHTTP
+	CoreTx          = 8 // response bytes sent
+	CoreRtTotalUs   = 9 // sum of response times, microseconds
+	// Requests by the class of the status sent: CoreStatus + StatusClass(code).
+	CoreStatus = 10
+	// Requests by duration: CoreDuration + DurationBucket(us), one word per
+	// bucket of DurationBoundsUs (not cumulative) and one for longer ones.
+	CoreDuration     = CoreStatus + StatusClasses
+	CoreWords        = 32 // 30 and 31 spare; 256 bytes keeps cores 64-byte aligned
 	VarsBytes        = 1024
 	VarsUwsgi        = 1 // the request's uwsgi vars block, as received
 	VarsHTTP         = 2 // the request line and headers, as received

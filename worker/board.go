@@ -57,7 +57,9 @@ func (b *board) begin(core int, format uint64, vars []byte) {
 	b.sb.SetCore(b.slot, core, ipc.CoreInRequest, 1)
 }
 
-func (b *board) end(core int, tx int64, took time.Duration, failed bool) {
+// end records a finished request: status is the HTTP status sent (0 for
+// none), counted by class; took goes into its duration bucket.
+func (b *board) end(core int, status int, tx int64, took time.Duration, failed bool) {
 	if b == nil {
 		return
 	}
@@ -68,7 +70,10 @@ func (b *board) end(core int, tx int64, took time.Duration, failed bool) {
 	b.sb.SetCore(b.slot, core, ipc.CoreInRequest, 0)
 	add(ipc.CoreRequests, 1)
 	add(ipc.CoreTx, uint64(tx))
-	add(ipc.CoreRtTotalUs, uint64(took.Microseconds()))
+	us := uint64(took.Microseconds())
+	add(ipc.CoreRtTotalUs, us)
+	add(ipc.CoreStatus+ipc.StatusClass(status), 1)
+	add(ipc.CoreDuration+ipc.DurationBucket(us), 1)
 	if failed {
 		add(ipc.CoreExceptions, 1)
 	}

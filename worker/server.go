@@ -220,7 +220,7 @@ func (s *server) call(w http.ResponseWriter, r *http.Request) (failed bool) {
 
 func (s *server) finish(core int, r *http.Request, status int, written int64, start time.Time, failed bool) {
 	took := time.Since(start)
-	s.board.end(core, written, took, failed)
+	s.board.end(core, status, written, took, failed)
 	if s.logReqs {
 		s.log.Info("request", "method", r.Method, "path", r.RequestURI, "status", status, "bytes", written,
 			"duration", fmt.Sprintf("%.2fms", float64(took.Microseconds())/1000), "pid", os.Getpid(), "remote", r.RemoteAddr)
