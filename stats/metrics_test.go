@@ -3,9 +3,11 @@ package stats
 import (
 	"bytes"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -129,4 +131,32 @@ func label(m *dto.Metric, name string) string {
 		}
 	}
 	return ""
+}
+
+// docs/metrics.md lists exactly the metrics the collector describes.
+func TestMetricsAreDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(supervise_[a-z_]+)` \\|").FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	ch := make(chan *prometheus.Desc, 100)
+	snapshotCollector{}.Describe(ch)
+	close(ch)
+	described := map[string]bool{}
+	for d := range ch {
+		name := regexp.MustCompile(`fqName: "([^"]+)"`).FindStringSubmatch(d.String())[1]
+		described[name] = true
+		if !documented[name] {
+			t.Errorf("%s is not in docs/metrics.md's table", name)
+		}
+	}
+	for name := range documented {
+		if !described[name] {
+			t.Errorf("docs/metrics.md lists %s, which /metrics does not serve", name)
+		}
+	}
 }
