@@ -193,7 +193,11 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	cw := &countingWriter{ResponseWriter: w}
 	failed := s.call(cw, r)
-	s.finish(core, r, cw.status, cw.written, start, failed)
+	status := cw.status
+	if status == 0 && !failed {
+		status = http.StatusOK // net/http sends it for a handler that wrote nothing
+	}
+	s.finish(core, r, status, cw.written, start, failed)
 }
 
 // call runs the handler; a panic becomes a 500 (if nothing was sent yet)

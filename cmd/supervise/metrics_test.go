@@ -44,7 +44,7 @@ func TestLiveMetricsFromGoWorkersPassPromtool(t *testing.T) {
 	m := startMaster(t, shortTempDir(t), "--http-socket", addr, "--processes", "2", "--stats", statsAddr, "--stats-http",
 		"--env", envHelper+"=goworker", "--", os.Args[0])
 	m.waitLog(`all workers ready`, 1)
-	for _, path := range []string{"/pid", "/pid", "/panic"} {
+	for _, path := range []string{"/pid", "/empty", "/panic"} {
 		get(t, "http://"+addr+path)
 	}
 	text := waitMetrics(t, statsAddr, map[string]float64{"2xx": 2, "5xx": 1})
