@@ -190,6 +190,16 @@ func (s *Scoreboard) SetCore(slot, core, w int, v uint64) {
 	}
 }
 
+// AddCore adds d to word w of a core (the owning thread only): a load and
+// one aligned store, the offset computed once. Not an atomic
+// read-modify-write: each word has one writer.
+func (s *Scoreboard) AddCore(slot, core, w int, d uint64) {
+	if s.in(slot, core) && w >= 0 && w < CoreWords {
+		off := s.coreOff(slot, core) + w*8
+		s.store(off, s.load(off)+d)
+	}
+}
+
 // Vars copies a core's request vars area (meaningful while in_request).
 // The length is the worker's word: anything above VarsBytes is clamped.
 func (s *Scoreboard) Vars(slot, core int) (format uint64, raw []byte) {

@@ -66,7 +66,7 @@ func (b *board) end(core int, status int, tx int64, took time.Duration, failed b
 	if core >= b.sb.Cores() {
 		return
 	}
-	add := func(word int, d uint64) { b.sb.SetCore(b.slot, core, word, b.sb.Core(b.slot, core, word)+d) }
+	add := func(word int, d uint64) { b.sb.AddCore(b.slot, core, word, d) }
 	b.sb.SetCore(b.slot, core, ipc.CoreInRequest, 0)
 	add(ipc.CoreRequests, 1)
 	add(ipc.CoreTx, uint64(tx))
@@ -81,6 +81,6 @@ func (b *board) end(core int, status int, tx int64, took time.Duration, failed b
 
 func (b *board) readError(core int) {
 	if b != nil && core < b.sb.Cores() {
-		b.sb.SetCore(b.slot, core, ipc.CoreReadErrors, b.sb.Core(b.slot, core, ipc.CoreReadErrors)+1)
+		b.sb.AddCore(b.slot, core, ipc.CoreReadErrors, 1)
 	}
 }
