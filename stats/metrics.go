@@ -3,6 +3,7 @@ package stats
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,10 +107,14 @@ func (c snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(m.desc, m.kind, float64(m.value(w)), id)
 		}
 		// The workers count each request in one bucket; le is cumulative.
+		// The words are untrusted: the sum saturates rather than wraps, so
+		// the buckets never decrease.
 		buckets := make(map[float64]uint64, len(boundsSeconds))
 		var count uint64
 		for i, n := range w.Durations {
-			count += n
+			if count += n; count < n {
+				count = math.MaxUint64
+			}
 			if i < len(boundsSeconds) {
 				buckets[boundsSeconds[i]] = count
 			}

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"regexp"
 	"strings"
@@ -159,4 +160,32 @@ func TestMetricsAreDocumented(t *testing.T) {
 			t.Errorf("docs/metrics.md lists %s, which /metrics does not serve", name)
 		}
 	}
+}
+
+// A worker can write any number into its words: buckets summed past 2^64
+// saturate instead of wrapping to a smaller cumulative count.
+func TestMetricsHistogramSaturates(t *testing.T) {
+	w := Worker{ID: 1}
+	w.Durations[0], w.Durations[1], w.Durations[2] = math.MaxUint64-1, 5, 7
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(snapshotCollector{snapshot: func() (Stats, error) { return Stats{Workers: []Worker{w}}, nil }})
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "supervise_response_time_seconds" {
+			continue
+		}
+		var last uint64
+		for _, b := range f.GetMetric()[0].GetHistogram().GetBucket() {
+			if n := b.GetCumulativeCount(); n < last {
+				t.Fatalf("bucket le=%v has %d, below the previous %d", b.GetUpperBound(), n, last)
+			} else {
+				last = n
+			}
+		}
+		return
+	}
+	t.Fatal("no histogram")
 }
