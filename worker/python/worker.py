@@ -1300,8 +1300,13 @@ class Worker(object):
         poller = select.poll()
         poller.register(conn.fileno(), select.POLLIN)
         poller.register(self.wake_r, select.POLLIN)
+        served = False
         while True:
-            if not pending:  # idle between requests: wake for data or a stop
+            # Idle between requests: wake for data or a stop. A connection
+            # just accepted is never idle: its request is on the way, so it
+            # is answered even while stopping (closing it would fail a
+            # request that the kernel handed to this worker).
+            if served and not pending:
                 self.flush_log()
                 ready = poller.poll(KEEPALIVE_IDLE * 1000)
                 if not ready or any(fd == self.wake_r for fd, _ in ready):
@@ -1313,6 +1318,7 @@ class Worker(object):
                 self.simple_response(conn, "431 Request Header Fields Too Large")
                 return
             keep, pending = self.http_request(conn, head, pending, server, remote, core, listener)
+            served = True
             if not keep or self.stopping:
                 return
 
