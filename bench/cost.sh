@@ -36,6 +36,10 @@ REPS=${REPS:-5}; CONNS=${CONNS:-4}; N1=${N1:-200}; N2=${N2:-2200}; GO_N1=${GO_N1
 STRACE_N=${STRACE_N:-2000}; MASTER_N=${MASTER_N:-100000}
 APPS=${APPS:-minimal flask go}; MASTER=${MASTER:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# Go 1.26's runtime reads the clock with RDTSCP, which valgrind 3.19
+# (Debian 12) does not decode (SIGILL in runtime.cputicks): build with
+# go.mod's floor unless told otherwise (fetched through the module proxy).
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go$(cd "$ROOT" && go list -m -f '{{.GoVersion}}')}
 SUPERVISE=$(build_supervise)
 (cd "$ROOT" && go build -o "$BENCH_DIR/uwsgiget" ./bench/uwsgiget && go build -o "$BENCH_DIR/hello-go" ./examples/hello-go)
 GET=$BENCH_DIR/uwsgiget

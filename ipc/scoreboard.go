@@ -18,7 +18,7 @@ import (
 // test checks they agree.
 const (
 	ScoreboardMagic   = 0x3145524f43535653 // "SVSCORE1" little-endian
-	ScoreboardVersion = 2
+	ScoreboardVersion = 3
 
 	// Header words.
 	HdrMagic     = 0
@@ -39,17 +39,22 @@ const (
 	WkWords     = 8
 
 	// Core words (then VarsBytes of request vars).
-	CoreRequests     = 0
-	CoreInRequest    = 1 // 1 while a request runs
-	CoreStartNs      = 2 // CLOCK_MONOTONIC ns when it started
-	CoreReadErrors   = 3
-	CoreWriteErrors  = 4
-	CoreExceptions   = 5
-	CoreVarsLen      = 6 // bytes used in the vars area
-	CoreVarsFormat   = 7 // VarsUwsgi or VarsHTTP
-	CoreTx           = 8 // response bytes sent
-	CoreRtTotalUs    = 9 // sum of response times, microseconds
-	CoreWords        = 12
+	CoreRequests    = 0
+	CoreInRequest   = 1 // 1 while a request runs
+	CoreStartNs     = 2 // CLOCK_MONOTONIC ns when it started
+	CoreReadErrors  = 3
+	CoreWriteErrors = 4
+	CoreExceptions  = 5
+	CoreVarsLen     = 6 // bytes used in the vars area
+	CoreVarsFormat  = 7 // VarsUwsgi or VarsHTTP
+	CoreTx          = 8 // response bytes sent
+	CoreRtTotalUs   = 9 // sum of response times, microseconds
+	// Requests by the class of the status sent: CoreStatus + StatusClass(code).
+	CoreStatus = 10
+	// Requests by duration: CoreDuration + DurationBucket(us), one word per
+	// bucket of DurationBoundsUs (not cumulative) and one for longer ones.
+	CoreDuration     = CoreStatus + StatusClasses
+	CoreWords        = 32 // 30 and 31 spare; 256 bytes keeps cores 64-byte aligned
 	VarsBytes        = 1024
 	VarsUwsgi        = 1 // the request's uwsgi vars block, as received
 	VarsHTTP         = 2 // the request line and headers, as received
@@ -183,6 +188,16 @@ func (s *Scoreboard) Core(slot, core, w int) uint64 {
 func (s *Scoreboard) SetCore(slot, core, w int, v uint64) {
 	if s.in(slot, core) && w >= 0 && w < CoreWords {
 		s.store(s.coreOff(slot, core)+w*8, v)
+	}
+}
+
+// AddCore adds d to word w of a core (the owning thread only): a load and
+// one aligned store, the offset computed once. Not an atomic
+// read-modify-write: each word has one writer.
+func (s *Scoreboard) AddCore(slot, core, w int, d uint64) {
+	if s.in(slot, core) && w >= 0 && w < CoreWords {
+		off := s.coreOff(slot, core) + w*8
+		s.store(off, s.load(off)+d)
 	}
 }
 

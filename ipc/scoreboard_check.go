@@ -45,8 +45,10 @@ func (s *Scoreboard) header() map[int]uint64 {
 // CheckSlot reports the first field of slot that its worker (pid) cannot
 // have written honestly: another pid, a flag other than 0 or 1, a vars
 // length beyond the vars area, an unknown vars format, or a request that
-// starts in the future (nowNs is CLOCK_MONOTONIC). Counters are not
-// checked: any value is a number. nil means the slot is plausible.
+// starts in the future (nowNs is CLOCK_MONOTONIC). Counters (requests,
+// errors, bytes, times, the status class and duration bucket words) are
+// not checked: any value is a number, and readers only add them. nil means
+// the slot is plausible.
 func (s *Scoreboard) CheckSlot(slot, pid int, nowNs uint64) error {
 	if !s.in(slot, 0) {
 		return fmt.Errorf("slot %d is outside the scoreboard (%d slots)", slot, s.slots)

@@ -163,3 +163,18 @@ func TestHeaderTampering(t *testing.T) {
 		}
 	}
 }
+
+func TestAddCoreAddsToOneWordOfOneCore(t *testing.T) {
+	b, err := CreateScoreboard(2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.AddCore(1, 1, CoreTx, 5)
+	b.AddCore(1, 1, CoreTx, 7)
+	b.AddCore(1, 1, CoreWords, 1) // outside the core: ignored
+	b.AddCore(2, 0, CoreTx, 1)    // outside the scoreboard: ignored
+	if got := [4]uint64{b.Core(1, 1, CoreTx), b.Core(1, 0, CoreTx), b.Core(0, 1, CoreTx), b.Core(1, 1, CoreTx+1)}; got != [4]uint64{12, 0, 0, 0} {
+		t.Fatalf("tx words %v, want only slot 1 core 1 at 12", got)
+	}
+}

@@ -101,6 +101,12 @@ func (c *Collector) worker(w WorkerInfo) Worker {
 			out.Exceptions += b.Core(w.Slot, core, ipc.CoreExceptions)
 			out.Tx += b.Core(w.Slot, core, ipc.CoreTx)
 			out.RunningTime += b.Core(w.Slot, core, ipc.CoreRtTotalUs)
+			for i := range out.StatusClasses {
+				out.StatusClasses[i] += b.Core(w.Slot, core, ipc.CoreStatus+i)
+			}
+			for i := range out.Durations {
+				out.Durations[i] += b.Core(w.Slot, core, ipc.CoreDuration+i)
+			}
 			out.Cores = append(out.Cores, cr)
 		}
 		if out.Requests > 0 {

@@ -3,6 +3,8 @@
 // behind HTTP, and as Prometheus text.
 package stats
 
+import "github.com/supervise-go/supervise/ipc"
+
 // The field order of these structs is the key order uWSGI writes; Go's
 // encoder keeps declaration order.
 
@@ -53,6 +55,12 @@ type Worker struct {
 	AvgRt         uint64 `json:"avg_rt"` // microseconds
 	Apps          []App  `json:"apps"`
 	Cores         []Core `json:"cores"`
+
+	// Not in uWSGI's document, for /metrics: requests by the class of the
+	// status sent (ipc.StatusClassNames) and by duration (one count per
+	// bucket of ipc.DurationBoundsUs, then longer ones; not cumulative).
+	StatusClasses [ipc.StatusClasses]uint64   `json:"-"`
+	Durations     [ipc.DurationBuckets]uint64 `json:"-"`
 }
 
 // App is the one WSGI app a worker runs.

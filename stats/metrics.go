@@ -3,64 +3,171 @@ package stats
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/supervise-go/supervise/ipc"
 )
 
-// metrics renders the same snapshot as Prometheus text (format 0.0.4).
-func (s *Server) metrics() ([]byte, error) {
-	st, err := s.Current()
-	if err != nil {
-		return nil, err
+// Prometheus exposition through client_golang: one registry holding a
+// collector that takes a snapshot at scrape time (the same scoreboard read
+// the JSON document makes), so the workers do nothing per request beyond
+// their scoreboard stores and an idle master does nothing at all.
+//
+// Labels stay bounded: worker is the worker id (1..processes, stable
+// across respawns, never a pid), code one of ipc.StatusClassNames, socket
+// one of the configured sockets. Counters are per worker process: they
+// restart at 0 when a worker is replaced, which Prometheus's rate() reads
+// as the counter reset it is.
+
+// MetricsContentType is the content type of Metrics' output.
+var MetricsContentType = string(metricsFormat)
+
+var metricsFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
+
+var (
+	descWorkers = prometheus.NewDesc("supervise_workers", "Workers by status.", []string{"status"}, nil)
+	descByCode  = prometheus.NewDesc("supervise_requests_total",
+		"Requests served by the worker's current process, by the class of the status sent (other: none was sent).",
+		[]string{"worker", "code"}, nil)
+	descDuration = prometheus.NewDesc("supervise_response_time_seconds",
+		"Time from request to the end of the response.", []string{"worker"}, nil)
+	descQueue    = prometheus.NewDesc("supervise_listen_queue", "Connections waiting in the socket's accept queue.", []string{"socket"}, nil)
+	descQueueMax = prometheus.NewDesc("supervise_listen_queue_max", "The socket's accept queue limit (listen).", []string{"socket"}, nil)
+
+	perWorker = []struct {
+		desc  *prometheus.Desc
+		kind  prometheus.ValueType
+		value func(Worker) uint64
+	}{
+		{prometheus.NewDesc("supervise_exceptions_total", "Requests whose app raised.", []string{"worker"}, nil),
+			prometheus.CounterValue, func(w Worker) uint64 { return w.Exceptions }},
+		{prometheus.NewDesc("supervise_tx_bytes_total", "Response bytes sent.", []string{"worker"}, nil),
+			prometheus.CounterValue, func(w Worker) uint64 { return w.Tx }},
+		{prometheus.NewDesc("supervise_worker_rss_bytes", "Resident memory of the worker.", []string{"worker"}, nil),
+			prometheus.GaugeValue, func(w Worker) uint64 { return w.RSS }},
+		{prometheus.NewDesc("supervise_worker_vsz_bytes", "Virtual memory of the worker.", []string{"worker"}, nil),
+			prometheus.GaugeValue, func(w Worker) uint64 { return w.VSZ }},
+		{prometheus.NewDesc("supervise_worker_respawns_total", "Processes started in this worker slot.", []string{"worker"}, nil),
+			prometheus.CounterValue, func(w Worker) uint64 { return uint64(w.RespawnCount) }},
+		{prometheus.NewDesc("supervise_harakiri_total", "Requests cut by harakiri in this slot.", []string{"worker"}, nil),
+			prometheus.CounterValue, func(w Worker) uint64 { return uint64(w.HarakiriCount) }},
 	}
-	return Prometheus(st), nil
+
+	workerStates = []string{"idle", "busy", "cheap", "pause"}
+)
+
+// boundsSeconds are ipc.DurationBoundsUs as the histogram's le values.
+var boundsSeconds = func() []float64 {
+	out := make([]float64, len(ipc.DurationBoundsUs))
+	for i, us := range ipc.DurationBoundsUs {
+		out[i] = float64(us) / 1e6
+	}
+	return out
+}()
+
+// snapshotCollector turns one Stats snapshot per scrape into metrics.
+type snapshotCollector struct {
+	snapshot func() (Stats, error)
 }
 
-// Prometheus renders st as Prometheus text exposition.
-func Prometheus(st Stats) []byte {
-	var b bytes.Buffer
-	states := map[string]int{"idle": 0, "busy": 0, "cheap": 0, "pause": 0}
+func (c snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descWorkers, descByCode, descDuration, descQueue, descQueueMax} {
+		ch <- d
+	}
+	for _, m := range perWorker {
+		ch <- m.desc
+	}
+}
+
+func (c snapshotCollector) Collect(ch chan<- prometheus.Metric) {
+	st, err := c.snapshot()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descWorkers, err)
+		return
+	}
+	states := map[string]int{}
 	for _, w := range st.Workers {
 		states[w.Status]++
 	}
-	family(&b, "supervise_workers", "gauge", "Workers by status.")
-	for _, state := range []string{"idle", "busy", "cheap", "pause"} {
-		fmt.Fprintf(&b, "supervise_workers{status=%q} %d\n", state, states[state])
+	for _, state := range workerStates {
+		ch <- prometheus.MustNewConstMetric(descWorkers, prometheus.GaugeValue, float64(states[state]), state)
 	}
-	perWorker := []struct {
-		name, kind, help string
-		value            func(Worker) uint64
-	}{
-		{"supervise_requests_total", "counter", "Requests served by the worker's current process.", func(w Worker) uint64 { return w.Requests }},
-		{"supervise_exceptions_total", "counter", "Requests whose app raised.", func(w Worker) uint64 { return w.Exceptions }},
-		{"supervise_tx_bytes_total", "counter", "Response bytes sent.", func(w Worker) uint64 { return w.Tx }},
-		{"supervise_worker_rss_bytes", "gauge", "Resident memory of the worker.", func(w Worker) uint64 { return w.RSS }},
-		{"supervise_worker_vsz_bytes", "gauge", "Virtual memory of the worker.", func(w Worker) uint64 { return w.VSZ }},
-		{"supervise_worker_respawns_total", "counter", "Processes started in this worker slot.", func(w Worker) uint64 { return uint64(w.RespawnCount) }},
-		{"supervise_harakiri_total", "counter", "Requests cut by harakiri in this slot.", func(w Worker) uint64 { return uint64(w.HarakiriCount) }},
-	}
-	for _, m := range perWorker {
-		family(&b, m.name, m.kind, m.help)
-		for _, w := range st.Workers {
-			fmt.Fprintf(&b, "%s{worker=\"%d\"} %d\n", m.name, w.ID, m.value(w))
-		}
-	}
-	family(&b, "supervise_response_time_seconds", "summary", "Time from request to the end of the response.")
 	for _, w := range st.Workers {
 		id := strconv.Itoa(w.ID)
-		fmt.Fprintf(&b, "supervise_response_time_seconds_sum{worker=\"%s\"} %g\n", id, float64(w.RunningTime)/1e6)
-		fmt.Fprintf(&b, "supervise_response_time_seconds_count{worker=\"%s\"} %d\n", id, w.Requests)
+		for class, n := range w.StatusClasses {
+			ch <- prometheus.MustNewConstMetric(descByCode, prometheus.CounterValue, float64(n), id, ipc.StatusClassNames[class])
+		}
+		for _, m := range perWorker {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.kind, float64(m.value(w)), id)
+		}
+		// The workers count each request in one bucket; le is cumulative.
+		// The words are untrusted: the sum saturates rather than wraps, so
+		// the buckets never decrease.
+		buckets := make(map[float64]uint64, len(boundsSeconds))
+		var count uint64
+		for i, n := range w.Durations {
+			if count += n; count < n {
+				count = math.MaxUint64
+			}
+			if i < len(boundsSeconds) {
+				buckets[boundsSeconds[i]] = count
+			}
+		}
+		ch <- prometheus.MustNewConstHistogram(descDuration, count, float64(w.RunningTime)/1e6, buckets, id)
 	}
-	family(&b, "supervise_listen_queue", "gauge", "Connections waiting in the socket's accept queue.")
 	for _, sock := range st.Sockets {
-		fmt.Fprintf(&b, "supervise_listen_queue{socket=%q} %d\n", sock.Name, sock.Queue)
+		name := strings.ToValidUTF8(sock.Name, "\uFFFD") // a label value must be UTF-8; a path need not be
+		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(sock.Queue), name)
+		ch <- prometheus.MustNewConstMetric(descQueueMax, prometheus.GaugeValue, float64(sock.MaxQueue), name)
 	}
-	family(&b, "supervise_listen_queue_max", "gauge", "The socket's accept queue limit (listen).")
-	for _, sock := range st.Sockets {
-		fmt.Fprintf(&b, "supervise_listen_queue_max{socket=%q} %d\n", sock.Name, sock.MaxQueue)
-	}
-	return b.Bytes()
 }
 
-func family(b *bytes.Buffer, name, kind, help string) {
-	fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, kind)
+// metricsRegistry is the registry /metrics gathers from, made on first use.
+func (s *Server) metricsRegistry() *prometheus.Registry {
+	s.regOnce.Do(func() {
+		s.reg = prometheus.NewRegistry()
+		s.reg.MustRegister(snapshotCollector{snapshot: s.Current})
+	})
+	return s.reg
+}
+
+// metrics renders a fresh snapshot as Prometheus text (format 0.0.4).
+func (s *Server) metrics() ([]byte, error) {
+	return gatherText(s.metricsRegistry())
+}
+
+// Prometheus renders st as Prometheus text exposition.
+func Prometheus(st Stats) ([]byte, error) {
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(snapshotCollector{snapshot: func() (Stats, error) { return st, nil }}); err != nil {
+		return nil, err
+	}
+	return gatherText(reg)
+}
+
+func gatherText(g prometheus.Gatherer) ([]byte, error) {
+	families, err := g.Gather()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := expfmt.NewEncoder(&b, metricsFormat)
+	for _, mf := range families {
+		if err := enc.Encode(mf); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
+	return b.Bytes(), nil
+}
+
+// regState is the Server's lazily made registry.
+type regState struct {
+	regOnce sync.Once
+	reg     *prometheus.Registry
 }

@@ -34,6 +34,7 @@ type Server struct {
 
 	mu     sync.Mutex // the collector keeps delta state; Close waits on it
 	closed bool
+	regState
 }
 
 var errClosed = errors.New("the stats server is shutting down")
@@ -172,7 +173,7 @@ func (s *Server) handle(conn net.Conn) {
 	ctype := "application/json"
 	if path == "/metrics" {
 		body, err = s.metrics()
-		ctype = "text/plain; version=0.0.4"
+		ctype = MetricsContentType
 	} else {
 		body, err = s.document()
 	}

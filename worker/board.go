@@ -57,18 +57,23 @@ func (b *board) begin(core int, format uint64, vars []byte) {
 	b.sb.SetCore(b.slot, core, ipc.CoreInRequest, 1)
 }
 
-func (b *board) end(core int, tx int64, took time.Duration, failed bool) {
+// end records a finished request: status is the HTTP status sent (0 for
+// none), counted by class; took goes into its duration bucket.
+func (b *board) end(core int, status int, tx int64, took time.Duration, failed bool) {
 	if b == nil {
 		return
 	}
 	if core >= b.sb.Cores() {
 		return
 	}
-	add := func(word int, d uint64) { b.sb.SetCore(b.slot, core, word, b.sb.Core(b.slot, core, word)+d) }
+	add := func(word int, d uint64) { b.sb.AddCore(b.slot, core, word, d) }
 	b.sb.SetCore(b.slot, core, ipc.CoreInRequest, 0)
 	add(ipc.CoreRequests, 1)
 	add(ipc.CoreTx, uint64(tx))
-	add(ipc.CoreRtTotalUs, uint64(took.Microseconds()))
+	us := uint64(took.Microseconds())
+	add(ipc.CoreRtTotalUs, us)
+	add(ipc.CoreStatus+ipc.StatusClass(status), 1)
+	add(ipc.CoreDuration+ipc.DurationBucket(us), 1)
 	if failed {
 		add(ipc.CoreExceptions, 1)
 	}
@@ -76,6 +81,6 @@ func (b *board) end(core int, tx int64, took time.Duration, failed bool) {
 
 func (b *board) readError(core int) {
 	if b != nil && core < b.sb.Cores() {
-		b.sb.SetCore(b.slot, core, ipc.CoreReadErrors, b.sb.Core(b.slot, core, ipc.CoreReadErrors)+1)
+		b.sb.AddCore(b.slot, core, ipc.CoreReadErrors, 1)
 	}
 }

@@ -46,11 +46,26 @@ func TestBoardWritesStartsOnTheMastersClockAndCounts(t *testing.T) {
 		if f, raw := sb.Vars(1, 1); f != ipc.VarsUwsgi || string(raw) != "vars" {
 			t.Fatalf("vars %d %q", f, raw)
 		}
-		b.end(1, 100, 1500*time.Microsecond, i == 2)
+		b.end(1, []int{200, 404, 0}[i], 100, []time.Duration{1500 * time.Microsecond, 1500 * time.Microsecond, 12 * time.Second}[i], i == 2)
 	}
 	got := []uint64{sb.Core(1, 1, ipc.CoreInRequest), sb.Core(1, 1, ipc.CoreRequests), sb.Core(1, 1, ipc.CoreTx),
 		sb.Core(1, 1, ipc.CoreRtTotalUs), sb.Core(1, 1, ipc.CoreExceptions), sb.Core(1, 0, ipc.CoreRequests), sb.Core(0, 1, ipc.CoreRequests)}
-	if want := []uint64{0, 3, 300, 4500, 1, 0, 0}; !slices.Equal(got, want) {
+	if want := []uint64{0, 3, 300, 12003000, 1, 0, 0}; !slices.Equal(got, want) {
 		t.Fatalf("in_request, requests, tx, rt, exceptions, other core, other slot = %v, want %v", got, want)
+	}
+	var classes, buckets []uint64
+	for w := ipc.CoreStatus; w < ipc.CoreStatus+ipc.StatusClasses; w++ {
+		classes = append(classes, sb.Core(1, 1, w))
+	}
+	for w := ipc.CoreDuration; w < ipc.CoreDuration+ipc.DurationBuckets; w++ {
+		buckets = append(buckets, sb.Core(1, 1, w))
+	}
+	// 200 and 404 in 2xx and 4xx, no status in "other"; 1.5 ms twice in
+	// the 2.5 ms bucket, 12 s in the last (+Inf).
+	if want := []uint64{1, 0, 1, 0, 1, 0}; !slices.Equal(classes, want) {
+		t.Errorf("status class words %v, want %v", classes, want)
+	}
+	if want := []uint64{0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}; !slices.Equal(buckets, want) {
+		t.Errorf("duration bucket words %v, want %v", buckets, want)
 	}
 }

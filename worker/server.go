@@ -197,7 +197,11 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	cw := &countingWriter{ResponseWriter: w}
 	failed := s.call(cw, r)
-	s.finish(core, r, cw.status, cw.written, start, failed)
+	status := cw.status
+	if status == 0 && !failed {
+		status = http.StatusOK // net/http sends it for a handler that wrote nothing
+	}
+	s.finish(core, r, status, cw.written, start, failed)
 }
 
 // call runs the handler; a panic becomes a 500 (if nothing was sent yet)
@@ -224,7 +228,7 @@ func (s *server) call(w http.ResponseWriter, r *http.Request) (failed bool) {
 
 func (s *server) finish(core int, r *http.Request, status int, written int64, start time.Time, failed bool) {
 	took := time.Since(start)
-	s.board.end(core, written, took, failed)
+	s.board.end(core, status, written, took, failed)
 	if s.logReqs {
 		s.log.Info("request", "method", r.Method, "path", r.RequestURI, "status", status, "bytes", written,
 			"duration", fmt.Sprintf("%.2fms", float64(took.Microseconds())/1000), "pid", os.Getpid(), "remote", r.RemoteAddr)

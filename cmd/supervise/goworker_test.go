@@ -44,6 +44,7 @@ func goTestMux() http.Handler {
 		fmt.Fprintf(w, "Hello from Go (worker %d)", worker.ID())
 	})
 	mux.HandleFunc("/pid", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, os.Getpid()) })
+	mux.HandleFunc("/empty", func(w http.ResponseWriter, r *http.Request) {}) // net/http answers 200
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		data, _ := io.ReadAll(r.Body)
 		sum := sha256.Sum256(data)

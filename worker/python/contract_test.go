@@ -3,6 +3,7 @@ package python_test
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/supervise-go/supervise/config"
@@ -60,12 +61,22 @@ func TestPythonMirrorsTheContract(t *testing.T) {
 		"CORE_WRITE_ERRORS": num(ipc.CoreWriteErrors), "CORE_EXCEPTIONS": num(ipc.CoreExceptions),
 		"CORE_VARS_LEN": num(ipc.CoreVarsLen), "CORE_VARS_FORMAT": num(ipc.CoreVarsFormat),
 		"CORE_WORDS": num(ipc.CoreWords), "VARS_BYTES": num(ipc.VarsBytes),
-		"VARS_UWSGI": num(ipc.VarsUwsgi), "VARS_HTTP": num(ipc.VarsHTTP),
+		"CORE_STATUS": num(ipc.CoreStatus), "STATUS_CLASSES": num(ipc.StatusClasses),
+		"CORE_DURATION": num(ipc.CoreDuration),
+		"VARS_UWSGI":    num(ipc.VarsUwsgi), "VARS_HTTP": num(ipc.VarsHTTP),
 	}
 	for name, w := range want {
 		if got, ok := values[name]; !ok || got != w {
 			t.Errorf("worker.py %s = %q, Go says %s", name, got, w)
 		}
+	}
+	var bounds []string
+	for _, b := range ipc.DurationBoundsUs {
+		bounds = append(bounds, strconv.FormatUint(b, 10))
+	}
+	tuple := regexp.MustCompile(`(?m)^DURATION_BOUNDS_US = \(([^)]*)\)`).FindSubmatch(python.Source)
+	if tuple == nil || strings.Join(strings.Fields(strings.ReplaceAll(string(tuple[1]), ",", " ")), ",") != strings.Join(bounds, ",") {
+		t.Errorf("worker.py DURATION_BOUNDS_US = %q, Go says (%s)", tuple, strings.Join(bounds, ", "))
 	}
 	magic, err := strconv.ParseUint(values["SB_MAGIC"], 0, 64)
 	if err != nil || magic != ipc.ScoreboardMagic {

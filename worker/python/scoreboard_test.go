@@ -41,13 +41,26 @@ spec.loader.exec_module(w)
 begin, end, read_error = w.Scoreboard(3, 1).core(1)
 for i in range(5):
     begin(w.VARS_UWSGI, b"vars%d" % i)
-    end(100 + i, 1000 * i, i == 3, i == 4)
+    end(100 + i, (0, 1000, 2000, 3000, 20000000)[i], i == 3, i == 4, (200, 302, 404, 503, 700)[i])
 read_error()
+_, end0, _ = w.Scoreboard(3, 1).core(0)
+for us in [int(u) for u in sys.argv[2].split(",")]:
+    end0(0, us, False, False, (-5, 999, 0)[us % 3])
 begin(w.VARS_HTTP, b"GET /x HTTP/1.1\r\n")
 print(begin(w.VARS_UWSGI, memoryview(b"x" * 2000)[4:]))
 `
+	// Core 0: every bound, one below and one above it, with statuses no
+	// class has (-5, 999, 0): the lookup tables agree with ipc's rules.
+	var edges []string
+	wantEdges := make([]uint64, ipc.DurationBuckets)
+	for _, b := range ipc.DurationBoundsUs {
+		for _, us := range []uint64{b - 1, b, b + 1} {
+			edges = append(edges, strconv.FormatUint(us, 10))
+			wantEdges[ipc.DurationBucket(us)]++
+		}
+	}
 	before := monotonic(t)
-	cmd := exec.Command(python3, "-c", driver, script)
+	cmd := exec.Command(python3, "-c", driver, script, strings.Join(edges, ","))
 	cmd.ExtraFiles = []*os.File{sb.File}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -64,8 +77,37 @@ print(begin(w.VARS_UWSGI, memoryview(b"x" * 2000)[4:]))
 	got := []uint64{sb.Core(1, 1, ipc.CoreInRequest), sb.Core(1, 1, ipc.CoreRequests), sb.Core(1, 1, ipc.CoreTx),
 		sb.Core(1, 1, ipc.CoreRtTotalUs), sb.Core(1, 1, ipc.CoreExceptions), sb.Core(1, 1, ipc.CoreWriteErrors),
 		sb.Core(1, 1, ipc.CoreReadErrors), sb.Core(1, 0, ipc.CoreRequests), sb.Core(0, 1, ipc.CoreRequests)}
-	if want := []uint64{1, 5, 510, 10000, 1, 1, 1, 0, 0}; !slices.Equal(got, want) {
+	if want := []uint64{1, 5, 510, 20006000, 1, 1, 1, uint64(len(edges)), 0}; !slices.Equal(got, want) {
 		t.Fatalf("in_request, requests, tx, rt, exceptions, write errors, read errors, other core, other slot = %v, want %v", got, want)
+	}
+	// One request in each class (700 is no valid status: word 0); the
+	// durations fall where ipc.DurationBucket puts them.
+	var classes, buckets, wantBuckets []uint64
+	for w := ipc.CoreStatus; w < ipc.CoreStatus+ipc.StatusClasses; w++ {
+		classes = append(classes, sb.Core(1, 1, w))
+	}
+	wantBuckets = make([]uint64, ipc.DurationBuckets)
+	for _, us := range []uint64{0, 1000, 2000, 3000, 20000000} {
+		wantBuckets[ipc.DurationBucket(us)]++
+	}
+	for w := ipc.CoreDuration; w < ipc.CoreDuration+ipc.DurationBuckets; w++ {
+		buckets = append(buckets, sb.Core(1, 1, w))
+	}
+	if want := []uint64{1, 0, 1, 1, 1, 1}; !slices.Equal(classes, want) {
+		t.Errorf("status class words %v, want %v", classes, want)
+	}
+	if !slices.Equal(buckets, wantBuckets) {
+		t.Errorf("duration bucket words %v, want %v", buckets, wantBuckets)
+	}
+	buckets = buckets[:0]
+	for w := ipc.CoreDuration; w < ipc.CoreDuration+ipc.DurationBuckets; w++ {
+		buckets = append(buckets, sb.Core(1, 0, w))
+	}
+	if !slices.Equal(buckets, wantEdges) {
+		t.Errorf("core 0 duration bucket words %v at the bounds, want %v", buckets, wantEdges)
+	}
+	if other := sb.Core(1, 0, ipc.CoreStatus); other != uint64(len(edges)) {
+		t.Errorf("core 0 counted %d requests of status -5, 999 or 0 in class 0, want %d", other, len(edges))
 	}
 	// The format is stored only when it changes (uwsgi, http, uwsgi here);
 	// vars are cut at VarsBytes.

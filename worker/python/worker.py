@@ -64,7 +64,7 @@ FIRST_LISTEN_FD = 3
 EXIT_APP_LOAD_FAILED = 22
 
 SB_MAGIC = 0x3145524F43535653
-SB_VERSION = 2
+SB_VERSION = 3
 HDR_MAGIC, HDR_VERSION, HDR_SLOTS, HDR_CORES, HDR_SLOT_BYTES, HDR_CORE_BYTES = 0, 1, 2, 3, 4, 5
 HEADER_WORDS = 8
 WK_PID, WK_ACCEPTING, WK_ID = 0, 1, 2
@@ -72,7 +72,10 @@ WK_WORDS = 8
 CORE_REQUESTS, CORE_IN_REQUEST, CORE_START_NS, CORE_READ_ERRORS = 0, 1, 2, 3
 CORE_WRITE_ERRORS, CORE_EXCEPTIONS, CORE_VARS_LEN, CORE_VARS_FORMAT = 4, 5, 6, 7
 CORE_TX, CORE_RT_TOTAL_US = 8, 9
-CORE_WORDS = 12
+CORE_STATUS, STATUS_CLASSES, CORE_DURATION = 10, 6, 16
+DURATION_BOUNDS_US = (1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+                      1000000, 2500000, 5000000, 10000000)
+CORE_WORDS = 32
 VARS_BYTES = 1024
 VARS_UWSGI, VARS_HTTP = 1, 2
 
@@ -310,6 +313,16 @@ class Scoreboard(object):
         self.core_words = w[HDR_CORE_BYTES] // 8
         w[self.base + WK_ID] = int(WORKER_ID)
         w[self.base + WK_PID] = PID
+        # end() looks up a request's status class and (up to 10 ms) its
+        # duration bucket instead of computing them: a list index is the
+        # cheapest Python operation there is. The status is int() of three
+        # characters (-99..999); negative ones index 901..999, all class 0.
+        self.class_of = [0] * 1000
+        for code in range(100, 600):
+            self.class_of[code] = code // 100
+        self.fast_bucket = []  # [micros] -> bucket, micros <= DURATION_BOUNDS_US[3]
+        for i, bound in enumerate(DURATION_BOUNDS_US[:4]):
+            self.fast_bucket.extend([i] * (bound + 1 - len(self.fast_bucket)))
 
     def core(self, core):
         """The (begin, end, read_error) functions of one thread's core: each
@@ -321,12 +334,15 @@ class Scoreboard(object):
         Call it once per core: the totals live in these closures."""
         if core >= self.cores:
             return NoScoreboard().core(core)
-        w, mm, mono = self.words, self.mm, time.monotonic_ns
+        from bisect import bisect_left
+        w, mm, mono, class_of, fast = self.words, self.mm, time.monotonic_ns, self.class_of, self.fast_bucket
+        n_fast = len(fast)
         cb = self.base + WK_WORDS + core * self.core_words
         off = (cb + CORE_WORDS) * 8
         i_start, i_in, i_fmt, i_len = cb + CORE_START_NS, cb + CORE_IN_REQUEST, cb + CORE_VARS_FORMAT, cb + CORE_VARS_LEN
         i_req, i_tx, i_rt = cb + CORE_REQUESTS, cb + CORE_TX, cb + CORE_RT_TOTAL_US
         i_exc, i_werr, i_rerr = cb + CORE_EXCEPTIONS, cb + CORE_WRITE_ERRORS, cb + CORE_READ_ERRORS
+        i_status, i_dur, bounds = cb + CORE_STATUS, cb + CORE_DURATION, DURATION_BOUNDS_US
         # The master zeroes a slot before a worker gets it, so these start
         # equal to the words they mirror.
         requests = tx = rt = fmt_stored = 0
@@ -349,7 +365,11 @@ class Scoreboard(object):
             w[i_in] = 1
             return now
 
-        def end(nbytes, micros, failed, write_error):
+        def end(nbytes, micros, failed, write_error, status):
+            """Counts a finished request: status is the HTTP status sent
+            (0 for none), counted by class (1xx..5xx, else word 0); micros
+            goes into the first duration bucket whose bound it does not
+            exceed (Prometheus's inclusive le, as bisect_left finds it)."""
             nonlocal requests, tx, rt
             w[i_in] = 0
             requests += 1
@@ -358,6 +378,8 @@ class Scoreboard(object):
             w[i_tx] = tx
             rt += micros
             w[i_rt] = rt
+            w[i_status + class_of[status]] += 1
+            w[i_dur + (fast[micros] if micros < n_fast else bisect_left(bounds, micros))] += 1
             if failed:
                 w[i_exc] += 1
             if write_error:
@@ -376,7 +398,7 @@ class NoScoreboard(object):
         def begin(fmt, raw):
             return mono()
 
-        def end(nbytes, micros, failed, write_error):
+        def end(nbytes, micros, failed, write_error, status):
             pass
 
         def read_error():
@@ -1278,8 +1300,13 @@ class Worker(object):
         poller = select.poll()
         poller.register(conn.fileno(), select.POLLIN)
         poller.register(self.wake_r, select.POLLIN)
+        served = False
         while True:
-            if not pending:  # idle between requests: wake for data or a stop
+            # Idle between requests: wake for data or a stop. A connection
+            # just accepted is never idle: its request is on the way, so it
+            # is answered even while stopping (closing it would fail a
+            # request that the kernel handed to this worker).
+            if served and not pending:
                 self.flush_log()
                 ready = poller.poll(KEEPALIVE_IDLE * 1000)
                 if not ready or any(fd == self.wake_r for fd, _ in ready):
@@ -1291,6 +1318,7 @@ class Worker(object):
                 self.simple_response(conn, "431 Request Header Fields Too Large")
                 return
             keep, pending = self.http_request(conn, head, pending, server, remote, core, listener)
+            served = True
             if not keep or self.stopping:
                 return
 
@@ -1480,7 +1508,7 @@ class Worker(object):
                 except Exception:
                     log_traceback("the app's close() raised")
         elapsed = time.monotonic_ns() - started
-        self.local.board[1](resp.nbytes, elapsed // 1000, failed, write_error)
+        self.local.board[1](resp.nbytes, elapsed // 1000, failed, write_error, resp.code)
         status = resp.code or (500 if failed else 0)
         if self.log_requests or (self.log_only is not None and self.log_only(status, resp.nbytes - resp.hsize, elapsed)):
             buf = self.local.logbuf
