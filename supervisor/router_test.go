@@ -20,7 +20,7 @@ func TestFrontEndConfigFromTheConfig(t *testing.T) {
 			{Addr: ":8080", Proto: config.ProtoHTTPRouter},
 			{Addr: ":8443", Proto: config.ProtoHTTPSRouter, Cert: "c.pem", Key: "k.pem"},
 		},
-		Router: config.Router{StaticMap: []string{"/s=/srv"}, PostBuffering: 8192, HTTPTimeout: 9 * time.Second, Processes: 3},
+		Router:     config.Router{StaticMap: []string{"/s=/srv"}, PostBuffering: 8192, HTTPTimeout: 9 * time.Second, Processes: 3},
 		BufferSize: 8192, WorkerReloadMercy: 5 * time.Second, Chdir: "/app",
 	}
 	l := &launcher{cfg: cfg, tls: map[string][2]string{":8443": {"c.pem", "k.pem"}},
