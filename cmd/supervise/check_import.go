@@ -21,8 +21,9 @@ type appProbe struct {
 	Imported    bool   `json:"imported"`
 }
 
-// minPython is the oldest Python the worker runs on.
-var minPython = [2]int{3, 8}
+// minPython is the oldest Python the worker runs on (worker.py's
+// PYTHON_FLOOR; a test checks they agree).
+var minPython = [2]int{3, 7}
 
 // probeTimeout bounds the import (an app that connects somewhere at
 // import may hang).
@@ -134,6 +135,8 @@ func probeOne(cfg *config.Config, python string, environ []string) (*appProbe, e
 	switch {
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("importing the app with %s took more than %v (does it connect somewhere at import?)", python, probeTimeout)
+	case runErr != nil && decodeErr == nil && res.Version == "":
+		return nil, fmt.Errorf("could not run %s in %q for the import check: %v (check chdir, python-bin and home)", python, cmd.Dir, runErr)
 	case decodeErr != nil:
 		return nil, fmt.Errorf("%s could not run the import check (%v, %v): is it a Python 3 interpreter?%s\n%s", python, runErr, decodeErr, hint, strings.TrimSpace(output.String()))
 	}

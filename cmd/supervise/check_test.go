@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/supervise-go/supervise/worker/python"
 )
 
 // runCheck runs `supervise check ARGS` as a real process (the test binary
@@ -231,7 +234,7 @@ func TestCheckImportsTheApp(t *testing.T) {
 		{"from PATH says how to choose another", []string{"--ini", ini("path.ini", "module = bad\n")}, 1, nil,
 			[]string{"in " + filepath.Join(binDir, "python3"), "the python3 found on PATH", "set home = /path/to/venv, or python-bin"}},
 		{"too old", []string{"--ini", ini("old.ini", "module = good\npython-bin = "+old+"\n")}, 1, nil,
-			[]string{"is Python 3.6.9; the worker needs Python 3.8 or newer"}},
+			[]string{"is Python 3.6.9; the worker needs Python 3.7 or newer"}},
 		{"mounts import", []string{"--ini", ini("mount.ini", "callable = make()\nmount = /a=good.py\nmount = /b=good:make()\nmanage-script-name = true\npython-bin = "+python+"\n")}, 0,
 			[]string{"mount:       /a=good.py", "mount:       /b=good:make()", "the app imports", "configuration OK"}, nil},
 		{"a mount that does not load", []string{"--ini", ini("badmount.ini", "module = good:make()\nmount = /x=bad.py\npython-bin = "+python+"\n")}, 1, nil,
@@ -267,5 +270,20 @@ func TestCheckImportsTheApp(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "app.sock")); err == nil {
 		t.Error("check bound the app's socket")
+	}
+}
+
+func TestCheckKnowsTheWorkersPythonFloor(t *testing.T) {
+	want := fmt.Sprintf("PYTHON_FLOOR = (%d, %d)", minPython[0], minPython[1])
+	if !strings.Contains(string(python.Source), want) {
+		t.Fatalf("worker.py has no %q: check and the worker disagree on the oldest Python", want)
+	}
+}
+
+func TestCheckSaysWhenTheInterpreterCannotStart(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := runCheck(t, nil, "--module", "app", "--socket", "127.0.0.1:0", "--chdir", filepath.Join(dir, "missing"), "--python-bin", "/usr/bin/python3")
+	if code != 1 || !strings.Contains(stderr, "could not run /usr/bin/python3") || strings.Contains(stderr, "is Python ;") {
+		t.Fatalf("exit %d: %s", code, stderr)
 	}
 }

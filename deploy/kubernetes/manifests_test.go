@@ -163,7 +163,7 @@ func TestManifestsFitTogether(t *testing.T) {
 }
 
 // served is what `supervise check --json` says the container's args
-// configure.
+// configure (its "uwsgi" object: uWSGI's option names, the ini's units).
 type served struct {
 	Sockets           []struct{ Addr, Proto string }
 	Health            string
@@ -175,6 +175,41 @@ type served struct {
 	Processes, Threads int
 	Module, Callable   string
 	NeedApp            bool
+}
+
+// checkJSON is the part of `supervise check --json` the tests read.
+type checkJSON struct {
+	Uwsgi struct {
+		HTTPSocket        []string `json:"http-socket"`
+		Socket            []string `json:"socket"`
+		Health            string   `json:"health"`
+		Stats             string   `json:"stats"`
+		StatsHTTP         bool     `json:"stats-http"`
+		ShutdownDelay     int      `json:"shutdown-delay"`
+		WorkerReloadMercy *int     `json:"worker-reload-mercy"`
+		Processes         int      `json:"processes"`
+		Threads           int      `json:"threads"`
+		Module            string   `json:"module"`
+		Callable          string   `json:"callable"`
+		NeedApp           bool     `json:"need-app"`
+	} `json:"uwsgi"`
+}
+
+func (j checkJSON) served() served {
+	u := j.Uwsgi
+	s := served{Health: u.Health, Stats: u.Stats, StatsHTTP: u.StatsHTTP,
+		ShutdownDelay: time.Duration(u.ShutdownDelay) * time.Second, WorkerReloadMercy: 60 * time.Second,
+		Processes: u.Processes, Threads: u.Threads, Module: u.Module, Callable: u.Callable, NeedApp: u.NeedApp}
+	if u.WorkerReloadMercy != nil { // unset: supervise's default, uWSGI's 60 s
+		s.WorkerReloadMercy = time.Duration(*u.WorkerReloadMercy) * time.Second
+	}
+	for _, a := range u.HTTPSocket {
+		s.Sockets = append(s.Sockets, struct{ Addr, Proto string }{a, "http"})
+	}
+	for _, a := range u.Socket {
+		s.Sockets = append(s.Sockets, struct{ Addr, Proto string }{a, "uwsgi"})
+	}
+	return s
 }
 
 // buildSupervise builds the binary from the main module (two levels up).
@@ -199,18 +234,19 @@ func check(t *testing.T, bin string, args []string) served {
 			args[i+1] = "/bin/true" // /app/hello exists only in the image
 		}
 	}
-	cmd := exec.Command(bin, append([]string{"check", "--json"}, args...)...)
+	// --no-import: the app lives in the image, not on this machine.
+	cmd := exec.Command(bin, append([]string{"check", "--json", "--no-import"}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("supervise check %v: %v\n%s", args, err, stderr.String())
 	}
-	var s served
-	if err := json.Unmarshal(out, &s); err != nil {
+	var j checkJSON
+	if err := json.Unmarshal(out, &j); err != nil {
 		t.Fatalf("supervise check --json: %v\n%s", err, out)
 	}
-	return s
+	return j.served()
 }
 
 func port(t *testing.T, addr string) int32 {
