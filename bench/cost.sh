@@ -19,7 +19,7 @@
 # Harakiri's work is in the master's loop, not on the request path, so the
 # master itself also runs under callgrind (with two native workers under
 # load): its instructions per second and per request, and those on the
-# lines of master/harakiri.go and master/board.go.
+# lines of master/harakiri.go and supervisor/board.go.
 #
 #   bench/cost.sh                      # REPS=5 N1=200 N2=2200 CONNS=4 (Go: GO_N1=1000 GO_N2=11000)
 #   REPS=9 bench/cost.sh               # more repetitions for the medians
@@ -188,8 +188,8 @@ done
 # The master under callgrind, two native workers under load.
 # master_instr SETTING: MS[SETTING] instructions/s, MR[SETTING] per
 # request, MH[SETTING] instructions/s on the lines of master/harakiri.go and
-# master/board.go (the harakiri check and the scoreboard reads it makes).
-MASTER_HARAKIRI='/master/(harakiri|board)[.]go$'
+# supervisor/board.go (the harakiri check and the scoreboard reads it makes).
+MASTER_HARAKIRI='/(master/harakiri|supervisor/board)[.]go$'
 master_instr() {
   local args=() r a t0 t1 ps="" pr="" ph=""
   case $1 in off) args+=(--scoreboard false);; harakiri) args+=(--harakiri 30);; esac

@@ -23,10 +23,10 @@ type CheaperPlan struct {
 
 // The algorithms, by cheaper-algo name.
 const (
-	AlgoSpare    = "spare"
-	AlgoBusyness = "busyness"
-	AlgoBacklog  = "backlog"
-	AlgoManual   = "manual" // only the master FIFO's + and - change the pool
+	algoSpare    = "spare"
+	algoBusyness = "busyness"
+	algoBacklog  = "backlog"
+	algoManual   = "manual" // only the master FIFO's + and - change the pool
 )
 
 // cheaperState is what the algorithms remember between checks.
@@ -47,11 +47,11 @@ func (m *Master) cheaper(now time.Time) {
 	m.cheap.last = now
 	var delta int
 	switch c.Algo {
-	case AlgoBusyness:
+	case algoBusyness:
 		delta = m.busynessAlgo(now)
-	case AlgoBacklog:
+	case algoBacklog:
 		delta = m.backlogAlgo()
-	case AlgoManual:
+	case algoManual:
 	default:
 		delta = m.spareAlgo()
 	}
@@ -65,13 +65,13 @@ func (m *Master) cheaper(now time.Time) {
 
 func (m *Master) algoName() string {
 	if m.plan.Cheaper.Algo == "" {
-		return AlgoSpare
+		return algoSpare
 	}
 	return m.plan.Cheaper.Algo
 }
 
 // active lists the ready workers of non-cheap slots and how many are busy.
-func (m *Master) active() (workers []*Worker, busy int) {
+func (m *Master) active() (workers []*worker, busy int) {
 	for _, s := range m.slots {
 		if w := s.Current; !s.Cheap && w != nil && w.State == Ready {
 			workers = append(workers, w)
@@ -83,7 +83,7 @@ func (m *Master) active() (workers []*Worker, busy int) {
 	return workers, busy
 }
 
-func (m *Master) isBusy(w *Worker) bool {
+func (m *Master) isBusy(w *worker) bool {
 	if m.board == nil || w.BoardSlot < 0 {
 		return false
 	}
@@ -230,7 +230,7 @@ func (m *Master) cheapOne(why string) {
 	if m.activeSlots() <= m.plan.Cheaper.Min {
 		return
 	}
-	var pick *Slot
+	var pick *slot
 	for i := len(m.slots) - 1; i >= 0; i-- {
 		s := m.slots[i]
 		if s.Cheap {

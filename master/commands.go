@@ -19,9 +19,9 @@ func (m *Master) Command(c byte) {
 	case 'W':
 		m.reload(false, brutal)
 	case 'q':
-		m.Shutdown(true)
+		m.shutdown(true)
 	case 'Q':
-		m.Shutdown(false)
+		m.shutdown(false)
 	case 's':
 		if m.hooks.StatsToLog != nil {
 			m.hooks.StatsToLog(m.Snapshot())

@@ -26,11 +26,6 @@ type daemon struct {
 	stopDeadline time.Time
 }
 
-type adoptedDaemon struct {
-	Name string
-	PID  int
-}
-
 // planDaemons makes the daemon list follow the plan: new names start,
 // names no longer there are stopped, the others keep running.
 func (m *Master) planDaemons() {
@@ -76,7 +71,7 @@ func (m *Master) daemonExited(e Exit) bool {
 		}
 		d.pid = 0
 		if d.stopping {
-			m.log.Info("daemon stopped", "daemon", d.Name, "status", e.Describe())
+			m.log.Info("daemon stopped", "daemon", d.Name, "status", e.describe())
 			m.daemons = append(m.daemons[:i], m.daemons[i+1:]...)
 			return true
 		}
@@ -87,7 +82,7 @@ func (m *Master) daemonExited(e Exit) bool {
 		d.failures++
 		delay := backoffDelay(d.failures)
 		d.nextStart = now.Add(delay)
-		m.log.Warn("daemon exited; restarting it", "daemon", d.Name, "pid", e.PID, "status", e.Describe(), "restart_in", delay)
+		m.log.Warn("daemon exited; restarting it", "daemon", d.Name, "pid", e.PID, "status", e.describe(), "restart_in", delay)
 		return true
 	}
 	return false
@@ -156,7 +151,7 @@ func (m *Master) daemonsRunning() bool {
 	return false
 }
 
-func (m *Master) adoptDaemons(adopted []adoptedDaemon) {
+func (m *Master) adoptDaemons(adopted []AdoptedDaemon) {
 	byName := map[string]int{}
 	for _, a := range adopted {
 		byName[a.Name] = a.PID
@@ -175,11 +170,11 @@ func (m *Master) adoptDaemons(adopted []adoptedDaemon) {
 	}
 }
 
-func (m *Master) daemonState() []adoptedDaemon {
-	var out []adoptedDaemon
+func (m *Master) daemonState() []AdoptedDaemon {
+	var out []AdoptedDaemon
 	for _, d := range m.daemons {
 		if d.pid != 0 && !d.stopping {
-			out = append(out, adoptedDaemon{Name: d.Name, PID: d.pid})
+			out = append(out, AdoptedDaemon{Name: d.Name, PID: d.pid})
 		}
 	}
 	return out

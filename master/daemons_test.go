@@ -27,26 +27,26 @@ func TestDaemonRestartsWithBackoffAndFollowsReloads(t *testing.T) {
 	f := newFake()
 	next := daemonPlan("keep", "new")
 	m := newTestMaster(f, daemonPlan("keep", "drop"), func() (*Plan, error) { return next, nil }, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	keep, drop := daemonPID(m, "keep"), daemonPID(m, "drop")
 	if keep == 0 || drop == 0 || len(f.started) != 3 {
 		t.Fatalf("daemons keep=%d drop=%d, started %d: want both started with the worker", keep, drop, len(f.started))
 	}
 	f.exit(keep, 1)
-	m.Step(Event{})
+	m.step(event{})
 	if keep = daemonPID(m, "keep"); keep == 0 {
 		t.Fatal("a daemon's first exit was not restarted at once")
 	}
 	f.exit(keep, 1)
-	m.Step(Event{})
+	m.step(event{})
 	if daemonPID(m, "keep") != 0 {
 		t.Fatal("a daemon that keeps exiting at once was restarted without backoff")
 	}
-	if d := m.NextWake(); d > time.Second {
+	if d := m.nextWake(); d > time.Second {
 		t.Fatalf("the loop sleeps %v before the daemon's restart", d)
 	}
 	f.now = f.now.Add(time.Second)
-	m.Step(Event{})
+	m.step(event{})
 	keep = daemonPID(m, "keep")
 	if keep == 0 {
 		t.Fatal("the daemon was not restarted")
@@ -58,12 +58,12 @@ func TestDaemonRestartsWithBackoffAndFollowsReloads(t *testing.T) {
 	if len(f.signals[keep]) != 0 || daemonPID(m, "keep") != keep {
 		t.Fatal("a daemon still configured was restarted by the reload")
 	}
-	m.Step(Event{})
+	m.step(event{})
 	if daemonPID(m, "new") == 0 {
 		t.Fatal("a daemon added by the reload did not start")
 	}
 	f.exit(drop, 0)
-	m.Step(Event{})
+	m.step(event{})
 	for _, d := range m.daemons {
 		if d.Name == "drop" {
 			t.Fatal("a stopped daemon was kept or restarted")
@@ -74,24 +74,24 @@ func TestDaemonRestartsWithBackoffAndFollowsReloads(t *testing.T) {
 func TestShutdownWaitsForDaemons(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, daemonPlan("d"), nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
 	d := daemonPID(m, "d")
-	m.Shutdown(true)
-	m.Step(Event{})
+	m.shutdown(true)
+	m.step(event{})
 	f.exit(f.started[0], 0)
-	m.Step(Event{})
-	if done, _ := m.Done(); done {
+	m.step(event{})
+	if done, _ := m.finished(); done {
 		t.Fatal("done while a daemon still runs")
 	}
 	f.now = f.now.Add(m.plan.Mercy)
-	m.Step(Event{})
+	m.step(event{})
 	if got := f.signals[d]; len(got) != 2 || got[1] != syscall.SIGKILL {
 		t.Fatalf("daemon got %v, want SIGTERM then SIGKILL after the mercy", got)
 	}
 	f.killed(d)
-	m.Step(Event{})
-	if done, _ := m.Done(); !done {
+	m.step(event{})
+	if done, _ := m.finished(); !done {
 		t.Fatal("not done after the daemon exited")
 	}
 }
@@ -99,15 +99,15 @@ func TestShutdownWaitsForDaemons(t *testing.T) {
 func TestUpgradeCarriesDaemons(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, daemonPlan("a"), nil, Hooks{})
-	m.Step(Event{})
-	st := upgradeState{Generation: 1, Workers: m.upgradeState(), Daemons: m.daemonState()}
+	m.step(event{})
+	h := m.handover()
 	a := daemonPID(m, "a")
 
 	g := newFake()
 	g.nextPID = 500
 	next := newTestMaster(g, daemonPlan("a"), nil, Hooks{})
-	next.adopt(&st)
-	next.Step(Event{})
+	next.Adopt(h)
+	next.step(event{})
 	if daemonPID(next, "a") != a {
 		t.Fatalf("the upgraded master runs daemon a as %d, want the adopted %d", daemonPID(next, "a"), a)
 	}

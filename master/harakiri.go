@@ -12,7 +12,7 @@ import "time"
 // harakiri-graceful-signal (SIGTERM by default: it stops accepting and
 // exits when the request ends) and is killed only if it is still there
 // when the timeout runs out.
-func (m *Master) harakiri(w *Worker, now time.Time) {
+func (m *Master) harakiri(w *worker, now time.Time) {
 	if m.plan.Harakiri <= 0 || m.board == nil || w.BoardSlot < 0 || w.Killed {
 		return
 	}
@@ -43,7 +43,7 @@ func (m *Master) harakiri(w *Worker, now time.Time) {
 }
 
 // vacate takes w out of its slot so manage starts a replacement now.
-func (m *Master) vacate(s *Slot, w *Worker, now time.Time) {
+func (m *Master) vacate(s *slot, w *worker, now time.Time) {
 	if s.Current == w && m.phase == running {
 		s.Current = nil
 		s.NextStart = now

@@ -40,13 +40,13 @@ func (m *Master) Readiness() stats.Readiness {
 	return stats.Readiness{Ready: true, Reason: fmt.Sprintf("generation %d: all %d workers ready", m.generation, m.activeSlots())}
 }
 
-// Terminate is SIGTERM: readiness fails at once; with shutdown-delay the
+// terminate is SIGTERM: readiness fails at once; with shutdown-delay the
 // workers keep serving that long (the time a load balancer or Kubernetes
 // needs to stop sending new requests), then the graceful drain begins. A
 // second SIGTERM during the delay starts the drain at once.
-func (m *Master) Terminate() {
+func (m *Master) terminate() {
 	if m.phase != running || m.terminating || m.plan.ShutdownDelay <= 0 {
-		m.Shutdown(true)
+		m.shutdown(true)
 		return
 	}
 	m.terminating = true
@@ -58,45 +58,6 @@ func (m *Master) Terminate() {
 // drainWhenDelayed starts the graceful drain once shutdown-delay has passed.
 func (m *Master) drainWhenDelayed(now time.Time) {
 	if m.terminating && m.phase == running && !now.Before(m.drainAt) {
-		m.Shutdown(true)
-	}
-}
-
-// liveTimeout bounds how long /healthz waits for the loop: Kubernetes'
-// probe timeout is 1 s unless set, and a loop that cannot run a closure
-// in this long is wedged.
-const liveTimeout = 800 * time.Millisecond
-
-// loopHealth answers the health probes through the loop's calls channel,
-// so /healthz proves the loop runs and /readyz reads its state without a
-// lock. A loop that does not take the call, or does not finish it, within
-// timeout fails both.
-func loopHealth(m *Master, calls chan<- func(), timeout time.Duration) *stats.Health {
-	ask := func() (stats.Readiness, error) {
-		reply := make(chan stats.Readiness, 1) // a late answer must not block the loop
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		wedged := fmt.Errorf("the master's loop did not answer within %v", timeout)
-		select {
-		case calls <- func() { reply <- m.Readiness() }:
-		case <-t.C:
-			return stats.Readiness{}, wedged
-		}
-		select {
-		case r := <-reply:
-			return r, nil
-		case <-t.C:
-			return stats.Readiness{}, wedged
-		}
-	}
-	return &stats.Health{
-		Live: func() error { _, err := ask(); return err },
-		Ready: func() stats.Readiness {
-			r, err := ask()
-			if err != nil {
-				return stats.Readiness{Reason: err.Error()}
-			}
-			return r
-		},
+		m.shutdown(true)
 	}
 }

@@ -20,9 +20,9 @@ func wantReady(t *testing.T, m *Master, ready bool, reason string) {
 func TestReadinessNeedsEveryActiveSlotReady(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(2), nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	wantReady(t, m, false, "starting")
-	m.Step(Event{Note: &ipc.Notification{PID: f.started[0], Fields: map[string]string{"READY": "1"}}})
+	m.step(event{Note: &ipc.Notification{PID: f.started[0], Fields: map[string]string{"READY": "1"}}})
 	wantReady(t, m, false, "worker 2: pid")
 	readyAll(m)
 	wantReady(t, m, true, "all 2 workers ready")
@@ -31,18 +31,18 @@ func TestReadinessNeedsEveryActiveSlotReady(t *testing.T) {
 func TestNoAppWorkerIsNotReady(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(2), nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
-	m.Step(Event{Signal: syscall.SIGHUP}) // the new generation loads no app
+	m.step(event{Signal: syscall.SIGHUP}) // the new generation loads no app
 	for _, pid := range f.started[2:] {
-		m.Step(Event{Note: &ipc.Notification{PID: pid, Fields: ipc.ParseNotify("READY=1\nNOAPP=1\nSTATUS=no app loaded: ImportError: nope")}})
+		m.step(event{Note: &ipc.Notification{PID: pid, Fields: ipc.ParseNotify("READY=1\nNOAPP=1\nSTATUS=no app loaded: ImportError: nope")}})
 	}
 	wantReady(t, m, false, "loaded no app: no app loaded: ImportError: nope")
 	snap := m.Snapshot()
 	if !snap[0].NoApp || !snap[1].NoApp {
 		t.Fatalf("snapshot %+v does not show the workers without an app", snap)
 	}
-	m.Step(Event{Signal: syscall.SIGHUP}) // fixed: a good reload
+	m.step(event{Signal: syscall.SIGHUP}) // fixed: a good reload
 	readyAll(m)
 	wantReady(t, m, true, "generation 3")
 }
@@ -50,11 +50,11 @@ func TestNoAppWorkerIsNotReady(t *testing.T) {
 func TestReadinessFailsWhileASlotBacksOff(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(1), nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	f.exit(f.started[0], ipc.ExitAppLoadFailed) // the app does not import; no need-app
-	m.Step(Event{})
+	m.step(event{})
 	f.exit(f.started[1], ipc.ExitAppLoadFailed)
-	m.Step(Event{})
+	m.step(event{})
 	wantReady(t, m, false, "backing off")
 }
 
@@ -64,12 +64,12 @@ func TestReadinessFailsWhileASlotBacksOff(t *testing.T) {
 func TestReadinessHoldsThroughGoodAndFailedReloads(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(2), func() (*Plan, error) { return testPlan(2), nil }, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
-	m.Step(Event{Signal: syscall.SIGHUP})
+	m.step(event{Signal: syscall.SIGHUP})
 	wantReady(t, m, true, "")
 	f.exit(f.started[2], ipc.ExitAppLoadFailed)
-	m.Step(Event{})
+	m.step(event{})
 	wantReady(t, m, true, "generation 1")
 }
 
@@ -78,38 +78,38 @@ func TestSigtermFailsReadinessThenDrainsAfterShutdownDelay(t *testing.T) {
 	plan := testPlan(2)
 	plan.ShutdownDelay = 5 * time.Second
 	m := newTestMaster(f, plan, func() (*Plan, error) { return plan, nil }, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
-	m.Step(Event{Signal: syscall.SIGTERM})
+	m.step(event{Signal: syscall.SIGTERM})
 	wantReady(t, m, false, "shutting down")
 	for _, pid := range f.started {
 		if len(f.signals[pid]) != 0 {
 			t.Fatalf("worker %d signalled during shutdown-delay: %v", pid, f.signals[pid])
 		}
 	}
-	if w := m.NextWake(); w > 5*time.Second {
+	if w := m.nextWake(); w > 5*time.Second {
 		t.Fatalf("next wake in %v, after the delay ends", w)
 	}
-	m.Step(Event{Signal: syscall.SIGHUP}) // no reload once terminating
+	m.step(event{Signal: syscall.SIGHUP}) // no reload once terminating
 	if len(f.started) != 2 {
 		t.Fatalf("a reload started %d workers during shutdown-delay", len(f.started)-2)
 	}
 	f.now = f.now.Add(4 * time.Second)
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.signals[f.started[0]]) != 0 {
 		t.Fatal("drain began before shutdown-delay passed")
 	}
 	f.now = f.now.Add(time.Second)
-	m.Step(Event{})
+	m.step(event{})
 	for _, pid := range f.started {
 		if got := f.signals[pid]; len(got) != 1 || got[0] != syscall.SIGTERM {
 			t.Fatalf("worker %d got %v after shutdown-delay, want SIGTERM", pid, got)
 		}
 		f.exit(pid, 0)
 	}
-	m.Step(Event{})
+	m.step(event{})
 	wantReady(t, m, false, "shutting down")
-	if done, code := m.Done(); !done || code != 0 {
+	if done, code := m.finished(); !done || code != 0 {
 		t.Fatalf("done=%v code=%d, want done with 0", done, code)
 	}
 }
@@ -119,10 +119,10 @@ func TestSecondSigtermSkipsTheShutdownDelay(t *testing.T) {
 	plan := testPlan(1)
 	plan.ShutdownDelay = time.Minute
 	m := newTestMaster(f, plan, nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
-	m.Step(Event{Signal: syscall.SIGTERM})
-	m.Step(Event{Signal: syscall.SIGTERM})
+	m.step(event{Signal: syscall.SIGTERM})
+	m.step(event{Signal: syscall.SIGTERM})
 	if got := f.signals[f.started[0]]; len(got) != 1 || got[0] != syscall.SIGTERM {
 		t.Fatalf("worker got %v after a second SIGTERM, want SIGTERM", got)
 	}
@@ -131,41 +131,13 @@ func TestSecondSigtermSkipsTheShutdownDelay(t *testing.T) {
 func TestSigtermWithoutDelayDrainsAtOnceAndFailsReadiness(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(1), nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
-	m.Step(Event{Signal: syscall.SIGTERM})
+	m.step(event{Signal: syscall.SIGTERM})
 	wantReady(t, m, false, "shutting down")
 	if got := f.signals[f.started[0]]; len(got) != 1 || got[0] != syscall.SIGTERM {
 		t.Fatalf("worker got %v, want SIGTERM at once", got)
 	}
-}
-
-// A loop that does not take calls fails both probes within the timeout.
-func TestWedgedLoopFailsLiveness(t *testing.T) {
-	f := newFake()
-	m := newTestMaster(f, testPlan(1), nil, Hooks{})
-	calls := make(chan func()) // nobody reads: a wedged loop
-	h := loopHealth(m, calls, 50*time.Millisecond)
-	if err := h.Live(); err == nil || !strings.Contains(err.Error(), "did not answer") {
-		t.Fatalf("Live() = %v, want a timeout", err)
-	}
-	if r := h.Ready(); r.Ready || !strings.Contains(r.Reason, "did not answer") {
-		t.Fatalf("Ready() = %+v, want not ready with the timeout", r)
-	}
-	done := make(chan struct{})
-	go func() { // a loop that answers
-		defer close(done)
-		for i := 0; i < 2; i++ {
-			(<-calls)()
-		}
-	}()
-	if err := h.Live(); err != nil {
-		t.Fatalf("Live() with a running loop = %v", err)
-	}
-	if r := h.Ready(); r.Ready {
-		t.Fatalf("Ready() = %+v before any worker started", r)
-	}
-	<-done
 }
 
 // Slots cheaper left empty are not missing workers: one active worker of

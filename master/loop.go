@@ -9,16 +9,16 @@ import (
 	"github.com/supervise-go/supervise/ipc"
 )
 
-// Event is one thing that woke the loop. Exactly one field is set, or
+// event is one thing that woke the loop. Exactly one field is set, or
 // none for a timer tick.
-type Event struct {
+type event struct {
 	Signal os.Signal
 	Note   *ipc.Notification
 }
 
-// Step handles one event and then runs the arbiter's steps. It is the only
+// step handles one event and then runs the arbiter's steps. It is the only
 // code that changes worker state.
-func (m *Master) Step(ev Event) {
+func (m *Master) step(ev event) {
 	switch {
 	case ev.Signal != nil:
 		m.handleSignal(ev.Signal)
@@ -32,8 +32,8 @@ func (m *Master) Step(ev Event) {
 	m.drainWhenDelayed(m.os.Now())
 }
 
-// NextWake is how long the loop may sleep before a deadline needs it.
-func (m *Master) NextWake() time.Duration {
+// nextWake is how long the loop may sleep before a deadline needs it.
+func (m *Master) nextWake() time.Duration {
 	now := m.os.Now()
 	next := now.Add(time.Second)
 	for _, w := range m.workers {
@@ -61,9 +61,9 @@ func (m *Master) NextWake() time.Duration {
 func (m *Master) handleSignal(sig os.Signal) {
 	switch sig {
 	case syscall.SIGTERM:
-		m.Terminate()
+		m.terminate()
 	case syscall.SIGINT, syscall.SIGQUIT:
-		m.Shutdown(false)
+		m.shutdown(false)
 	case syscall.SIGHUP:
 		m.Reload()
 	case syscall.SIGTTIN:
@@ -80,7 +80,7 @@ func (m *Master) handleSignal(sig os.Signal) {
 		}
 	case syscall.SIGUSR2:
 		if m.hooks.Upgrade != nil && m.phase == running {
-			m.hooks.Upgrade(upgradeState{Generation: m.generation, Workers: m.upgradeState(), Daemons: m.daemonState()})
+			m.hooks.Upgrade(m.handover())
 		}
 	}
 }
@@ -114,7 +114,7 @@ func (m *Master) handleNotify(n ipc.Notification) {
 	}
 }
 
-func (m *Master) markReady(w *Worker) {
+func (m *Master) markReady(w *worker) {
 	w.State = Ready
 	w.ReadyAt = m.os.Now()
 	m.log.Debug("worker ready", "id", w.ID, "pid", w.PID, "generation", w.Generation,
@@ -122,9 +122,9 @@ func (m *Master) markReady(w *Worker) {
 	m.retireOlder(w)
 }
 
-// Shutdown stops every worker: gracefully (finish in-flight requests within
+// shutdown stops every worker: gracefully (finish in-flight requests within
 // worker-reload-mercy) or at once.
-func (m *Master) Shutdown(graceful bool) {
+func (m *Master) shutdown(graceful bool) {
 	if m.phase == halting || (m.phase == draining && graceful) {
 		return
 	}
@@ -180,14 +180,14 @@ func (m *Master) reap() {
 	}
 }
 
-func (m *Master) onExit(w *Worker, e Exit) {
+func (m *Master) onExit(w *worker, e Exit) {
 	s := m.slot(w.ID)
 	current := s != nil && s.Current == w
 	if current {
 		s.Current = nil
 	}
 	if w.State == Stopping && !w.Harakiri {
-		m.log.Info("worker stopped", "id", w.ID, "pid", w.PID, "status", e.Describe())
+		m.log.Info("worker stopped", "id", w.ID, "pid", w.PID, "status", e.describe())
 		return
 	}
 	if w.Harakiri {
@@ -197,7 +197,7 @@ func (m *Master) onExit(w *Worker, e Exit) {
 		return
 	}
 	m.log.Warn("worker died", "id", w.ID, "pid", w.PID, "generation", w.Generation,
-		"status", e.Describe(), "age", m.os.Now().Sub(w.Started).Round(time.Millisecond))
+		"status", e.describe(), "age", m.os.Now().Sub(w.Started).Round(time.Millisecond))
 	if m.phase != running || !current {
 		return
 	}
@@ -209,7 +209,7 @@ func (m *Master) onExit(w *Worker, e Exit) {
 	if appFailed && m.plan.NeedApp && m.announced == 0 {
 		m.log.Error("the app failed to load and need-app is set: GAME OVER", "id", w.ID, "pid", w.PID)
 		m.exitCode = ipc.ExitAppLoadFailed
-		m.Shutdown(false)
+		m.shutdown(false)
 		return
 	}
 	m.scheduleRespawn(s, w, e)
@@ -222,7 +222,7 @@ func killedFromOutside(e Exit) bool {
 	return e.Status.Signaled() && e.Status.Signal() == syscall.SIGKILL
 }
 
-func (m *Master) scheduleRespawn(s *Slot, w *Worker, e Exit) {
+func (m *Master) scheduleRespawn(s *slot, w *worker, e Exit) {
 	now := m.os.Now()
 	if w.State == Ready && (now.Sub(w.Started) >= healthyAge || m.servedRequests(w) || killedFromOutside(e)) {
 		s.Failures = 0
@@ -239,7 +239,7 @@ func (m *Master) scheduleRespawn(s *Slot, w *Worker, e Exit) {
 // the app works, so its death (OOM killer, an operator's kill -9) is no
 // failed start, however young it was. Its slot is released but not yet
 // cleared when onExit runs.
-func (m *Master) servedRequests(w *Worker) bool {
+func (m *Master) servedRequests(w *worker) bool {
 	return m.board != nil && w.BoardSlot >= 0 && m.board.Requests(w.BoardSlot) > 0
 }
 
@@ -277,7 +277,7 @@ func (m *Master) manage() {
 	m.announceReady()
 }
 
-func (m *Master) spawn(s *Slot) {
+func (m *Master) spawn(s *slot) {
 	board := -1
 	if m.board != nil {
 		board = m.board.Acquire()
@@ -288,7 +288,7 @@ func (m *Master) spawn(s *Slot) {
 		pid, err = m.os.Start(spec)
 		if err == nil {
 			now := m.os.Now()
-			w := &Worker{ID: s.ID, PID: pid, Generation: m.generation, State: Starting, Started: now, BoardSlot: board}
+			w := &worker{ID: s.ID, PID: pid, Generation: m.generation, State: Starting, Started: now, BoardSlot: board}
 			m.workers[pid] = w
 			s.Current = w
 			s.Respawns++
@@ -330,24 +330,24 @@ func (m *Master) announceReady() {
 // returns the process exit code. calls run functions on the loop's
 // goroutine (stats snapshots, control commands).
 func (m *Master) Run(sigs <-chan os.Signal, notes <-chan ipc.Notification, calls <-chan func()) int {
-	m.Step(Event{})
-	timer := time.NewTimer(m.NextWake())
+	m.step(event{})
+	timer := time.NewTimer(m.nextWake())
 	defer timer.Stop()
 	for {
-		if done, code := m.Done(); done {
+		if done, code := m.finished(); done {
 			return code
 		}
 		select {
 		case s := <-sigs:
-			m.Step(Event{Signal: s})
+			m.step(event{Signal: s})
 		case n := <-notes:
-			m.Step(Event{Note: &n})
+			m.step(event{Note: &n})
 		case call := <-calls:
 			call()
-			m.Step(Event{})
+			m.step(event{})
 		case <-timer.C:
-			m.Step(Event{})
+			m.step(event{})
 		}
-		timer.Reset(m.NextWake())
+		timer.Reset(m.nextWake())
 	}
 }

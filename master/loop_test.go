@@ -70,16 +70,16 @@ func newTestMaster(f *fakeOS, plan *Plan, reload func() (*Plan, error), hooks Ho
 }
 
 func readyAll(m *Master) {
-	for _, w := range m.Workers() {
+	for _, w := range m.liveWorkers() {
 		if w.State == Starting {
-			m.Step(Event{Note: &ipc.Notification{PID: w.PID, Fields: map[string]string{"READY": "1"}}})
+			m.step(event{Note: &ipc.Notification{PID: w.PID, Fields: map[string]string{"READY": "1"}}})
 		}
 	}
 }
 
 func pidsOf(m *Master, gen int) map[int]bool {
 	out := map[int]bool{}
-	for _, w := range m.Workers() {
+	for _, w := range m.liveWorkers() {
 		if w.Generation == gen && w.State != Stopping {
 			out[w.PID] = true
 		}
@@ -91,7 +91,7 @@ func TestSpawnsProcessesAndAnnouncesReady(t *testing.T) {
 	f := newFake()
 	readyGen := 0
 	m := newTestMaster(f, testPlan(4), nil, Hooks{Ready: func(g int) { readyGen = g }})
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.started) != 4 {
 		t.Fatalf("started %d workers, want 4", len(f.started))
 	}
@@ -107,16 +107,16 @@ func TestSpawnsProcessesAndAnnouncesReady(t *testing.T) {
 func TestCrashedWorkerIsRespawnedAtOnce(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(2), nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
 	f.now = f.now.Add(time.Minute)
 	victim := f.started[0]
 	f.killed(victim)
-	m.Step(Event{Signal: syscall.SIGCHLD})
+	m.step(event{Signal: syscall.SIGCHLD})
 	if len(f.started) != 3 {
 		t.Fatalf("after a crash started %d workers in all, want 3", len(f.started))
 	}
-	if s := m.Slots()[0]; s.Current == nil || s.Current.PID == victim || s.Respawns != 2 {
+	if s := m.slotCopies()[0]; s.Current == nil || s.Current.PID == victim || s.Respawns != 2 {
 		t.Fatalf("slot 1 not refilled: %+v", s)
 	}
 }
@@ -124,21 +124,21 @@ func TestCrashedWorkerIsRespawnedAtOnce(t *testing.T) {
 func TestFastDeathsBackOffWithoutSpinning(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(1), nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	var delays []time.Duration
 	for i := 0; i < 8; i++ {
 		f.exit(f.started[len(f.started)-1], 1)
 		before := len(f.started)
-		m.Step(Event{})
+		m.step(event{})
 		var waited time.Duration
 		for steps := 0; len(f.started) == before; steps++ {
 			if steps == 100 {
 				t.Fatalf("round %d: no respawn after %v", i, waited)
 			}
-			wait := m.NextWake()
+			wait := m.nextWake()
 			waited += wait
 			f.now = f.now.Add(wait)
-			m.Step(Event{})
+			m.step(event{})
 		}
 		delays = append(delays, waited)
 	}
@@ -155,18 +155,18 @@ func TestFastDeathsBackOffWithoutSpinning(t *testing.T) {
 func TestHealthyWorkerResetsBackoff(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(1), nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	for i := 0; i < 3; i++ { // three fast deaths
 		f.exit(f.started[len(f.started)-1], 1)
-		m.Step(Event{})
-		f.now = f.now.Add(m.NextWake())
-		m.Step(Event{})
+		m.step(event{})
+		f.now = f.now.Add(m.nextWake())
+		m.step(event{})
 	}
 	readyAll(m)
 	f.now = f.now.Add(time.Hour)
 	f.killed(f.started[len(f.started)-1])
 	before := len(f.started)
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.started) != before+1 {
 		t.Fatal("a worker that ran for an hour was not respawned at once")
 	}
@@ -176,9 +176,9 @@ func TestGracefulShutdownKillsAfterMercy(t *testing.T) {
 	f := newFake()
 	stopping := false
 	m := newTestMaster(f, testPlan(2), nil, Hooks{Stopping: func() { stopping = true }})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
-	m.Step(Event{Signal: syscall.SIGTERM})
+	m.step(event{Signal: syscall.SIGTERM})
 	if !stopping {
 		t.Fatal("Stopping hook not called")
 	}
@@ -188,21 +188,21 @@ func TestGracefulShutdownKillsAfterMercy(t *testing.T) {
 	}
 	f.exit(a, 0) // a finishes its requests
 	f.now = f.now.Add(4 * time.Second)
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.signals[b]) != 1 {
 		t.Fatalf("killed before the mercy ran out: %v", f.signals[b])
 	}
 	f.now = f.now.Add(time.Second)
-	m.Step(Event{})
+	m.step(event{})
 	if got := f.signals[b]; len(got) != 2 || got[1] != syscall.SIGKILL {
 		t.Fatalf("after mercy worker got %v, want SIGTERM then SIGKILL", got)
 	}
-	if done, _ := m.Done(); done {
+	if done, _ := m.finished(); done {
 		t.Fatal("done before the last worker was reaped")
 	}
 	f.killed(b)
-	m.Step(Event{})
-	if done, code := m.Done(); !done || code != 0 {
+	m.step(event{})
+	if done, code := m.finished(); !done || code != 0 {
 		t.Fatalf("Done() = %v, %d; want true, 0", done, code)
 	}
 	if len(f.started) != 2 {
@@ -213,16 +213,16 @@ func TestGracefulShutdownKillsAfterMercy(t *testing.T) {
 func TestImmediateShutdownKills(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(2), nil, Hooks{})
-	m.Step(Event{})
-	m.Step(Event{Signal: syscall.SIGINT})
+	m.step(event{})
+	m.step(event{Signal: syscall.SIGINT})
 	for _, pid := range f.started {
 		if got := f.signals[pid]; len(got) != 1 || got[0] != syscall.SIGKILL {
 			t.Fatalf("worker %d got %v, want SIGKILL", pid, got)
 		}
 		f.killed(pid)
 	}
-	m.Step(Event{})
-	if done, _ := m.Done(); !done {
+	m.step(event{})
+	if done, _ := m.finished(); !done {
 		t.Fatal("not done after every worker was reaped")
 	}
 }
@@ -232,12 +232,12 @@ func TestNeedAppGivesUp(t *testing.T) {
 	plan := testPlan(2)
 	plan.NeedApp = true
 	m := newTestMaster(f, plan, nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	f.exit(f.started[0], ipc.ExitAppLoadFailed)
-	m.Step(Event{})
+	m.step(event{})
 	f.killed(f.started[1])
-	m.Step(Event{})
-	done, code := m.Done()
+	m.step(event{})
+	done, code := m.finished()
 	if !done || code != ipc.ExitAppLoadFailed {
 		t.Fatalf("Done() = %v, %d; want true, %d", done, code, ipc.ExitAppLoadFailed)
 	}
@@ -249,17 +249,17 @@ func TestNeedAppGivesUp(t *testing.T) {
 func TestWithoutNeedAppAppFailureBacksOff(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(1), nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	for i := 0; i < 3; i++ {
 		f.exit(f.started[len(f.started)-1], ipc.ExitAppLoadFailed)
-		m.Step(Event{})
-		f.now = f.now.Add(m.NextWake())
-		m.Step(Event{})
+		m.step(event{})
+		f.now = f.now.Add(m.nextWake())
+		m.step(event{})
 	}
-	if done, _ := m.Done(); done {
+	if done, _ := m.finished(); done {
 		t.Fatal("master gave up without need-app")
 	}
-	if m.NextWake() < 0 || len(f.started) != 4 {
+	if m.nextWake() < 0 || len(f.started) != 4 {
 		t.Fatalf("started %d, want 4", len(f.started))
 	}
 }
@@ -268,13 +268,13 @@ func TestStartErrorRetriesLater(t *testing.T) {
 	f := newFake()
 	f.startErr = errors.New("exec format error")
 	m := newTestMaster(f, testPlan(1), nil, Hooks{})
-	m.Step(Event{})
-	if w := m.NextWake(); w < backoffFirst {
+	m.step(event{})
+	if w := m.nextWake(); w < backoffFirst {
 		t.Fatalf("retry after %v, want at least %v", w, backoffFirst)
 	}
 	f.startErr = nil
 	f.now = f.now.Add(time.Second)
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.started) != 1 {
 		t.Fatal("did not retry the start")
 	}
@@ -286,10 +286,10 @@ func TestGracefulReloadReplacesEachWorkerOnlyWhenItsSuccessorIsReady(t *testing.
 	reloading := 0
 	m := newTestMaster(f, testPlan(3), func() (*Plan, error) { return testPlan(3), nil },
 		Hooks{Ready: func(g int) { gens = append(gens, g) }, Reloading: func() { reloading++ }})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
 	old := pidsOf(m, 1)
-	m.Step(Event{Signal: syscall.SIGHUP})
+	m.step(event{Signal: syscall.SIGHUP})
 	if reloading != 1 || len(f.started) != 6 {
 		t.Fatalf("reload: reloading=%d started=%d, want 1 and 6", reloading, len(f.started))
 	}
@@ -299,7 +299,7 @@ func TestGracefulReloadReplacesEachWorkerOnlyWhenItsSuccessorIsReady(t *testing.
 		}
 	}
 	newPid := f.started[3] // slot 1's successor
-	m.Step(Event{Note: &ipc.Notification{PID: newPid, Fields: map[string]string{"READY": "1"}}})
+	m.step(event{Note: &ipc.Notification{PID: newPid, Fields: map[string]string{"READY": "1"}}})
 	if got := f.signals[f.started[0]]; len(got) != 1 || got[0] != syscall.SIGTERM {
 		t.Fatalf("slot 1's old worker got %v, want SIGTERM once its successor is ready", got)
 	}
@@ -313,7 +313,7 @@ func TestGracefulReloadReplacesEachWorkerOnlyWhenItsSuccessorIsReady(t *testing.
 	for pid := range old {
 		f.exit(pid, 0)
 	}
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.started) != 6 {
 		t.Fatal("old workers' exits caused respawns")
 	}
@@ -324,13 +324,13 @@ func TestFailedReloadKeepsTheOldGeneration(t *testing.T) {
 	failed := -1
 	m := newTestMaster(f, testPlan(2), func() (*Plan, error) { return testPlan(2), nil },
 		Hooks{ReloadFailed: func(serving int, _ string) { failed = serving }})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
-	m.Step(Event{Signal: syscall.SIGHUP})
+	m.step(event{Signal: syscall.SIGHUP})
 	f.exit(f.started[2], ipc.ExitAppLoadFailed) // the new app does not import
-	m.Step(Event{})
-	if m.Generation() != 1 || failed != 1 {
-		t.Fatalf("generation %d after a failed reload, ReloadFailed(%d); want 1 and 1", m.Generation(), failed)
+	m.step(event{})
+	if m.generation != 1 || failed != 1 {
+		t.Fatalf("generation %d after a failed reload, ReloadFailed(%d); want 1 and 1", m.generation, failed)
 	}
 	if got := f.signals[f.started[3]]; len(got) != 1 || got[0] != syscall.SIGKILL {
 		t.Fatalf("the other new worker got %v, want SIGKILL", got)
@@ -340,7 +340,7 @@ func TestFailedReloadKeepsTheOldGeneration(t *testing.T) {
 			t.Fatal("an old worker was stopped by a failed reload")
 		}
 	}
-	for _, s := range m.Slots() {
+	for _, s := range m.slotCopies() {
 		if s.Current == nil || s.Current.Generation != 1 {
 			t.Fatalf("slot %d not back on generation 1: %+v", s.ID, s.Current)
 		}
@@ -352,10 +352,10 @@ func TestReloadWithBadConfigChangesNothing(t *testing.T) {
 	var reason string
 	m := newTestMaster(f, testPlan(2), func() (*Plan, error) { return nil, errors.New("bad ini") },
 		Hooks{ReloadFailed: func(_ int, why string) { reason = why }})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
-	m.Step(Event{Signal: syscall.SIGHUP})
-	if len(f.started) != 2 || m.Generation() != 1 {
+	m.step(event{Signal: syscall.SIGHUP})
+	if len(f.started) != 2 || m.generation != 1 {
 		t.Fatal("a refused reload started workers")
 	}
 	if reason != "refused: bad ini" {
@@ -366,17 +366,17 @@ func TestReloadWithBadConfigChangesNothing(t *testing.T) {
 func TestScaleUpAndDown(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(2), nil, Hooks{})
-	m.Step(Event{})
-	m.Step(Event{Signal: syscall.SIGTTIN})
+	m.step(event{})
+	m.step(event{Signal: syscall.SIGTTIN})
 	if len(f.started) != 3 {
 		t.Fatalf("SIGTTIN: %d workers, want 3", len(f.started))
 	}
-	m.Step(Event{Signal: syscall.SIGTTOU})
+	m.step(event{Signal: syscall.SIGTTOU})
 	if got := f.signals[f.started[2]]; len(got) != 1 || got[0] != syscall.SIGTERM {
 		t.Fatalf("SIGTTOU: the last worker got %v, want SIGTERM", got)
 	}
 	f.exit(f.started[2], 0)
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.started) != 3 {
 		t.Fatal("a scaled-down worker was respawned")
 	}
@@ -385,10 +385,10 @@ func TestScaleUpAndDown(t *testing.T) {
 func TestOrphansAreReapedSilently(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(1), nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	f.exit(4242, 0)
-	m.Step(Event{})
-	if len(f.started) != 1 || len(m.Workers()) != 1 {
+	m.step(event{})
+	if len(f.started) != 1 || len(m.liveWorkers()) != 1 {
 		t.Fatal("an unknown pid changed the pool")
 	}
 }
@@ -399,17 +399,17 @@ func TestSilentWorkerIsTakenAsReadyAfterTheTimeout(t *testing.T) {
 	plan.ReadyTimeout = 3 * time.Second
 	ready := 0
 	m := newTestMaster(f, plan, nil, Hooks{Ready: func(int) { ready++ }})
-	m.Step(Event{})
-	if w := m.NextWake(); w > 3*time.Second {
+	m.step(event{})
+	if w := m.nextWake(); w > 3*time.Second {
 		t.Fatalf("sleeps %v past the ready timeout", w)
 	}
 	f.now = f.now.Add(2 * time.Second)
-	m.Step(Event{})
+	m.step(event{})
 	if ready != 0 {
 		t.Fatal("ready before the timeout")
 	}
 	f.now = f.now.Add(time.Second)
-	m.Step(Event{})
+	m.step(event{})
 	if ready != 1 {
 		t.Fatal("a silent worker was not taken as ready after ready-timeout")
 	}
@@ -418,17 +418,17 @@ func TestSilentWorkerIsTakenAsReadyAfterTheTimeout(t *testing.T) {
 func TestChainReloadReplacesOneWorkerAtATime(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(3), func() (*Plan, error) { return testPlan(3), nil }, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
 	old := append([]int(nil), f.started...)
 	m.Command('c')
-	m.Step(Event{})
+	m.step(event{})
 	for slot := 0; slot < 3; slot++ {
 		if len(f.started) != 3+slot+1 {
 			t.Fatalf("slot %d: %d workers started in all, want %d (one extra at a time)", slot+1, len(f.started), 3+slot+1)
 		}
 		successor := f.started[len(f.started)-1]
-		m.Step(Event{Note: &ipc.Notification{PID: successor, Fields: map[string]string{"READY": "1"}}})
+		m.step(event{Note: &ipc.Notification{PID: successor, Fields: map[string]string{"READY": "1"}}})
 		if got := f.signals[old[slot]]; len(got) != 1 || got[0] != syscall.SIGTERM {
 			t.Fatalf("slot %d's old worker got %v once its successor was ready", slot+1, got)
 		}
@@ -436,17 +436,17 @@ func TestChainReloadReplacesOneWorkerAtATime(t *testing.T) {
 			t.Fatal("the next slot started before the old worker exited")
 		}
 		f.exit(old[slot], 0)
-		m.Step(Event{})
+		m.step(event{})
 	}
-	if len(f.started) != 6 || m.Generation() != 2 {
-		t.Fatalf("started %d, generation %d", len(f.started), m.Generation())
+	if len(f.started) != 6 || m.generation != 2 {
+		t.Fatalf("started %d, generation %d", len(f.started), m.generation)
 	}
 }
 
 func TestBrutalReloadKillsThenRespawns(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(2), nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
 	m.Command('W')
 	for _, pid := range f.started[:2] {
@@ -455,9 +455,9 @@ func TestBrutalReloadKillsThenRespawns(t *testing.T) {
 		}
 		f.killed(pid)
 	}
-	m.Step(Event{})
-	if len(f.started) != 4 || m.Generation() != 2 {
-		t.Fatalf("started %d, generation %d", len(f.started), m.Generation())
+	m.step(event{})
+	if len(f.started) != 4 || m.generation != 2 {
+		t.Fatalf("started %d, generation %d", len(f.started), m.generation)
 	}
 }
 
@@ -467,7 +467,7 @@ func TestFIFOLetters(t *testing.T) {
 	reloads := 0
 	m := newTestMaster(f, testPlan(1), func() (*Plan, error) { reloads++; return testPlan(1), nil },
 		Hooks{StatsToLog: func([]stats.WorkerInfo) { statsLogged++ }, ReopenLog: func() { reopened++ }})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
 	m.Command('s')
 	m.Command('l')
@@ -482,38 +482,38 @@ func TestFIFOLetters(t *testing.T) {
 		t.Fatalf("p, p: worker got %v, want SIGSTOP then SIGCONT", got)
 	}
 	m.Command('p') // paused again: a shutdown must wake the workers to let them stop
-	m.Shutdown(true)
+	m.shutdown(true)
 	if got := f.signals[pid]; len(got) != 5 || got[3] != syscall.SIGCONT || got[4] != syscall.SIGTERM {
 		t.Fatalf("stop while paused: worker got %v, want ... SIGSTOP SIGCONT SIGTERM", got)
 	}
 	f, m = newFake(), nil
 	m = newTestMaster(f, testPlan(1), func() (*Plan, error) { reloads++; return testPlan(1), nil },
 		Hooks{StatsToLog: func([]stats.WorkerInfo) { statsLogged++ }, ReopenLog: func() { reopened++ }})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
 	m.Command('+')
-	m.Step(Event{})
-	if len(m.Slots()) != 2 {
+	m.step(event{})
+	if len(m.slotCopies()) != 2 {
 		t.Fatal("+ did not add a worker")
 	}
 	m.Command('-')
-	if len(m.Slots()) != 1 {
+	if len(m.slotCopies()) != 1 {
 		t.Fatal("- did not remove a worker")
 	}
 	m.Command('w') // workers only: the configuration is not read again
-	if reloads != 0 || m.Generation() != 2 {
-		t.Fatalf("w: reloads %d generation %d", reloads, m.Generation())
+	if reloads != 0 || m.generation != 2 {
+		t.Fatalf("w: reloads %d generation %d", reloads, m.generation)
 	}
 	m.Command('r')
-	if reloads != 1 || m.Generation() != 3 {
-		t.Fatalf("r: reloads %d generation %d", reloads, m.Generation())
+	if reloads != 1 || m.generation != 3 {
+		t.Fatalf("r: reloads %d generation %d", reloads, m.generation)
 	}
 	m.Command('q')
-	if done, _ := m.Done(); done {
+	if done, _ := m.finished(); done {
 		t.Fatal("done while workers drain")
 	}
 	m.Command('Q')
-	for _, w := range m.Workers() {
+	for _, w := range m.liveWorkers() {
 		if !w.Killed {
 			t.Fatalf("Q left worker %d alive", w.PID)
 		}
@@ -554,26 +554,26 @@ func TestHarakiriKillsAndRespawnsAtOnce(t *testing.T) {
 	board := newFakeBoard()
 	m := newTestMaster(f, plan, nil, Hooks{})
 	m.SetBoard(board)
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
 	f.now = f.now.Add(time.Minute)
 	board.ages[1] = 29 * time.Second
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.signals[f.started[1]]) != 0 {
 		t.Fatal("killed before the harakiri limit")
 	}
 	board.ages[1] = 31 * time.Second
-	m.Step(Event{})
+	m.step(event{})
 	if got := f.signals[f.started[1]]; len(got) != 1 || got[0] != syscall.SIGKILL {
 		t.Fatalf("worker over the limit got %v, want SIGKILL", got)
 	}
 	delete(board.ages, 1)
 	f.killed(f.started[1])
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.started) != 3 {
 		t.Fatal("the harakiri'd worker was not respawned at once")
 	}
-	if s := m.Slots()[1]; s.Harakiris != 1 {
+	if s := m.slotCopies()[1]; s.Harakiris != 1 {
 		t.Fatalf("harakiri count %d", s.Harakiris)
 	}
 	if m.Snapshot()[1].HarakiriCount != 1 {
@@ -588,15 +588,15 @@ func TestMaxRequestsReplacesGracefully(t *testing.T) {
 	board := newFakeBoard()
 	m := newTestMaster(f, plan, nil, Hooks{})
 	m.SetBoard(board)
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
 	board.reqs[0] = 105 // worker 1's limit is 100 + 1*10
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.started) != 2 {
 		t.Fatal("replaced before max-requests + delta")
 	}
 	board.reqs[0] = 110
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.started) != 3 {
 		t.Fatalf("no replacement started at max-requests (started %d)", len(f.started))
 	}
@@ -604,11 +604,11 @@ func TestMaxRequestsReplacesGracefully(t *testing.T) {
 	if len(f.signals[old]) != 0 {
 		t.Fatal("the old worker was stopped before its replacement was ready")
 	}
-	m.Step(Event{Note: &ipc.Notification{PID: f.started[2], Fields: map[string]string{"READY": "1"}}})
+	m.step(event{Note: &ipc.Notification{PID: f.started[2], Fields: map[string]string{"READY": "1"}}})
 	if got := f.signals[old]; len(got) != 1 || got[0] != syscall.SIGTERM {
 		t.Fatalf("old worker got %v once its replacement was ready, want SIGTERM", got)
 	}
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.started) != 3 {
 		t.Fatal("started more than one replacement")
 	}
@@ -622,15 +622,15 @@ func TestWorkerThatServedRequestsIsRespawnedAtOnceEvenYoung(t *testing.T) {
 	board := &fakeBoard{ages: map[int]time.Duration{}, reqs: map[int]uint64{}}
 	m := newTestMaster(f, testPlan(1), nil, Hooks{})
 	m.SetBoard(board)
-	m.Step(Event{})
+	m.step(event{})
 	for i := 0; i < 6; i++ {
 		readyAll(m)
-		w := m.Slots()[0].Current
+		w := m.slotCopies()[0].Current
 		board.reqs[w.BoardSlot] = 3
 		f.now = f.now.Add(300 * time.Millisecond)
 		f.killed(w.PID)
 		before := len(f.started)
-		m.Step(Event{Signal: syscall.SIGCHLD})
+		m.step(event{Signal: syscall.SIGCHLD})
 		if len(f.started) != before+1 {
 			t.Fatalf("kill %d: a worker that had served requests was not respawned at once", i+1)
 		}
@@ -638,9 +638,9 @@ func TestWorkerThatServedRequestsIsRespawnedAtOnceEvenYoung(t *testing.T) {
 	// One that never served a request, dying young on its own, backs off.
 	readyAll(m)
 	f.now = f.now.Add(300 * time.Millisecond)
-	f.exit(m.Slots()[0].Current.PID, 1)
-	m.Step(Event{Signal: syscall.SIGCHLD})
-	if s := m.Slots()[0]; s.Current != nil || s.Failures != 2 {
+	f.exit(m.slotCopies()[0].Current.PID, 1)
+	m.step(event{Signal: syscall.SIGCHLD})
+	if s := m.slotCopies()[0]; s.Current != nil || s.Failures != 2 {
 		t.Fatalf("young workers that served nothing: slot %+v, want a backoff", s)
 	}
 }
@@ -653,22 +653,22 @@ func TestReadyWorkerKilledBySIGKILLIsRespawnedAtOnce(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(1), nil, Hooks{})
 	m.SetBoard(&fakeBoard{ages: map[int]time.Duration{}, reqs: map[int]uint64{}})
-	m.Step(Event{})
+	m.step(event{})
 	for i := 0; i < 6; i++ {
 		readyAll(m)
 		f.now = f.now.Add(100 * time.Millisecond)
-		f.killed(m.Slots()[0].Current.PID)
+		f.killed(m.slotCopies()[0].Current.PID)
 		before := len(f.started)
-		m.Step(Event{Signal: syscall.SIGCHLD})
+		m.step(event{Signal: syscall.SIGCHLD})
 		if len(f.started) != before+1 {
 			t.Fatalf("kill %d: a ready worker killed by SIGKILL was not respawned at once", i+1)
 		}
 	}
 	// Killed before it was ready, it is a failed start like any other.
 	f.now = f.now.Add(100 * time.Millisecond)
-	f.killed(m.Slots()[0].Current.PID)
-	m.Step(Event{Signal: syscall.SIGCHLD})
-	if s := m.Slots()[0]; s.Current != nil || s.Failures != 2 {
+	f.killed(m.slotCopies()[0].Current.PID)
+	m.step(event{Signal: syscall.SIGCHLD})
+	if s := m.slotCopies()[0]; s.Current != nil || s.Failures != 2 {
 		t.Fatalf("a worker killed while starting: slot %+v, want a backoff", s)
 	}
 }
@@ -703,18 +703,18 @@ func TestReloadAndSIGIOReopenTheLog(t *testing.T) {
 		}
 		return testPlan(1), nil
 	}, Hooks{ReopenLog: func() { reopened++ }})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
-	m.Step(Event{Signal: syscall.SIGHUP})
+	m.step(event{Signal: syscall.SIGHUP})
 	if reopened != 1 || reloads != 1 {
 		t.Fatalf("SIGHUP: reopened %d, reloads %d; want 1, 1", reopened, reloads)
 	}
 	readyAll(m)
-	m.Step(Event{Signal: syscall.SIGHUP}) // refused reload
+	m.step(event{Signal: syscall.SIGHUP}) // refused reload
 	if reopened != 2 {
 		t.Fatalf("refused reload: reopened %d, want 2", reopened)
 	}
-	m.Step(Event{Signal: syscall.SIGIO})
+	m.step(event{Signal: syscall.SIGIO})
 	if reopened != 3 || reloads != 2 {
 		t.Fatalf("SIGIO: reopened %d, reloads %d; want 3, 2", reopened, reloads)
 	}

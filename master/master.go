@@ -1,5 +1,8 @@
-// Package master is the supervisor: one goroutine owns every worker and
-// runs gunicorn's arbiter steps after each event: reap -> murder -> manage.
+// Package master is the supervisor's loop: one goroutine owns every
+// worker and runs gunicorn's arbiter steps after each event: reap ->
+// murder -> manage. It gets a Plan, an OS seam (start, signal, reap,
+// clock) and hooks, and never imports the configuration: package
+// supervisor wires a config into plans, sockets and processes.
 package master
 
 import (
@@ -101,19 +104,19 @@ type Hooks struct {
 	ReopenLog func()
 	// Upgrade re-executes the master with the workers' and daemons'
 	// state (SIGUSR2); it returns only if that failed.
-	Upgrade func(st upgradeState)
+	Upgrade func(Handover)
 }
 
 // Master owns the pool. Create it with New and drive it with Run, or with
-// Step in unit tests.
+// step in unit tests.
 type Master struct {
 	log     hclog.Logger
 	os      OS
 	plan    *Plan
 	reread  func() (*Plan, error)
 	hooks   Hooks
-	slots   []*Slot
-	workers map[int]*Worker // by pid, every live child we started
+	slots   []*slot
+	workers map[int]*worker // by pid, every live child we started
 
 	generation int
 	phase      phase
@@ -143,44 +146,45 @@ func (m *Master) SetBoard(b Board) { m.board = b }
 // means reloads restart the same plan.
 func New(log hclog.Logger, osi OS, plan *Plan, reload func() (*Plan, error), hooks Hooks) *Master {
 	m := &Master{log: log, os: osi, plan: plan, reread: reload, hooks: hooks,
-		workers: map[int]*Worker{}, generation: 1}
+		workers: map[int]*worker{}, generation: 1}
 	m.resize(plan.Processes, plan.initialWorkers())
 	m.planDaemons()
 	return m
 }
 
-// Done reports whether the master has finished, and its exit code.
-func (m *Master) Done() (bool, int) {
+// finished reports whether the master has finished, and its exit code.
+func (m *Master) finished() (bool, int) {
 	return m.phase != running && len(m.workers) == 0 && !m.daemonsRunning(), m.exitCode
 }
 
-// Workers returns a snapshot of the live workers, for stats and tests.
-func (m *Master) Workers() []Worker {
-	out := make([]Worker, 0, len(m.workers))
+// liveWorkers returns a snapshot of the live workers, for stats and tests.
+func (m *Master) liveWorkers() []worker {
+	out := make([]worker, 0, len(m.workers))
 	for _, w := range m.workers {
 		out = append(out, *w)
 	}
 	return out
 }
 
-// Slots returns a snapshot of the slots.
-func (m *Master) Slots() []Slot {
-	out := make([]Slot, len(m.slots))
+// slotCopies returns a snapshot of the slots.
+func (m *Master) slotCopies() []slot {
+	out := make([]slot, len(m.slots))
 	for i, s := range m.slots {
 		out[i] = *s
 	}
 	return out
 }
 
-// Generation is the newest generation of workers.
-func (m *Master) Generation() int { return m.generation }
+// Serving is the newest generation announced ready (Hooks.Ready): the
+// one serving.
+func (m *Master) Serving() int { return m.announced }
 
 // resize makes the pool n slots, active of them not cheap (see
 // fitCheaper; without cheaper every slot is active).
 func (m *Master) resize(n, active int) {
 	defer m.fitCheaper(active)
 	for len(m.slots) < n {
-		m.slots = append(m.slots, &Slot{ID: len(m.slots) + 1})
+		m.slots = append(m.slots, &slot{ID: len(m.slots) + 1})
 	}
 	for len(m.slots) > n {
 		last := m.slots[len(m.slots)-1]
@@ -191,7 +195,7 @@ func (m *Master) resize(n, active int) {
 	}
 }
 
-func (m *Master) slot(id int) *Slot {
+func (m *Master) slot(id int) *slot {
 	if id < 1 || id > len(m.slots) {
 		return nil
 	}
@@ -200,7 +204,7 @@ func (m *Master) slot(id int) *Slot {
 
 // stop asks a worker to finish its requests and exit; murder kills it once
 // its mercy runs out.
-func (m *Master) stop(w *Worker, why string) {
+func (m *Master) stop(w *worker, why string) {
 	if w.State == Stopping {
 		return
 	}
@@ -212,7 +216,7 @@ func (m *Master) stop(w *Worker, why string) {
 	m.signal(w, syscall.SIGTERM)
 }
 
-func (m *Master) kill(w *Worker, why string) {
+func (m *Master) kill(w *worker, why string) {
 	if w.Killed {
 		return
 	}
@@ -224,7 +228,7 @@ func (m *Master) kill(w *Worker, why string) {
 	m.signal(w, syscall.SIGKILL)
 }
 
-func (m *Master) signal(w *Worker, sig syscall.Signal) {
+func (m *Master) signal(w *worker, sig syscall.Signal) {
 	if err := m.os.Signal(w.PID, sig); err != nil && err != syscall.ESRCH {
 		m.log.Error("cannot signal worker", "id", w.ID, "pid", w.PID, "signal", signalName(sig), "error", err)
 	}

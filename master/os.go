@@ -1,13 +1,10 @@
 package master
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"syscall"
 	"time"
-
-	"github.com/shirou/gopsutil/v3/process"
 )
 
 // OS is the seam between the loop's decisions and the processes they act
@@ -38,7 +35,13 @@ type ProcSpec struct {
 	// Log, when set, gives the process its own pipe for fds 1 and 2,
 	// drained into Log line by line (Files[1] and [2] are replaced), so
 	// its lines never splice with another process's.
-	Log *LogSink
+	Log LogPipe
+}
+
+// LogPipe gives a process its own log pipe: the write end for its fds 1
+// and 2, which the caller closes once the child has its copy.
+type LogPipe interface {
+	ProcessPipe() (w *os.File, err error)
 }
 
 // Exit is a reaped child.
@@ -47,8 +50,8 @@ type Exit struct {
 	Status syscall.WaitStatus
 }
 
-// Describe says how the process ended, in words for the log.
-func (e Exit) Describe() string {
+// describe says how the process ended, in words for the log.
+func (e Exit) describe() string {
 	switch {
 	case e.Status.Signaled():
 		return "killed by " + signalName(e.Status.Signal())
@@ -58,6 +61,7 @@ func (e Exit) Describe() string {
 	return fmt.Sprintf("status %#x", uint32(e.Status))
 }
 
+// signalName is a signal as the log names it.
 func signalName(s syscall.Signal) string {
 	names := map[syscall.Signal]string{
 		syscall.SIGKILL: "SIGKILL", syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT",
@@ -68,64 +72,4 @@ func signalName(s syscall.Signal) string {
 		return n
 	}
 	return s.String()
-}
-
-// RealOS starts processes with fork+exec and reaps them with wait4(-1).
-// Go's os/exec must not be used for children of the master: its Wait would
-// race with Reap for the same pids.
-func RealOS() OS {
-	return OS{Start: forkExec, Signal: syscall.Kill, Reap: reapAll, Now: time.Now, RSS: residentBytes}
-}
-
-func forkExec(spec *ProcSpec) (int, error) {
-	fds := make([]uintptr, len(spec.Files))
-	for i, f := range spec.Files {
-		fds[i] = f.Fd()
-	}
-	if spec.Log != nil && len(fds) > 2 {
-		w, err := spec.Log.processPipe()
-		if err != nil {
-			return 0, fmt.Errorf("log pipe: %w", err)
-		}
-		defer w.Close() // the child has its copy; the drain ends when the child's closes
-		fds[1], fds[2] = w.Fd(), w.Fd()
-	}
-	return syscall.ForkExec(spec.Path, spec.Args, &syscall.ProcAttr{
-		Dir:   spec.Dir,
-		Env:   spec.Env,
-		Files: fds,
-		Sys:   &syscall.SysProcAttr{Credential: spec.Credential, Pdeathsig: spec.DeathSignal},
-	})
-}
-
-func reapAll() []Exit {
-	var exits []Exit
-	for {
-		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if pid <= 0 || err != nil {
-			return exits
-		}
-		if ws.Stopped() || ws.Continued() {
-			continue
-		}
-		exits = append(exits, Exit{PID: pid, Status: ws})
-	}
-}
-
-// residentBytes reads a process's resident set size (gopsutil reads
-// /proc/PID/statm: one small read, cheap enough for the loop once a second).
-func residentBytes(pid int) (uint64, error) {
-	p, err := process.NewProcess(int32(pid))
-	if err != nil {
-		return 0, err
-	}
-	mem, err := p.MemoryInfo()
-	if err != nil {
-		return 0, err
-	}
-	return mem.RSS, nil
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func ready(m *Master, pid int) {
-	m.Step(Event{Note: &ipc.Notification{PID: pid, Fields: map[string]string{"READY": "1"}}})
+	m.step(event{Note: &ipc.Notification{PID: pid, Fields: map[string]string{"READY": "1"}}})
 }
 
 func TestHarakiriGracefulSignalsThenKills(t *testing.T) {
@@ -19,11 +19,11 @@ func TestHarakiriGracefulSignalsThenKills(t *testing.T) {
 	board := newFakeBoard()
 	m := newTestMaster(f, plan, nil, Hooks{})
 	m.SetBoard(board)
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
 	hung := f.started[0]
 	board.ages[0] = 11 * time.Second
-	m.Step(Event{})
+	m.step(event{})
 	if got := f.signals[hung]; len(got) != 1 || got[0] != syscall.SIGUSR2 {
 		t.Fatalf("hung worker got %v, want harakiri-graceful-signal first", got)
 	}
@@ -31,22 +31,22 @@ func TestHarakiriGracefulSignalsThenKills(t *testing.T) {
 		t.Fatal("no replacement started while the hung worker gets its graceful timeout")
 	}
 	f.now = f.now.Add(4 * time.Second)
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.signals[hung]) != 1 {
 		t.Fatal("killed before harakiri-graceful-timeout ran out")
 	}
-	if d := m.NextWake(); d > time.Second {
+	if d := m.nextWake(); d > time.Second {
 		t.Fatalf("the loop sleeps %v past the graceful deadline", d)
 	}
 	f.now = f.now.Add(time.Second)
-	m.Step(Event{})
+	m.step(event{})
 	if got := f.signals[hung]; len(got) != 2 || got[1] != syscall.SIGKILL {
 		t.Fatalf("hung worker got %v, want SIGKILL after the timeout", got)
 	}
 	f.killed(hung)
-	m.Step(Event{})
-	if m.Slots()[0].Harakiris != 1 || len(f.started) != 2 {
-		t.Fatalf("harakiris %d, started %d: want 1 and no second replacement", m.Slots()[0].Harakiris, len(f.started))
+	m.step(event{})
+	if m.slotCopies()[0].Harakiris != 1 || len(f.started) != 2 {
+		t.Fatalf("harakiris %d, started %d: want 1 and no second replacement", m.slotCopies()[0].Harakiris, len(f.started))
 	}
 }
 
@@ -56,17 +56,17 @@ func TestReloadOnRSSRetiresGracefullyAfterMinLifetime(t *testing.T) {
 	plan.ReloadOnRSS, plan.MinLifetime = 100<<20, 10*time.Second
 	m := newTestMaster(f, plan, nil, Hooks{})
 	m.SetBoard(newFakeBoard())
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
 	fat := f.started[0]
 	f.rss[fat] = 150 << 20
 	f.now = f.now.Add(5 * time.Second)
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.started) != 1 {
 		t.Fatal("recycled a worker younger than min-worker-lifetime")
 	}
 	f.now = f.now.Add(6 * time.Second)
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.started) != 2 || len(f.signals[fat]) != 0 {
 		t.Fatalf("started %d, signals %v: want a replacement and the old worker untouched until it is ready", len(f.started), f.signals[fat])
 	}
@@ -81,19 +81,19 @@ func TestEvilReloadOnRSSKills(t *testing.T) {
 	plan := testPlan(1)
 	plan.ReloadOnRSS, plan.EvilReloadOnRSS = 100<<20, 200<<20
 	m := newTestMaster(f, plan, nil, Hooks{})
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
 	fat := f.started[0]
 	f.rss[fat] = 250 << 20
 	f.now = f.now.Add(time.Second)
-	m.Step(Event{})
+	m.step(event{})
 	if got := f.signals[fat]; len(got) != 1 || got[0] != syscall.SIGKILL {
 		t.Fatalf("worker over evil-reload-on-rss got %v, want SIGKILL", got)
 	}
 	f.killed(fat)
-	m.Step(Event{})
-	if len(f.started) != 2 || m.Slots()[0].Failures != 0 {
-		t.Fatalf("started %d failures %d: want one replacement without backoff", len(f.started), m.Slots()[0].Failures)
+	m.step(event{})
+	if len(f.started) != 2 || m.slotCopies()[0].Failures != 0 {
+		t.Fatalf("started %d failures %d: want one replacement without backoff", len(f.started), m.slotCopies()[0].Failures)
 	}
 }
 
@@ -112,7 +112,7 @@ func setBusy(m *Master, board *fakeBoard, busy bool, ids ...int) {
 func tick(f *fakeOS, m *Master, seconds int) {
 	for range seconds {
 		f.now = f.now.Add(time.Second)
-		m.Step(Event{})
+		m.step(event{})
 		readyAll(m)
 	}
 }
@@ -124,7 +124,7 @@ func cheaperMaster(t *testing.T, algo string) (*fakeOS, *Master, *fakeBoard) {
 	board := newFakeBoard()
 	m := newTestMaster(f, plan, nil, Hooks{})
 	m.SetBoard(board)
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
 	if len(f.started) != 1 || m.activeSlots() != 1 {
 		t.Fatalf("started %d active %d, want cheaper's 1", len(f.started), m.activeSlots())
@@ -169,7 +169,7 @@ func TestCheaperSpareGrowsWhenAllBusyAndShrinksWhenIdle(t *testing.T) {
 }
 
 func TestCheaperSpareKeepsOneSpareWorker(t *testing.T) {
-	f, m, board := cheaperMaster(t, AlgoSpare)
+	f, m, board := cheaperMaster(t, algoSpare)
 	m.Command('+')
 	m.Command('+')
 	tick(f, m, 1)
@@ -181,7 +181,7 @@ func TestCheaperSpareKeepsOneSpareWorker(t *testing.T) {
 }
 
 func TestCheaperBacklog(t *testing.T) {
-	f, m, _ := cheaperMaster(t, AlgoBacklog)
+	f, m, _ := cheaperMaster(t, algoBacklog)
 	queue := 5
 	m.plan.Cheaper.Backlog = func() int { return queue }
 	tick(f, m, 1)
@@ -201,7 +201,7 @@ func TestCheaperBacklog(t *testing.T) {
 }
 
 func TestCheaperBusyness(t *testing.T) {
-	f, m, board := cheaperMaster(t, AlgoBusyness)
+	f, m, board := cheaperMaster(t, algoBusyness)
 	tick(f, m, 1) // the first cycle starts
 	w := m.slot(1).Current
 	board.rt[w.BoardSlot] = 1500 * time.Millisecond // 75% of a 2 s cycle
@@ -220,7 +220,7 @@ func TestCheaperBusyness(t *testing.T) {
 }
 
 func TestCheaperFIFOAndManual(t *testing.T) {
-	f, m, _ := cheaperMaster(t, AlgoManual)
+	f, m, _ := cheaperMaster(t, algoManual)
 	m.Command('+')
 	tick(f, m, 1)
 	if m.activeSlots() != 2 || len(f.started) != 2 {
@@ -242,20 +242,20 @@ func TestCheaperFIFOAndManual(t *testing.T) {
 }
 
 func TestCheaperReloadReplacesOnlyActiveWorkers(t *testing.T) {
-	f, m, _ := cheaperMaster(t, AlgoManual)
+	f, m, _ := cheaperMaster(t, algoManual)
 	m.Command('+')
 	tick(f, m, 1)
 	m.Command('c')
 	for range 10 {
 		tick(f, m, 1)
-		for _, w := range m.Workers() {
+		for _, w := range m.liveWorkers() {
 			if w.State == Stopping {
 				f.exit(w.PID, 0)
 			}
 		}
 	}
-	if m.Generation() != 2 || m.activeSlots() != 2 || len(pidsOf(m, 2)) != 2 {
-		t.Fatalf("after a chain reload: generation %d, active %d, new workers %v", m.Generation(), m.activeSlots(), pidsOf(m, 2))
+	if m.generation != 2 || m.activeSlots() != 2 || len(pidsOf(m, 2)) != 2 {
+		t.Fatalf("after a chain reload: generation %d, active %d, new workers %v", m.generation, m.activeSlots(), pidsOf(m, 2))
 	}
 	if m.announced != 2 {
 		t.Fatal("the new generation was never announced ready: cheap slots held it back")

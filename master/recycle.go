@@ -14,7 +14,7 @@ const rssInterval = time.Second
 // shrinks (memory leaks in long-lived workers are the usual reason).
 // evil-reload-on-rss kills at once instead. min-worker-lifetime protects
 // young workers from all three, as in uWSGI.
-func (m *Master) recycle(w *Worker, now time.Time) {
+func (m *Master) recycle(w *worker, now time.Time) {
 	if m.phase != running || w.State != Ready || w.Retiring || w.Killed || now.Sub(w.Started) < m.plan.MinLifetime {
 		return
 	}
@@ -42,7 +42,7 @@ func (m *Master) recycle(w *Worker, now time.Time) {
 	}
 }
 
-func (m *Master) overRequests(w *Worker) string {
+func (m *Master) overRequests(w *worker) string {
 	if m.plan.MaxRequests <= 0 || m.board == nil || w.BoardSlot < 0 {
 		return ""
 	}
@@ -54,7 +54,7 @@ func (m *Master) overRequests(w *Worker) string {
 }
 
 // checkRSS reads w's resident memory at most once per rssInterval.
-func (m *Master) checkRSS(w *Worker, now time.Time) (uint64, bool) {
+func (m *Master) checkRSS(w *worker, now time.Time) (uint64, bool) {
 	if (m.plan.ReloadOnRSS == 0 && m.plan.EvilReloadOnRSS == 0) || m.os.RSS == nil || now.Sub(w.RSSChecked) < rssInterval {
 		return 0, false
 	}
@@ -63,7 +63,7 @@ func (m *Master) checkRSS(w *Worker, now time.Time) (uint64, bool) {
 	return rss, err == nil
 }
 
-func (m *Master) retire(s *Slot, w *Worker, now time.Time, why string) {
+func (m *Master) retire(s *slot, w *worker, now time.Time, why string) {
 	m.log.Info("replacing worker: "+why, "id", w.ID, "pid", w.PID)
 	w.Retiring = true
 	m.vacate(s, w, now)

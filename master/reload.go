@@ -11,9 +11,6 @@ import (
 // configured, and the listening sockets (owned by the master) never close.
 func (m *Master) Reload() { m.reload(true, graceful) }
 
-// ChainReload replaces one worker at a time.
-func (m *Master) ChainReload() { m.reload(true, chain) }
-
 func (m *Master) reload(reread bool, mode reloadMode) {
 	if m.phase != running || m.terminating {
 		return
@@ -69,7 +66,7 @@ func (m *Master) reload(reread bool, mode reloadMode) {
 }
 
 // retireOlder stops the workers a newly ready worker replaces.
-func (m *Master) retireOlder(ready *Worker) {
+func (m *Master) retireOlder(ready *worker) {
 	for _, w := range m.workers {
 		if w.ID == ready.ID && w != ready && w.State != Stopping && (w.Generation < ready.Generation || w.Retiring) {
 			m.stop(w, "replaced by a new worker")
@@ -80,7 +77,7 @@ func (m *Master) retireOlder(ready *Worker) {
 // abortReload goes back to the last generation that was fully ready when
 // a worker of the new one dies before it is ready: a failed reload never
 // takes the site down.
-func (m *Master) abortReload(failed *Worker) {
+func (m *Master) abortReload(failed *worker) {
 	good := m.announced
 	m.log.Error("reload failed: a new worker died before it was ready; the previous generation keeps serving",
 		"id", failed.ID, "pid", failed.PID, "failed_generation", failed.Generation, "serving_generation", good)

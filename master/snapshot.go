@@ -24,8 +24,8 @@ func (m *Master) Snapshot() []stats.WorkerInfo {
 	return out
 }
 
-func (m *Master) servingOld(id int) *Worker {
-	var best *Worker
+func (m *Master) servingOld(id int) *worker {
+	var best *worker
 	for _, w := range m.workers {
 		if w.ID == id && w.State == Ready && (best == nil || w.Generation > best.Generation) {
 			best = w

@@ -14,14 +14,14 @@ func TestCorruptSlotReplacesWorker(t *testing.T) {
 	board.bad = map[int]error{}
 	m := newTestMaster(f, testPlan(2), nil, Hooks{})
 	m.SetBoard(board)
-	m.Step(Event{})
+	m.step(event{})
 	readyAll(m)
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.signals[f.started[0]])+len(f.signals[f.started[1]]) != 0 {
 		t.Fatal("a worker with a clean slot was signalled")
 	}
 	board.bad[1] = errors.New("core 0: vars length is 18446744073709551615")
-	m.Step(Event{})
+	m.step(event{})
 	hostile := f.started[1]
 	if got := f.signals[hostile]; len(got) != 1 || got[0] != syscall.SIGKILL {
 		t.Fatalf("the worker that corrupted its slot got %v, want one SIGKILL", got)
@@ -29,13 +29,13 @@ func TestCorruptSlotReplacesWorker(t *testing.T) {
 	if len(f.started) != 3 {
 		t.Fatalf("no replacement started at once (started %d)", len(f.started))
 	}
-	m.Step(Event{}) // still corrupt until it dies: not signalled again
+	m.step(event{}) // still corrupt until it dies: not signalled again
 	if got := f.signals[hostile]; len(got) != 1 {
 		t.Fatalf("signalled %d times", len(got))
 	}
 	delete(board.bad, 1)
 	f.killed(hostile)
-	m.Step(Event{})
+	m.step(event{})
 	if len(f.started) != 3 {
 		t.Fatalf("its death started another worker (started %d)", len(f.started))
 	}

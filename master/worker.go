@@ -2,28 +2,28 @@ package master
 
 import "time"
 
-// WorkerState is where a worker is in its life.
-type WorkerState int
+// workerState is where a worker is in its life.
+type workerState int
 
 const (
 	// Starting: forked, app loading, not yet READY=1.
-	Starting WorkerState = iota
+	Starting workerState = iota
 	// Ready: accepting requests.
 	Ready
 	// Stopping: sent SIGTERM; killed at StopDeadline.
 	Stopping
 )
 
-func (s WorkerState) String() string {
+func (s workerState) String() string {
 	return [...]string{"starting", "ready", "stopping"}[s]
 }
 
-// Worker is one worker process. Only the loop's goroutine touches it.
-type Worker struct {
+// worker is one worker process. Only the loop's goroutine touches it.
+type worker struct {
 	ID           int // slot 1..processes, stable across respawns
 	PID          int
 	Generation   int
-	State        WorkerState
+	State        workerState
 	Started      time.Time
 	ReadyAt      time.Time
 	StopDeadline time.Time
@@ -38,11 +38,11 @@ type Worker struct {
 	Tampered     bool   // its scoreboard slot held garbage: killed, never trusted again
 }
 
-// Slot is one place in the pool: the worker currently filling it and the
+// slot is one place in the pool: the worker currently filling it and the
 // respawn bookkeeping that outlives each worker.
-type Slot struct {
+type slot struct {
 	ID        int
-	Current   *Worker   // nil while empty
+	Current   *worker   // nil while empty
 	NextStart time.Time // when empty: not before this (backoff)
 	Failures  int       // consecutive failed starts or early deaths
 	Respawns  int       // workers started in this slot, the first included

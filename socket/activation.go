@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/supervise-go/supervise/ipc"
 )
 
 // Activated are the sockets systemd (or any socket-activating parent)
@@ -18,23 +19,11 @@ type Activated struct {
 	owned map[int]bool // ours (passed across an upgrade): vacuum may remove their files
 }
 
-// FromEnvironment takes the sockets described by LISTEN_FDS/LISTEN_PID.
-func FromEnvironment(environ []string) *Activated {
-	get := func(name string) string {
-		for _, kv := range environ {
-			if v, ok := strings.CutPrefix(kv, name+"="); ok {
-				return v
-			}
-		}
-		return ""
-	}
+// FromEnv takes the sockets described by LISTEN_FDS/LISTEN_PID.
+func FromEnv(env ipc.Env) *Activated {
 	a := &Activated{used: map[int]bool{}, owned: map[int]bool{}}
-	pid, err := strconv.Atoi(get("LISTEN_PID"))
-	n, err2 := strconv.Atoi(get("LISTEN_FDS"))
-	if err != nil || err2 != nil || pid != os.Getpid() {
-		return a
-	}
-	for fd := 3; fd < 3+n; fd++ {
+	n := env.ListenFDs(os.Getpid())
+	for fd := ipc.FirstListenFD; fd < ipc.FirstListenFD+n; fd++ {
 		unix.CloseOnExec(fd) // workers get the sockets we choose to pass, not these
 		a.fds = append(a.fds, fd)
 	}

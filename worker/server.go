@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/supervise-go/supervise/ipc"
 	"github.com/supervise-go/supervise/uwsgi"
 )
@@ -28,7 +26,7 @@ type server struct {
 	cores      chan int // free request slots: --threads of them
 	heads      [][]byte // per slot: the request line and host for the scoreboard, reused
 	board      *board
-	log        hclog.Logger
+	log        *logger
 	logReqs    bool
 	bufferSize int
 	inflight   sync.WaitGroup
@@ -54,15 +52,17 @@ func newServer(h http.Handler, ls []Listener) *server {
 	return s
 }
 
-func newLogger() hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: fmt.Sprintf("worker.%d", ID()), Output: os.Stderr,
-		TimeFormat: "2006-01-02T15:04:05.000Z0700", JSONFormat: os.Getenv(ipc.EnvLogJSON) == "1"})
+func newLogger() *logger {
+	return &logger{name: fmt.Sprintf("worker.%d", ID()), w: os.Stderr, json: os.Getenv(ipc.EnvLogJSON) == "1"}
 }
 
 func (s *server) run() error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP)
-	WatchLifeline(s.log)
+	ipc.WatchLifeline(ipc.ParseEnv(os.Environ()), func() {
+		s.log.Warn("the master is gone (lifeline closed); exiting")
+		os.Exit(1)
+	})
 	errs := make(chan error, len(s.listeners))
 	for _, l := range s.listeners {
 		switch l.Proto {
@@ -265,26 +265,6 @@ func (c *countingWriter) Flush() {
 }
 
 func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
-
-// WatchLifeline exits the process when the master's end of the lifeline
-// closes, however the master died (Serve calls it; other programs the
-// master runs, like the HTTP front end, may too).
-func WatchLifeline(log hclog.Logger) {
-	fd, err := strconv.Atoi(os.Getenv(ipc.EnvLifelineFD))
-	if err != nil {
-		return
-	}
-	f := os.NewFile(uintptr(fd), "lifeline")
-	go func() {
-		buf := make([]byte, 1)
-		for {
-			if _, err := f.Read(buf); err != nil {
-				log.Warn("the master is gone (lifeline closed); exiting")
-				os.Exit(1)
-			}
-		}
-	}()
-}
 
 // serveAlone is the same binary without supervise: plain HTTP on $PORT.
 func serveAlone(h http.Handler) error {

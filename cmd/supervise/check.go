@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/supervise-go/supervise/config"
-	"github.com/supervise-go/supervise/master"
+	"github.com/supervise-go/supervise/supervisor"
 )
 
 // checkVerb is `supervise check [--json | --ini-out] [--no-import] --ini
@@ -68,7 +68,7 @@ func check(args, environ []string, stdout, stderr io.Writer) int {
 	if err := startable(cfg); err != nil {
 		return fail(err)
 	}
-	program, err := master.CheckProgram(cfg)
+	program, err := supervisor.CheckProgram(cfg)
 	if err != nil {
 		return fail(err)
 	}

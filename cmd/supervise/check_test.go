@@ -17,6 +17,7 @@ import (
 // re-executed as main) and returns its exit code, stdout and stderr.
 func runCheck(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
+	processTest(t)
 	cmd := exec.Command(os.Args[0], append([]string{"check"}, args...)...)
 	cmd.Env = append(env, envRunMain+"=1", "GORACE=atexit_sleep_ms=0")
 	var stdout, stderr bytes.Buffer

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/supervise-go/supervise/master"
+	"github.com/supervise-go/supervise/supervisor"
 )
 
 // The test binary doubles as the supervise binary: with SUPERVISE_TEST_MAIN
@@ -26,8 +26,8 @@ import (
 const envRunMain = "SUPERVISE_TEST_MAIN"
 
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == master.TrampolineArg {
-		os.Exit(master.Trampoline(os.Args[2:]))
+	if len(os.Args) > 1 && os.Args[1] == supervisor.TrampolineArg {
+		os.Exit(supervisor.Trampoline(os.Args[2:]))
 	}
 	if len(os.Args) > 1 && os.Args[1] == "http" { // the front end, run by a master under test
 		os.Exit(run(os.Args[1:], os.Environ(), os.Stderr))
@@ -43,8 +43,19 @@ func TestMain(m *testing.M) {
 
 // requireTool finds a program the tests need. Where CI promised it
 // (SUPERVISE_TEST_REQUIRE=1), its absence fails the test instead of skipping.
+// processTest skips a test that starts processes (a master, a helper, a
+// real server) under -short, the fast inner loop; scripts/test and CI
+// run without -short, so every one of them still runs there.
+func processTest(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts processes: skipped under -short (scripts/test runs it)")
+	}
+}
+
 func requireTool(t *testing.T, path string, check ...string) string {
 	t.Helper()
+	processTest(t) // every tool is for a process-level test
 	p, err := exec.LookPath(path)
 	if err == nil && len(check) > 0 {
 		err = exec.Command(p, check...).Run()
@@ -83,6 +94,7 @@ func startMaster(t *testing.T, dir string, args ...string) *masterProc {
 
 // startMasterWith lets a test add environment or inherited files.
 func startMasterWith(t *testing.T, dir string, setup func(*exec.Cmd), args ...string) *masterProc {
+	processTest(t)
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Dir = dir
@@ -357,6 +369,7 @@ func seedFile(t *testing.T, name string) string {
 
 // execHelper starts the test binary as a named helper without a master.
 func execHelper(t *testing.T, name string, env ...string) *exec.Cmd {
+	processTest(t)
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(append(os.Environ(), envHelper+"="+name), env...)

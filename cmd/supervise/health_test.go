@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/supervise-go/supervise/ipc"
 	"github.com/supervise-go/supervise/worker"
 )
@@ -40,7 +38,7 @@ func runHealthHelper(name string) (int, bool) {
 		}
 		return 0, true
 	case "noapp", "neverready":
-		worker.WatchLifeline(hclog.NewNullLogger()) // never outlive the master
+		ipc.WatchLifeline(ipc.ParseEnv(os.Environ()), func() { os.Exit(1) }) // never outlive the master
 		if name == "noapp" {
 			if err := ipc.Notify("READY=1\nNOAPP=1\nSTATUS=no app loaded: ModuleNotFoundError: No module named 'missing'"); err != nil {
 				fmt.Fprintln(os.Stderr, err)

@@ -14,6 +14,7 @@ import (
 // the exit code.
 func runCLI(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	processTest(t)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), envRunMain+"=1")
 	var out, errOut bytes.Buffer
@@ -72,6 +73,7 @@ func TestDescribeBuild(t *testing.T) {
 // A real build in this checkout: the revision is the one the build info
 // records (git's HEAD), the version the -ldflags one a packager sets.
 func TestVersionFromBuildInfo(t *testing.T) {
+	processTest(t)
 	goBin := requireTool(t, "go")
 	git := requireTool(t, "git")
 	head, err := exec.Command(git, "rev-parse", "HEAD").Output()

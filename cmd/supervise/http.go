@@ -19,7 +19,6 @@ import (
 
 	"github.com/supervise-go/supervise/frontend"
 	"github.com/supervise-go/supervise/ipc"
-	"github.com/supervise-go/supervise/worker"
 )
 
 const httpUsage = `supervise http: the HTTP front end, in front of any uwsgi server.
@@ -38,12 +37,23 @@ Options:
 `
 
 // httpVerb runs the front end until SIGTERM (graceful) or SIGINT/SIGQUIT.
+// Its configuration comes from the flags (standalone) or, when a master
+// starts it, from ipc.EnvFrontEnd; both are one ipc.FrontEnd.
 func httpVerb(args, environ []string, stderr io.Writer) int {
+	env := ipc.ParseEnv(environ)
+	fe, code := frontEndConfig(args, env, stderr)
+	if fe == nil {
+		return code
+	}
+	return runFrontEnd(fe, env, stderr)
+}
+
+// frontEndConfig builds the front end's configuration from the flags, or
+// decodes the master's; nil with the exit code when there is none.
+func frontEndConfig(args []string, env ipc.Env, stderr io.Writer) (*ipc.FrontEnd, int) {
 	var (
-		listens, https, tos, maps, safes, proxies multiFlag
-		fds, httpsFDs                             multiFlag
-		cfg                                       frontend.Config
-		shutdown                                  = 30 * time.Second
+		listens, https, fds, httpsFDs multiFlag
+		fe                            = ipc.FrontEnd{BufferSize: 4096, ShutdownTimeout: ipc.DefaultShutdownTimeout}
 	)
 	fs := flag.NewFlagSet("supervise http", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -55,37 +65,69 @@ func httpVerb(args, environ []string, stderr io.Writer) int {
 	fs.Var(&fds, "listen-fd", "serve HTTP on inherited listening socket `N` (repeatable)")
 	fs.Var(&https, "https", "serve HTTPS (HTTP/2 offered) on `ADDR,CERT,KEY` (repeatable)")
 	fs.Var(&httpsFDs, "https-fd", "serve HTTPS on an inherited socket: `N,CERT,KEY` (repeatable)")
-	fs.Var(&tos, "to", "uwsgi backend `ADDR` (repeatable: round robin)")
-	fs.Var(&maps, "static-map", "serve the files of DIR at URL: `/URL=/DIR` (repeatable)")
-	fs.Var(&safes, "static-safe", "symlinks out of a static-map may lead under `DIR` (repeatable)")
-	fs.Var(&proxies, "trusted-proxy", "`CIDR` whose X-Forwarded-For/-Proto are believed (repeatable)")
-	fs.Var(byteSize{&cfg.PostBuffering}, "post-buffering", "`BYTES` of a chunked request body held in memory; past it, a temp file (default 65536)")
-	fs.Var(byteSize{&cfg.LimitPost}, "limit-post", "largest request body in `BYTES`, 413 past it (default: no limit)")
-	fs.IntVar(&cfg.BufferSize, "buffer-size", 4096, "largest uwsgi vars block (about the header block) in `BYTES`, 431 past it; match the workers'")
-	fs.StringVar(&cfg.DocumentRoot, "document-root", "", "DOCUMENT_ROOT sent to the workers: `DIR`")
-	fs.StringVar(&cfg.TempDir, "body-temp-dir", "", "`DIR` for request bodies past post-buffering (default $TMPDIR)")
-	fs.Var(seconds{&cfg.HeaderTimeout}, "header-timeout", "`DURATION` to read a request's headers; slower clients are dropped (default 10s)")
-	fs.Var(seconds{&cfg.IdleTimeout}, "idle-timeout", "a keep-alive connection with no request is closed after `DURATION` (default 75s)")
-	fs.Var(seconds{&cfg.BodyTimeout}, "body-timeout", "`DURATION`: longest pause while reading a request body; 408 (default 60s)")
-	fs.Var(seconds{&cfg.SendTimeout}, "send-timeout", "`DURATION`: longest pause while the client reads the response (default 60s)")
-	fs.Var(seconds{&cfg.ConnectTimeout}, "connect-timeout", "`DURATION` to connect to a TCP backend; 502 past it (default 5s)")
-	fs.Var(seconds{&cfg.BackendTimeout}, "backend-timeout", "`DURATION`: longest wait for the backend's answer (and between its reads); 504 (default 60s)")
-	fs.Var(seconds{&shutdown}, "shutdown-timeout", "on SIGTERM, the `DURATION` in-flight requests get to finish (seconds, or 500ms, 2s)")
-	fs.BoolVar(&cfg.DisableLogging, "disable-logging", false, "no access log line per request")
-	fs.IntVar(&cfg.Loops, "loops", 0, "event-loop threads per plain-HTTP listener, `N` (default: half the CPUs, at least 1)")
-	fs.BoolVar(&cfg.NoEventLoop, "no-event-loop", false, "serve plain HTTP with Go's net/http alone (slower; the path TLS and unusual requests take anyway)")
+	fs.Var((*multiFlag)(&fe.Backends), "to", "uwsgi backend `ADDR` (repeatable: round robin)")
+	fs.Var((*multiFlag)(&fe.StaticMaps), "static-map", "serve the files of DIR at URL: `/URL=/DIR` (repeatable)")
+	fs.Var((*multiFlag)(&fe.StaticSafe), "static-safe", "symlinks out of a static-map may lead under `DIR` (repeatable)")
+	fs.Var((*multiFlag)(&fe.TrustedProxies), "trusted-proxy", "`CIDR` whose X-Forwarded-For/-Proto are believed (repeatable)")
+	fs.Var(byteSize{&fe.PostBuffering}, "post-buffering", "`BYTES` of a chunked request body held in memory; past it, a temp file (default 65536)")
+	fs.Var(byteSize{&fe.LimitPost}, "limit-post", "largest request body in `BYTES`, 413 past it (default: no limit)")
+	fs.IntVar(&fe.BufferSize, "buffer-size", 4096, "largest uwsgi vars block (about the header block) in `BYTES`, 431 past it; match the workers'")
+	fs.StringVar(&fe.DocumentRoot, "document-root", "", "DOCUMENT_ROOT sent to the workers: `DIR`")
+	fs.StringVar(&fe.TempDir, "body-temp-dir", "", "`DIR` for request bodies past post-buffering (default $TMPDIR)")
+	fs.Var(seconds{&fe.HeaderTimeout}, "header-timeout", "`DURATION` to read a request's headers; slower clients are dropped (default 10s)")
+	fs.Var(seconds{&fe.IdleTimeout}, "idle-timeout", "a keep-alive connection with no request is closed after `DURATION` (default 75s)")
+	fs.Var(seconds{&fe.BodyTimeout}, "body-timeout", "`DURATION`: longest pause while reading a request body; 408 (default 60s)")
+	fs.Var(seconds{&fe.SendTimeout}, "send-timeout", "`DURATION`: longest pause while the client reads the response (default 60s)")
+	fs.Var(seconds{&fe.ConnectTimeout}, "connect-timeout", "`DURATION` to connect to a TCP backend; 502 past it (default 5s)")
+	fs.Var(seconds{&fe.BackendTimeout}, "backend-timeout", "`DURATION`: longest wait for the backend's answer (and between its reads); 504 (default 60s)")
+	fs.Var(seconds{&fe.ShutdownTimeout}, "shutdown-timeout", "on SIGTERM, the `DURATION` in-flight requests get to finish (seconds, or 500ms, 2s)")
+	fs.BoolVar(&fe.DisableLogging, "disable-logging", false, "no access log line per request")
+	fs.IntVar(&fe.Loops, "loops", 0, "event-loop threads per plain-HTTP listener, `N` (default: half the CPUs, at least 1)")
+	fs.BoolVar(&fe.NoEventLoop, "no-event-loop", false, "serve plain HTTP with Go's net/http alone (slower; the path TLS and unusual requests take anyway)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return nil, 0
 		}
-		return 2
+		return nil, 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "supervise http: unexpected argument %q\n", fs.Arg(0))
-		return 2
+		return nil, 2
 	}
-	cfg.Backends, cfg.StaticMaps, cfg.StaticSafe = tos, maps, safes
-	for _, p := range proxies {
+	if encoded, ok := env.Lookup(ipc.EnvFrontEnd); ok {
+		if fs.NFlag() > 0 {
+			fmt.Fprintf(stderr, "supervise http: %s (set by the master) and flags: give one or the other\n", ipc.EnvFrontEnd)
+			return nil, 2
+		}
+		from, err := ipc.DecodeFrontEnd(encoded)
+		if err != nil {
+			fmt.Fprintln(stderr, "supervise http:", err)
+			return nil, 2
+		}
+		return from, 0
+	}
+	if err := addListeners(&fe, listens, fds, https, httpsFDs); err != nil {
+		fmt.Fprintln(stderr, "supervise http:", err)
+		return nil, 2
+	}
+	if err := fe.Validate(); err != nil {
+		fmt.Fprintln(stderr, "supervise http:", err)
+		return nil, 2
+	}
+	return &fe, 0
+}
+
+// runFrontEnd serves a validated configuration.
+func runFrontEnd(fe *ipc.FrontEnd, env ipc.Env, stderr io.Writer) int {
+	cfg := frontend.Config{
+		Backends: fe.Backends, StaticMaps: fe.StaticMaps, StaticSafe: fe.StaticSafe,
+		PostBuffering: fe.PostBuffering, LimitPost: fe.LimitPost, BufferSize: fe.BufferSize,
+		TempDir: fe.TempDir, DocumentRoot: fe.DocumentRoot,
+		HeaderTimeout: fe.HeaderTimeout, IdleTimeout: fe.IdleTimeout, BodyTimeout: fe.BodyTimeout,
+		SendTimeout: fe.SendTimeout, ConnectTimeout: fe.ConnectTimeout, BackendTimeout: fe.BackendTimeout,
+		DisableLogging: fe.DisableLogging, NoEventLoop: fe.NoEventLoop, Loops: fe.Loops,
+	}
+	for _, p := range fe.TrustedProxies {
 		prefix, err := frontend.ParseTrustedProxy(p)
 		if err != nil {
 			fmt.Fprintln(stderr, "supervise http:", err)
@@ -94,23 +136,23 @@ func httpVerb(args, environ []string, stderr io.Writer) int {
 		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "http", Level: hclog.Info, Output: stderr,
-		TimeFormat: "2006-01-02T15:04:05.000Z0700", JSONFormat: os.Getenv(ipc.EnvLogJSON) == "1"})
+		TimeFormat: "2006-01-02T15:04:05.000Z0700", JSONFormat: env.Get(ipc.EnvLogJSON) == "1"})
 	cfg.Log = log
 	srv, err := frontend.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "supervise http:", err)
 		return 2
 	}
-	ls, err := httpListeners(listens, fds, https, httpsFDs)
+	ls, err := httpListeners(fe.Listeners)
 	if err != nil {
 		fmt.Fprintln(stderr, "supervise http:", err)
 		return 1
 	}
-	if len(ls) == 0 {
-		fmt.Fprintln(stderr, "supervise http: nothing to listen on: give --listen, --listen-fd, --https or --https-fd")
-		return 2
+	shutdown := fe.ShutdownTimeout
+	if shutdown == 0 {
+		shutdown = ipc.DefaultShutdownTimeout
 	}
-	return serveFront(srv, ls, shutdown, log)
+	return serveFront(srv, ls, shutdown, env, log)
 }
 
 // frontListener is one socket with its TLS files, if any.
@@ -119,7 +161,7 @@ type frontListener struct {
 	cert, key string
 }
 
-func serveFront(srv *frontend.Server, ls []frontListener, shutdown time.Duration, log hclog.Logger) int {
+func serveFront(srv *frontend.Server, ls []frontListener, shutdown time.Duration, env ipc.Env, log hclog.Logger) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
 	errs := make(chan error, len(ls))
@@ -137,7 +179,10 @@ func serveFront(srv *frontend.Server, ls []frontListener, shutdown time.Duration
 		}
 		log.Info("listening", "address", scheme+"://"+l.Addr().String())
 	}
-	worker.WatchLifeline(log) // exit with the master that started us, as workers do
+	ipc.WatchLifeline(env, func() { // exit with the master that started us, as workers do
+		log.Warn("the master is gone (lifeline closed); exiting")
+		os.Exit(1)
+	})
 	if err := ipc.Notify(ipc.NotifyReady); err != nil {
 		log.Warn("cannot tell the master we are ready", "error", err)
 	}
@@ -166,53 +211,67 @@ func serveFront(srv *frontend.Server, ls []frontListener, shutdown time.Duration
 	}
 }
 
-// httpListeners binds --listen and --https addresses and adopts the
-// inherited --listen-fd and --https-fd sockets.
-func httpListeners(listens, fds, https, httpsFDs []string) ([]frontListener, error) {
+// httpListeners binds the addresses and adopts the inherited sockets.
+func httpListeners(specs []ipc.FrontListener) ([]frontListener, error) {
 	var out []frontListener
-	fail := func(err error) ([]frontListener, error) {
-		for _, l := range out {
-			l.Close()
+	for _, spec := range specs {
+		var l net.Listener
+		var err error
+		if spec.FD > 0 {
+			l, err = inheritedListener(spec.FD)
+		} else if l, err = net.Listen("tcp", spec.Addr); err != nil {
+			err = fmt.Errorf("--listen %s: %w", spec.Addr, err)
 		}
-		return nil, err
-	}
-	for _, a := range listens {
-		l, err := net.Listen("tcp", a)
 		if err != nil {
-			return fail(fmt.Errorf("--listen %s: %w", a, err))
+			for _, l := range out {
+				l.Close()
+			}
+			return nil, err
 		}
-		out = append(out, frontListener{Listener: l})
+		out = append(out, frontListener{Listener: l, cert: spec.Cert, key: spec.Key})
+	}
+	return out, nil
+}
+
+// addListeners reads the listener flags into fe.
+func addListeners(fe *ipc.FrontEnd, listens, fds, https, httpsFDs []string) error {
+	for _, a := range listens {
+		fe.Listeners = append(fe.Listeners, ipc.FrontListener{Addr: a})
 	}
 	for _, f := range fds {
-		l, err := inheritedListener(f)
+		fd, err := fdNumber(f)
 		if err != nil {
-			return fail(fmt.Errorf("--listen-fd %s: %w", f, err))
+			return fmt.Errorf("--listen-fd %s: %w", f, err)
 		}
-		out = append(out, frontListener{Listener: l})
+		fe.Listeners = append(fe.Listeners, ipc.FrontListener{FD: fd})
 	}
 	for _, spec := range https {
 		addr, cert, key, err := tlsSpec(spec)
 		if err != nil {
-			return fail(fmt.Errorf("--https %s: %w", spec, err))
+			return fmt.Errorf("--https %s: %w", spec, err)
 		}
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fail(fmt.Errorf("--https %s: %w", addr, err))
-		}
-		out = append(out, frontListener{Listener: l, cert: cert, key: key})
+		fe.Listeners = append(fe.Listeners, ipc.FrontListener{Addr: addr, Cert: cert, Key: key})
 	}
 	for _, spec := range httpsFDs {
-		fd, cert, key, err := tlsSpec(spec)
+		n, cert, key, err := tlsSpec(spec)
 		if err != nil {
-			return fail(fmt.Errorf("--https-fd %s: %w", spec, err))
+			return fmt.Errorf("--https-fd %s: %w", spec, err)
 		}
-		l, err := inheritedListener(fd)
+		fd, err := fdNumber(n)
 		if err != nil {
-			return fail(fmt.Errorf("--https-fd %s: %w", fd, err))
+			return fmt.Errorf("--https-fd %s: %w", spec, err)
 		}
-		out = append(out, frontListener{Listener: l, cert: cert, key: key})
+		fe.Listeners = append(fe.Listeners, ipc.FrontListener{FD: fd, Cert: cert, Key: key})
 	}
-	return out, nil
+	return nil
+}
+
+func fdNumber(s string) (int, error) {
+	fd, err := strconv.Atoi(s)
+	if err != nil || fd < ipc.FirstListenFD {
+		return 0, fmt.Errorf("%q is not a file descriptor number (%d or above)", s, ipc.FirstListenFD)
+	}
+	return fd, nil
 }
 
 func tlsSpec(spec string) (addr, cert, key string, err error) {
@@ -223,12 +282,8 @@ func tlsSpec(spec string) (addr, cert, key string, err error) {
 	return parts[0], parts[1], parts[2], nil
 }
 
-func inheritedListener(s string) (net.Listener, error) {
-	fd, err := strconv.Atoi(s)
-	if err != nil || fd < 0 {
-		return nil, fmt.Errorf("%q is not a file descriptor number", s)
-	}
-	f := os.NewFile(uintptr(fd), "listen-fd-"+s)
+func inheritedListener(fd int) (net.Listener, error) {
+	f := os.NewFile(uintptr(fd), "listen-fd-"+strconv.Itoa(fd))
 	defer f.Close()
 	l, err := net.FileListener(f)
 	if err != nil {

@@ -33,6 +33,7 @@ var formatRequests = []string{
 // log-format lines from a Python worker equal uWSGI 2.0.21's for the same
 // requests, with log-date's format in %(ftime) and log-x-forwarded-for.
 func TestLogFormatMatchesUWSGI(t *testing.T) {
+	processTest(t)
 	uwsgi := requireTool(t, "uwsgi", "--version")
 	py := debianPython(t)
 	dir := shortTempDir(t)

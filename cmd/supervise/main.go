@@ -12,7 +12,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/supervise-go/supervise/config"
-	"github.com/supervise-go/supervise/master"
+	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/supervisor"
 )
 
 func main() {
@@ -20,8 +21,8 @@ func main() {
 }
 
 func run(args, environ []string, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == master.TrampolineArg {
-		return master.Trampoline(args[1:])
+	if len(args) > 0 && args[0] == supervisor.TrampolineArg {
+		return supervisor.Trampoline(args[1:])
 	}
 	if code, done := helpOrVersion(args, os.Stdout, stderr); done {
 		return code
@@ -45,14 +46,14 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 		return configError(err, stderr)
 	}
 	demo := applyDemoDefaults(cfg)
-	sink, err := master.OpenLogSink(cfg.Logto)
+	sink, err := supervisor.OpenLogSink(cfg.Logto)
 	if err != nil {
 		fmt.Fprintln(stderr, "supervise:", err)
 		return 1
 	}
 	sink.SetRotation(int64(cfg.LogMaxsize), cfg.LogBackupname)
 	sink.SetJSON(cfg.LogJSON)
-	loggers, err := master.OpenLoggers(cfg.Loggers)
+	loggers, err := supervisor.OpenLoggers(cfg.Loggers)
 	if err != nil {
 		fmt.Fprintln(stderr, "supervise:", err)
 		return 1
@@ -62,16 +63,16 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 		Name:       "supervise",
 		Level:      hclog.Info,
 		Output:     sink,
-		TimeFormat: master.LogTimeFormat,
+		TimeFormat: supervisor.LogTimeFormat,
 		JSONFormat: cfg.LogJSON,
 	})
 	if demo != "" {
 		log.Info(demo)
 	}
-	return master.Serve(cfg, master.Options{
+	return supervisor.Serve(cfg, supervisor.Options{
 		Log:     log,
 		LogSink: sink,
-		Environ: environ,
+		Env:     ipc.ParseEnv(environ),
 		Reload: func() (*config.Config, error) {
 			next, err := config.Load(args, environ)
 			if err == nil {

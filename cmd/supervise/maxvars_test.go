@@ -25,6 +25,7 @@ def application(environ, start_response):
 // startRealUwsgi runs uWSGI 2.0 (Debian's uwsgi-core with the python3
 // plugin) on a unix socket with app.py from dir, for side-by-side tests.
 func startRealUwsgi(t *testing.T, dir, sock string, args ...string) {
+	processTest(t)
 	t.Helper()
 	bin := requireTool(t, "uwsgi", "--plugins", "python3", "--version")
 	cmd := exec.Command(bin, append([]string{"--plugins", "python3", "--socket", sock, "--chdir", dir,

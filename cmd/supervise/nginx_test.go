@@ -15,6 +15,7 @@ import (
 // request to upstream (e.g. "unix:/tmp/x/app.sock") with the stock
 // uwsgi_params, exactly as the seed's site does. It returns the base URL.
 func startNginx(t *testing.T, dir, upstream string) string {
+	processTest(t)
 	t.Helper()
 	return startNginxLocations(t, dir, "location / { uwsgi_pass "+upstream+"; include /etc/nginx/uwsgi_params; }")
 }

@@ -52,6 +52,7 @@ func procState(pid int) (state byte, cmdline string) {
 }
 
 func TestAsPID1TheMasterReapsOrphans(t *testing.T) {
+	processTest(t)
 	py := debianPython(t)
 	unshare := requireTool(t, "unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "true")
 	dir := shortTempDir(t)

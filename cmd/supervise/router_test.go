@@ -110,5 +110,5 @@ processes = 2
 	if resp.StatusCode != 200 || resp.Proto != "HTTP/2.0" {
 		t.Fatalf("%s %d, want 200 over h2", resp.Proto, resp.StatusCode)
 	}
-	m.waitLog(`--to unix:`+regexp.QuoteMeta(filepath.Join(dir, "app.sock")), 1) // the configured socket, not a private one
+	m.waitLog(`backends\\":\[\\"unix:`+regexp.QuoteMeta(filepath.Join(dir, "app.sock")), 1) // the configured socket, not a private one
 }

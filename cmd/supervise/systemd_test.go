@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/supervise-go/supervise/ipc"
-	"github.com/supervise-go/supervise/master"
+	"github.com/supervise-go/supervise/supervisor"
 )
 
 // receiveUntil records what the master tells a fake systemd until want arrives.
@@ -103,7 +103,7 @@ func TestSocketActivationAdoptsSystemdSockets(t *testing.T) {
 	m := startMasterWith(t, dir, func(c *exec.Cmd) {
 		c.ExtraFiles = []*os.File{f}
 		c.Env = append(c.Env, "LISTEN_FDS=1", "LISTEN_FDNAMES=app")
-	}, master.TrampolineArg, os.Args[0], os.Args[0],
+	}, supervisor.TrampolineArg, os.Args[0], os.Args[0],
 		"--socket", path, "--module", "echo", "--python-bin", py, "--chdir", dir, "--vacuum")
 	f.Close()
 	m.waitLog(`listening on an inherited socket .*: address=`+path, 1)

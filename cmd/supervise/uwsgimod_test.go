@@ -160,6 +160,7 @@ func TestUwsgiModuleIdentity(t *testing.T) {
 // command line (but for --python-bin, which only supervise reads), and
 // agree on the other observable values.
 func TestUwsgiOptMatchesUWSGI(t *testing.T) {
+	processTest(t)
 	uwsgiBin := requireTool(t, "/usr/bin/uwsgi", "--plugins", "python3", "--version")
 	requireUwsgidecorators(t)
 	dir := shortTempDir(t)

@@ -62,6 +62,9 @@ type pyWorker struct {
 
 func startWorker(t *testing.T, app string, extraArgs []string, env ...string) *pyWorker {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a Python worker: skipped under -short (scripts/test runs it)")
+	}
 	if _, err := os.Stat(python3); err != nil {
 		if os.Getenv("SUPERVISE_TEST_REQUIRE") == "1" {
 			t.Fatal("python3 missing")

@@ -1,0 +1,73 @@
+package supervisor
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// removeStaleRuntimeDirs deletes the runtime directories of masters that
+// were killed (SIGKILL, OOM) and could not clean up: a directory of ours
+// under TMPDIR named supervise-* whose sockets all refuse connections.
+// A directory with no socket yet may belong to a master starting now,
+// and one whose socket answers to a live one: both are left alone.
+func removeStaleRuntimeDirs(tmp string) (removed []string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "supervise-*"))
+	for _, dir := range dirs {
+		var st unix.Stat_t
+		if unix.Lstat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() {
+			continue
+		}
+		if socketsAllDead(dir) {
+			if os.RemoveAll(dir) == nil {
+				removed = append(removed, dir)
+			}
+		}
+	}
+	return removed
+}
+
+func socketsAllDead(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	sockets := 0
+	for _, e := range entries {
+		if e.Type()&os.ModeSocket == 0 {
+			continue
+		}
+		sockets++
+		if !refused(filepath.Join(dir, e.Name())) {
+			return false
+		}
+	}
+	return sockets > 0
+}
+
+// refused reports whether nobody listens on the unix socket at path,
+// trying a stream and then a datagram connection.
+func refused(path string) bool {
+	for _, typ := range []int{unix.SOCK_STREAM, unix.SOCK_DGRAM} {
+		fd, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return false
+		}
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		unix.Close(fd)
+		switch {
+		case err == nil:
+			return false
+		case errors.Is(err, syscall.EPROTOTYPE):
+			continue // a socket of the other type: try it
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
