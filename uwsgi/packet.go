@@ -132,6 +132,16 @@ type packetAlloc struct {
 // (ErrModifier) together with the packet: the block has been read, and its
 // Vars are filled when it parses, so callers can log and close.
 func ReadPacket(r io.Reader, maxSize int) (*Packet, error) {
+	return ReadPacketVars(r, maxSize, MaxVars)
+}
+
+// ReadPacketVars is ReadPacket taking at most maxVars vars (max-vars = N
+// means 2 x N, as uWSGI counts them; <= 0 means MaxVars): one more is
+// ErrMalformed, and the caller drops the request as uWSGI does.
+func ReadPacketVars(r io.Reader, maxSize, maxVars int) (*Packet, error) {
+	if maxVars <= 0 {
+		maxVars = MaxVars
+	}
 	if maxSize <= 0 {
 		maxSize = DefaultBufferSize
 	}
@@ -156,7 +166,11 @@ func ReadPacket(r io.Reader, maxSize int) (*Packet, error) {
 			return nil, fmt.Errorf("uwsgi vars block (%d bytes): %w", p.Header.DataSize, err)
 		}
 	}
-	vars, err := ParseVars(p.Block)
+	var vars []Var
+	n, err := scanVars(p.Block, maxVars)
+	if err == nil {
+		vars = fillVars(p.Block, n)
+	}
 	if p.Header.Modifier1 != ModifierWSGI && p.Header.Modifier1 != ModifierManagePathInfo {
 		p.Vars = vars // nil when the block is not vars: other plugins' formats differ
 		return p, &ModifierError{Modifier1: p.Header.Modifier1}
@@ -171,7 +185,7 @@ func ReadPacket(r io.Reader, maxSize int) (*Packet, error) {
 // ParseVars decodes a whole vars block. Keys and values share one string
 // copied from block; the result does not alias block.
 func ParseVars(block []byte) ([]Var, error) {
-	n, err := scanVars(block)
+	n, err := scanVars(block, MaxVars)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +196,7 @@ func ParseVars(block []byte) ([]Var, error) {
 // may have been cut short (the stats scoreboard keeps the first 1 KB). It
 // fails only when not even one pair parses.
 func ParseVarsPrefix(block []byte) ([]Var, error) {
-	n, err := scanVars(block)
+	n, err := scanVars(block, MaxVars)
 	if err != nil && n == 0 {
 		return nil, err
 	}
@@ -191,10 +205,10 @@ func ParseVarsPrefix(block []byte) ([]Var, error) {
 
 // scanVars validates block and counts its pairs. On error n is the number
 // of complete, valid pairs before the fault.
-func scanVars(block []byte) (n int, err error) {
+func scanVars(block []byte, limit int) (n int, err error) {
 	for i := 0; i < len(block); n++ {
-		if n == MaxVars {
-			return n, malformed("more than %d vars", MaxVars)
+		if n == limit {
+			return n, malformed("more than %d vars", limit)
 		}
 		if len(block)-i < 2 {
 			return n, malformed("key length cut short at offset %d", i)

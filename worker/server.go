@@ -29,6 +29,7 @@ type server struct {
 	log        *logger
 	logReqs    bool
 	bufferSize int
+	maxVars    int // 2 x max-vars, uWSGI's count
 	inflight   sync.WaitGroup
 	https      []*http.Server
 	timeout    time.Duration // socket-timeout
@@ -42,8 +43,9 @@ func newServer(h http.Handler, ls []Listener) *server {
 	if err != nil || bufSize <= 0 {
 		bufSize = uwsgi.DefaultBufferSize
 	}
+	maxVars, _ := strconv.Atoi(os.Getenv(ipc.EnvMaxVars)) // 0 when unset: uwsgi.MaxVars
 	s := &server{h: h, listeners: ls, cores: make(chan int, threads), board: openBoard(),
-		log: newLogger(), logReqs: os.Getenv(ipc.EnvDisableLogging) != "1", bufferSize: bufSize,
+		log: newLogger(), logReqs: os.Getenv(ipc.EnvDisableLogging) != "1", bufferSize: bufSize, maxVars: 2 * maxVars,
 		timeout: socketTimeout(), exit: os.Exit}
 	s.heads = make([][]byte, threads)
 	for i := 0; i < threads; i++ {
@@ -152,7 +154,7 @@ func (s *server) serveConn(conn net.Conn, core int) {
 	defer conn.Close()
 	start := time.Now()
 	br := bufio.NewReaderSize(conn, 4096)
-	p, err := uwsgi.ReadPacket(br, s.bufferSize)
+	p, err := uwsgi.ReadPacketVars(br, s.bufferSize, s.maxVars)
 	if err != nil {
 		if isTimeout(err) {
 			s.log.Warn("socket-timeout: no data from the client; connection closed", "timeout", s.timeout)
