@@ -214,22 +214,31 @@ func (l *launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
 // uwsgiModuleEnv is what the Python worker's uwsgi module reads:
 // uwsgi.opt, numproc, started_on and the locks (ipc.EnvUwsgiOpt ...).
 func (l *launcher) uwsgiModuleEnv(locksFD int) []string {
-	opt := make([][2]any, len(l.cfg.Opt))
-	for i, o := range l.cfg.Opt {
+	return append(UwsgiModuleEnv(l.cfg, l.rt.Started),
+		ipc.EnvLocksFD+"="+strconv.Itoa(locksFD),
+		ipc.EnvLocks+"="+strconv.Itoa(l.cfg.Locks),
+	)
+}
+
+// UwsgiModuleEnv is the uwsgi module's view of cfg (uwsgi.opt,
+// magic_table, numproc, started_on), without the locks a master passes:
+// `supervise check` imports the app with it, so `import uwsgi` and
+// uwsgidecorators load there as in a worker.
+func UwsgiModuleEnv(cfg *config.Config, started time.Time) []string {
+	opt := make([][2]any, len(cfg.Opt))
+	for i, o := range cfg.Opt {
 		opt[i] = [2]any{o.Key, o.Value}
 		if o.Flag {
 			opt[i][1] = nil
 		}
 	}
 	js, _ := json.Marshal(opt) // strings only: cannot fail
-	magic, _ := json.Marshal(l.cfg.Magic)
+	magic, _ := json.Marshal(cfg.Magic)
 	return []string{
 		ipc.EnvUwsgiOpt + "=" + string(js),
 		ipc.EnvMagicTable + "=" + string(magic),
-		ipc.EnvProcesses + "=" + strconv.Itoa(l.cfg.Processes),
-		ipc.EnvStartedOn + "=" + strconv.FormatInt(l.rt.Started.Unix(), 10),
-		ipc.EnvLocksFD + "=" + strconv.Itoa(locksFD),
-		ipc.EnvLocks + "=" + strconv.Itoa(l.cfg.Locks),
+		ipc.EnvProcesses + "=" + strconv.Itoa(cfg.Processes),
+		ipc.EnvStartedOn + "=" + strconv.FormatInt(started.Unix(), 10),
 	}
 }
 

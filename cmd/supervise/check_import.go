@@ -7,10 +7,15 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/supervise-go/supervise/config"
+	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/supervisor"
+	"github.com/supervise-go/supervise/worker/python"
 )
 
 // appProbe is what importing the app in the chosen interpreter found.
@@ -47,6 +52,10 @@ if ":" in module:
 sys.path[0:1] = [os.getcwd()]
 sys.path[0:0] = [p for p in sys.argv[4].split(":") if p]
 try:
+    # The uwsgi module, as worker.py installs it before the app loads.
+    spec = importlib.util.spec_from_file_location("uwsgi", sys.argv[5])
+    sys.modules["uwsgi"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sys.modules["uwsgi"])
     if wsgi_file:
         name = "uwsgi_file_" + "".join(c if c.isalnum() else "_" for c in wsgi_file)
         spec = importlib.util.spec_from_file_location(name, wsgi_file)
@@ -99,15 +108,39 @@ func probeApp(cfg *config.Config, python string, environ []string) (*appProbe, e
 	return probe, nil
 }
 
+// writeUwsgiModule writes the embedded uwsgi_api.py into a private
+// directory for the probe; the caller removes the directory.
+func writeUwsgiModule() (string, error) {
+	dir, err := os.MkdirTemp("", "supervise-check-")
+	if err != nil {
+		return "", fmt.Errorf("import check: %w", err)
+	}
+	path := filepath.Join(dir, python.APIFileName)
+	if err := os.WriteFile(path, python.APISource, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("import check: %w", err)
+	}
+	return path, nil
+}
+
 // probeOne imports the app in a throwaway process of the interpreter the
 // workers would run, with their directory, environment and pythonpath.
 func probeOne(cfg *config.Config, python string, environ []string) (*appProbe, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	script := strings.NewReplacer("MIN_MAJOR", fmt.Sprint(minPython[0]), "MIN_MINOR", fmt.Sprint(minPython[1])).Replace(probeScript)
-	cmd := exec.CommandContext(ctx, python, "-c", script, cfg.Module, cfg.Callable, cfg.WSGIFile, strings.Join(cfg.PythonPath, ":"))
+	api, err := writeUwsgiModule()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(filepath.Dir(api))
+	cmd := exec.CommandContext(ctx, python, "-c", script, cfg.Module, cfg.Callable, cfg.WSGIFile, strings.Join(cfg.PythonPath, ":"), api)
 	cmd.Dir = cfg.Chdir
 	cmd.Env = append(append([]string(nil), environ...), cfg.Env...)
+	// What the uwsgi module reads in a worker; this process stands in for
+	// the master (uwsgidecorators refuses to load when masterpid() is 0).
+	cmd.Env = append(cmd.Env, supervisor.UwsgiModuleEnv(cfg, time.Now())...)
+	cmd.Env = append(cmd.Env, ipc.EnvMasterPID+"="+strconv.Itoa(os.Getpid()))
 	if cfg.Home != "" {
 		cmd.Env = append(cmd.Env, "VIRTUAL_ENV="+cfg.Home)
 	}

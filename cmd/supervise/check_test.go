@@ -199,6 +199,7 @@ func TestCheckImportsTheApp(t *testing.T) {
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "good.py"), "import json\ndef make():\n    return lambda e, s: []\n")
 	writeFile(t, filepath.Join(dir, "bad.py"), "raise RuntimeError('database unreachable')\n")
+	writeFile(t, filepath.Join(dir, "usesuwsgi.py"), "import uwsgi\nassert uwsgi.masterpid() > 0 and uwsgi.opt['module'] == b'usesuwsgi'\napplication = lambda e, s: []\n")
 	writeFile(t, filepath.Join(dir, "side.py"), "open('imported', 'w').close()\napplication = lambda e, s: []\n")
 	ini := func(name, text string) string {
 		path := filepath.Join(dir, name)
@@ -227,6 +228,8 @@ func TestCheckImportsTheApp(t *testing.T) {
 	}{
 		{"imports", []string{"--ini", ini("good.ini", "module = good:make()\npython-bin = "+python+"\n")}, 0,
 			[]string{"python:      " + python + " (Python 3.", "the app imports", "configuration OK"}, nil},
+		{"an app that imports uwsgi", []string{"--ini", ini("uwsgi.ini", "module = usesuwsgi\npython-bin = "+python+"\n")}, 0,
+			[]string{"the app imports", "configuration OK"}, nil},
 		{"import error", []string{"--ini", ini("bad.ini", "module = bad\npython-bin = "+python+"\n")}, 1, nil,
 			[]string{"the app does not load: module bad", "in " + python + " (Python 3.", "RuntimeError: database unreachable", `bad.py", line 1`}},
 		{"missing callable", []string{"--ini", ini("nocall.ini", "module = good:app\npython-bin = "+python+"\n")}, 1, nil,
