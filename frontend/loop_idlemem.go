@@ -21,39 +21,29 @@ type idleSpares struct {
 }
 
 func (s *idleSpares) in() []byte {
-	if n := len(s.ins); n > 0 {
-		b := s.ins[n-1]
-		s.ins = s.ins[:n-1]
-		return b
-	}
-	return make([]byte, loopInBuffer)
+	return takeSpare(&s.ins, func() []byte { return make([]byte, loopInBuffer) })
 }
 
 func (s *idleSpares) fields() []rawField {
-	if n := len(s.fieldss); n > 0 {
-		f := s.fieldss[n-1]
-		s.fieldss = s.fieldss[:n-1]
-		return f
-	}
-	return make([]rawField, 0, 16)
+	return takeSpare(&s.fieldss, func() []rawField { return make([]rawField, 0, 16) })
 }
 
 func (s *idleSpares) spans() []fieldSpan {
-	if n := len(s.spanss); n > 0 {
-		f := s.spanss[n-1]
-		s.spanss = s.spanss[:n-1]
-		return f
-	}
-	return make([]fieldSpan, 0, 8)
+	return takeSpare(&s.spanss, func() []fieldSpan { return make([]fieldSpan, 0, 8) })
 }
 
 func (s *idleSpares) hdr() []byte {
-	if n := len(s.hdrs); n > 0 {
-		b := s.hdrs[n-1]
-		s.hdrs = s.hdrs[:n-1]
-		return b
+	return takeSpare(&s.hdrs, func() []byte { return make([]byte, 0, 256) })
+}
+
+// takeSpare pops the last spare of a list, or makes a new one.
+func takeSpare[T any](list *[]T, fresh func() T) T {
+	if n := len(*list); n > 0 {
+		v := (*list)[n-1]
+		*list = (*list)[:n-1]
+		return v
 	}
-	return make([]byte, 0, 256)
+	return fresh()
 }
 
 // idle takes back c's buffers: c has no bytes of a request (c.n == 0) and

@@ -15,18 +15,7 @@ import (
 // worker.py mirrors the Go contract; a drift here would break every
 // Python worker silently, so each mirrored name is compared.
 func TestPythonMirrorsTheContract(t *testing.T) {
-	assign := regexp.MustCompile(`(?m)^([A-Z_, ]+?)\s*=\s*(.+)$`)
-	values := map[string]string{}
-	for _, m := range assign.FindAllStringSubmatch(string(python.Source), -1) {
-		names := regexp.MustCompile(`\s*,\s*`).Split(m[1], -1)
-		vals := regexp.MustCompile(`\s*,\s*`).Split(m[2], -1)
-		if len(names) != len(vals) {
-			continue
-		}
-		for i, n := range names {
-			values[n] = vals[i]
-		}
-	}
+	values := pythonConstants(python.Source, `([A-Z_, ]+?)`)
 	str := func(s string) string { return strconv.Quote(s) }
 	num := func(n int) string { return strconv.Itoa(n) }
 	want := map[string]string{
@@ -86,18 +75,7 @@ func TestPythonMirrorsTheContract(t *testing.T) {
 
 // uwsgi_api.py (the uwsgi module) mirrors the names it reads too.
 func TestUwsgiModuleMirrorsTheContract(t *testing.T) {
-	assign := regexp.MustCompile(`(?m)^(_[A-Z_, ]+?)\s*=\s*(.+)$`)
-	values := map[string]string{}
-	for _, m := range assign.FindAllStringSubmatch(string(python.APISource), -1) {
-		names := regexp.MustCompile(`\s*,\s*`).Split(m[1], -1)
-		vals := regexp.MustCompile(`\s*,\s*`).Split(m[2], -1)
-		if len(names) != len(vals) {
-			continue
-		}
-		for i, n := range names {
-			values[n] = vals[i]
-		}
-	}
+	values := pythonConstants(python.APISource, `(_[A-Z_, ]+?)`)
 	str := func(s string) string { return strconv.Quote(s) }
 	num := func(n int) string { return strconv.Itoa(n) }
 	want := map[string]string{
@@ -119,4 +97,23 @@ func TestUwsgiModuleMirrorsTheContract(t *testing.T) {
 			t.Errorf("uwsgi_api.py %s = %q, Go says %s", name, got, w)
 		}
 	}
+}
+
+// pythonConstants reads the top-level constant assignments of a Python
+// source whose names match name (a regexp group, e.g. `([A-Z_, ]+?)`),
+// including tuple assignments (A, B = 1, 2): name -> value as written.
+func pythonConstants(src []byte, name string) map[string]string {
+	assign := regexp.MustCompile(`(?m)^` + name + `\s*=\s*(.+)$`)
+	comma := regexp.MustCompile(`\s*,\s*`)
+	values := map[string]string{}
+	for _, m := range assign.FindAllStringSubmatch(string(src), -1) {
+		names, vals := comma.Split(m[1], -1), comma.Split(m[2], -1)
+		if len(names) != len(vals) {
+			continue
+		}
+		for i, n := range names {
+			values[n] = vals[i]
+		}
+	}
+	return values
 }
