@@ -4,11 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"syscall"
-
-	"github.com/supervise-go/supervise/worker/python"
 )
 
 // workerCredential resolves uid/gid (names or numbers). The master stays
@@ -60,7 +57,7 @@ func lookupUser(s string) (*user.User, error) {
 // shareWith lets workers running as uid:gid read worker.py and send to
 // the notify socket in the private runtime directory.
 func (rt *runtimeState) shareWith(uid, gid int) error {
-	for _, p := range []string{rt.Dir, filepath.Join(rt.Dir, python.FileName), filepath.Join(rt.Dir, python.APIFileName), rt.Notify} {
+	for _, p := range append(append([]string{rt.Dir}, rt.pythonFiles...), rt.Notify) {
 		if err := os.Lchown(p, uid, gid); err != nil {
 			return fmt.Errorf("runtime directory for uid %d: %w", uid, err)
 		}

@@ -34,6 +34,8 @@ type runtimeState struct {
 	// lay their shared mutexes in it and grow it as locks = N needs.
 	Locks   *os.File
 	Started time.Time // uwsgi.started_on
+	// pythonFiles are worker.py and its modules in Dir (python.WriteAll).
+	pythonFiles []string
 }
 
 // logPipe is what a ProcSpec's Log gets: the sink, or none.
@@ -83,10 +85,8 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeSt
 		cleanup()
 		return nil, nil, nil, err
 	}
-	for name, src := range map[string][]byte{python.FileName: python.Source, python.APIFileName: python.APISource} {
-		if err := os.WriteFile(filepath.Join(dir, name), src, 0o600); err != nil {
-			return fail(fmt.Errorf("runtime directory: %w", err))
-		}
+	if rt.pythonFiles, err = python.WriteAll(dir, 0o600); err != nil {
+		return fail(err)
 	}
 	fd, err := unix.MemfdCreate("supervise-locks", unix.MFD_CLOEXEC)
 	if err != nil {

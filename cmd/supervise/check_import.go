@@ -108,19 +108,19 @@ func probeApp(cfg *config.Config, python string, environ []string) (*appProbe, e
 	return probe, nil
 }
 
-// writeUwsgiModule writes the embedded uwsgi_api.py into a private
-// directory for the probe; the caller removes the directory.
+// writeUwsgiModule writes the embedded uwsgi_api.py (and the modules
+// beside it) into a private directory for the probe; the caller removes
+// the directory.
 func writeUwsgiModule() (string, error) {
 	dir, err := os.MkdirTemp("", "supervise-check-")
 	if err != nil {
 		return "", fmt.Errorf("import check: %w", err)
 	}
-	path := filepath.Join(dir, python.APIFileName)
-	if err := os.WriteFile(path, python.APISource, 0o644); err != nil {
+	if _, err := python.WriteAll(dir, 0o644); err != nil {
 		os.RemoveAll(dir)
 		return "", fmt.Errorf("import check: %w", err)
 	}
-	return path, nil
+	return filepath.Join(dir, python.APIFileName), nil
 }
 
 // probeOne imports the app in a throwaway process of the interpreter the

@@ -1,9 +1,16 @@
-// Package python embeds the Python WSGI worker (worker.py), a single
-// stdlib-only file that the master writes into its private runtime
-// directory and runs with the app's interpreter.
+// Package python embeds the Python worker: worker.py, a stdlib-only file
+// that the master writes into its private runtime directory and runs with
+// the app's interpreter, and the modules beside it (uwsgi_api.py and the
+// other *.py files here), which worker.py loads from its own directory.
 package python
 
-import _ "embed"
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
 
 // FileName is the worker's file name in the runtime directory.
 const FileName = "worker.py"
@@ -21,3 +28,39 @@ const APIFileName = "uwsgi_api.py"
 //
 //go:embed uwsgi_api.py
 var APISource []byte
+
+// files is every Python file the worker needs beside it.
+//
+//go:embed *.py
+var files embed.FS
+
+// Names lists the embedded Python files (worker.py among them).
+func Names() []string {
+	entries, _ := fs.ReadDir(files, ".")
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// WriteAll writes every embedded Python file into dir with mode perm and
+// returns their paths, worker.py first.
+func WriteAll(dir string, perm os.FileMode) ([]string, error) {
+	paths := []string{filepath.Join(dir, FileName)}
+	for _, name := range Names() {
+		if name != FileName {
+			paths = append(paths, filepath.Join(dir, name))
+		}
+	}
+	for _, p := range paths {
+		src, err := files.ReadFile(filepath.Base(p))
+		if err == nil {
+			err = os.WriteFile(p, src, perm)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("writing the Python worker: %w", err)
+		}
+	}
+	return paths, nil
+}

@@ -176,7 +176,9 @@ func TestTooOldPythonExits22(t *testing.T) {
 	}
 	dir := t.TempDir()
 	script := filepath.Join(dir, python.FileName)
-	os.WriteFile(script, python.Source, 0o600)
+	if _, err := python.WriteAll(filepath.Dir(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(old, script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SUPERVISE_WORKER_ID=3")

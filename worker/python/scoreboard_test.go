@@ -32,7 +32,9 @@ func TestPythonScoreboardWritesWhatGoReads(t *testing.T) {
 	defer sb.Close()
 	dir := t.TempDir()
 	script := filepath.Join(dir, python.FileName)
-	os.WriteFile(script, python.Source, 0o600)
+	if _, err := python.WriteAll(filepath.Dir(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	const driver = `
 import importlib.util, sys
 spec = importlib.util.spec_from_file_location("w", sys.argv[1])

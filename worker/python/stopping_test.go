@@ -3,7 +3,6 @@ package python_test
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,8 +21,9 @@ func TestStoppingWorkerAnswersAConnectionItAccepted(t *testing.T) {
 		t.Skip("no " + python3)
 	}
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, python.FileName), python.Source, 0o600)
-	os.WriteFile(filepath.Join(dir, python.APIFileName), python.APISource, 0o600)
+	if _, err := python.WriteAll(dir, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	script := `
 import os, socket, sys
 sys.path.insert(0, sys.argv[1])

@@ -19,7 +19,9 @@ func TestUwsgiLockEngines(t *testing.T) {
 		t.Skip("no /usr/bin/python3")
 	}
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, python.APIFileName), python.APISource, 0o600)
+	if _, err := python.WriteAll(dir, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	script := `
 import os, sys, signal, importlib.util
 if sys.argv[1] == "fcntl":

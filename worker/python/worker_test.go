@@ -77,7 +77,9 @@ func startWorker(t *testing.T, app string, extraArgs []string, env ...string) *p
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	script := filepath.Join(dir, python.FileName)
-	os.WriteFile(script, python.Source, 0o600)
+	if _, err := python.WriteAll(filepath.Dir(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	os.WriteFile(filepath.Join(dir, "testapp.py"), []byte(app), 0o600)
 	ul, err := net.Listen("unix", filepath.Join(dir, "u.sock"))
 	if err != nil {
@@ -413,7 +415,9 @@ func TestImportErrorWithNeedAppExits22(t *testing.T) {
 	}
 	dir := t.TempDir()
 	script := filepath.Join(dir, python.FileName)
-	os.WriteFile(script, python.Source, 0o600)
+	if _, err := python.WriteAll(filepath.Dir(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(python3, script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SUPERVISE_PY_MODULE=does_not_exist", "SUPERVISE_WORKER_ID=2", ipc.EnvNeedApp+"=1")
