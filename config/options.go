@@ -50,14 +50,28 @@ func Options() []Option {
 
 var byName = map[string]*Option{}
 
+// areaOptions are the options that files of one area (config/cache.go,
+// config/services.go...) declare with addOptions, beside table.
+var areaOptions []Option
+
+// addOptions declares an area's options from a package-level var
+// (`var _ = addOptions(...)`), which Go initialises before init runs.
+func addOptions(opts ...Option) bool {
+	areaOptions = append(areaOptions, opts...)
+	return true
+}
+
 func init() {
-	table = append(table, longTail...) // config/longtail.go
-	table = withUWSGIOptions(table)    // config/uwsgi_options.go
+	table = append(table, longTail...)    // config/longtail.go
+	table = append(table, areaOptions...) // addOptions
+	table = withUWSGIOptions(table)       // config/uwsgi_options.go
 	for i := range table {
 		o := &table[i]
-		byName[o.Name] = o
-		for _, a := range o.Aliases {
-			byName[a] = o
+		for _, name := range append([]string{o.Name}, o.Aliases...) {
+			if byName[name] != nil {
+				panic("config: option " + name + " is declared twice")
+			}
+			byName[name] = o
 		}
 	}
 }
