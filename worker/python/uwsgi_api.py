@@ -37,6 +37,23 @@ _CORE_REQUESTS, _CORE_IN_REQUEST, _CORE_EXCEPTIONS, _CORE_TX, _CORE_RT_TOTAL_US 
 
 _env = _os.environ
 
+
+def _sibling(name):
+    """The supervise module NAME.py beside this file (worker/python/*.py,
+    embedded and written together), loaded once as _supervise_NAME. The
+    runtime directory is never on sys.path, so the app cannot shadow it."""
+    import importlib.util as _util
+    import sys as _sys
+    key = "_supervise_" + name
+    mod = _sys.modules.get(key)
+    if mod is None:
+        path = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), name + ".py")
+        spec = _util.spec_from_file_location(key, path)
+        mod = _util.module_from_spec(spec)
+        _sys.modules[key] = mod
+        spec.loader.exec_module(mod)
+    return mod
+
 # ------------------------------------------------- identity and settings
 
 version = b"2.0.21-supervise"
