@@ -73,6 +73,7 @@ type Config struct {
 	MaxRequestsDelta  int
 	Policies
 	AttachDaemon []string
+	Tasks        // hooks, cron, attach-daemon2 and smart daemons (config/tasks.go)
 	Router
 	PyAutoreload int // seconds between scans; 0 is off
 	Strict       bool

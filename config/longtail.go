@@ -42,14 +42,14 @@ func refused(name string, aliases []string, kind Kind, instead string) Option {
 
 const (
 	noUWSGIModule = "; the uwsgi Python module exists, but calling its functions for this raises an error that says what to use instead (docs/python-api.md)"
-	hookRefusal   = "supervise does not run uWSGI's hook commands, and starting without what they do (directories, permissions, migrations) would be wrong; run the command before supervise starts (ExecStartPre= in systemd, or a wrapper script)"
+	hookRefusal   = "supervise does not run this (its phase or action does not exist here), and starting without what it does (directories, permissions, migrations) would be wrong; use a hook phase supervise runs (asap, as-root, as-user, pre-app, post-app, master-start, accepting...: docs/options.md) or run it before supervise starts (ExecStartPre= in systemd)"
 	routeHelp     = "differs: no internal routing, every request reaches the app (rewrite, redirect and add headers in nginx); a rule that guards access (basicauth, ldapauth, break, return) is refused, since dropping it would open what it protects"
 	staticHelp    = "not implemented; requests for these files reach the app (serve static files from nginx, or with static-map)"
 	socketRefusal = "supervise's workers speak uwsgi and HTTP only, so nothing would answer on this socket; use socket (nginx uwsgi_pass) or http-socket (proxy_pass), with TLS in nginx"
 	configRefusal = "supervise reads ini files only; write the same options as an ini [uwsgi] section"
 )
 
-var longTail = append([]Option{
+var longTail = []Option{
 	// configuration language
 	works("print", nil, List, "", "log this text when the configuration is read (after expansion), as a notice", printLine),
 	works("set", nil, List, "", "KEY=VALUE: set an option, or a placeholder if KEY is not an option", setKeyValue),
@@ -105,9 +105,6 @@ var longTail = append([]Option{
 	differs("spooler-import", nil, List, "no spooler; the module is not imported"),
 	differs("mule", nil, List, "no mules are started; code meant to run in a mule does not run (run it as attach-daemon or as its own service)"+noUWSGIModule),
 	differs("mules", nil, Int, "no mules are started (run background code as attach-daemon or as its own service)"),
-	differs("cron", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
-	differs("cron2", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
-	differs("unique-cron", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
 	differs("cache2", nil, List, "no uWSGI cache yet"+noUWSGIModule),
 	differs("cache", nil, Int, "no uWSGI cache yet"+noUWSGIModule),
 
@@ -172,20 +169,6 @@ var longTail = append([]Option{
 	works("log-big", nil, Int, "0", "Python workers: with disable-logging, still log responses whose body has at least this many bytes (0: off)", integer(func(c *Config) *int { return &c.LogOnly.BigBytes })),
 	works("log-zero", nil, Bool, "false", "Python workers: with disable-logging, still log responses with an empty body", boolean(func(c *Config) *bool { return &c.LogOnly.Zero })),
 	differs("req-logger", []string{"logger-req"}, List, "request lines go to the same log as everything else (logto)"),
-}, hooks()...)
-
-// hooks are uWSGI's commands run at points of the start; supervise runs
-// none of them.
-func hooks() []Option {
-	var out []Option
-	for _, phase := range []string{"asap", "pre-jail", "post-jail", "as-root", "as-user", "as-user-atexit", "pre-app", "post-app"} {
-		out = append(out, refused("exec-"+phase, nil, List, hookRefusal))
-	}
-	for _, phase := range []string{"asap", "pre-jail", "post-jail", "as-root", "as-user", "as-user-atexit", "pre-app", "post-app",
-		"master-start", "accepting", "accepting-once", "accepting1", "accepting1-once"} {
-		out = append(out, refused("hook-"+phase, nil, List, hookRefusal))
-	}
-	return out
 }
 
 func printLine(l *loader, v string) error {
