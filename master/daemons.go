@@ -46,6 +46,7 @@ func (m *Master) planDaemons() {
 			m.daemons = append(m.daemons, &daemon{DaemonSpec: spec})
 		}
 	}
+	m.planCrons()
 }
 
 func (m *Master) stopDaemon(d *daemon, why string) {
@@ -85,7 +86,7 @@ func (m *Master) daemonExited(e Exit) bool {
 		m.log.Warn("daemon exited; restarting it", "daemon", d.Name, "pid", e.PID, "status", e.describe(), "restart_in", delay)
 		return true
 	}
-	return false
+	return m.cronExited(e)
 }
 
 // manageDaemons starts daemons that are not running and murders stopping
@@ -108,6 +109,7 @@ func (m *Master) manageDaemons(now time.Time) {
 		}
 	}
 	m.daemons = kept
+	m.manageCrons(now) // commands the master runs beside the workers, as daemons are
 }
 
 func (m *Master) startDaemon(d *daemon, now time.Time) {
@@ -139,7 +141,7 @@ func (m *Master) daemonWake(next time.Time) time.Time {
 			}
 		}
 	}
-	return next
+	return m.cronWake(next)
 }
 
 func (m *Master) daemonsRunning() bool {
@@ -148,7 +150,7 @@ func (m *Master) daemonsRunning() bool {
 			return true
 		}
 	}
-	return false
+	return m.cronsRunning()
 }
 
 func (m *Master) adoptDaemons(adopted []AdoptedDaemon) {

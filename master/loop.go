@@ -120,6 +120,7 @@ func (m *Master) markReady(w *worker) {
 	m.log.Debug("worker ready", "id", w.ID, "pid", w.PID, "generation", w.Generation,
 		"startup", w.ReadyAt.Sub(w.Started).Round(time.Millisecond))
 	m.retireOlder(w)
+	m.accepting(w)
 }
 
 // shutdown stops every worker: gracefully (finish in-flight requests within

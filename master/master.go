@@ -43,6 +43,8 @@ type Plan struct {
 	Cheaper CheaperPlan
 	// Daemons run beside the workers (attach-daemon, the HTTP front end).
 	Daemons []DaemonSpec
+	// Crons are commands run on a schedule (master/cron.go).
+	Crons []CronSpec
 	// ShutdownDelay keeps serving this long after SIGTERM, with readiness
 	// already failing, before the graceful drain (shutdown-delay).
 	ShutdownDelay time.Duration
@@ -105,6 +107,9 @@ type Hooks struct {
 	// Upgrade re-executes the master with the workers' and daemons'
 	// state (SIGUSR2); it returns only if that failed.
 	Upgrade func(Handover)
+	// Accepting runs when a worker is ready (hook-accepting...); first:
+	// its slot's first worker. It may call Fail.
+	Accepting func(id int, first bool)
 }
 
 // Master owns the pool. Create it with New and drive it with Run, or with
@@ -130,6 +135,7 @@ type Master struct {
 	board        Board
 	cheap        cheaperState
 	daemons      []*daemon
+	crons        []*cronJob
 	// terminating: SIGTERM arrived and readiness fails; the drain starts
 	// at drainAt (shutdown-delay later).
 	terminating bool

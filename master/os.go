@@ -32,6 +32,9 @@ type ProcSpec struct {
 	// DeathSignal is sent to the process if the master dies (daemons have
 	// no lifeline pipe to watch); 0 for none.
 	DeathSignal syscall.Signal
+	// Setsid starts it in a session (and process group) of its own, so a
+	// signal to -pid reaches what it started (cron, attach-daemon2).
+	Setsid bool
 	// Log, when set, gives the process its own pipe for fds 1 and 2,
 	// drained into Log line by line (Files[1] and [2] are replaced), so
 	// its lines never splice with another process's.

@@ -35,7 +35,7 @@ func forkExec(spec *master.ProcSpec) (int, error) {
 		Dir:   spec.Dir,
 		Env:   spec.Env,
 		Files: fds,
-		Sys:   &syscall.SysProcAttr{Credential: spec.Credential, Pdeathsig: spec.DeathSignal},
+		Sys:   &syscall.SysProcAttr{Credential: spec.Credential, Pdeathsig: spec.DeathSignal, Setsid: spec.Setsid},
 	})
 }
 
