@@ -7,35 +7,17 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
 
 	"github.com/supervise-go/supervise/config"
 )
-
-// HookArg as the first argument makes supervise run one hook action
-// (ACTION:ARG) and exit: the master starts itself so for the phases that
-// run as the workers' user (as-user, pre-app...), since it keeps root.
-const HookArg = "__run-hook"
-
-// RunHookAction runs the hook action in args[0] in this process (the
-// child HookArg starts) and returns the exit code.
-func RunHookAction(args []string) int {
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "supervise: the hook runner needs one ACTION:ARG")
-		return 2
-	}
-	action, arg, _ := strings.Cut(args[0], ":")
-	if err := fileAction(action, arg); err != nil {
-		fmt.Fprintln(os.Stderr, "supervise: hook", action+":", err)
-		return 1
-	}
-	return 0
-}
 
 // hookExit is a hook's exit:N action: the start stops with that code.
 type hookExit struct{ code int }
@@ -60,7 +42,6 @@ type hookRunner struct {
 	sink *LogSink            // command output goes to the log
 	cred *syscall.Credential // the workers' user, for the user phases; nil: the master's
 	dir  string              // chdir: where commands run
-	self string              // this binary, for HookArg
 	env  []string            // putenv: for the commands after it (the workers get it through Env)
 	// putenv also goes to the workers and daemons.
 	putenv func(kv string)
@@ -120,7 +101,7 @@ func (r *hookRunner) action(h config.Hook) error {
 		return waitFor(h.Action, strings.TrimSpace(h.Arg), waitForTimeout)
 	}
 	if asUser {
-		return r.command(h, r.self, HookArg, h.Action+":"+h.Arg)
+		return asFileUser(int(r.cred.Uid), int(r.cred.Gid), func() error { return fileAction(h.Action, h.Arg) })
 	}
 	return fileAction(h.Action, h.Arg)
 }
@@ -147,6 +128,24 @@ func (r *hookRunner) command(h config.Hook, path string, args ...string) error {
 		return fmt.Errorf("command exited with %s", exit.ProcessState.String())
 	}
 	return err
+}
+
+// asFileUser runs f on a thread of its own whose file-system uid and gid
+// are the workers' (setfsuid: files it makes are theirs, and it may touch
+// only what they may). The thread is never given back to the runtime.
+func asFileUser(uid, gid int, f func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // not unlocked: the thread ends with the goroutine
+		unix.Setfsgid(gid)
+		unix.Setfsuid(uid)
+		if got, _ := unix.SetfsuidRetUid(-1); got != uid {
+			done <- fmt.Errorf("cannot take the workers' uid %d for this action", uid)
+			return
+		}
+		done <- f()
+	}()
+	return <-done
 }
 
 // waitForTimeout is uWSGI's wait-for-fs-timeout and wait-for-socket-timeout default.

@@ -103,6 +103,7 @@ func (l *launcher) Plan() *master.Plan {
 			Multiplier: l.cfg.CheaperMultiplier, Backlog: l.backlog,
 		},
 		Daemons: append(l.daemons(), l.routerDaemon(l.self())...),
+		Crons:   l.crons(),
 	}
 }
 

@@ -48,13 +48,16 @@ func Serve(cfg *config.Config, opt Options) int {
 	for _, n := range cfg.Notices {
 		s.log.Warn(n)
 	}
-	for _, step := range []func() error{s.bind, s.writePidfile, s.makeRuntime, s.makeMaster, s.startHelpers} {
+	for _, step := range []func() error{s.hooksAsap, s.bind, s.hooksAsRoot, s.writePidfile, s.makeRuntime, s.hooksApp,
+		s.makeMaster, s.startHelpers, s.hooksMasterStart} {
 		if err := step(); err != nil {
 			s.log.Error(err.Error())
-			return 1
+			return exitCode(err)
 		}
 	}
-	return runLoop(s.m, s.notify, s.calls)
+	code := runLoop(s.m, s.notify, s.calls, s.signalMap)
+	s.hooksAtexit()
+	return code
 }
 
 // serving is one master's wiring: what Serve builds, in order, and tears
@@ -75,6 +78,14 @@ type serving struct {
 	calls    chan func()
 	stop     chan struct{}
 	closers  []func()
+
+	// hooks (supervisor/tasks.go)
+	upgrading bool                    // started by an upgrade: no start phases
+	running   bool                    // the loop runs: putenv no longer applies to reloads
+	startEnv  []string                // putenv of the start phases, kept for reloads
+	pending   *config.Config          // a reload's configuration, until its workers are ready
+	current   *config.Config          // the configuration serving, after a reload
+	signalMap map[syscall.Signal]byte // unix_signal: signal -> master FIFO command
 }
 
 func (s *serving) onClose(f func()) { s.closers = append(s.closers, f) }
@@ -146,6 +157,7 @@ func (s *serving) makeMaster() error {
 		ready(gen)
 	}
 	hooks.Upgrade = func(h master.Handover) { s.upgrade(upgradeState{Handover: h}) }
+	s.wireTaskHooks(&hooks)
 	hooks.StatsToLog = func(ws []stats.WorkerInfo) {
 		c := &stats.Collector{Board: s.rt.Board, Sockets: socketInfos(s.sockets.current)}
 		go s.srv.Guard(func() { logStats(c, ws, s.log) }) // not once the scoreboard is gone
@@ -194,6 +206,9 @@ func (s *serving) reloadPlan() (*master.Plan, error) {
 	}
 	for _, n := range next.Notices {
 		s.log.Warn(n)
+	}
+	if err := s.hooksReload(next); err != nil {
+		return nil, err
 	}
 	if _, err := withRouterBackend(next, s.workerIDs); err != nil {
 		return nil, err
@@ -271,11 +286,17 @@ func (s *serving) startHealth() error {
 	return nil
 }
 
-func runLoop(m *master.Master, notify *ipc.NotifyListener, calls chan func()) int {
+func runLoop(m *master.Master, notify *ipc.NotifyListener, calls chan func(), remap map[syscall.Signal]byte) int {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
 		syscall.SIGCHLD, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGIO)
+	for sig := range remap {
+		signal.Notify(sigs, sig)
+	}
 	defer signal.Stop(sigs)
+	if len(remap) > 0 {
+		sigs = remapSignals(sigs, remap, calls, m)
+	}
 	notes := make(chan ipc.Notification, 64)
 	go func() {
 		for {
