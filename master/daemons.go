@@ -12,6 +12,31 @@ import (
 type DaemonSpec struct {
 	Name string
 	Spec func() (*ProcSpec, error)
+
+	// attach-daemon2 and smart daemons; zero values are attach-daemon's.
+	StopSignal   syscall.Signal // 0: SIGTERM
+	ReloadSignal syscall.Signal // sent on reload (the daemon keeps running); 0: none
+	Group        bool           // signals go to its process group (Spec starts a session)
+	Control      bool           // its death stops the master gracefully
+	Touched      func() bool    // checked once a second: true restarts it
+	// Pidfile makes a smart daemon: it returns the live pid the pidfile
+	// names, or 0. A smart daemon is started only when there is none, is
+	// started again when that process is gone, and is left running on
+	// reloads and shutdown (signalled then only with NotifyPid).
+	Pidfile func() int
+	// Foreground: the smart daemon's command stays in the foreground (the
+	// wiring writes its pidfile); otherwise it daemonizes and the pidfile
+	// must name a live process within Freq checks after its start.
+	Foreground bool
+	Freq       int
+	NotifyPid  bool
+}
+
+func (d *DaemonSpec) stopSignal() syscall.Signal {
+	if d.StopSignal == 0 {
+		return syscall.SIGTERM
+	}
+	return d.StopSignal
 }
 
 // daemon is a DaemonSpec's running state; only the loop touches it.
@@ -24,6 +49,13 @@ type daemon struct {
 	stopping     bool // removed from the plan, or shutdown: not restarted
 	killed       bool
 	stopDeadline time.Time
+	restarting   bool // touched: stopped to be started again at once
+
+	// smart daemons (master/smartdaemon.go)
+	smartPID  int       // the live process its pidfile names
+	awaiting  bool      // it daemonized: waiting for its pidfile
+	checks    int       // pidfile checks while awaiting
+	lastCheck time.Time // once a second
 }
 
 // planDaemons makes the daemon list follow the plan: new names start,
@@ -35,8 +67,9 @@ func (m *Master) planDaemons() {
 	}
 	for _, d := range m.daemons {
 		if spec, ok := want[d.Name]; ok && !d.stopping {
-			d.Spec = spec.Spec
+			d.DaemonSpec = spec
 			delete(want, d.Name)
+			m.daemonReloading(d)
 			continue
 		}
 		m.stopDaemon(d, "no longer in the configuration")
@@ -54,13 +87,26 @@ func (m *Master) stopDaemon(d *daemon, why string) {
 		return
 	}
 	d.stopping = true
+	if d.Pidfile != nil {
+		m.leaveSmartDaemon(d, why)
+		return
+	}
 	if d.pid == 0 {
 		return
 	}
 	m.log.Info("stopping daemon", "daemon", d.Name, "pid", d.pid, "reason", why)
 	d.stopDeadline = m.os.Now().Add(m.plan.Mercy)
-	if err := m.os.Signal(d.pid, syscall.SIGTERM); err != nil && err != syscall.ESRCH {
-		m.log.Error("cannot signal daemon", "daemon", d.Name, "pid", d.pid, "error", err)
+	m.signalDaemon(d, d.pid, d.stopSignal())
+}
+
+// signalDaemon signals a daemon's process, or its group.
+func (m *Master) signalDaemon(d *daemon, pid int, sig syscall.Signal) {
+	target := pid
+	if d.Group {
+		target = -pid
+	}
+	if err := m.os.Signal(target, sig); err != nil && err != syscall.ESRCH {
+		m.log.Error("cannot signal daemon", "daemon", d.Name, "pid", pid, "error", err)
 	}
 }
 
@@ -77,6 +123,20 @@ func (m *Master) daemonExited(e Exit) bool {
 			return true
 		}
 		now := m.os.Now()
+		if d.restarting {
+			d.restarting, d.nextStart = false, now
+			m.log.Info("daemon stopped; starting it again (touched)", "daemon", d.Name, "status", e.describe())
+			return true
+		}
+		if d.Control && m.phase == running {
+			m.log.Warn("a control daemon exited: stopping the master", "daemon", d.Name, "pid", e.PID, "status", e.describe())
+			m.shutdown(true)
+			return true
+		}
+		if d.Pidfile != nil && !d.Foreground {
+			m.smartLauncherExited(d, e)
+			return true
+		}
 		if now.Sub(d.started) >= healthyAge {
 			d.failures = 0
 		}
@@ -98,8 +158,11 @@ func (m *Master) manageDaemons(now time.Time) {
 			d.killed = true
 			m.log.Warn("killing daemon: it did not stop within worker-reload-mercy", "daemon", d.Name, "pid", d.pid)
 			m.os.Signal(d.pid, syscall.SIGKILL)
-		case !d.stopping && d.pid == 0 && m.phase == running && !now.Before(d.nextStart):
+		case !d.stopping && d.pid == 0 && d.smartPID == 0 && !d.awaiting && m.phase == running && !now.Before(d.nextStart):
 			m.startDaemon(d, now)
+		case !d.stopping && m.phase == running && now.Sub(d.lastCheck) >= time.Second:
+			d.lastCheck = now
+			m.checkDaemon(d, now)
 		}
 	}
 	kept := m.daemons[:0]
@@ -113,6 +176,9 @@ func (m *Master) manageDaemons(now time.Time) {
 }
 
 func (m *Master) startDaemon(d *daemon, now time.Time) {
+	if d.Pidfile != nil && m.adoptSmartDaemon(d) {
+		return
+	}
 	spec, err := d.Spec()
 	if err == nil {
 		d.pid, err = m.os.Start(spec)
@@ -130,15 +196,20 @@ func (m *Master) startDaemon(d *daemon, now time.Time) {
 
 // daemonWake is the earliest time a daemon needs the loop.
 func (m *Master) daemonWake(next time.Time) time.Time {
-	for _, d := range m.daemons {
-		t := d.nextStart
-		if d.stopping {
-			t = d.stopDeadline
+	earlier := func(t time.Time) {
+		if t.Before(next) {
+			next = t
 		}
-		if (d.pid == 0 && !d.stopping) || (d.stopping && d.pid != 0 && !d.killed) {
-			if t.Before(next) {
-				next = t
-			}
+	}
+	for _, d := range m.daemons {
+		switch {
+		case d.stopping && d.pid != 0 && !d.killed:
+			earlier(d.stopDeadline)
+		case !d.stopping && d.pid == 0 && d.smartPID == 0 && !d.awaiting:
+			earlier(d.nextStart)
+		}
+		if !d.stopping && (d.Pidfile != nil || d.Touched != nil) {
+			earlier(d.lastCheck.Add(time.Second))
 		}
 	}
 	return m.cronWake(next)
@@ -175,7 +246,7 @@ func (m *Master) adoptDaemons(adopted []AdoptedDaemon) {
 func (m *Master) daemonState() []AdoptedDaemon {
 	var out []AdoptedDaemon
 	for _, d := range m.daemons {
-		if d.pid != 0 && !d.stopping {
+		if d.pid != 0 && !d.stopping && d.Pidfile == nil { // a smart daemon is found again by its pidfile
 			out = append(out, AdoptedDaemon{Name: d.Name, PID: d.pid})
 		}
 	}
