@@ -30,6 +30,8 @@ type DaemonSpec struct {
 	Foreground bool
 	Freq       int
 	NotifyPid  bool
+	// Started is told each new pid (smart-attach-daemon2 writes its pidfile).
+	Started func(pid int) error
 }
 
 func (d *DaemonSpec) stopSignal() syscall.Signal {
@@ -133,6 +135,9 @@ func (m *Master) daemonExited(e Exit) bool {
 			m.shutdown(true)
 			return true
 		}
+		if d.smartPID == e.PID {
+			d.smartPID = 0 // a foreground smart daemon: restarted with backoff below
+		}
 		if d.Pidfile != nil && !d.Foreground {
 			m.smartLauncherExited(d, e)
 			return true
@@ -192,6 +197,11 @@ func (m *Master) startDaemon(d *daemon, now time.Time) {
 	}
 	d.started = now
 	m.log.Info("started daemon", "daemon", d.Name, "pid", d.pid)
+	if d.Started != nil {
+		if err := d.Started(d.pid); err != nil {
+			m.log.Error("daemon started, but its pidfile could not be written", "daemon", d.Name, "pid", d.pid, "error", err)
+		}
+	}
 }
 
 // daemonWake is the earliest time a daemon needs the loop.

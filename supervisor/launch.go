@@ -30,6 +30,7 @@ type launcher struct {
 	workerFile string
 	cred       *syscall.Credential
 	routers    []*socket.Listener   // the front end's sockets (never the workers')
+	daemons2   []master.DaemonSpec  // attach-daemon2, smart-attach-daemon (supervisor/tasks.go)
 	tls        map[string][2]string // https front end address -> cert, key
 }
 
@@ -46,6 +47,9 @@ func newLauncher(cfg *config.Config, listeners []*socket.Listener, rt *runtimeSt
 		return nil, err
 	}
 	l.cred = cred
+	if l.daemons2, err = l.attachDaemons2(); err != nil {
+		return nil, err
+	}
 	if cred != nil {
 		if err := rt.shareWith(int(cred.Uid), int(cred.Gid)); err != nil {
 			return nil, err
@@ -102,7 +106,7 @@ func (l *launcher) Plan() *master.Plan {
 			BusynessMax: l.cfg.CheaperBusynessMax, BusynessMin: l.cfg.CheaperBusynessMin,
 			Multiplier: l.cfg.CheaperMultiplier, Backlog: l.backlog,
 		},
-		Daemons: append(l.daemons(), l.routerDaemon(l.self())...),
+		Daemons: append(append(l.daemons(), l.daemons2...), l.routerDaemon(l.self())...),
 		Crons:   l.crons(),
 	}
 }

@@ -3,7 +3,10 @@ package supervisor
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/supervise-go/supervise/config"
 	"github.com/supervise-go/supervise/master"
@@ -177,4 +180,94 @@ func remapSignals(in chan os.Signal, remap map[syscall.Signal]byte, calls chan<-
 		}
 	}()
 	return out
+}
+
+// attachDaemons2 are attach-daemon2 and smart-attach-daemon(2) entries: the
+// command is exec'd by /bin/sh (so its pid is the daemon's), in a session
+// of its own, as the workers' user unless uid=/gid= say otherwise.
+func (l *launcher) attachDaemons2() ([]master.DaemonSpec, error) {
+	var out []master.DaemonSpec
+	for _, d := range l.cfg.DaemonList() {
+		cred := l.cred
+		if d.UID != "" || d.GID != "" {
+			c, err := workerCredential(d.UID, d.GID)
+			if err != nil {
+				return nil, fmt.Errorf("attach-daemon2 %s: %w", d.Line, err)
+			}
+			cred = c
+		}
+		dir := l.cfg.Chdir
+		if d.Chdir != "" {
+			dir = d.Chdir
+		}
+		spec := master.DaemonSpec{Name: "daemon: " + d.Line, StopSignal: d.StopSignal, ReloadSignal: d.ReloadSignal, Group: true,
+			Control: d.Control, Freq: d.Freq, NotifyPid: d.NotifyPid, Foreground: d.Daemonize}
+		if len(d.Touch) > 0 {
+			spec.Touched = touchWatcher(d.Touch)
+		}
+		var death syscall.Signal = syscall.SIGTERM
+		if d.Pidfile != "" {
+			pidfile := d.Pidfile
+			spec.Pidfile = func() int { return livePidfile(pidfile) }
+			death = 0 // it outlives the master
+		}
+		command, daemon := d.Command, d
+		if d.Daemonize {
+			spec.Started = func(pid int) error {
+				return os.WriteFile(daemon.Pidfile, []byte(strconv.Itoa(pid)+"\n"), 0o644)
+			}
+		}
+		spec.Spec = func() (*master.ProcSpec, error) {
+			stdin := l.rt.Stdin
+			if daemon.Stdin {
+				stdin = os.Stdin
+			}
+			env := append(append([]string(nil), l.baseEnv...), l.cfg.Env...)
+			return &master.ProcSpec{Path: "/bin/sh", Args: []string{"/bin/sh", "-c", "exec " + command}, Env: env, Dir: dir,
+				Files: []*os.File{stdin, l.rt.Log, l.rt.Log}, Credential: cred, DeathSignal: death, Setsid: true, Log: l.rt.logPipe()}, nil
+		}
+		out = append(out, spec)
+	}
+	return out, nil
+}
+
+// livePidfile is the pid a pidfile names when that process is alive, or 0.
+func livePidfile(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	if err := syscall.Kill(pid, 0); err != nil && err != syscall.EPERM {
+		return 0
+	}
+	return pid
+}
+
+// touchWatcher reports, once for each change, that one of the files'
+// modification time changed since the last call.
+func touchWatcher(files []string) func() bool {
+	mtime := func(f string) time.Time {
+		st, err := os.Stat(f)
+		if err != nil {
+			return time.Time{}
+		}
+		return st.ModTime()
+	}
+	last := map[string]time.Time{}
+	for _, f := range files {
+		last[f] = mtime(f)
+	}
+	return func() bool {
+		changed := false
+		for _, f := range files {
+			if t := mtime(f); !t.Equal(last[f]) {
+				last[f], changed = t, true
+			}
+		}
+		return changed
+	}
 }
