@@ -64,6 +64,7 @@ func OptionsMarkdown() string {
 	b.WriteString("  directive; with `strict` an unreferenced unknown key is an error. `set-placeholder = K=V`\n")
 	b.WriteString("  declares a placeholder, `set = K=V` sets an option or a placeholder, `print = TEXT` logs\n")
 	b.WriteString("  TEXT (expanded) as a notice.\n\n")
+	b.WriteString(tasksMarkdown) // config/tasks_doc.go
 	b.WriteString("## Options\n\n")
 	b.WriteString("| option | aliases | kind | default | status | meaning |\n|---|---|---|---|---|---|\n")
 	for _, o := range Options() {

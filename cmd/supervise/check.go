@@ -104,6 +104,7 @@ func check(args, environ []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stdout, "workers:     %d processes x %d threads, mercy %v\n", cfg.Processes, cfg.Threads, cfg.WorkerReloadMercy)
+	printTasks(stdout, cfg)
 	fmt.Fprintln(stdout, "effective settings (defaults left out; docs/options.md lists them):")
 	for _, line := range strings.SplitAfter(strings.TrimSuffix(config.Render(cfg), "\n"), "\n") {
 		fmt.Fprint(stdout, "  ", line)

@@ -145,7 +145,9 @@ func TestCheckShowsHooks(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("check: %d %s", code, errb.String())
 	}
-	for _, want := range []string{`exec-pre-app = python manage.py migrate`, `hook-master-start = unix_signal:15 gracefully_kill_them_all`, `cron = -5 -1 -1 -1 -1 /usr/bin/cleanup`} {
+	for _, want := range []string{`hook:        pre-app         exec:python manage.py migrate (as the master's user)`,
+		`hook:        master-start    unix_signal:15 gracefully_kill_them_all`, `cron:        cron = -5 -1 -1 -1 -1 /usr/bin/cleanup (harakiri 0s)`,
+		`exec-pre-app = python manage.py migrate`, `hook-master-start = unix_signal:15 gracefully_kill_them_all`, `cron = -5 -1 -1 -1 -1 /usr/bin/cleanup`} {
 		if !regexp.MustCompile(regexp.QuoteMeta(want)).MatchString(out.String()) {
 			t.Errorf("check does not show %q:\n%s", want, out.String())
 		}
