@@ -42,7 +42,7 @@ func refused(name string, aliases []string, kind Kind, instead string) Option {
 
 const (
 	noUWSGIModule = "; the uwsgi Python module exists, but calling its functions for this raises an error that says what to use instead (docs/python-api.md)"
-	hookRefusal   = "supervise does not run this (its phase or action does not exist here), and starting without what it does (directories, permissions, migrations) would be wrong; use a hook phase supervise runs (asap, as-root, as-user, pre-app, post-app, master-start, accepting...: docs/options.md) or run it before supervise starts (ExecStartPre= in systemd)"
+	hookRefusal   = "supervise does not run this (its phase or action does not exist here), and starting without what it does (directories, permissions, migrations) would be wrong; use a hook phase supervise runs (asap, as-root, as-user, pre-app, post-app, master-start, accepting..., touch: docs/options.md) or run it before supervise starts (ExecStartPre= in systemd)"
 	routeHelp     = "differs: no internal routing, every request reaches the app (rewrite, redirect and add headers in nginx); a rule that guards access (basicauth, ldapauth, break, return) is refused, since dropping it would open what it protects"
 	staticHelp    = "not implemented; requests for these files reach the app (serve static files from nginx, or with static-map)"
 	socketRefusal = "supervise's workers speak uwsgi and HTTP only, so nothing would answer on this socket; use socket (nginx uwsgi_pass) or http-socket (proxy_pass), with TLS in nginx"

@@ -35,6 +35,7 @@ type Tasks struct {
 	HookAccepting1Once []string
 	HookAsUserAtexit   []string
 	ExecAsUserAtexit   []string
+	HookTouch          []string // FILE ACTION:ARG
 
 	Cron               []string
 	Cron2              []string
@@ -75,6 +76,7 @@ const (
 	PhaseAcceptingOnce = "accepting-once"
 	Phase1Once         = "accepting1-once"
 	PhaseAtexit        = "as-user-atexit"
+	PhaseTouch         = "touch" // hook-touch: when FILE's mtime changes
 )
 
 // workerPhases run for a worker (in uWSGI, inside it): no master signal
@@ -85,7 +87,40 @@ var workerPhases = map[string]bool{PhaseAccepting: true, PhaseAccepting1: true, 
 // uWSGI's master has dropped privileges by then.
 func UserPhase(phase string) bool {
 	return phase == PhaseAsUser || phase == PhasePreApp || phase == PhasePostApp || phase == PhaseMasterStart ||
-		workerPhases[phase] || phase == PhaseAtexit
+		workerPhases[phase] || phase == PhaseAtexit || phase == PhaseTouch
+}
+
+// TouchHook is a hook-touch entry: Hook runs when File's mtime changes.
+type TouchHook struct {
+	File string
+	Hook Hook
+}
+
+// TouchHooks are the hook-touch entries.
+func (t *Tasks) TouchHooks() []TouchHook {
+	var out []TouchHook
+	for _, v := range t.HookTouch {
+		th, _ := parseTouchHook(v)
+		out = append(out, th)
+	}
+	return out
+}
+
+func parseTouchHook(v string) (TouchHook, error) {
+	file, action, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok {
+		return TouchHook{}, fmt.Errorf("want FILE ACTION:ARG")
+	}
+	h, err := parseHook(PhaseTouch, strings.TrimSpace(action))
+	return TouchHook{File: file, Hook: h}, err
+}
+
+func addTouchHook(l *loader, v string) error {
+	if _, err := parseTouchHook(v); err != nil {
+		return err
+	}
+	l.cfg.Tasks.HookTouch = append(l.cfg.Tasks.HookTouch, v)
+	return nil
 }
 
 // HookList is a phase's actions in uWSGI's order: every hook-PHASE, then

@@ -8,7 +8,7 @@ const tasksMarkdown = "## Hooks, cron and attached daemons\n\n" +
 	"commands, in file order, and logs each one. A failing action stops the start (exit code 1, or\n" +
 	"N for `exit:N`), as uWSGI's \"FATAL hook failed\" does; once the master runs (post-app,\n" +
 	"accepting), it stops the master at once with exit code 1. Only `as-user-atexit` failures are\n" +
-	"merely logged. Phases, in the order of a start:\n\n" +
+	"merely logged (and hook-touch's). Phases, in the order of a start:\n\n" +
 	"| phase | when | as |\n|---|---|---|\n" +
 	"| `asap` | first, before the sockets are bound (mkdir the socket's directory here) | the user supervise runs as |\n" +
 	"| `pre-jail`, `in-jail` | after asap (there is no jail; uWSGI runs pre-jail at first start only) | that user |\n" +
@@ -19,14 +19,15 @@ const tasksMarkdown = "## Hooks, cron and attached daemons\n\n" +
 	"| `accepting`, `accepting1` | each time a worker (worker 1) is ready to accept; the master runs it and waits | the workers' user |\n" +
 	"| `accepting-once`, `accepting1-once` | the first time each worker id (worker 1) is ready in this master's life | the workers' user |\n" +
 	"| `post-app` | when every worker of a generation is ready (the app is loaded); after a reload a failure is logged and the new workers keep serving | the workers' user |\n" +
-	"| `as-user-atexit` | when the master exits, after the workers stopped (not on reloads) | the workers' user |\n\n" +
+	"| `as-user-atexit` | when the master exits, after the workers stopped (not on reloads) | the workers' user |\n" +
+	"| `touch` (`hook-touch = FILE ACTION:ARG`) | each time FILE's mtime changes (checked once a second); failures logged | the workers' user |\n\n" +
 	"uWSGI re-executes itself on every reload, so it runs asap, as-root, as-user and master-start\n" +
 	"again then; supervise's master is not re-executed and runs them once (an in-place upgrade runs\n" +
 	"none). Commands run with `/bin/sh -c` in `chdir`, with the master's environment plus `env`,\n" +
 	"output to the log; \"as the workers' user\" means the command runs with their uid/gid, and\n" +
 	"file actions run on a thread whose file-system uid/gid are theirs. Never run: `post-jail`\n" +
 	"(supervise has no jail; neither does uWSGI run it without one) and the Emperor/vassal phases\n" +
-	"(notice). Refused: `post-fork`, `as-mule`, `as-gateway`, `touch` (phases supervise does not have),\n" +
+	"(notice). Refused: `post-fork`, `as-mule`, `as-gateway` (phases supervise does not have),\n" +
 	"every `call-*` option and the `call:`, `callret:`, `callint:`, `callintret:` actions (they call\n" +
 	"a C function of uWSGI's binary by name; use `exec:`), `mount:`, `umount:`, `hostname:` (no\n" +
 	"namespaces: they would change the whole machine), `alarm:`, `rpc:`, `retryrpc:`, `spinningfifo:`.\n\n" +

@@ -47,6 +47,7 @@ func taskOptions() []Option {
 		}
 	}
 	out = append(out,
+		works("hook-touch", nil, List, "", "FILE ACTION:ARG: run the action (as the workers' user) each time FILE's modification time changes (checked once a second); a failure is logged", addTouchHook),
 		differs("hook-post-jail", nil, List, "never runs: uWSGI runs it only after jailing into a chroot or namespace, and supervise has no jail"),
 		differs("exec-post-jail", nil, List, "never runs: uWSGI runs it only after jailing into a chroot or namespace, and supervise has no jail"),
 		refused("call-post-jail", nil, List, callRefusal),

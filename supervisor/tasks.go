@@ -89,6 +89,9 @@ func (s *serving) hooksApp() error {
 
 func (s *serving) hooksMasterStart() error {
 	s.running = true
+	if th := s.cfg.TouchHooks(); len(th) > 0 {
+		go s.watchHookTouch(th)
+	}
 	if s.upgrading {
 		return nil
 	}
@@ -269,5 +272,49 @@ func touchWatcher(files []string) func() bool {
 			}
 		}
 		return changed
+	}
+}
+
+// watchHookTouch runs hook-touch actions on the loop's goroutine each
+// time their file's mtime changes (polled once a second, as touch-reload).
+func (s *serving) watchHookTouch(hooks []config.TouchHook) {
+	files := map[string]func() bool{}
+	for _, th := range hooks {
+		if files[th.File] == nil {
+			files[th.File] = touchWatcher([]string{th.File})
+		}
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		var due []config.Hook
+		for file, changed := range files {
+			if !changed() {
+				continue
+			}
+			for _, th := range hooks {
+				if th.File == file {
+					due = append(due, th.Hook)
+				}
+			}
+		}
+		if len(due) == 0 {
+			continue
+		}
+		run := func() {
+			if err := s.hooks(s.appCfg()).run(config.PhaseTouch, due); err != nil {
+				s.log.Error("hook-touch failed", "error", err)
+			}
+		}
+		select {
+		case s.calls <- run:
+		case <-s.stop:
+			return
+		}
 	}
 }

@@ -21,6 +21,9 @@ func printTasks(w io.Writer, cfg *config.Config) {
 			fmt.Fprintf(w, "hook:        %-15s %s (as the %s)\n", phase, h, as)
 		}
 	}
+	for _, th := range cfg.TouchHooks() {
+		fmt.Fprintf(w, "hook:        touch %s: %s\n", th.File, th.Hook)
+	}
 	for _, j := range cfg.CronJobs() {
 		unique := ""
 		if j.Unique {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // envApp answers /NAME with the worker's environment variable NAME.
@@ -175,5 +176,21 @@ func TestUserPhasesRunAsTheWorkersUser(t *testing.T) {
 	}
 	if got := readLines(t, filepath.Join(shared, "id")); got[0] != "65534" {
 		t.Errorf("exec-pre-app ran as uid %v, want nobody", got)
+	}
+}
+
+func TestHookTouchRunsWhenTheFileChanges(t *testing.T) {
+	dir := shortTempDir(t)
+	marker := filepath.Join(dir, "marker")
+	writeFile(t, marker, "")
+	m, _, _ := hookMaster(t, "--hook-touch", marker+" appendn:"+filepath.Join(dir, "out")+" touched", "--hook-touch", marker+" print:marker touched")
+	m.waitLog(`all workers ready`, 1)
+	future := time.Now().Add(time.Minute)
+	if err := os.Chtimes(marker, future, future); err != nil {
+		t.Fatal(err)
+	}
+	m.waitLog(`hook: marker touched`, 1)
+	if got := readLines(t, filepath.Join(dir, "out")); len(got) != 1 || got[0] != "touched" {
+		t.Fatalf("hook-touch wrote %v", got)
 	}
 }
