@@ -42,7 +42,8 @@ type hookRunner struct {
 	sink *LogSink            // command output goes to the log
 	cred *syscall.Credential // the workers' user, for the user phases; nil: the master's
 	dir  string              // chdir: where commands run
-	env  []string            // putenv: for the commands after it (the workers get it through Env)
+	base []string            // the master's environment less its own contract (NOTIFY_SOCKET, LISTEN_*)
+	env  []string            // env options and putenv: for the commands after it
 	// putenv also goes to the workers and daemons.
 	putenv func(kv string)
 	// signal: unix_signal SIGNUM ACTION (the master FIFO letter).
@@ -109,7 +110,7 @@ func (r *hookRunner) action(h config.Hook) error {
 // command runs a program and waits for it, its output into the log.
 func (r *hookRunner) command(h config.Hook, path string, args ...string) error {
 	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), r.env...)
+	cmd.Env = append(append([]string(nil), r.base...), r.env...)
 	cmd.Dir = r.dir
 	if config.UserPhase(h.Phase) && r.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}

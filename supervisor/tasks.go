@@ -31,7 +31,7 @@ func (l *launcher) crons() []master.CronSpec {
 // hooks runs the configuration's hook phases; see config/tasks.go.
 func (s *serving) hooks(cfg *config.Config) *hookRunner {
 	cred, _ := workerCredential(cfg.UID, cfg.GID) // checked when the launcher is made
-	return &hookRunner{log: s.log.Named("hook"), sink: s.opt.LogSink, cred: cred, dir: cfg.Chdir,
+	return &hookRunner{log: s.log.Named("hook"), sink: s.opt.LogSink, cred: cred, dir: cfg.Chdir, base: workerBaseEnv(s.opt.Env),
 		env: append(append([]string(nil), cfg.Env...), s.startEnv...),
 		putenv: func(kv string) {
 			cfg.Env = append(cfg.Env, kv)

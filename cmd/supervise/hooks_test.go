@@ -2,12 +2,15 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/supervise-go/supervise/ipc"
 )
 
 // envApp answers /NAME with the worker's environment variable NAME.
@@ -163,9 +166,10 @@ func TestUserPhasesRunAsTheWorkersUser(t *testing.T) {
 	m, _, _ := hookMaster(t, "--uid", "nobody", "--gid", "nogroup",
 		"--hook-as-root", "mkdir:"+shared, "--hook-as-root", "chmod:"+shared+" 777", "--hook-as-root", "write:"+shared+"/root root",
 		"--hook-as-user", "write:"+shared+"/user user", "--exec-pre-app", "id -u > "+shared+"/id",
-		"--hook-post-app", "print:done")
+		"--hook-post-app", "print:done", "--cron", "-1 -1 -1 -1 -1 id -u > "+shared+"/cronid")
 	m.waitLog(`hook: done`, 1)
-	for file, uid := range map[string]uint32{"root": 0, "user": 65534, "id": 65534} {
+	m.waitLog(`cron: command exited: .*exit code 0`, 1)
+	for file, uid := range map[string]uint32{"root": 0, "user": 65534, "id": 65534, "cronid": 65534} {
 		st, err := os.Stat(filepath.Join(shared, file))
 		if err != nil {
 			t.Fatal(err)
@@ -193,4 +197,20 @@ func TestHookTouchRunsWhenTheFileChanges(t *testing.T) {
 	if got := readLines(t, filepath.Join(dir, "out")); len(got) != 1 || got[0] != "touched" {
 		t.Fatalf("hook-touch wrote %v", got)
 	}
+}
+
+// A hook command must not see systemd's notify socket: a program that
+// notifies would tell systemd the service is ready (or stopping) for it.
+func TestHookCommandsDoNotGetTheMastersNotifySocket(t *testing.T) {
+	dir := shortTempDir(t)
+	l, err := ipc.ListenNotify(filepath.Join(dir, "systemd.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	m := startMasterWith(t, dir, func(c *exec.Cmd) { c.Env = append(c.Env, "NOTIFY_SOCKET="+l.Path) },
+		"--http-socket", "127.0.0.1:0", "--exec-asap", `echo "hook sees notify=${NOTIFY_SOCKET:-none} path=${PATH:+set}"`, "--env", "FROMENV=1",
+		"--exec-asap", `echo "hook sees env=$FROMENV"`)
+	m.waitLog(`hook sees notify=none path=set`, 1)
+	m.waitLog(`hook sees env=1`, 1)
 }
