@@ -44,9 +44,12 @@ func (s *serving) hooks(cfg *config.Config) *hookRunner {
 
 // runPhases runs phases of cfg's hooks in order; the first failure ends them.
 func (s *serving) runPhases(cfg *config.Config, phases ...string) error {
-	r := s.hooks(cfg)
+	var r *hookRunner // made only when a phase has hooks: workers become ready often
 	for _, p := range phases {
 		if hs := cfg.HookList(p); len(hs) > 0 {
+			if r == nil {
+				r = s.hooks(cfg)
+			}
 			if err := r.run(p, hs); err != nil {
 				return err
 			}
