@@ -108,8 +108,6 @@ var longTail = append([]Option{
 	differs("cron", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
 	differs("cron2", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
 	differs("unique-cron", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
-	differs("cache2", nil, List, "no uWSGI cache yet"+noUWSGIModule),
-	differs("cache", nil, Int, "no uWSGI cache yet"+noUWSGIModule),
 
 	// routing and responses
 	{Name: "route", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},

@@ -32,7 +32,9 @@ type runtimeState struct {
 	Board     *ipc.Scoreboard
 	// Locks is the memfd behind uwsgi.lock (ipc.EnvLocksFD): the workers
 	// lay their shared mutexes in it and grow it as locks = N needs.
-	Locks   *os.File
+	Locks *os.File
+	// API is the uwsgi module's caches and semaphore names (caches.go).
+	API     *sharedAPI
 	Started time.Time // uwsgi.started_on
 	// pythonFiles are worker.py and its modules in Dir (python.WriteAll).
 	pythonFiles []string
@@ -76,6 +78,9 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeSt
 		if rt.Board != nil {
 			rt.Board.Close()
 		}
+		if rt.API != nil {
+			rt.API.close()
+		}
 		if notify != nil {
 			notify.Close()
 		}
@@ -93,6 +98,9 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeSt
 		return fail(fmt.Errorf("locks: memfd_create: %w", err))
 	}
 	rt.Locks = os.NewFile(uintptr(fd), "locks")
+	if rt.API, err = newSharedAPI(cfg); err != nil {
+		return fail(err)
+	}
 	if notify, err = ipc.ListenNotify(filepath.Join(dir, "notify.sock")); err != nil {
 		return fail(err)
 	}

@@ -1,0 +1,97 @@
+package supervisor
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/supervise-go/supervise/config"
+	"github.com/supervise-go/supervise/ipc"
+)
+
+// What the uwsgi module's cache and locks share beyond the locks memfd:
+// a memfd per cache (ipc.CreateCache), made once with the runtime, so
+// the caches outlive every worker and every reload, and the prefix of
+// the workers' named semaphores (ipc.EnvSemPrefix).
+type sharedAPI struct {
+	caches    []*os.File
+	names     []string
+	semPrefix string // "/supervise-PID-STAMP"
+}
+
+// shmDir is where glibc keeps named semaphores (sem.NAME).
+var shmDir = "/dev/shm"
+
+func newSharedAPI(cfg *config.Config) (*sharedAPI, error) {
+	s := &sharedAPI{semPrefix: fmt.Sprintf("/supervise-%d-%s", os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36))}
+	removeStaleSemaphores(shmDir)
+	for _, c := range cfg.CacheSpecs() {
+		var flags uint64
+		if c.PurgeLRU {
+			flags |= ipc.CacheFlagPurgeLRU
+		}
+		if c.ClearOnFull {
+			flags |= ipc.CacheFlagClearOnFull
+		}
+		if c.IgnoreFull {
+			flags |= ipc.CacheFlagIgnoreFull
+		}
+		if c.NoExpire {
+			flags |= ipc.CacheFlagNoExpire
+		}
+		f, err := ipc.CreateCache(ipc.CacheSpec{Name: c.Name, Items: c.Items, Blocksize: c.Blocksize,
+			Keysize: c.Keysize, Hashsize: c.Hashsize, Flags: flags, MathInitial: c.MathInitial})
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.caches = append(s.caches, f)
+		s.names = append(s.names, c.Name)
+	}
+	return s, nil
+}
+
+// files are the memfds a Python worker inherits, from fd first on; env
+// tells it where they are.
+func (s *sharedAPI) env(first int) []string {
+	list := make([][2]any, len(s.caches))
+	for i, name := range s.names {
+		list[i] = [2]any{name, first + i}
+	}
+	js, _ := json.Marshal(list) // strings and ints: cannot fail
+	return []string{ipc.EnvCaches + "=" + string(js), ipc.EnvSemPrefix + "=" + s.semPrefix}
+}
+
+// close drops the memfds and removes this master's semaphores (and those
+// of the master it replaced with an upgrade: same pid).
+func (s *sharedAPI) close() {
+	for _, f := range s.caches {
+		f.Close()
+	}
+	names, _ := filepath.Glob(filepath.Join(shmDir, fmt.Sprintf("sem.supervise-%d-*", os.Getpid())))
+	for _, n := range names {
+		os.Remove(n)
+	}
+}
+
+// removeStaleSemaphores deletes the semaphores of masters that died
+// without cleaning up (SIGKILL, OOM): sem.supervise-PID-* whose PID is gone.
+func removeStaleSemaphores(dir string) {
+	names, _ := filepath.Glob(filepath.Join(dir, "sem.supervise-*"))
+	for _, n := range names {
+		rest := strings.TrimPrefix(filepath.Base(n), "sem.supervise-")
+		pid, err := strconv.Atoi(rest[:max(strings.IndexByte(rest, '-'), 0)])
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if unix.Kill(pid, 0) == unix.ESRCH {
+			os.Remove(n)
+		}
+	}
+}
