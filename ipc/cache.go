@@ -48,7 +48,11 @@ const (
 	CacheHdrNextScan    = 16 // the earliest expiry, 0: none (uWSGI's next_scan)
 	CacheHdrFull        = 17 // times a set found the cache full
 	CacheHdrOwner       = 18 // pid holding the cache's lock, 0 when free
-	CacheHeaderWords    = 64
+	// CacheHdrVersion counts changes (every set, update and delete, under
+	// the lock): a worker may answer a get from what it read before while
+	// the version has not moved.
+	CacheHdrVersion  = 19
+	CacheHeaderWords = 64
 
 	// Flags.
 	CacheFlagPurgeLRU    = 1

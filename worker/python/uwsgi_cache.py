@@ -14,7 +14,8 @@ import json as _json
 import mmap as _mmap
 import os as _os
 import sys as _sys
-import time as _time
+import struct as _struct
+from time import time as _time
 from zlib import crc32 as _crc32
 
 # The contract: mirrors ipc/cache.go (contract_test.go checks it).
@@ -24,14 +25,19 @@ _CACHE_MAGIC = 0x3148434143565053
 _H_MAGIC, _H_ITEMS, _H_BLOCKSIZE, _H_KEYSIZE, _H_HASHSIZE, _H_FLAGS, _H_MATH_INITIAL = 0, 1, 2, 3, 4, 5, 6
 _H_ITEM_BYTES, _H_HASH_OFF, _H_STACK_OFF, _H_ITEMS_OFF, _H_DATA_OFF = 7, 8, 9, 10, 11
 _H_NITEMS, _H_FREE, _H_LRU_HEAD, _H_LRU_TAIL, _H_NEXT_SCAN, _H_FULL, _H_OWNER = 12, 13, 14, 15, 16, 17, 18
+_H_VERSION = 19
 _F_PURGE_LRU, _F_CLEAR_ON_FULL, _F_IGNORE_FULL, _F_NO_EXPIRE = 1, 2, 4, 8
 _I_KEYLEN, _I_VALLEN, _I_HASH, _I_EXPIRES, _I_NEXT, _I_PREV, _I_LRU_PREV, _I_LRU_NEXT = 0, 1, 2, 3, 4, 5, 6, 7
 _ITEM_WORDS = 8
+_KEY_AT = _ITEM_WORDS * 8  # the key's bytes follow an item's words
+_head = _struct.Struct("<5Q").unpack_from  # keylen, vallen, hash, expires, next
 
 # uwsgi_cache_set2's flags, as the Python functions pass them.
 _UPDATE, _MATH, _FIXEXPIRE = 1 << 1, 1 << 2, 1 << 3
 _INC, _DEC, _MUL, _DIV = 1 << 4, 1 << 5, 1 << 6, 1 << 7
 _I64 = 1 << 64
+_LOCAL_MAX = 4096  # values one process remembers between changes
+_MISSING = object()
 
 _pid = _os.getpid()
 
@@ -45,7 +51,7 @@ _os.register_at_fork(after_in_child=_forked)
 
 
 def _now():
-    return int(_time.time())  # uwsgi_now(): whole seconds
+    return int(_time())  # uwsgi_now(): whole seconds
 
 
 class _Cache(object):
@@ -71,6 +77,11 @@ class _Cache(object):
         self.sem = sem.open_sem("%s-c%d" % (prefix, index))
         self.acquire, self.release = self.sem.acquire, self.sem.release
         self.what = "the lock of cache %r" % name
+        # What this process read, valid while the cache's version word
+        # (bumped by every change, under the lock) equals seen: a repeated
+        # cache_get is then a dict lookup, no lock (not for purge_lru
+        # caches, whose gets reorder the LRU list).
+        self.local, self.seen = {}, -1
 
     # -- the lock
 
@@ -88,36 +99,57 @@ class _Cache(object):
     def _find(self, key, h):
         """The item holding key, or 0; an expired item is deleted and not
         found (uWSGI's sweeper would have freed it)."""
-        w = self.w
-        slot = w[self.ht + h % self.hashsize]
+        mm = self.mm
+        slot = self.w[self.ht + h % self.hashsize]
         n = len(key)
+        i0, iw = self.i0, self.iw
         while slot:
-            b = self.i0 + slot * self.iw
-            if w[b + _I_HASH] == h and w[b + _I_KEYLEN] == n:
-                k = (b + _ITEM_WORDS) * 8
-                if self.mm[k:k + n] == key:
-                    exp = w[b + _I_EXPIRES]
-                    if exp and self.expire and exp <= _now():
-                        self._delete(slot)
-                        return 0
-                    return slot
-            slot = w[b + _I_NEXT]
+            b = (i0 + slot * iw) * 8
+            kl, vl, hh, exp, nxt = _head(mm, b)
+            if hh == h and kl == n and mm[b + _KEY_AT:b + _KEY_AT + n] == key:
+                if exp and self.expire and exp <= _time():
+                    self._delete(slot)
+                    return 0
+                return slot
+            slot = nxt
         return 0
 
     def get(self, key):
+        """A lookup under the lock (_find inlined), remembered in local."""
         h = _crc32(key)
-        self.lock()
+        w, mm = self.w, self.mm
+        if not self.acquire(False):
+            self.sem_mod.wait(self.sem, w, _H_OWNER, self.fd, self.what)
+        w[_H_OWNER] = _pid
         try:
-            slot = self._find(key, h)
-            if not slot:
-                return None
-            if self.lru:
-                self._lru_remove(slot)
-                self._lru_add(slot)
-            d = self.d0 + slot * self.blocksize
-            return self.mm[d:d + self.w[self.i0 + slot * self.iw + _I_VALLEN]]
+            ver = w[_H_VERSION]
+            local = self.local
+            if ver != self.seen or len(local) >= _LOCAL_MAX:
+                local.clear()
+                self.seen = -1 if self.lru else ver
+            slot = w[self.ht + h % self.hashsize]
+            n = len(key)
+            i0, iw = self.i0, self.iw
+            while slot:
+                b = (i0 + slot * iw) * 8
+                kl, vl, hh, exp, nxt = _head(mm, b)
+                if hh == h and kl == n and mm[b + _KEY_AT:b + _KEY_AT + n] == key:
+                    if exp and self.expire and exp <= _time():
+                        self._delete(slot)
+                        return None
+                    if self.lru:
+                        self._lru_remove(slot)
+                        self._lru_add(slot)
+                    d = self.d0 + slot * self.blocksize
+                    v = mm[d:d + vl]
+                    local[key] = (v, exp if self.expire else 0)
+                    return v
+                slot = nxt
+            local[key] = None
+            return None
         finally:
-            self.unlock()
+            w[_H_OWNER] = 0
+            self.release()
 
     def exists(self, key):
         h = _crc32(key)
@@ -154,11 +186,15 @@ class _Cache(object):
         if not n or not vn or n > self.keysize or vn > self.blocksize:
             return None
         h = _crc32(key)
-        self.lock()
+        w = self.w
+        if not self.acquire(False):
+            self.sem_mod.wait(self.sem, w, _H_OWNER, self.fd, self.what)
+        w[_H_OWNER] = _pid
         try:
             return self._set(key, h, value, expires, flags)
         finally:
-            self.unlock()
+            w[_H_OWNER] = 0
+            self.release()
 
     def _set(self, key, h, value, expires, flags):
         w = self.w
@@ -198,6 +234,7 @@ class _Cache(object):
                 w[self.i0 + first * self.iw + _I_PREV] = slot
             w[bucket] = slot
             w[_H_NITEMS] += 1
+            w[_H_VERSION] += 1
             return True
         if not flags & _UPDATE:
             return None  # cache_set never replaces: that is cache_update
@@ -217,6 +254,7 @@ class _Cache(object):
             value = self._math(int.from_bytes(self.mm[d:d + 8], "little", signed=True), value, flags)
         self.mm[d:d + len(value)] = value
         w[b + _I_VALLEN] = len(value)
+        w[_H_VERSION] += 1
         return True
 
     @staticmethod
@@ -282,6 +320,7 @@ class _Cache(object):
         w[self.stack + top] = slot
         w[_H_FREE] = top
         w[_H_NITEMS] -= 1
+        w[_H_VERSION] += 1
         for i in (_I_KEYLEN, _I_VALLEN, _I_HASH, _I_EXPIRES, _I_NEXT, _I_PREV):
             w[b + i] = 0
 
@@ -389,6 +428,8 @@ def _bytes(v, fn, pos):
 
 
 def _int(v, fn, pos):
+    if v.__class__ is int and -(1 << 63) <= v < (1 << 63):
+        return v
     if isinstance(v, int):
         if not -(1 << 63) <= v < (1 << 63):
             raise OverflowError("Python int too large to convert to C long")
@@ -400,14 +441,22 @@ def cache_get(key, cache=None):
     """The value (bytes), or None when missing, expired, or no such cache."""
     c = _default if cache is None else _cache(cache)
     if key.__class__ is not bytes:
-        key = _bytes(key, "cache_get", 1)
-    return None if c is None else c.get(key)
+        key = key.encode() if key.__class__ is str else _bytes(key, "cache_get", 1)
+    if c is None:
+        return None
+    if c.w[_H_VERSION] == c.seen:  # nothing changed since this process looked
+        e = c.local.get(key, _MISSING)
+        if e is None:
+            return None
+        if e is not _MISSING and (not e[1] or e[1] > _time()):
+            return e[0]
+    return c.get(key)
 
 
 def cache_exists(key, cache=None):
     c = _default if cache is None else _cache(cache)
     if key.__class__ is not bytes:
-        key = _bytes(key, "cache_exists", 1)
+        key = key.encode() if key.__class__ is str else _bytes(key, "cache_exists", 1)
     return None if c is None else c.exists(key)
 
 
@@ -417,9 +466,9 @@ def cache_set(key, value, expires=0, cache=None):
     than keysize, or the cache is full (see docs/python-api.md)."""
     c = _default if cache is None else _cache(cache)
     if key.__class__ is not bytes:
-        key = _bytes(key, "cache_set", 1)
+        key = key.encode() if key.__class__ is str else _bytes(key, "cache_set", 1)
     if value.__class__ is not bytes:
-        value = _bytes(value, "cache_set", 2)
+        value = value.encode() if value.__class__ is str else _bytes(value, "cache_set", 2)
     if expires.__class__ is not int:
         expires = _int(expires, "cache_set", 3)
     return None if c is None else c.set(key, value, expires & (_I64 - 1), 0)
@@ -429,9 +478,9 @@ def cache_update(key, value, expires=0, cache=None):
     """Stores key whether it exists or not: True, or None as cache_set."""
     c = _default if cache is None else _cache(cache)
     if key.__class__ is not bytes:
-        key = _bytes(key, "cache_update", 1)
+        key = key.encode() if key.__class__ is str else _bytes(key, "cache_update", 1)
     if value.__class__ is not bytes:
-        value = _bytes(value, "cache_update", 2)
+        value = value.encode() if value.__class__ is str else _bytes(value, "cache_update", 2)
     if expires.__class__ is not int:
         expires = _int(expires, "cache_update", 3)
     return None if c is None else c.set(key, value, expires & (_I64 - 1), _UPDATE)
@@ -440,7 +489,7 @@ def cache_update(key, value, expires=0, cache=None):
 def cache_del(key, cache=None):
     c = _default if cache is None else _cache(cache)
     if key.__class__ is not bytes:
-        key = _bytes(key, "cache_del", 1)
+        key = key.encode() if key.__class__ is str else _bytes(key, "cache_del", 1)
     return None if c is None else c.delete(key)
 
 
@@ -461,8 +510,8 @@ def cache_num(key, cache=None):
     """The int64 a cache_inc & co stored, 0 when missing or not 8 bytes."""
     c = _default if cache is None else _cache(cache)
     if key.__class__ is not bytes:
-        key = _bytes(key, "cache_num", 1)
-    v = None if c is None else c.get(key)
+        key = key.encode() if key.__class__ is str else _bytes(key, "cache_num", 1)
+    v = None if c is None else cache_get(key, cache)
     if v is None or len(v) != 8:
         return 0
     return int.from_bytes(v, "little", signed=True)
@@ -472,9 +521,11 @@ def _math_fn(fn, op, default):
     def math(key, value=default, expires=0, cache=None):
         c = _default if cache is None else _cache(cache)
         if key.__class__ is not bytes:
-            key = _bytes(key, fn, 1)
-        value = _int(value, fn, 2)
-        expires = _int(expires, fn, 3)
+            key = key.encode() if key.__class__ is str else _bytes(key, fn, 1)
+        if value.__class__ is not int:
+            value = _int(value, fn, 2)
+        if expires.__class__ is not int:
+            expires = _int(expires, fn, 3)
         if c is None:
             return None
         return c.set(key, value.to_bytes(8, "little", signed=True), expires & (_I64 - 1),

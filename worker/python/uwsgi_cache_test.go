@@ -82,8 +82,8 @@ func TestUwsgiCacheMirrorsTheContract(t *testing.T) {
 		"_H_ITEMS_OFF": num(ipc.CacheHdrItemsOff), "_H_DATA_OFF": num(ipc.CacheHdrDataOff),
 		"_H_NITEMS": num(ipc.CacheHdrNItems), "_H_FREE": num(ipc.CacheHdrFree), "_H_LRU_HEAD": num(ipc.CacheHdrLRUHead),
 		"_H_LRU_TAIL": num(ipc.CacheHdrLRUTail), "_H_NEXT_SCAN": num(ipc.CacheHdrNextScan), "_H_FULL": num(ipc.CacheHdrFull),
-		"_H_OWNER":       num(ipc.CacheHdrOwner),
-		"_F_PURGE_LRU":   num(ipc.CacheFlagPurgeLRU), "_F_CLEAR_ON_FULL": num(ipc.CacheFlagClearOnFull),
+		"_H_OWNER":     num(ipc.CacheHdrOwner),
+		"_F_PURGE_LRU": num(ipc.CacheFlagPurgeLRU), "_F_CLEAR_ON_FULL": num(ipc.CacheFlagClearOnFull),
 		"_F_IGNORE_FULL": num(ipc.CacheFlagIgnoreFull), "_F_NO_EXPIRE": num(ipc.CacheFlagNoExpire),
 		"_I_KEYLEN": num(ipc.CacheItemKeylen), "_I_VALLEN": num(ipc.CacheItemVallen), "_I_HASH": num(ipc.CacheItemHash),
 		"_I_EXPIRES": num(ipc.CacheItemExpires), "_I_NEXT": num(ipc.CacheItemNext), "_I_PREV": num(ipc.CacheItemPrev),
@@ -181,4 +181,37 @@ func lastLines(s string, n int) string {
 		keep = keep[len(keep)-n:]
 	}
 	return strings.Join(keep, "\n")
+}
+
+// A process answers repeated gets from what it read while nothing
+// changed; a change by another process (set, update, del, clear, inc)
+// is seen at once.
+func TestUwsgiCacheSeesOtherProcessChanges(t *testing.T) {
+	out := runCacheScript(t, `
+import os
+def other(fn):
+    pid = os.fork()
+    if pid == 0:
+        fn()
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+seen = []
+uwsgi.cache_set("k", "1")
+seen += [uwsgi.cache_get("k"), uwsgi.cache_get("k"), uwsgi.cache_get("gone"), uwsgi.cache_get("gone")]
+other(lambda: uwsgi.cache_update("k", "2"))
+seen.append(uwsgi.cache_get("k"))
+other(lambda: uwsgi.cache_set("gone", "here"))
+seen.append(uwsgi.cache_get("gone"))
+other(lambda: uwsgi.cache_del("k"))
+seen.append(uwsgi.cache_get("k"))
+other(lambda: uwsgi.cache_clear())
+seen.append(uwsgi.cache_get("gone"))
+uwsgi.cache_inc("n"); seen.append(uwsgi.cache_num("n"))
+other(lambda: uwsgi.cache_inc("n", 41))
+seen.append(uwsgi.cache_num("n"))
+print(seen)
+`, ipc.CacheSpec{Name: "c", Items: 8, Blocksize: 16, Keysize: 32, Hashsize: 8})
+	if want := "[b'1', b'1', None, None, b'2', b'here', None, None, 1, 42]"; strings.TrimSpace(out) != want {
+		t.Fatalf("got  %s\nwant %s", out, want)
+	}
 }
