@@ -424,11 +424,12 @@ def _forked():
 
 _os.register_at_fork(after_in_child=_forked)
 
-_sems = _owners = None
+_sems = _owners = _acquire = _release = None
 if _locks_fd >= 0 and _env.get(_ENV_SEM_PREFIX):
     try:
         _engine = _Sems(_locks_fd, _max_lock + 1, _env[_ENV_SEM_PREFIX])
         _sems, _owners = _engine.sems, _engine.owners
+        _acquire, _release = [s.acquire for s in _sems], [s.release for s in _sems]
     except (ImportError, AttributeError, OSError, ValueError):
         _sems = _owners = None  # no _multiprocessing or no /dev/shm: the mutexes below
 
@@ -444,7 +445,7 @@ def lock(n=0):
     if n.__class__ is not int or n < 0 or n > _max_lock:
         n = _lock_index(n)
     if _sems is not None:
-        if not _sems[n].acquire(False):
+        if not _acquire[n](False):
             _engine.wait(n)
         _owners[n] = _pid
         return None
@@ -470,7 +471,7 @@ def unlock(n=0):
         if _owners[n] == _pid:
             _owners[n] = 0
             try:
-                _sems[n].release()
+                _release[n]()
             except ValueError:
                 pass
         return None

@@ -36,6 +36,8 @@ _head = _struct.Struct("<5Q").unpack_from  # keylen, vallen, hash, expires, next
 _UPDATE, _MATH, _FIXEXPIRE = 1 << 1, 1 << 2, 1 << 3
 _INC, _DEC, _MUL, _DIV = 1 << 4, 1 << 5, 1 << 6, 1 << 7
 _I64 = 1 << 64
+_I63 = 1 << 63
+_i64 = _struct.Struct("<q")
 _LOCAL_MAX = 4096  # values one process remembers between changes
 _MISSING = object()
 
@@ -51,7 +53,26 @@ _os.register_at_fork(after_in_child=_forked)
 
 
 def _now():
-    return int(_time())  # uwsgi_now(): whole seconds
+    return int(_time())
+
+
+def _math(num, delta, flags):
+    """uWSGI's int64 arithmetic: wrapping, division truncated toward zero,
+    division by zero gives 0."""
+    if flags & _INC:
+        num += delta
+    elif flags & _DEC:
+        num -= delta
+    elif flags & _MUL:
+        num *= delta
+    elif delta == 0:
+        return 0
+    else:
+        q = abs(num) // abs(delta)
+        num = -q if (num < 0) != (delta < 0) else q
+    if -_I63 <= num < _I63:
+        return num
+    return (num + _I63) % _I64 - _I63  # uwsgi_now(): whole seconds
 
 
 class _Cache(object):
@@ -181,101 +202,100 @@ class _Cache(object):
     def set(self, key, value, expires, flags):
         """uwsgi_cache_set2: True when stored, None when not (an existing
         key without _UPDATE, an empty or too long key or value, a full
-        cache)."""
-        n, vn = len(key), len(value)
+        cache). With _MATH, value is the int operand (the stored value is
+        the 8-byte int64 result)."""
+        n = len(key)
+        vn = 8 if flags & _MATH else len(value)
         if not n or not vn or n > self.keysize or vn > self.blocksize:
             return None
         h = _crc32(key)
-        w = self.w
+        w, mm = self.w, self.mm
         if not self.acquire(False):
             self.sem_mod.wait(self.sem, w, _H_OWNER, self.fd, self.what)
         w[_H_OWNER] = _pid
         try:
-            return self._set(key, h, value, expires, flags)
+            slot = w[self.ht + h % self.hashsize]  # _find, inlined
+            i0, iw = self.i0, self.iw
+            while slot:
+                b = (i0 + slot * iw) * 8
+                kl, vl, hh, exp, nxt = _head(mm, b)
+                if hh == h and kl == n and mm[b + _KEY_AT:b + _KEY_AT + n] == key:
+                    if exp and self.expire and exp <= _time():
+                        self._delete(slot)
+                        slot = 0
+                    break
+                slot = nxt
+            if not slot:
+                return self._insert(key, h, value, vn, expires, flags)
+            if not flags & _UPDATE:
+                return None  # cache_set never replaces: that is cache_update
+            b >>= 3
+            if not flags & _FIXEXPIRE:
+                if self.lru:
+                    self._lru_remove(slot)
+                    self._lru_add(slot)
+                elif expires:
+                    expires = self._expires(expires)
+                w[b + _I_EXPIRES] = expires
+            d = self.d0 + slot * self.blocksize
+            if flags & _MATH:
+                _i64.pack_into(mm, d, _math(_i64.unpack_from(mm, d)[0], value, flags))
+            else:
+                mm[d:d + vn] = value
+            if vl != vn:
+                w[b + _I_VALLEN] = vn
+            w[_H_VERSION] += 1
+            return True
         finally:
             w[_H_OWNER] = 0
             self.release()
 
-    def _set(self, key, h, value, expires, flags):
+    def _expires(self, expires):
+        """A relative expires made absolute, and the sweep's next scan."""
         w = self.w
-        slot = self._find(key, h)
-        if not slot:
+        expires = (expires + _now()) & (_I64 - 1)
+        ns = w[_H_NEXT_SCAN]
+        if not ns or ns > expires:
+            w[_H_NEXT_SCAN] = expires
+        return expires
+
+    def _insert(self, key, h, value, vn, expires, flags):
+        """A new item (the key is not there)."""
+        w, mm = self.w, self.mm
+        if not w[_H_FREE]:
+            self._full()
             if not w[_H_FREE]:
-                self._full()
-                if not w[_H_FREE]:
-                    return None
-            top = w[_H_FREE]
-            slot = w[self.stack + top]
-            w[_H_FREE] = top - 1
-            b = self.i0 + slot * self.iw
-            if self.lru:
-                self._lru_add(slot)
-            elif expires:
-                expires = (expires + _now()) & (_I64 - 1)
-                ns = w[_H_NEXT_SCAN]
-                if not ns or ns > expires:
-                    w[_H_NEXT_SCAN] = expires
-            w[b + _I_EXPIRES] = expires
-            w[b + _I_HASH] = h
-            k = (b + _ITEM_WORDS) * 8
-            self.mm[k:k + len(key)] = key
-            d = self.d0 + slot * self.blocksize
-            if flags & _MATH:
-                value = self._math(w[_H_MATH_INITIAL], value, flags)
-            self.mm[d:d + len(value)] = value
-            w[b + _I_VALLEN] = len(value)
-            w[b + _I_KEYLEN] = len(key)
-            # into the hash chain, first (uWSGI appends; only cache_keys' order shows it)
-            bucket = self.ht + h % self.hashsize
-            first = w[bucket]
-            w[b + _I_PREV] = 0
-            w[b + _I_NEXT] = first
-            if first:
-                w[self.i0 + first * self.iw + _I_PREV] = slot
-            w[bucket] = slot
-            w[_H_NITEMS] += 1
-            w[_H_VERSION] += 1
-            return True
-        if not flags & _UPDATE:
-            return None  # cache_set never replaces: that is cache_update
+                return None
+        top = w[_H_FREE]
+        slot = w[self.stack + top]
+        w[_H_FREE] = top - 1
         b = self.i0 + slot * self.iw
-        if not flags & _FIXEXPIRE:
-            if self.lru:
-                self._lru_remove(slot)
-                self._lru_add(slot)
-            elif expires:
-                expires = (expires + _now()) & (_I64 - 1)
-                ns = w[_H_NEXT_SCAN]
-                if not ns or ns > expires:
-                    w[_H_NEXT_SCAN] = expires
-            w[b + _I_EXPIRES] = expires
+        if self.lru:
+            self._lru_add(slot)
+        elif expires:
+            expires = self._expires(expires)
+        w[b + _I_EXPIRES] = expires
+        w[b + _I_HASH] = h
+        k = (b + _ITEM_WORDS) * 8
+        mm[k:k + len(key)] = key
         d = self.d0 + slot * self.blocksize
         if flags & _MATH:
-            value = self._math(int.from_bytes(self.mm[d:d + 8], "little", signed=True), value, flags)
-        self.mm[d:d + len(value)] = value
-        w[b + _I_VALLEN] = len(value)
+            _i64.pack_into(mm, d, _math(_i64.unpack_from(mm, _H_MATH_INITIAL * 8)[0], value, flags))
+        else:
+            mm[d:d + vn] = value
+        w[b + _I_VALLEN] = vn
+        w[b + _I_KEYLEN] = len(key)
+        # into the hash chain, first (uWSGI appends; only cache_keys' order shows it)
+        bucket = self.ht + h % self.hashsize
+        first = w[bucket]
+        w[b + _I_PREV] = 0
+        w[b + _I_NEXT] = first
+        if first:
+            w[self.i0 + first * self.iw + _I_PREV] = slot
+        w[bucket] = slot
+        w[_H_NITEMS] += 1
         w[_H_VERSION] += 1
         return True
-
-    @staticmethod
-    def _math(num, delta, flags):
-        """uWSGI's int64 arithmetic (wrapping, division truncated toward
-        zero, by zero gives 0), as the 8 little-endian bytes it stores."""
-        delta = int.from_bytes(delta, "little", signed=True)
-        if flags & _INC:
-            num += delta
-        elif flags & _DEC:
-            num -= delta
-        elif flags & _MUL:
-            num *= delta
-        elif flags & _DIV:
-            if delta == 0:
-                num = 0
-            else:
-                q = abs(num) // abs(delta)
-                num = -q if (num < 0) != (delta < 0) else q
-        num = (num + (1 << 63)) % _I64 - (1 << 63)
-        return num.to_bytes(8, "little", signed=True)
 
     def delete(self, key):
         h = _crc32(key)
@@ -469,7 +489,7 @@ def cache_set(key, value, expires=0, cache=None):
         key = key.encode() if key.__class__ is str else _bytes(key, "cache_set", 1)
     if value.__class__ is not bytes:
         value = value.encode() if value.__class__ is str else _bytes(value, "cache_set", 2)
-    if expires.__class__ is not int:
+    if expires.__class__ is not int or not -_I63 <= expires < _I63:
         expires = _int(expires, "cache_set", 3)
     return None if c is None else c.set(key, value, expires & (_I64 - 1), 0)
 
@@ -481,7 +501,7 @@ def cache_update(key, value, expires=0, cache=None):
         key = key.encode() if key.__class__ is str else _bytes(key, "cache_update", 1)
     if value.__class__ is not bytes:
         value = value.encode() if value.__class__ is str else _bytes(value, "cache_update", 2)
-    if expires.__class__ is not int:
+    if expires.__class__ is not int or not -_I63 <= expires < _I63:
         expires = _int(expires, "cache_update", 3)
     return None if c is None else c.set(key, value, expires & (_I64 - 1), _UPDATE)
 
@@ -522,14 +542,13 @@ def _math_fn(fn, op, default):
         c = _default if cache is None else _cache(cache)
         if key.__class__ is not bytes:
             key = key.encode() if key.__class__ is str else _bytes(key, fn, 1)
-        if value.__class__ is not int:
+        if value.__class__ is not int or not -_I63 <= value < _I63:
             value = _int(value, fn, 2)
-        if expires.__class__ is not int:
+        if expires.__class__ is not int or not -_I63 <= expires < _I63:
             expires = _int(expires, fn, 3)
         if c is None:
             return None
-        return c.set(key, value.to_bytes(8, "little", signed=True), expires & (_I64 - 1),
-                     _UPDATE | _MATH | _FIXEXPIRE | op)
+        return c.set(key, value, expires & (_I64 - 1), _UPDATE | _MATH | _FIXEXPIRE | op)
     math.__name__ = fn
     math.__doc__ = "uWSGI's %s: True, or None when the cache has no room (see cache_set)." % fn
     return math
