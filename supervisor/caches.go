@@ -57,6 +57,18 @@ func newSharedAPI(cfg *config.Config) (*sharedAPI, error) {
 	return s, nil
 }
 
+// adoptSharedAPI takes over the previous master's caches and semaphore
+// names after an in-place upgrade, so its workers and the new ones share
+// every lock and cache. The cache options are the first master's.
+func adoptSharedAPI(st *upgradeState) *sharedAPI {
+	s := &sharedAPI{semPrefix: st.SemPrefix, names: st.CacheNames}
+	for i, fd := range st.Caches {
+		unix.CloseOnExec(fd)
+		s.caches = append(s.caches, os.NewFile(uintptr(fd), "cache "+st.CacheNames[i]))
+	}
+	return s
+}
+
 // files are the memfds a Python worker inherits, from fd first on; env
 // tells it where they are.
 func (s *sharedAPI) env(first int) []string {

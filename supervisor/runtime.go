@@ -93,13 +93,19 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeSt
 	if rt.pythonFiles, err = python.WriteAll(dir, 0o600); err != nil {
 		return fail(err)
 	}
-	fd, err := unix.MemfdCreate("supervise-locks", unix.MFD_CLOEXEC)
-	if err != nil {
-		return fail(fmt.Errorf("locks: memfd_create: %w", err))
-	}
-	rt.Locks = os.NewFile(uintptr(fd), "locks")
-	if rt.API, err = newSharedAPI(cfg); err != nil {
-		return fail(err)
+	if st != nil && st.SemPrefix != "" { // an upgrade: the previous master's locks and caches
+		unix.CloseOnExec(st.Locks)
+		rt.Locks = os.NewFile(uintptr(st.Locks), "locks")
+		rt.API = adoptSharedAPI(st)
+	} else {
+		fd, err := unix.MemfdCreate("supervise-locks", unix.MFD_CLOEXEC)
+		if err != nil {
+			return fail(fmt.Errorf("locks: memfd_create: %w", err))
+		}
+		rt.Locks = os.NewFile(uintptr(fd), "locks")
+		if rt.API, err = newSharedAPI(cfg); err != nil {
+			return fail(err)
+		}
 	}
 	if notify, err = ipc.ListenNotify(filepath.Join(dir, "notify.sock")); err != nil {
 		return fail(err)
@@ -166,4 +172,11 @@ func (rt *runtimeState) upgradeFDs(st *upgradeState) {
 	}
 	st.Board = int(rt.Board.File.Fd())
 	st.RuntimeDir = rt.Dir
+	if rt.API != nil {
+		st.Locks = int(rt.Locks.Fd())
+		st.SemPrefix, st.CacheNames = rt.API.semPrefix, rt.API.names
+		for _, f := range rt.API.caches {
+			st.Caches = append(st.Caches, int(f.Fd()))
+		}
+	}
 }

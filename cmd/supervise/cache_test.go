@@ -53,7 +53,7 @@ const uwsgiCacheTranscript = `[["set new","True"],["set existing","None"],["get"
 	`["keys default",["b:b","b:m","b:n","b:p","b:q","b:s"]],["clear default","True"],["keys after clear default",[]]]`
 
 // startCacheApp runs testdata/cacheapp.py under supervise with cacheINI.
-func startCacheApp(t *testing.T) (m *masterProc, dir, base string) {
+func startCacheApp(t *testing.T, args ...string) (m *masterProc, dir, base string) {
 	t.Helper()
 	debianPython(t)
 	dir = shortTempDir(t)
@@ -61,7 +61,7 @@ func startCacheApp(t *testing.T) (m *masterProc, dir, base string) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	ini := filepath.Join(dir, "app.ini")
 	writeFile(t, ini, fmt.Sprintf(cacheINI, addr))
-	m = startMaster(t, dir, "--ini", ini, "--python-bin", "/usr/bin/python3")
+	m = startMaster(t, dir, append([]string{"--ini", ini, "--python-bin", "/usr/bin/python3"}, args...)...)
 	m.waitLog(`all workers ready`, 1)
 	return m, dir, "http://" + addr
 }
@@ -236,5 +236,26 @@ func TestUwsgiCacheExpires(t *testing.T) {
 	}
 	if got := fresh(t, base+"/get?k=forever&c=big"); got != "b:1" {
 		t.Fatalf("an item without expires: %s", got)
+	}
+}
+
+// An in-place binary upgrade hands the caches (and the locks) to the new
+// master: what the old workers stored, the new ones read.
+func TestUwsgiCacheKeptAcrossUpgrade(t *testing.T) {
+	pidfile := filepath.Join(shortTempDir(t), "app.pid")
+	m, _, base := startCacheApp(t, "--pidfile", pidfile)
+	if got := fresh(t, base+"/set?k=kept&v=up"); got != "True" {
+		t.Fatalf("set: %s", got)
+	}
+	var stderr strings.Builder
+	if code := run([]string{"upgrade", "--pidfile", pidfile}, nil, &stderr); code != 0 {
+		t.Fatalf("supervise upgrade: %d %s", code, stderr.String())
+	}
+	m.waitLog(`all workers ready: generation=2`, 1)
+	m.waitLog(`worker stopped: `, 2) // the old workers are gone: the new ones answer
+	for i := 0; i < 4; i++ {
+		if got := fresh(t, base+"/get?k=kept"); got != "b:up" {
+			t.Fatalf("get after the upgrade: %s", got)
+		}
 	}
 }
