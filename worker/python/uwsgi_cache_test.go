@@ -51,7 +51,7 @@ uwsgi = importlib.util.module_from_spec(spec)
 sys.modules["uwsgi"] = uwsgi
 spec.loader.exec_module(uwsgi)
 `
-	cmd := exec.Command("/usr/bin/python3", "-c", head+script, filepath.Join(dir, python.APIFileName))
+	cmd := exec.Command(python3, "-c", head+script, filepath.Join(dir, python.APIFileName))
 	cmd.ExtraFiles = files
 	cmd.Env = append(os.Environ(), ipc.EnvLocksFD+"=3", ipc.EnvLocks+"=0", ipc.EnvSemPrefix+"="+prefix, ipc.EnvCaches+"="+string(js))
 	var stderr strings.Builder

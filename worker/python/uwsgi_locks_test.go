@@ -28,7 +28,9 @@ func TestUwsgiLockEngines(t *testing.T) {
 import os, sys, signal, importlib.util
 if sys.argv[1] == "fcntl":
     sys.modules["ctypes"] = None  # no ctypes: the fallback
-fd = os.memfd_create("locks", 0)
+import tempfile
+locks_file = tempfile.TemporaryFile()  # a memfd in a worker (os.memfd_create: Python 3.8+)
+fd = locks_file.fileno()
 os.environ.update(SUPERVISE_LOCKS_FD=str(fd), SUPERVISE_LOCKS="2")
 if sys.argv[1] == "sem":
     os.environ["SUPERVISE_SEM_PREFIX"] = sys.argv[3]
@@ -62,7 +64,7 @@ print("ok", engine)
 	prefix := fmt.Sprintf("/supervise-test-%d", os.Getpid())
 	defer removeSems(prefix)
 	for _, engine := range []string{"sem", "mutex", "fcntl"} {
-		out, err := exec.Command("/usr/bin/python3", "-c", script, engine, filepath.Join(dir, python.APIFileName), prefix).CombinedOutput()
+		out, err := exec.Command(python3, "-c", script, engine, filepath.Join(dir, python.APIFileName), prefix).CombinedOutput()
 		if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "ok "+engine) {
 			t.Errorf("%s: %v\n%s", engine, err, out)
 		}
