@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
 	"github.com/supervise-go/supervise/config"
@@ -67,6 +69,26 @@ func adoptSharedAPI(st *upgradeState) *sharedAPI {
 		s.caches = append(s.caches, os.NewFile(uintptr(fd), "cache "+st.CacheNames[i]))
 	}
 	return s
+}
+
+// logCaches says what each cache holds, as uWSGI's "Cache initialized"
+// line does, from the memfd's header (after an upgrade the caches are the
+// first master's, whatever the configuration says now).
+func (s *sharedAPI) logCaches(log hclog.Logger) {
+	for i, name := range s.names {
+		var head [8 * (ipc.CacheHdrKeysize + 1)]byte
+		st, err := s.caches[i].Stat()
+		if err == nil {
+			_, err = s.caches[i].ReadAt(head[:], 0)
+		}
+		if err != nil {
+			log.Warn("cache: cannot read its header", "name", name, "error", err)
+			continue
+		}
+		word := func(w int) uint64 { return binary.LittleEndian.Uint64(head[8*w:]) }
+		log.Info("cache ready", "name", name, "items", word(ipc.CacheHdrItems)-1, "blocksize", word(ipc.CacheHdrBlocksize),
+			"keysize", word(ipc.CacheHdrKeysize), "shared_memory_mb", st.Size()>>20, "default", i == 0)
+	}
 }
 
 // files are the memfds a Python worker inherits, from fd first on; env

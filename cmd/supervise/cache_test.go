@@ -103,6 +103,8 @@ func TestUwsgiCacheAnswersAsUWSGI(t *testing.T) {
 	m, _, base := startCacheApp(t)
 	got := transcriptLines(t, fresh(t, base+"/script"))
 	compareTranscripts(t, "uWSGI 2.0.21 (recorded)", got, transcriptLines(t, uwsgiCacheTranscript))
+	m.waitLog(`cache ready: name=default items=9 blocksize=65536 keysize=2048 shared_memory_mb=1 default=true`, 1)
+	m.waitLog(`cache ready: name=small items=3 blocksize=16 keysize=8 shared_memory_mb=0 default=false`, 1)
 	m.waitLog(`\*\*\* DANGER cache "small" is FULL !!! \*\*\*`, 1)
 	m.waitLog(`LRU item will be purged from cache "lru"`, 1)
 }
