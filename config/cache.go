@@ -30,6 +30,7 @@ type CacheConfig struct {
 	Caches          []CacheSpec // cache2, in order
 	LegacyItems     uint64      // cache = N
 	LegacyBlocksize uint64      // cache-blocksize
+	NoExpire        bool        // cache-no-expire: for every cache
 }
 
 // uWSGI's defaults for a cache (core/cache.c, uwsgi_cache_create).
@@ -41,8 +42,10 @@ const (
 
 var _ = addOptions(
 	works("cache2", nil, List, "", "a shared cache for uwsgi.cache_*: name=NAME,items=N[,blocksize=BYTES,keysize=BYTES,hashsize=N,purge_lru=1,clear_on_full=1,ignore_full=1,math_initial=N,no_expire=1] (uWSGI's keys; store, nodes, sync, udp, bitmap and lastmod are ignored with a notice); shared by every worker, kept across respawns and reloads", addCache2),
-	works("cache", nil, Int, "0", "the legacy cache named default: N items of cache-blocksize bytes (it is the default cache, before any cache2)", setLegacyCache),
+	works("cache", nil, Int, "0", "the legacy cache named default, N items (it holds N-1 values, as uWSGI) of cache-blocksize bytes; it is the default cache, before any cache2", setLegacyCache),
 	works("cache-blocksize", nil, Int, "65536", "the legacy cache's largest value, bytes", setLegacyCacheBlocksize),
+	works("cache-no-expire", nil, Bool, "false", "no cache item ever expires (uWSGI: no sweeper thread), whatever expires it was set with", boolean(func(c *Config) *bool { return &c.Cache.NoExpire })),
+	harmless("cache-expire-freq", nil, Int, "an expired cache item is never returned, so there is no sweeper to schedule"),
 )
 
 func setLegacyCache(l *loader, v string) error {
@@ -172,5 +175,11 @@ func (c *Config) CacheSpecs() []CacheSpec {
 		out = append(out, CacheSpec{Name: "default", Items: c.Cache.LegacyItems, Blocksize: bs,
 			Keysize: DefaultCacheKeysize, Hashsize: DefaultCacheHashsize})
 	}
-	return append(out, c.Cache.Caches...)
+	out = append(out, c.Cache.Caches...)
+	if c.Cache.NoExpire {
+		for i := range out {
+			out[i].NoExpire = true
+		}
+	}
+	return out
 }

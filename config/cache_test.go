@@ -29,6 +29,9 @@ func TestCacheOptions(t *testing.T) {
 	if s := mustLoad(t, []string{"--module", "app", "--cache2", "name=l,items=2,purge_lru=true"}).CacheSpecs(); !s[0].NoExpire || !s[0].PurgeLRU {
 		t.Errorf("purge_lru: %+v", s)
 	}
+	if s := mustLoad(t, []string{"--module", "app", "--cache", "3", "--cache2", "name=x,items=2", "--cache-no-expire"}).CacheSpecs(); !s[0].NoExpire || !s[1].NoExpire {
+		t.Errorf("cache-no-expire: %+v", s)
+	}
 	if s := mustLoad(t, []string{"--module", "app"}).CacheSpecs(); len(s) != 0 {
 		t.Errorf("no cache options, caches %+v", s)
 	}
