@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
@@ -30,9 +29,12 @@ type sharedAPI struct {
 // shmDir is where glibc keeps named semaphores (sem.NAME).
 var shmDir = "/dev/shm"
 
-func newSharedAPI(cfg *config.Config) (*sharedAPI, error) {
-	s := &sharedAPI{semPrefix: fmt.Sprintf("/supervise-%d-%s", os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36))}
-	removeStaleSemaphores(shmDir)
+func newSharedAPI(cfg *config.Config, runtimeDir string) (*sharedAPI, error) {
+	// PID, its start time and the runtime directory's suffix: enough for
+	// a later master to tell these semaphores are stale (staleSemaphore).
+	s := &sharedAPI{semPrefix: fmt.Sprintf("/supervise-%d-%d-%s", os.Getpid(), procStart(os.Getpid()),
+		strings.TrimPrefix(filepath.Base(runtimeDir), "supervise-"))}
+	removeStaleSemaphores(shmDir, filepath.Dir(runtimeDir))
 	for _, c := range cfg.CacheSpecs() {
 		var flags uint64
 		if c.PurgeLRU {
@@ -115,17 +117,51 @@ func (s *sharedAPI) close() {
 }
 
 // removeStaleSemaphores deletes the semaphores of masters that died
-// without cleaning up (SIGKILL, OOM): sem.supervise-PID-* whose PID is gone.
-func removeStaleSemaphores(dir string) {
+// without cleaning up (SIGKILL, OOM): sem.supervise-PID-START-DIR-* whose
+// runtime directory (tmp/supervise-DIR) is gone and whose PID is not the
+// same process any more (dead, or started at another time). Both must
+// hold: a live master in another pid namespace sharing /dev/shm keeps its
+// runtime directory, and one with another TMPDIR keeps its process.
+func removeStaleSemaphores(dir, tmp string) (removed []string) {
 	names, _ := filepath.Glob(filepath.Join(dir, "sem.supervise-*"))
 	for _, n := range names {
-		rest := strings.TrimPrefix(filepath.Base(n), "sem.supervise-")
-		pid, err := strconv.Atoi(rest[:max(strings.IndexByte(rest, '-'), 0)])
-		if err != nil || pid <= 0 || pid == os.Getpid() {
+		f := strings.SplitN(strings.TrimPrefix(filepath.Base(n), "sem.supervise-"), "-", 4)
+		if len(f) < 4 {
 			continue
 		}
-		if unix.Kill(pid, 0) == unix.ESRCH {
-			os.Remove(n)
+		pid, err1 := strconv.Atoi(f[0])
+		start, err2 := strconv.ParseUint(f[1], 10, 64)
+		if err1 != nil || err2 != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(tmp, "supervise-"+f[2])); err == nil {
+			continue // its master's runtime directory is there (removeStaleRuntimeDirs ran first)
+		}
+		if unix.Kill(pid, 0) != unix.ESRCH && procStart(pid) == start {
+			continue
+		}
+		if os.Remove(n) == nil {
+			removed = append(removed, n)
 		}
 	}
+	return removed
+}
+
+// procStart is when process pid started (clock ticks since boot, field 22
+// of /proc/PID/stat), 0 if unknown.
+func procStart(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(f[19], 10, 64)
+	return n
 }

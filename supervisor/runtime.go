@@ -103,7 +103,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeSt
 			return fail(fmt.Errorf("locks: memfd_create: %w", err))
 		}
 		rt.Locks = os.NewFile(uintptr(fd), "locks")
-		if rt.API, err = newSharedAPI(cfg); err != nil {
+		if rt.API, err = newSharedAPI(cfg, dir); err != nil {
 			return fail(err)
 		}
 	}
