@@ -77,8 +77,9 @@ type Config struct {
 	Router
 	PyAutoreload int // seconds between scans; 0 is off
 	Strict       bool
-	Locks        int      // locks: uwsgi.lock(n) takes n = 0..Locks, as in uWSGI
-	Notices      []string // one line each, logged at start
+	Locks        int         // locks: uwsgi.lock(n) takes n = 0..Locks, as in uWSGI
+	Cache        CacheConfig // cache2, cache, cache-blocksize (config/cache.go)
+	Notices      []string    // one line each, logged at start
 	// Opt is every option and placeholder read, in order, as uWSGI
 	// exports them to the app (uwsgi.opt).
 	Opt   []OptEntry

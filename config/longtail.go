@@ -105,8 +105,6 @@ var longTail = []Option{
 	differs("spooler-import", nil, List, "no spooler; the module is not imported"),
 	differs("mule", nil, List, "no mules are started; code meant to run in a mule does not run (run it as attach-daemon or as its own service)"+noUWSGIModule),
 	differs("mules", nil, Int, "no mules are started (run background code as attach-daemon or as its own service)"),
-	differs("cache2", nil, List, "no uWSGI cache yet"+noUWSGIModule),
-	differs("cache", nil, Int, "no uWSGI cache yet"+noUWSGIModule),
 
 	// routing and responses
 	{Name: "route", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},

@@ -164,6 +164,10 @@ func (l *launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
 	if len(l.cfg.Exec) == 0 {
 		files = append(files, l.rt.Locks)
 	}
+	cachesFD := len(files)
+	if len(l.cfg.Exec) == 0 && l.rt.API != nil {
+		files = append(files, l.rt.API.caches...)
+	}
 	env := append([]string(nil), l.baseEnv...)
 	env = append(env, l.cfg.Env...)
 	env = append(env,
@@ -208,6 +212,9 @@ func (l *launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
 	}
 	if len(l.cfg.Exec) == 0 {
 		env = append(env, l.uwsgiModuleEnv(locksFD)...)
+		if l.rt.API != nil {
+			env = append(env, l.rt.API.env(cachesFD)...)
+		}
 	}
 	env = append(env, l.pythonEnv()...)
 	if l.cfg.PyAutoreload > 0 && w.ID == 1 && len(l.cfg.Exec) == 0 {

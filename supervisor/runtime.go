@@ -32,7 +32,9 @@ type runtimeState struct {
 	Board     *ipc.Scoreboard
 	// Locks is the memfd behind uwsgi.lock (ipc.EnvLocksFD): the workers
 	// lay their shared mutexes in it and grow it as locks = N needs.
-	Locks   *os.File
+	Locks *os.File
+	// API is the uwsgi module's caches and semaphore names (caches.go).
+	API     *sharedAPI
 	Started time.Time // uwsgi.started_on
 	// pythonFiles are worker.py and its modules in Dir (python.WriteAll).
 	pythonFiles []string
@@ -76,6 +78,9 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeSt
 		if rt.Board != nil {
 			rt.Board.Close()
 		}
+		if rt.API != nil {
+			rt.API.close()
+		}
 		if notify != nil {
 			notify.Close()
 		}
@@ -88,11 +93,20 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeSt
 	if rt.pythonFiles, err = python.WriteAll(dir, 0o600); err != nil {
 		return fail(err)
 	}
-	fd, err := unix.MemfdCreate("supervise-locks", unix.MFD_CLOEXEC)
-	if err != nil {
-		return fail(fmt.Errorf("locks: memfd_create: %w", err))
+	if st != nil && st.SemPrefix != "" { // an upgrade: the previous master's locks and caches
+		unix.CloseOnExec(st.Locks)
+		rt.Locks = os.NewFile(uintptr(st.Locks), "locks")
+		rt.API = adoptSharedAPI(st)
+	} else {
+		fd, err := unix.MemfdCreate("supervise-locks", unix.MFD_CLOEXEC)
+		if err != nil {
+			return fail(fmt.Errorf("locks: memfd_create: %w", err))
+		}
+		rt.Locks = os.NewFile(uintptr(fd), "locks")
+		if rt.API, err = newSharedAPI(cfg, dir); err != nil {
+			return fail(err)
+		}
 	}
-	rt.Locks = os.NewFile(uintptr(fd), "locks")
 	if notify, err = ipc.ListenNotify(filepath.Join(dir, "notify.sock")); err != nil {
 		return fail(err)
 	}
@@ -158,4 +172,11 @@ func (rt *runtimeState) upgradeFDs(st *upgradeState) {
 	}
 	st.Board = int(rt.Board.File.Fd())
 	st.RuntimeDir = rt.Dir
+	if rt.API != nil {
+		st.Locks = int(rt.Locks.Fd())
+		st.SemPrefix, st.CacheNames = rt.API.semPrefix, rt.API.names
+		for _, f := range rt.API.caches {
+			st.Caches = append(st.Caches, int(f.Fd()))
+		}
+	}
 }

@@ -139,6 +139,7 @@ func (s *serving) makeRuntime() error {
 	}
 	s.rt, s.notify = rt, notify
 	s.onClose(cleanup)
+	rt.API.logCaches(s.log)
 	return nil
 }
 

@@ -23,14 +23,21 @@ import (
 const envUpgrade = "SUPERVISE_UPGRADE_STATE"
 
 type upgradeState struct {
-	Listeners       []int // fds of the listening sockets
-	LifelineR       int
-	LifelineW       int
-	LogR            int
-	LogW            int
-	ProcLogs        []int // read ends of the running processes' own log pipes
-	Board           int   // the scoreboard memfd, -1 if none
-	RuntimeDir      string
+	Listeners  []int // fds of the listening sockets
+	LifelineR  int
+	LifelineW  int
+	LogR       int
+	LogW       int
+	ProcLogs   []int // read ends of the running processes' own log pipes
+	Board      int   // the scoreboard memfd, -1 if none
+	RuntimeDir string
+	// The uwsgi module's shared state (caches.go), kept so the workers of
+	// both masters share locks and caches; SemPrefix "" when the previous
+	// master had none (an older binary).
+	Locks           int
+	Caches          []int
+	CacheNames      []string
+	SemPrefix       string
 	master.Handover // generation, workers, daemons: the loop's part
 }
 
@@ -40,6 +47,9 @@ func upgradeTo(path string, env ipc.Env, st upgradeState) error {
 	fds = append(fds, st.ProcLogs...)
 	if st.Board >= 0 {
 		fds = append(fds, st.Board)
+	}
+	if st.SemPrefix != "" {
+		fds = append(append(fds, st.Locks), st.Caches...)
 	}
 	for _, fd := range fds {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {

@@ -22,6 +22,7 @@ _ENV_PROCESSES = "SUPERVISE_PROCESSES"
 _ENV_STARTED_ON = "SUPERVISE_STARTED_ON"
 _ENV_LOCKS_FD = "SUPERVISE_LOCKS_FD"
 _ENV_LOCKS = "SUPERVISE_LOCKS"
+_ENV_SEM_PREFIX = "SUPERVISE_SEM_PREFIX"
 _ENV_MASTER_PID = "SUPERVISE_MASTER_PID"
 _ENV_WORKER_ID = "SUPERVISE_WORKER_ID"
 _ENV_THREADS = "SUPERVISE_THREADS"
@@ -374,8 +375,66 @@ class _Mutexes(object):
         return False
 
 
+class _Sems(object):
+    """The fast engine: a named POSIX semaphore per lock (uwsgi_sem.py),
+    acquired and released by CPython's C SemLock, so an uncontended
+    lock()+unlock() costs about what uWSGI's C call does. The holder's
+    pid goes in owners[n] (a word of the locks memfd past _OWNERS_AT):
+    unlock() by a process that does not hold the lock does nothing (as
+    pthread_mutex_unlock's EPERM in uWSGI), and a waiter takes the lock
+    over when its holder died (as uWSGI's robust mutexes)."""
+
+    def __init__(self, fd, count, prefix):
+        self.sem = _sibling("uwsgi_sem")
+        size = _OWNERS_AT + 8 * count
+        _fcntl.lockf(fd, _fcntl.LOCK_EX, 1, 0)
+        try:
+            if _os.fstat(fd).st_size < size:
+                _os.ftruncate(fd, size)
+        finally:
+            _fcntl.lockf(fd, _fcntl.LOCK_UN, 1, 0)
+        self.mm = _mmap.mmap(fd, 8 * count, _mmap.MAP_SHARED, _mmap.PROT_READ | _mmap.PROT_WRITE,
+                             offset=_OWNERS_AT)
+        self.owners = memoryview(self.mm).cast("Q")
+        self.sems = [self.sem.open_sem("%s-l%d" % (prefix, i)) for i in range(count)]
+        self.fd = fd
+
+    def wait(self, n):
+        self.sem.wait(self.sems[n], self.owners, n, self.fd, "uwsgi lock %d" % n)
+
+    def is_locked(self, n):
+        s = self.sems[n]
+        if s.acquire(False):
+            s.release()
+            return False
+        if self.sem.take_over(s, self.owners, n, self.fd, "uwsgi lock %d" % n) and s.acquire(False):
+            s.release()
+            return False
+        return True
+
+
+_OWNERS_AT = 1 << 20  # the semaphore engine's owner words in the locks memfd (page aligned)
+_pid = _os.getpid()
+
+
+def _forked():
+    global _pid
+    _pid = _os.getpid()
+
+
+_os.register_at_fork(after_in_child=_forked)
+
+_sems = _owners = _acquire = _release = None
+if _locks_fd >= 0 and _env.get(_ENV_SEM_PREFIX):
+    try:
+        _engine = _Sems(_locks_fd, _max_lock + 1, _env[_ENV_SEM_PREFIX])
+        _sems, _owners = _engine.sems, _engine.owners
+        _acquire, _release = [s.acquire for s in _sems], [s.release for s in _sems]
+    except (ImportError, AttributeError, OSError, ValueError):
+        _sems = _owners = None  # no _multiprocessing or no /dev/shm: the mutexes below
+
 _mutexes = None
-if _locks_fd >= 0:
+if _locks_fd >= 0 and _sems is None:
     try:
         _mutexes = _Mutexes(_locks_fd, _max_lock + 1)
     except (ImportError, AttributeError, OSError, ValueError):
@@ -383,7 +442,15 @@ if _locks_fd >= 0:
 
 
 def lock(n=0):
-    n = _lock_index(n)
+    if n.__class__ is not int or n < 0 or n > _max_lock:
+        n = _lock_index(n)
+    if _sems is not None:
+        if not _acquire[n](False):
+            _engine.wait(n)
+        _owners[n] = _pid
+        return None
+    if _locks_fd < 0:
+        _lock_index(n)
     if _mutexes is not None:
         return _mutexes.lock(n)
     tl = _thread_locks[n]
@@ -398,7 +465,18 @@ def lock(n=0):
 def unlock(n=0):
     """Releases lock n; unlocking a lock that is not held does nothing,
     as in uWSGI."""
-    n = _lock_index(n)
+    if n.__class__ is not int or n < 0 or n > _max_lock:
+        n = _lock_index(n)
+    if _sems is not None:
+        if _owners[n] == _pid:
+            _owners[n] = 0
+            try:
+                _release[n]()
+            except ValueError:
+                pass
+        return None
+    if _locks_fd < 0:
+        _lock_index(n)
     if _mutexes is not None:
         return _mutexes.unlock(n)
     tl = _thread_locks[n]
@@ -413,6 +491,8 @@ def unlock(n=0):
 
 def is_locked(n=0):
     n = _lock_index(n)
+    if _sems is not None:
+        return _engine.is_locked(n)
     if _mutexes is not None:
         return _mutexes.is_locked(n)
     tl = _thread_locks[n]
@@ -436,13 +516,28 @@ _FCNTL_BASE = 1 << 30
 _thread_locks = [_threading.Lock() for _ in range(_max_lock + 1)]
 
 
+# --------------------------------------------------------------- cache
+
+# uwsgi_cache.py: the caches the master made (cache2 = ..., cache = N),
+# shared by every worker. Without any, the functions exist and return
+# None (cache_keys raises ValueError), as in uWSGI.
+_caches = _sibling("uwsgi_cache")
+try:
+    _caches._init(_sibling("uwsgi_sem"))
+except (ImportError, OSError, ValueError) as _e:
+    import sys as _sys
+    _sys.stderr.write("uwsgi cache: not available in this worker (%s); uwsgi.cache_* return None\n" % _e)
+cache_get, cache_set, cache_update, cache_del = _caches.cache_get, _caches.cache_set, _caches.cache_update, _caches.cache_del
+cache_exists, cache_clear, cache_keys, cache_num = _caches.cache_exists, _caches.cache_clear, _caches.cache_keys, _caches.cache_num
+cache_inc, cache_dec, cache_mul, cache_div = _caches.cache_inc, _caches.cache_dec, _caches.cache_mul, _caches.cache_div
+
+
 # ------------------------------------------------- what is not here
 
 _SIGNALS = ("signals and timers are not available under supervise yet; run periodic work in a thread "
             "started from @postfork, a systemd timer or cron")
 _SPOOLER = "there is no spooler under supervise; queue the task with Celery or RQ"
 _MULES = "there are no mules under supervise; run the code as attach-daemon or as its own service"
-_CACHE = "there is no uWSGI cache under supervise yet; use Redis or memcached"
 _NOT_AVAILABLE = {
     "register_signal": _SIGNALS, "signal": _SIGNALS, "signal_wait": _SIGNALS, "signal_registered": _SIGNALS,
     "signal_received": _SIGNALS, "add_timer": _SIGNALS, "add_rb_timer": _SIGNALS, "add_cron": _SIGNALS,
@@ -450,9 +545,6 @@ _NOT_AVAILABLE = {
     "spool": _SPOOLER, "send_to_spooler": _SPOOLER, "set_spooler_frequency": _SPOOLER, "spooler_jobs": _SPOOLER,
     "spooler_pid": _SPOOLER, "spooler_pids": _SPOOLER, "spooler_get_task": _SPOOLER,
     "mule_msg": _MULES, "mule_get_msg": _MULES, "farm_msg": _MULES, "farm_get_msg": _MULES, "in_farm": _MULES,
-    "cache_get": _CACHE, "cache_set": _CACHE, "cache_update": _CACHE, "cache_del": _CACHE,
-    "cache_exists": _CACHE, "cache_clear": _CACHE, "cache_inc": _CACHE, "cache_dec": _CACHE,
-    "cache_mul": _CACHE, "cache_div": _CACHE, "cache_num": _CACHE, "cache_keys": _CACHE,
     "queue_get": "the uWSGI queue is not available; use Redis", "queue_set": "the uWSGI queue is not available; use Redis",
     "queue_push": "the uWSGI queue is not available; use Redis", "queue_pull": "the uWSGI queue is not available; use Redis",
     "queue_pop": "the uWSGI queue is not available; use Redis", "queue_last": "the uWSGI queue is not available; use Redis",
