@@ -197,6 +197,29 @@ func Compile(format, strftime string, pid, wid int) *Format {
 	return f
 }
 
+// Uses reports whether the format prints the variable name, so a caller
+// computes a costly value only when it is printed.
+func (f *Format) Uses(name string) bool {
+	k, ok := names[name]
+	for _, c := range f.chunks {
+		if ok && c.kind == k || !ok && c.text == name && c.kind != kText {
+			return true
+		}
+	}
+	return false
+}
+
+// NeedsEnv reports whether the format prints Request.Env, Vars or
+// PktSize: a caller that builds them on demand skips it otherwise.
+func (f *Format) NeedsEnv() bool {
+	for _, c := range f.chunks {
+		if c.kind == kVar || c.kind == kVars || c.kind == kPktsize {
+			return true
+		}
+	}
+	return false
+}
+
 // Append appends r's line, with its newline, to b.
 func (f *Format) Append(b []byte, r *Request) []byte {
 	for i := range f.chunks {
