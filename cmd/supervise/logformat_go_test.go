@@ -115,12 +115,12 @@ func collectFormatLines(t *testing.T, s formatServer) (httpLines, uwsgiLines []s
 	return httpLines, uwsgiLines
 }
 
-func startUWSGIFormat(t *testing.T, dir string) formatServer {
+func startUWSGIFormat(t *testing.T, dir, app string, flags []string) formatServer {
 	uwsgiBin := requireTool(t, "uwsgi", "--version")
-	writeFile(t, filepath.Join(dir, "app.py"), formatApp)
+	writeFile(t, filepath.Join(dir, "app.py"), app)
 	s := formatServer{fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t)), filepath.Join(dir, "uwsgi.log")}
 	cmd := exec.Command(uwsgiBin, append([]string{"--plugins", "python3", "--http-socket", s.httpAddr, "--socket", s.uwsgiAddr,
-		"--wsgi-file", "app.py", "--chdir", dir, "--master", "--processes", "1", "--logto", s.log}, formatFlags...)...)
+		"--wsgi-file", "app.py", "--chdir", dir, "--master", "--processes", "1", "--logto", s.log}, flags...)...)
 	cmd.Dir = dir
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -168,7 +168,7 @@ func compareFormatLines(t *testing.T, what string, want, got []string, exact []i
 func TestLogFormatGoWorkerMatchesUWSGI(t *testing.T) {
 	processTest(t)
 	dir := shortTempDir(t)
-	u := startUWSGIFormat(t, dir)
+	u := startUWSGIFormat(t, dir, formatApp, formatFlags)
 	wantHTTP, wantUwsgi := collectFormatLines(t, u)
 
 	s := formatServer{fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t)), filepath.Join(dir, "go.log")}
@@ -191,7 +191,7 @@ func TestLogFormatGoWorkerMatchesUWSGI(t *testing.T) {
 func TestLogFormatFrontEndMatchesUWSGI(t *testing.T) {
 	processTest(t)
 	dir := shortTempDir(t)
-	u := startUWSGIFormat(t, dir)
+	u := startUWSGIFormat(t, dir, formatApp, formatFlags)
 	want, _ := collectFormatLines(t, formatServer{httpAddr: u.httpAddr, log: u.log})
 	for _, mode := range []string{"loop", "net/http"} {
 		s := formatServer{httpAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), log: filepath.Join(dir, strings.ReplaceAll(mode, "/", "")+".log")}
@@ -220,4 +220,39 @@ func TestLogFormatFrontEndMatchesUWSGI(t *testing.T) {
 			}
 		}
 	}
+}
+
+const logvarApp = `import uwsgi
+def application(environ, start_response):
+    uwsgi.set_logvar("lv", "from-app")
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-A", "1")])
+    return [b"hello world\n"]
+`
+
+// The Python worker's log-format lines equal uWSGI's over uwsgi and
+// http-socket, with a logvar the app set (uwsgi.set_logvar), %(vars),
+// %(pktsize) and %(headers).
+func TestLogFormatPythonMatchesUWSGI(t *testing.T) {
+	py := debianPython(t)
+	dir := shortTempDir(t)
+	flags := append([]string(nil), formatFlags...)
+	flags[1] = "%(lv) " + sharedLogFormat
+	u := startUWSGIFormat(t, dir, logvarApp, flags)
+	wantHTTP, wantUwsgi := collectFormatLines(t, u)
+
+	s := formatServer{fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t)), filepath.Join(dir, "py.log")}
+	startMaster(t, dir, append([]string{"--http-socket", s.httpAddr, "--socket", s.uwsgiAddr, "--processes", "1",
+		"--wsgi-file", "app.py", "--python-bin", py, "--chdir", dir, "--logto", s.log}, flags...)...)
+	gotHTTP, gotUwsgi := collectFormatLines(t, s)
+	if !strings.HasPrefix(gotHTTP[0], "from-app ") {
+		t.Errorf("the app's logvar: %q", gotHTTP[0])
+	}
+	// Over http-socket, SERVER_NAME is the socket's address (uWSGI's is
+	// the host name), so %(pktsize) differs; the head has the
+	// Connection: close the worker adds.
+	compareFormatLines(t, "Python worker, http-socket", wantHTTP, gotHTTP, []int{0, 1, 2, 3}, 0)
+	// Over uwsgi, PEP 3333 drops the HTTP_CONTENT_LENGTH nginx repeats
+	// before the app sees environ: the POST (request 1) counts one less.
+	compareFormatLines(t, "Python worker, uwsgi", []string{wantUwsgi[0], wantUwsgi[2]}, []string{gotUwsgi[0], gotUwsgi[2]}, []int{0, 1, 2, 3, 4}, 0)
+	compareFormatLines(t, "Python worker, uwsgi POST", wantUwsgi[1:2], gotUwsgi[1:2], []int{0, 1, 2}, 0)
 }
