@@ -165,12 +165,12 @@ var longTail = append([]Option{
 	harmless("log-reopen", nil, Bool, "the log file is always reopened on reload (SIGHUP), on the master FIFO's l and on SIGIO"),
 	differs("logfile-chown", nil, Bool, "the log file keeps the owner it is created with"),
 	differs("logfile-chmod", nil, String, "the log file keeps the mode it is created with"),
-	works("log-x-forwarded-for", nil, Bool, "false", "Python workers: request lines (and %(addr)) show the X-Forwarded-For header, whole, instead of REMOTE_ADDR when the request has one", boolean(func(c *Config) *bool { return &c.LogXFF })),
-	works("log-4xx", nil, Bool, "false", "Python workers: with disable-logging, still log requests answered 4xx", boolean(func(c *Config) *bool { return &c.LogOnly.Status4xx })),
-	works("log-5xx", nil, Bool, "false", "Python workers: with disable-logging, still log requests answered 5xx (and those whose app raised)", boolean(func(c *Config) *bool { return &c.LogOnly.Status5xx })),
-	works("log-slow", nil, Int, "0", "Python workers: with disable-logging, still log requests that took at least this many milliseconds (0: off)", integer(func(c *Config) *int { return &c.LogOnly.SlowMs })),
-	works("log-big", nil, Int, "0", "Python workers: with disable-logging, still log responses whose body has at least this many bytes (0: off)", integer(func(c *Config) *int { return &c.LogOnly.BigBytes })),
-	works("log-zero", nil, Bool, "false", "Python workers: with disable-logging, still log responses with an empty body", boolean(func(c *Config) *bool { return &c.LogOnly.Zero })),
+	works("log-x-forwarded-for", nil, Bool, "false", "Python and Go workers: request lines (and %(addr)) show the X-Forwarded-For header, whole, instead of REMOTE_ADDR when the request has one", boolean(func(c *Config) *bool { return &c.LogXFF })),
+	works("log-4xx", nil, Bool, "false", "Python and Go workers: with disable-logging, still log requests answered 4xx", boolean(func(c *Config) *bool { return &c.LogOnly.Status4xx })),
+	works("log-5xx", nil, Bool, "false", "Python and Go workers: with disable-logging, still log requests answered 5xx (and those whose app raised)", boolean(func(c *Config) *bool { return &c.LogOnly.Status5xx })),
+	works("log-slow", nil, Int, "0", "Python and Go workers: with disable-logging, still log requests that took at least this many milliseconds (0: off)", integer(func(c *Config) *int { return &c.LogOnly.SlowMs })),
+	works("log-big", nil, Int, "0", "Python and Go workers: with disable-logging, still log responses whose body has at least this many bytes (0: off)", integer(func(c *Config) *int { return &c.LogOnly.BigBytes })),
+	works("log-zero", nil, Bool, "false", "Python and Go workers: with disable-logging, still log responses with an empty body", boolean(func(c *Config) *bool { return &c.LogOnly.Zero })),
 	differs("req-logger", []string{"logger-req"}, List, "request lines go to the same log as everything else (logto)"),
 }, hooks()...)
 

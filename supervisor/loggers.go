@@ -8,16 +8,18 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 )
 
 // OpenLoggers opens uWSGI's logger targets (the logger option): file:PATH,
-// stdio, syslog[:IDENT[,FACILITY]] and socket:HOST:PORT (UDP, a datagram
-// per line). As in uWSGI, once any is set every line goes to them and not
-// to logto.
-func OpenLoggers(specs []string) ([]io.Writer, error) {
+// stdio, syslog[:IDENT[,FACILITY]] (to syslogSocket, "" for /dev/log) and
+// socket:HOST:PORT or socket:/PATH (UDP or a unix datagram socket, a
+// datagram per line, after ",PREFIX" if given). As in uWSGI, once any is
+// set every line goes to them and not to logto.
+func OpenLoggers(specs []string, syslogSocket string) ([]io.Writer, error) {
 	var out []io.Writer
 	for _, spec := range specs {
-		w, err := openLogger(strings.TrimSpace(spec))
+		w, err := openLogger(strings.TrimSpace(spec), syslogSocket)
 		if err != nil {
 			return nil, fmt.Errorf("logger = %s: %w", spec, err)
 		}
@@ -26,7 +28,7 @@ func OpenLoggers(specs []string) ([]io.Writer, error) {
 	return out, nil
 }
 
-func openLogger(spec string) (io.Writer, error) {
+func openLogger(spec, syslogSocket string) (io.Writer, error) {
 	if sp := strings.IndexByte(spec, ' '); sp > 0 && !strings.Contains(spec[:sp], ":") {
 		return nil, fmt.Errorf("a named logger (%q) only gets lines through log-route, which supervise does not implement; drop the name", spec[:sp])
 	}
@@ -40,33 +42,100 @@ func openLogger(spec string) (io.Writer, error) {
 	case "stdio":
 		return os.Stdout, nil
 	case "syslog":
+		// As uWSGI's syslog plugin: ident "uwsgi" and facility daemon
+		// unless given, priority info, through C's message format.
 		ident, facility, _ := strings.Cut(arg, ",")
 		if ident == "" {
-			ident = "supervise"
+			ident = "uwsgi"
 		}
 		pri, ok := syslogFacilities[strings.ToLower(facility)]
 		if !ok {
-			return nil, fmt.Errorf("unknown syslog facility %q (use user, daemon, local0 ... local7)", facility)
+			return nil, fmt.Errorf("unknown syslog facility %q (use daemon, user, local0 ... local7, or another of syslog(3)'s)", facility)
 		}
-		w, err := syslog.New(pri|syslog.LOG_INFO, ident)
-		if err != nil {
-			return nil, err
+		if syslogSocket == "" {
+			syslogSocket = "/dev/log"
+		}
+		w := &syslogWriter{path: syslogSocket, prefix: fmt.Sprintf("<%d>", pri|syslog.LOG_INFO), ident: ident}
+		if err := w.dial(); err != nil {
+			return nil, fmt.Errorf("%w (is a syslog daemon running? syslog-socket names another socket)", err)
 		}
 		return lineWriter{w}, nil
 	case "socket":
-		c, err := net.Dial("udp", arg)
-		if err != nil {
-			return nil, fmt.Errorf("write socket:HOST:PORT (UDP): %w", err)
+		// uWSGI's logsocket: HOST:PORT is UDP, anything else a unix
+		// datagram socket's path; ",PREFIX" starts every datagram.
+		addr, prefix, _ := strings.Cut(arg, ",")
+		network := "unixgram"
+		if strings.Contains(addr, ":") {
+			network = "udp"
 		}
-		return lineWriter{c}, nil
+		c, err := net.Dial(network, addr)
+		if err != nil {
+			return nil, fmt.Errorf("write socket:HOST:PORT (UDP) or socket:/PATH (unix datagram): %w", err)
+		}
+		return lineWriter{prefixWriter{c, []byte(prefix)}}, nil
 	}
-	return nil, fmt.Errorf("unknown logger %q (supervise has file:PATH, stdio, syslog[:IDENT[,FACILITY]] and socket:HOST:PORT)", kind)
+	return nil, fmt.Errorf("unknown logger %q (supervise has file:PATH, stdio, syslog[:IDENT[,FACILITY]] and socket:ADDR)", kind)
 }
 
+// syslog(3)'s facilities, as uWSGI's syslog plugin names them.
 var syslogFacilities = map[string]syslog.Priority{
-	"": syslog.LOG_USER, "user": syslog.LOG_USER, "daemon": syslog.LOG_DAEMON,
+	"": syslog.LOG_DAEMON, "daemon": syslog.LOG_DAEMON, "user": syslog.LOG_USER, "auth": syslog.LOG_AUTH,
+	"security": syslog.LOG_AUTH, "authpriv": syslog.LOG_AUTHPRIV, "cron": syslog.LOG_CRON, "ftp": syslog.LOG_FTP,
+	"kern": syslog.LOG_KERN, "lpr": syslog.LOG_LPR, "mail": syslog.LOG_MAIL, "news": syslog.LOG_NEWS,
+	"syslog": syslog.LOG_SYSLOG, "uucp": syslog.LOG_UUCP,
 	"local0": syslog.LOG_LOCAL0, "local1": syslog.LOG_LOCAL1, "local2": syslog.LOG_LOCAL2, "local3": syslog.LOG_LOCAL3,
 	"local4": syslog.LOG_LOCAL4, "local5": syslog.LOG_LOCAL5, "local6": syslog.LOG_LOCAL6, "local7": syslog.LOG_LOCAL7,
+}
+
+// syslogWriter sends each line as one message in C's syslog() format,
+// "<PRI>Mmm dd hh:mm:ss IDENT: line" (uWSGI opens the log without
+// LOG_PID), and redials once when the daemon's socket went away.
+type syslogWriter struct {
+	path, prefix, ident string
+	conn                net.Conn
+}
+
+func (w *syslogWriter) dial() error {
+	c, err := net.Dial("unixgram", w.path)
+	if err != nil {
+		return err
+	}
+	w.conn = c
+	return nil
+}
+
+func (w *syslogWriter) Write(line []byte) (int, error) {
+	msg := make([]byte, 0, len(w.prefix)+len(w.ident)+len(line)+20)
+	msg = append(msg, w.prefix...)
+	msg = time.Now().AppendFormat(msg, time.Stamp)
+	msg = append(append(append(msg, ' '), w.ident...), ": "...)
+	msg = append(msg, bytes.TrimSuffix(line, []byte("\n"))...)
+	if _, err := w.conn.Write(msg); err != nil {
+		w.conn.Close()
+		if err := w.dial(); err != nil {
+			return 0, err
+		}
+		if _, err := w.conn.Write(msg); err != nil {
+			return 0, err
+		}
+	}
+	return len(line), nil
+}
+
+// prefixWriter starts every write with a prefix (socket:ADDR,PREFIX).
+type prefixWriter struct {
+	w      io.Writer
+	prefix []byte
+}
+
+func (p prefixWriter) Write(line []byte) (int, error) {
+	if len(p.prefix) == 0 {
+		return p.w.Write(line)
+	}
+	if _, err := p.w.Write(append(append([]byte(nil), p.prefix...), line...)); err != nil {
+		return 0, err
+	}
+	return len(line), nil
 }
 
 // lineWriter writes each line of a batch separately: one syslog message

@@ -14,11 +14,11 @@ func TestOpenLoggersRefusesWhatItCannotDo(t *testing.T) {
 		"syslog:app,nosuch":             "facility",
 		"file:":                         "file:PATH",
 	} {
-		if _, err := OpenLoggers([]string{spec}); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := OpenLoggers([]string{spec}, ""); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("logger = %s: error %v, want one mentioning %q", spec, err, want)
 		}
 	}
-	ws, err := OpenLoggers([]string{"stdio"})
+	ws, err := OpenLoggers([]string{"stdio"}, "")
 	if err != nil || len(ws) != 1 || ws[0] != os.Stdout {
 		t.Fatalf("stdio: %v %v", ws, err)
 	}

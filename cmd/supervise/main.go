@@ -53,7 +53,7 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 	}
 	sink.SetRotation(int64(cfg.LogMaxsize), cfg.LogBackupname)
 	sink.SetJSON(cfg.LogJSON)
-	loggers, err := supervisor.OpenLoggers(cfg.Loggers)
+	loggers, err := supervisor.OpenLoggers(cfg.Loggers, cfg.SyslogSocket)
 	if err != nil {
 		fmt.Fprintln(stderr, "supervise:", err)
 		return 1

@@ -1,0 +1,13 @@
+package config
+
+// LogTargets are settings of the logger option's targets.
+type LogTargets struct {
+	// SyslogSocket is the syslog daemon's socket logger = syslog writes
+	// to ("": /dev/log, as C's syslog()).
+	SyslogSocket string
+}
+
+var _ = addOptions(
+	works("syslog-socket", nil, String, "/dev/log", "supervise: the syslog daemon's unix datagram socket that logger = syslog writes to (journald's is /run/systemd/journal/dev-log)",
+		str(func(c *Config) *string { return &c.SyslogSocket })),
+)
