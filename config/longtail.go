@@ -160,7 +160,6 @@ var longTail = append([]Option{
 	works("log-encoder", nil, List, "", "json: every line (the master's, the workers', request lines, and what apps print) is one JSON object with @timestamp, @level, @module, @message and the line's fields; other encoders and json templates are ignored with a notice", setLogEncoder),
 	works("log-json", nil, Bool, "false", "supervise's shorthand for log-encoder = json", boolean(func(c *Config) *bool { return &c.LogJSON })),
 	differs("log-req-encoder", nil, List, "not implemented: request lines stay plain"),
-	differs("log-route", nil, List, "not implemented: every line goes to the one log (logto)"),
 	differs("log-req-route", nil, List, "not implemented: request lines go to the one log (logto)"),
 	harmless("log-reopen", nil, Bool, "the log file is always reopened on reload (SIGHUP), on the master FIFO's l and on SIGIO"),
 	differs("logfile-chown", nil, Bool, "the log file keeps the owner it is created with"),

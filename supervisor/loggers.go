@@ -7,6 +7,7 @@ import (
 	"log/syslog"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -16,22 +17,67 @@ import (
 // socket:HOST:PORT or socket:/PATH (UDP or a unix datagram socket, a
 // datagram per line, after ",PREFIX" if given). As in uWSGI, once any is
 // set every line goes to them and not to logto.
-func OpenLoggers(specs []string, syslogSocket string) ([]io.Writer, error) {
-	var out []io.Writer
+//
+// A target given a name ("NAME TARGET") gets only the lines a log-route
+// sends it, as in uWSGI.
+func OpenLoggers(specs []string, syslogSocket string) (*Loggers, error) {
+	out := &Loggers{Named: map[string]io.Writer{}}
 	for _, spec := range specs {
-		w, err := openLogger(strings.TrimSpace(spec), syslogSocket)
+		spec = strings.TrimSpace(spec)
+		name := ""
+		if sp := strings.IndexByte(spec, ' '); sp > 0 && !strings.Contains(spec[:sp], ":") {
+			name, spec = spec[:sp], strings.TrimSpace(spec[sp+1:])
+		}
+		w, err := openLogger(spec, syslogSocket)
 		if err != nil {
 			return nil, fmt.Errorf("logger = %s: %w", spec, err)
 		}
-		out = append(out, w)
+		if name == "" {
+			out.Unnamed = append(out.Unnamed, w)
+		} else {
+			out.Named[name] = w
+		}
+	}
+	return out, nil
+}
+
+// Loggers are the logger option's open targets.
+type Loggers struct {
+	Unnamed []io.Writer          // every line not routed elsewhere
+	Named   map[string]io.Writer // only the lines log-route sends them
+}
+
+// LogRoute is one log-route: lines its pattern matches go to a named
+// logger.
+type LogRoute struct {
+	Pattern *regexp.Regexp
+	W       io.Writer
+}
+
+// Routes reads log-route values, "NAME REGEXP", against the named
+// loggers. Go's regexp syntax stands for uWSGI's PCRE (the common
+// subset is the same).
+func (l *Loggers) Routes(specs []string) ([]LogRoute, error) {
+	var out []LogRoute
+	for _, spec := range specs {
+		name, pattern, ok := strings.Cut(strings.TrimSpace(spec), " ")
+		if !ok {
+			return nil, fmt.Errorf("log-route = %s: write NAME REGEXP", spec)
+		}
+		w := l.Named[name]
+		if w == nil {
+			return nil, fmt.Errorf("log-route = %s: no logger is named %q (logger = %s TARGET)", spec, name, name)
+		}
+		re, err := regexp.Compile(strings.TrimSpace(pattern))
+		if err != nil {
+			return nil, fmt.Errorf("log-route = %s: %w", spec, err)
+		}
+		out = append(out, LogRoute{re, w})
 	}
 	return out, nil
 }
 
 func openLogger(spec, syslogSocket string) (io.Writer, error) {
-	if sp := strings.IndexByte(spec, ' '); sp > 0 && !strings.Contains(spec[:sp], ":") {
-		return nil, fmt.Errorf("a named logger (%q) only gets lines through log-route, which supervise does not implement; drop the name", spec[:sp])
-	}
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
 	case "file":
@@ -162,4 +208,39 @@ func (s *LogSink) SetLoggers(ws []io.Writer) {
 	s.mu.Lock()
 	s.loggers = ws
 	s.mu.Unlock()
+}
+
+// SetRoutes sends the lines a route matches to its logger, and only
+// there (uWSGI's log-route); the other lines go where they went.
+func (s *LogSink) SetRoutes(routes []LogRoute) {
+	s.mu.Lock()
+	s.routes = routes
+	s.mu.Unlock()
+}
+
+// routeLocked writes the lines of p that a route matches to its logger
+// and returns the others.
+func (s *LogSink) routeLocked(p []byte) []byte {
+	var rest []byte
+	for len(p) > 0 {
+		line := p
+		if i := bytes.IndexByte(p, '\n'); i >= 0 {
+			line, p = p[:i+1], p[i+1:]
+		} else {
+			p = nil
+		}
+		routed := false
+		for _, r := range s.routes {
+			if r.Pattern.Match(line) {
+				if _, err := r.W.Write(line); err != nil {
+					s.fail.Do(func() { fmt.Fprintf(os.Stderr, "supervise: cannot write to a logger (%v); continuing\n", err) })
+				}
+				routed = true
+			}
+		}
+		if !routed {
+			rest = append(rest, line...)
+		}
+	}
+	return rest
 }

@@ -397,3 +397,26 @@ func TestLoggerSyslogAndUnixSocket(t *testing.T) {
 	read(syslogd, regexp.MustCompile(`^<158>[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d myapp: \S+ \[INFO\]  worker\.1: request: method=GET path=/via-syslog status=200 [^\n]*$`))
 	read(other, regexp.MustCompile(`^PFX:\S+ \[INFO\]  worker\.1: request: method=GET path=/via-syslog [^\n]*\n$`))
 }
+
+// log-route sends the lines its regexp matches to a named logger and
+// nowhere else; the other lines go to logto, as in uWSGI (a named
+// logger gets nothing else).
+func TestLogRouteToNamedLogger(t *testing.T) {
+	processTest(t)
+	dir := shortTempDir(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	logfile, reqs := filepath.Join(dir, "app.log"), filepath.Join(dir, "requests.log")
+	startMaster(t, dir, "--http-socket", addr, "--processes", "1", "--logto", logfile,
+		"--logger", "reqs file:"+reqs, "--log-route", `reqs request: method=\S+ path=/routed`,
+		"--env", envHelper+"=goworker", "--", os.Args[0])
+	waitFileLine(t, logfile, `all workers ready`)
+	get(t, "http://"+addr+"/routed")
+	get(t, "http://"+addr+"/not-routed")
+	waitFileLine(t, logfile, `path=/not-routed `)
+	waitFileLine(t, reqs, `path=/routed `)
+	raw, _ := os.ReadFile(logfile)
+	routed, _ := os.ReadFile(reqs)
+	if strings.Contains(string(raw), "path=/routed ") || strings.Count(string(routed), "\n") != 1 {
+		t.Fatalf("logto:\n%s\nrequests.log:\n%s", raw, routed)
+	}
+}

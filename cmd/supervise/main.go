@@ -58,7 +58,13 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "supervise:", err)
 		return 1
 	}
-	sink.SetLoggers(loggers)
+	sink.SetLoggers(loggers.Unnamed)
+	routes, err := loggers.Routes(cfg.LogRoutes)
+	if err != nil {
+		fmt.Fprintln(stderr, "supervise:", err)
+		return 1
+	}
+	sink.SetRoutes(routes)
 	log := hclog.New(&hclog.LoggerOptions{
 		Name:       "supervise",
 		Level:      hclog.Info,
