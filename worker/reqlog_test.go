@@ -3,6 +3,7 @@ package worker
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -71,5 +72,31 @@ func TestHTTPEnv(t *testing.T) {
 		if got := e.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
+	}
+}
+
+// The cost of a request line in the worker, written to a discarding
+// writer: the fixed line, the combined log-format, and both as JSON.
+func BenchmarkRequestLine(b *testing.B) {
+	combined := `%(addr) - %(user) [%(ltime)] "%(method) %(uri) %(proto)" %(status) %(size) "%(referer)" "%(uagent)" %(msecs)`
+	for _, bc := range []struct{ name, format, json string }{{"fixed", "", ""}, {"format", combined, ""},
+		{"fixed-json", "", "1"}, {"format-json", combined, "1"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for _, k := range []string{ipc.EnvDisableLogging, ipc.EnvLogOnly, ipc.EnvLogStrftime, ipc.EnvLogXFF} {
+				b.Setenv(k, "")
+			}
+			b.Setenv(ipc.EnvLogFormat, bc.format)
+			b.Setenv(ipc.EnvLogJSON, bc.json)
+			l := newLogger()
+			l.w = io.Discard
+			q := newReqLog(l, 1)
+			d := done(200, 1234, 1234567)
+			d.r.Header.Set("User-Agent", "curl/8.0")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				q.request(d)
+			}
+		})
 	}
 }
