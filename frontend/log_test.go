@@ -18,7 +18,7 @@ func TestAccessLogFormatAndExceptions(t *testing.T) {
 	s, err := New(Config{Backends: []string{"127.0.0.1:1"}, DisableLogging: true, AccessLog: AccessLog{
 		Format: logformat.Compile(`%(addr) "%(method) %(uri)" %(status) %(rsize) %(var.HTTP_X_ID) %(var.REMOTE_ADDR) %(headers)`, "", 1, 0),
 		Only:   logformat.ParseOnly("4xx,slow=50"), XFF: true,
-		Out:    func(b []byte) { lines = append(lines, string(b)) }}})
+		Out: func(b []byte) { lines = append(lines, string(b)) }}})
 	if err != nil {
 		t.Fatal(err)
 	}
