@@ -25,7 +25,9 @@ func (c *clientConn) logFormatted(start time.Time) {
 	lr := logformat.Request{Method: r.Method, URI: r.Target, Proto: r.Proto, Addr: remote, Host: r.Host,
 		UserAgent: r.field("User-Agent"), Referer: r.field("Referer"), Status: c.status, BodySize: c.sent,
 		ContentLength: max(r.ContentLength, 0)}
-	lr.HeaderSize, lr.Headers = rawHead(c.hdr)
+	if c.status != 499 { // a client that left while queued got no answer (c.hdr is an earlier one's)
+		lr.HeaderSize, lr.Headers = rawHead(c.hdr)
+	}
 	s.formatLine(&lr, start, func() []uwsgi.Var {
 		return appendRawVars(nil, r, &c.info, r.ContentLength, s.cfg.DocumentRoot)
 	})
