@@ -20,6 +20,7 @@ type response struct {
 	written int64
 	hsize   int64 // bytes of the head sent
 	headers int   // header lines the handler set
+	count   countingBuf
 	err     error
 	refused error // the handler's header could split the response: 500 sent instead
 }
@@ -43,9 +44,10 @@ func (r *response) WriteHeader(code int) {
 	}
 	r.status = code
 	r.header.Del("Transfer-Encoding") // the close delimits the body
-	c := countingBuf{w: r.w}
-	fmt.Fprintf(&c, "%s %03d %s\r\n", r.proto, code, http.StatusText(code))
-	r.header.Write(&c)
+	c := &r.count                     // a field: counting costs no allocation
+	c.w = r.w
+	fmt.Fprintf(c, "%s %03d %s\r\n", r.proto, code, http.StatusText(code))
+	r.header.Write(c)
 	c.Write([]byte("Connection: close\r\n\r\n"))
 	r.hsize = c.n
 	for _, vv := range r.header {

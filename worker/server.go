@@ -205,7 +205,9 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusOK // net/http sends it for a handler that wrote nothing
 	}
 	d := &reqDone{core: core, r: r, status: status, written: cw.written, start: start}
-	d.hsize, d.headers = headSize(r.Proto, status, cw.Header())
+	if s.reqlog.format != nil {
+		d.hsize, d.headers = headSize(r.Proto, status, cw.Header())
+	}
 	s.finish(d, failed)
 }
 
