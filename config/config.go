@@ -55,6 +55,7 @@ type Config struct {
 	LogJSON           bool     // log-encoder = json, log-json: every line one JSON object
 	LogXFF            bool     // log-x-forwarded-for
 	Loggers           []string // logger: targets every line goes to instead of logto
+	LogTargets                 // where logger's targets are (logtargets.go)
 	LogOnly           LogOnly  // log-4xx, log-5xx, log-slow, log-big, log-zero
 	WorkerReloadMercy time.Duration
 	MinWorkerLifetime time.Duration

@@ -310,9 +310,11 @@ func (c *clientConn) finish() {
 }
 
 func (c *clientConn) logAccess(start time.Time) {
-	if s := c.l.s; !s.cfg.DisableLogging {
-		s.logLine(c.req.Method, c.req.Target, c.req.Proto, c.status, c.sent, start, c.info.RemoteAddr)
+	s := c.l.s
+	if !s.logs(c.status, c.sent, start) {
+		return
 	}
+	c.logFormatted(start)
 }
 
 // close closes the client's connection, and its worker's.

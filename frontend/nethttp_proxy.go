@@ -157,7 +157,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, c *connInfo, x *
 		}
 		// Cut the client's connection: a clean end would pass a
 		// truncated body off as complete.
-		s.logRequest(r, c, status, n, time.Time{})
+		s.logRequest(r, c, status, n, time.Time{}, w.Header())
 		panic(http.ErrAbortHandler)
 	}
 	return status, n

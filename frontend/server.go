@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -39,8 +40,9 @@ type Config struct {
 	BackendTimeout time.Duration // between two reads from the backend; 504 if no headers by then (0: 60 s)
 	TrustedProxies TrustedProxies
 	DisableLogging bool
-	NoEventLoop    bool // serve plain HTTP with net/http alone (see loop.go)
-	Loops          int  // event loops (threads) per listener (0: half the CPUs, at least 1)
+	AccessLog      AccessLog // log-format and the others: how request lines look
+	NoEventLoop    bool      // serve plain HTTP with net/http alone (see loop.go)
+	Loops          int       // event loops (threads) per listener (0: half the CPUs, at least 1)
 	Log            hclog.Logger
 	BackendDeadFor time.Duration // how long a backend that refused a connection is skipped (0: 1 s)
 }
@@ -71,6 +73,13 @@ type connKey struct{}
 func New(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = hclog.NewNullLogger()
+	}
+	if f := cfg.AccessLog.Format; f != nil {
+		cfg.AccessLog.needVars = f.NeedsEnv()
+		if cfg.AccessLog.Out == nil {
+			var mu sync.Mutex
+			cfg.AccessLog.Out = func(b []byte) { mu.Lock(); os.Stderr.Write(b); mu.Unlock() }
+		}
 	}
 	if len(cfg.Backends) == 0 && len(cfg.StaticMaps) == 0 {
 		return nil, errors.New("no backend: give at least one --to (unix:/path, /path, @name or host:port)")
@@ -273,22 +282,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// ends the path early for C code and file names).
 		w.Header().Set("Connection", "close")
 		status := plainError(w, http.StatusBadRequest)
-		s.logRequest(r, c, status, 0, start)
+		s.logRequest(r, c, status, 0, start, w.Header())
 		return
 	}
 	if len(s.statics) > 0 && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		if status, n, ok := s.serveStatic(w, r, documentURI(r.URL.Path)); ok {
-			s.logRequest(r, c, status, n, start)
+			s.logRequest(r, c, status, n, start, w.Header())
 			return
 		}
 	}
 	if s.pool == nil {
 		status := plainError(w, http.StatusNotFound)
-		s.logRequest(r, c, status, 0, start)
+		s.logRequest(r, c, status, 0, start, w.Header())
 		return
 	}
 	status, n := s.forward(w, r, c)
-	s.logRequest(r, c, status, n, start)
+	s.logRequest(r, c, status, n, start, w.Header())
 }
 
 // errorLogWriter puts net/http's own complaints (TLS handshake errors,

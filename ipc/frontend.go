@@ -37,8 +37,16 @@ type FrontEnd struct {
 	// ShutdownTimeout is what in-flight requests get on SIGTERM (0: 30 s).
 	ShutdownTimeout time.Duration `json:"shutdown_timeout,omitempty"`
 	DisableLogging  bool          `json:"disable_logging,omitempty"`
-	NoEventLoop     bool          `json:"no_event_loop,omitempty"`
-	Loops           int           `json:"loops,omitempty"` // event loops per plain-HTTP listener
+	// LogFormat is uWSGI's log-format for the request lines ("": the
+	// fixed line); LogStrftime is %(ftime)'s strftime format; LogOnly is
+	// disable-logging's exceptions as EnvLogOnly spells them; LogXFF is
+	// log-x-forwarded-for.
+	LogFormat   string `json:"log_format,omitempty"`
+	LogStrftime string `json:"log_strftime,omitempty"`
+	LogOnly     string `json:"log_only,omitempty"`
+	LogXFF      bool   `json:"log_x_forwarded_for,omitempty"`
+	NoEventLoop bool   `json:"no_event_loop,omitempty"`
+	Loops       int    `json:"loops,omitempty"` // event loops per plain-HTTP listener
 }
 
 // FrontListener is one socket of the front end: an address to bind or an

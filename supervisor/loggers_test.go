@@ -8,19 +8,23 @@ import (
 
 func TestOpenLoggersRefusesWhatItCannotDo(t *testing.T) {
 	for spec, want := range map[string]string{
-		"mylog file:/tmp/x":             "log-route",
 		"file:logfile=/tmp/x,maxsize=1": "key=value",
 		"redislog:127.0.0.1:6379":       "unknown logger",
 		"syslog:app,nosuch":             "facility",
 		"file:":                         "file:PATH",
 	} {
-		if _, err := OpenLoggers([]string{spec}); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := OpenLoggers([]string{spec}, ""); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("logger = %s: error %v, want one mentioning %q", spec, err, want)
 		}
 	}
-	ws, err := OpenLoggers([]string{"stdio"})
-	if err != nil || len(ws) != 1 || ws[0] != os.Stdout {
+	ws, err := OpenLoggers([]string{"stdio", "out stdio"}, "")
+	if err != nil || len(ws.Unnamed) != 1 || ws.Unnamed[0] != os.Stdout {
 		t.Fatalf("stdio: %v %v", ws, err)
+	}
+	for spec, want := range map[string]string{"nosuch x": "no logger is named", "out [": "missing closing", "out": "NAME REGEXP"} {
+		if _, err := ws.Routes([]string{spec}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("log-route = %s: error %v, want one mentioning %q", spec, err, want)
+		}
 	}
 }
 

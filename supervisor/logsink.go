@@ -25,6 +25,7 @@ type LogSink struct {
 
 	json    bool        // log-encoder = json: wrap plain lines (jsonLines)
 	loggers []io.Writer // the logger option's targets; then f is not written
+	routes  []LogRoute  // log-route: lines that go to a named logger instead
 	rot     rotation    // log-maxsize: rotation by size
 	written int64       // bytes in the current file, for rot
 
@@ -74,7 +75,14 @@ func (s *LogSink) reopen() error {
 // full) must not stop supervision; the first failure is reported once on
 // stderr.
 func (s *LogSink) Write(p []byte) (int, error) {
+	n := len(p)
 	s.mu.Lock()
+	if len(s.routes) > 0 {
+		if p = s.routeLocked(p); len(p) == 0 {
+			s.mu.Unlock()
+			return n, nil
+		}
+	}
 	if len(s.loggers) > 0 {
 		var err error
 		for _, w := range s.loggers {
@@ -86,10 +94,10 @@ func (s *LogSink) Write(p []byte) (int, error) {
 		if err != nil {
 			s.fail.Do(func() { fmt.Fprintf(os.Stderr, "supervise: cannot write to a logger (%v); continuing\n", err) })
 		}
-		return len(p), nil
+		return n, nil
 	}
-	n, err := s.f.Write(p)
-	s.written += int64(n)
+	m, err := s.f.Write(p)
+	s.written += int64(m)
 	if s.rot.due(s.written) {
 		s.rotateLocked()
 	}
@@ -97,7 +105,7 @@ func (s *LogSink) Write(p []byte) (int, error) {
 	if err != nil {
 		s.fail.Do(func() { fmt.Fprintf(os.Stderr, "supervise: cannot write the log (%v); continuing without it\n", err) })
 	}
-	return len(p), nil
+	return n, nil
 }
 
 // maxLogLine bounds a line held while its process has not ended it yet:

@@ -32,6 +32,13 @@ func (l *logger) Info(msg string, kv ...any)  { l.log("info", "[INFO] ", msg, kv
 func (l *logger) Warn(msg string, kv ...any)  { l.log("warn", "[WARN] ", msg, kv) }
 func (l *logger) Error(msg string, kv ...any) { l.log("error", "[ERROR]", msg, kv) }
 
+// raw writes a whole line as it is (a log-format request line).
+func (l *logger) raw(b []byte) {
+	l.mu.Lock()
+	l.w.Write(b)
+	l.mu.Unlock()
+}
+
 func (l *logger) log(level, bracket, msg string, kv []any) {
 	now := time.Now
 	if l.now != nil {

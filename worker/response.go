@@ -18,6 +18,9 @@ type response struct {
 	header  http.Header
 	status  int
 	written int64
+	hsize   int64 // bytes of the head sent
+	headers int   // header lines the handler set
+	count   countingBuf
 	err     error
 	refused error // the handler's header could split the response: 500 sent instead
 }
@@ -40,10 +43,16 @@ func (r *response) WriteHeader(code int) {
 		return
 	}
 	r.status = code
-	fmt.Fprintf(r.w, "%s %03d %s\r\n", r.proto, code, http.StatusText(code))
 	r.header.Del("Transfer-Encoding") // the close delimits the body
-	r.header.Write(r.w)
-	r.w.WriteString("Connection: close\r\n\r\n")
+	c := &r.count                     // a field: counting costs no allocation
+	c.w = r.w
+	fmt.Fprintf(c, "%s %03d %s\r\n", r.proto, code, http.StatusText(code))
+	r.header.Write(c)
+	c.Write([]byte("Connection: close\r\n\r\n"))
+	r.hsize = c.n
+	for _, vv := range r.header {
+		r.headers += len(vv)
+	}
 }
 
 func (r *response) Write(p []byte) (int, error) {
@@ -109,4 +118,16 @@ func (r *response) finish() error {
 		return r.err
 	}
 	return r.w.Flush()
+}
+
+// countingBuf counts what goes through it: the head's bytes, %(hsize).
+type countingBuf struct {
+	w *bufio.Writer
+	n int64
+}
+
+func (c *countingBuf) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -27,7 +27,7 @@ type server struct {
 	heads      [][]byte // per slot: the request line and host for the scoreboard, reused
 	board      *board
 	log        *logger
-	logReqs    bool
+	reqlog     *reqLog
 	bufferSize int
 	maxVars    int // 2 x max-vars, uWSGI's count
 	inflight   sync.WaitGroup
@@ -45,8 +45,8 @@ func newServer(h http.Handler, ls []Listener) *server {
 	}
 	maxVars, _ := strconv.Atoi(os.Getenv(ipc.EnvMaxVars)) // 0 when unset: uwsgi.MaxVars
 	s := &server{h: h, listeners: ls, cores: make(chan int, threads), board: openBoard(),
-		log: newLogger(), logReqs: os.Getenv(ipc.EnvDisableLogging) != "1", bufferSize: bufSize, maxVars: 2 * maxVars,
-		timeout: socketTimeout(), exit: os.Exit}
+		log: newLogger(), bufferSize: bufSize, maxVars: 2 * maxVars, timeout: socketTimeout(), exit: os.Exit}
+	s.reqlog = newReqLog(s.log, threads)
 	s.heads = make([][]byte, threads)
 	for i := 0; i < threads; i++ {
 		s.cores <- i
@@ -181,7 +181,8 @@ func (s *server) serveConn(conn net.Conn, core int) {
 	if err := rw.finish(); err == nil && req.ContentLength > 0 {
 		io.CopyN(io.Discard, req.Body, 1<<20) // unread body: avoid a reset under the response
 	}
-	s.finish(core, req, rw.status, rw.written, start, failed)
+	s.finish(&reqDone{core: core, r: req, p: p, status: rw.status, written: rw.written, hsize: rw.hsize,
+		headers: rw.headers, start: start, writeFailed: rw.err != nil && rw.refused == nil}, failed)
 }
 
 // serveHTTP wraps h for http-socket: a request slot and the accounting.
@@ -203,7 +204,11 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if status == 0 && !failed {
 		status = http.StatusOK // net/http sends it for a handler that wrote nothing
 	}
-	s.finish(core, r, status, cw.written, start, failed)
+	d := &reqDone{core: core, r: r, status: status, written: cw.written, start: start}
+	if s.reqlog.format != nil {
+		d.hsize, d.headers = headSize(r.Proto, status, cw.Header())
+	}
+	s.finish(d, failed)
 }
 
 // call runs the handler; a panic becomes a 500 (if nothing was sent yet)
@@ -228,13 +233,10 @@ func (s *server) call(w http.ResponseWriter, r *http.Request) (failed bool) {
 	return false
 }
 
-func (s *server) finish(core int, r *http.Request, status int, written int64, start time.Time, failed bool) {
-	took := time.Since(start)
-	s.board.end(core, status, written, took, failed)
-	if s.logReqs {
-		s.log.Info("request", "method", r.Method, "path", r.RequestURI, "status", status, "bytes", written,
-			"duration", fmt.Sprintf("%.2fms", float64(took.Microseconds())/1000), "pid", os.Getpid(), "remote", r.RemoteAddr)
-	}
+func (s *server) finish(d *reqDone, failed bool) {
+	d.took = time.Since(d.start)
+	s.board.end(d.core, d.status, d.written, d.took, failed)
+	s.reqlog.request(d)
 }
 
 // countingWriter records the status and body bytes of an http-socket reply.

@@ -29,6 +29,8 @@ func runHelper(name string) int {
 		log.Fatal(worker.Serve(goTestMux()))
 	case "hostile":
 		log.Fatal(worker.Serve(hostileMux()))
+	case "formatapp":
+		log.Fatal(worker.Serve(formatHandler()))
 	default:
 		if code, ok := runHealthHelper(name); ok {
 			return code

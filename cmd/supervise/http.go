@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/supervise-go/supervise/frontend"
 	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/logformat"
 )
 
 const httpUsage = `supervise http: the HTTP front end, in front of any uwsgi server.
@@ -82,6 +84,15 @@ func frontEndConfig(args []string, env ipc.Env, stderr io.Writer) (*ipc.FrontEnd
 	fs.Var(seconds{&fe.BackendTimeout}, "backend-timeout", "`DURATION`: longest wait for the backend's answer (and between its reads); 504 (default 60s)")
 	fs.Var(seconds{&fe.ShutdownTimeout}, "shutdown-timeout", "on SIGTERM, the `DURATION` in-flight requests get to finish (seconds, or 500ms, 2s)")
 	fs.BoolVar(&fe.DisableLogging, "disable-logging", false, "no access log line per request")
+	fs.StringVar(&fe.LogFormat, "log-format", "", "request lines in uWSGI's log-format language, e.g. `'%(addr) \"%(method) %(uri)\" %(status)'`")
+	fs.StringVar(&fe.LogStrftime, "log-date", "", "strftime `FORMAT` of %(ftime) in log-format (uWSGI's log-date with logformat-strftime)")
+	fs.BoolVar(&fe.LogXFF, "log-x-forwarded-for", false, "request lines show X-Forwarded-For as the client, when a request has one")
+	var only logOnlyFlags
+	fs.BoolVar(&only.s4xx, "log-4xx", false, "with disable-logging: log the 4xx answers still")
+	fs.BoolVar(&only.s5xx, "log-5xx", false, "with disable-logging: log the 5xx answers still")
+	fs.BoolVar(&only.zero, "log-zero", false, "with disable-logging: log the answers with no body still")
+	fs.IntVar(&only.slow, "log-slow", 0, "with disable-logging: log the requests that took `MS` milliseconds or more still")
+	fs.IntVar(&only.big, "log-big", 0, "with disable-logging: log the answers of `BYTES` or more still")
 	fs.IntVar(&fe.Loops, "loops", 0, "event-loop threads per plain-HTTP listener, `N` (default: half the CPUs, at least 1)")
 	fs.BoolVar(&fe.NoEventLoop, "no-event-loop", false, "serve plain HTTP with Go's net/http alone (slower; the path TLS and unusual requests take anyway)")
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +101,7 @@ func frontEndConfig(args []string, env ipc.Env, stderr io.Writer) (*ipc.FrontEnd
 		}
 		return nil, 2
 	}
+	fe.LogOnly = only.spec()
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "supervise http: unexpected argument %q\n", fs.Arg(0))
 		return nil, 2
@@ -138,6 +150,12 @@ func runFrontEnd(fe *ipc.FrontEnd, env ipc.Env, stderr io.Writer) int {
 	log := hclog.New(&hclog.LoggerOptions{Name: "http", Level: hclog.Info, Output: stderr,
 		TimeFormat: "2006-01-02T15:04:05.000Z0700", JSONFormat: env.Get(ipc.EnvLogJSON) == "1"})
 	cfg.Log = log
+	cfg.AccessLog = frontend.AccessLog{Only: logformat.ParseOnly(fe.LogOnly), XFF: fe.LogXFF, JSON: env.Get(ipc.EnvLogJSON) == "1"}
+	if fe.LogFormat != "" {
+		cfg.AccessLog.Format = logformat.Compile(fe.LogFormat, fe.LogStrftime, os.Getpid(), 0)
+		var mu sync.Mutex
+		cfg.AccessLog.Out = func(b []byte) { mu.Lock(); stderr.Write(b); mu.Unlock() }
+	}
 	srv, err := frontend.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "supervise http:", err)
@@ -349,4 +367,24 @@ func (d seconds) Set(v string) error {
 	}
 	*d.p = t
 	return nil
+}
+
+// logOnlyFlags are disable-logging's exceptions, as flags.
+type logOnlyFlags struct {
+	s4xx, s5xx, zero bool
+	slow, big        int
+}
+
+// spec is the rule as ipc.EnvLogOnly spells it.
+func (o logOnlyFlags) spec() string {
+	var parts []string
+	for _, p := range []struct {
+		on   bool
+		text string
+	}{{o.s4xx, "4xx"}, {o.s5xx, "5xx"}, {o.zero, "zero"}, {o.slow > 0, "slow=" + strconv.Itoa(o.slow)}, {o.big > 0, "big=" + strconv.Itoa(o.big)}} {
+		if p.on {
+			parts = append(parts, p.text)
+		}
+	}
+	return strings.Join(parts, ",")
 }

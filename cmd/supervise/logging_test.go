@@ -350,3 +350,73 @@ func TestLoggerFileAndUDP(t *testing.T) {
 		t.Fatalf("logto got lines although a logger is set:\n%s", raw)
 	}
 }
+
+// logger = syslog:IDENT,FACILITY sends each line as one message in C's
+// syslog() format to the daemon's unix datagram socket (syslog-socket, a
+// socket of the test's here), and logger = socket:/PATH,PREFIX sends
+// datagrams to a unix socket, each after the prefix.
+func TestLoggerSyslogAndUnixSocket(t *testing.T) {
+	processTest(t)
+	dir := shortTempDir(t)
+	listen := func(name string) net.PacketConn {
+		c, err := net.ListenPacket("unixgram", filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetReadDeadline(time.Now().Add(60 * time.Second))
+		return c
+	}
+	syslogd, other := listen("log.sock"), listen("other.sock")
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startMaster(t, dir, "--http-socket", addr, "--processes", "1", "--syslog-socket", filepath.Join(dir, "log.sock"),
+		"--logger", "syslog:myapp,local3", "--logger", "socket:"+filepath.Join(dir, "other.sock")+",PFX:",
+		"--env", envHelper+"=goworker", "--", os.Args[0])
+	waitFor(t, "a server on "+addr, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	get(t, "http://"+addr+"/via-syslog")
+	read := func(c net.PacketConn, want *regexp.Regexp) string {
+		buf := make([]byte, 65536)
+		for {
+			n, _, err := c.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("no datagram matching %s: %v", want, err)
+			}
+			if want.Match(buf[:n]) {
+				return string(buf[:n])
+			}
+		}
+	}
+	// local3 (19 << 3) | info (6) = 158; no pid, as uWSGI opens the log
+	// without LOG_PID; one message per line, without its newline.
+	read(syslogd, regexp.MustCompile(`^<158>[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d myapp: \S+ \[INFO\]  worker\.1: request: method=GET path=/via-syslog status=200 [^\n]*$`))
+	read(other, regexp.MustCompile(`^PFX:\S+ \[INFO\]  worker\.1: request: method=GET path=/via-syslog [^\n]*\n$`))
+}
+
+// log-route sends the lines its regexp matches to a named logger and
+// nowhere else; the other lines go to logto, as in uWSGI (a named
+// logger gets nothing else).
+func TestLogRouteToNamedLogger(t *testing.T) {
+	processTest(t)
+	dir := shortTempDir(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	logfile, reqs := filepath.Join(dir, "app.log"), filepath.Join(dir, "requests.log")
+	startMaster(t, dir, "--http-socket", addr, "--processes", "1", "--logto", logfile,
+		"--logger", "reqs file:"+reqs, "--log-route", `reqs request: method=\S+ path=/routed`,
+		"--env", envHelper+"=goworker", "--", os.Args[0])
+	waitFileLine(t, logfile, `all workers ready`)
+	get(t, "http://"+addr+"/routed")
+	get(t, "http://"+addr+"/not-routed")
+	waitFileLine(t, logfile, `path=/not-routed `)
+	waitFileLine(t, reqs, `path=/routed `)
+	raw, _ := os.ReadFile(logfile)
+	routed, _ := os.ReadFile(reqs)
+	if strings.Contains(string(raw), "path=/routed ") || strings.Count(string(routed), "\n") != 1 {
+		t.Fatalf("logto:\n%s\nrequests.log:\n%s", raw, routed)
+	}
+}

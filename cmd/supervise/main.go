@@ -53,12 +53,18 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 	}
 	sink.SetRotation(int64(cfg.LogMaxsize), cfg.LogBackupname)
 	sink.SetJSON(cfg.LogJSON)
-	loggers, err := supervisor.OpenLoggers(cfg.Loggers)
+	loggers, err := supervisor.OpenLoggers(cfg.Loggers, cfg.SyslogSocket)
 	if err != nil {
 		fmt.Fprintln(stderr, "supervise:", err)
 		return 1
 	}
-	sink.SetLoggers(loggers)
+	sink.SetLoggers(loggers.Unnamed)
+	routes, err := loggers.Routes(cfg.LogRoutes)
+	if err != nil {
+		fmt.Fprintln(stderr, "supervise:", err)
+		return 1
+	}
+	sink.SetRoutes(routes)
 	log := hclog.New(&hclog.LoggerOptions{
 		Name:       "supervise",
 		Level:      hclog.Info,

@@ -201,8 +201,8 @@ def _current(fn):
 
 
 def set_logvar(key, value):
-    """Stores a request-log variable for this request (log-format's
-    %(key); the request log line does not print them yet)."""
+    """Stores a request-log variable for this request: log-format's
+    %(key) prints it."""
     if not isinstance(key, str) or not isinstance(value, str):
         raise TypeError("set_logvar() arguments must be str")
     _current("set_logvar")

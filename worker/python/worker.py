@@ -180,7 +180,7 @@ _LF_VARS = {
     "micros": "el // 1000", "msecs": "el // 1000000", "secs": '"%f" % (el / 1e9)',
     "time": "int(t0)", "tmsecs": "int(t0 * 1000)", "tmicros": "int(t0 * 1000000)",
     "epoch": "int(_time())", "ltime": "_ltime(t0)", "ctime": "_ctime(int(t0))", "pid": "PID", "wid": "WORKER_ID", "core": "core", "switches": "1",
-    "vars": '_lf_nvars(e)', "headers": "len(r.headers or ())",
+    "vars": '_lf_vars(e)[0]', "pktsize": '_lf_vars(e)[1]', "headers": "len(r.headers or ())",
     "werr": "int(we)", "rerr": "0", "ioerr": "int(we)", "modifier1": "0", "modifier2": "0",
     "vsz": "_lf_mem(0)", "rss": "_lf_mem(1)", "vszM": "_lf_mem(0) >> 20", "rssM": "_lf_mem(1) >> 20",
 }
@@ -206,8 +206,23 @@ def _lf_int(v):
         return 0
 
 
-def _lf_nvars(e):
-    return sum(1 for k in e if k.isupper())
+def _lf_vars(e):
+    """uWSGI's %(vars) (its var_cnt: 2 a variable) and %(pktsize) (the
+    vars block's bytes) of the request's variables: environ's CGI keys,
+    without the empty SCRIPT_NAME the worker adds."""
+    n = size = 0
+    for k, v in e.items():
+        if k.isupper() and isinstance(v, str) and not (k == "SCRIPT_NAME" and not v):
+            n += 1
+            size += 4 + len(k) + len(v)
+    return 2 * n, size
+
+
+def _lf_logvar(name):
+    """A logvar the app set with uwsgi.set_logvar for this request, or "-"."""
+    d = getattr(UWSGI_REQUEST, "logvars", None)
+    v = d.get(name) if d else None
+    return v.decode("utf-8", "replace") if v else "-"
 
 
 def _lf_mem(i):
@@ -279,8 +294,12 @@ def compile_log_format(fmt, ftime=""):
             expr = "_ftime(t0)" if ftime else _LF_VARS["ltime"]
         elif text.startswith("var."):
             expr = "e.get(%r) or \"-\"" % text[4:]
-        else:
-            expr = _LF_VARS.get(text, '"-"')  # a logvar: uwsgi.set_logvar does not exist here
+        elif text.startswith("metric."):
+            expr = '"0"'  # no metrics subsystem: uWSGI prints 0 for a metric it does not have
+        elif text in _LF_VARS:
+            expr = _LF_VARS[text]
+        else:  # a logvar (uwsgi.set_logvar)
+            expr = "_lf_logvar(%r)" % text
         out.append("%s")
         args.append("(%s)" % expr)
     need_t0 = any("t0" in a for a in args)
@@ -289,7 +308,7 @@ def compile_log_format(fmt, ftime=""):
         src += "    t0 = _time() - el / 1e9\n"
     src += "    return %r %% (%s)\n" % ("".join(out) + "\n", "".join(a + ", " for a in args))
     scope = {"_time": time.time, "_ltime": _lf_clock("%d/%b/%Y:%H:%M:%S %z"),
-             "_ftime": _lf_clock(ftime or "%c"), "_ctime": time.ctime, "_lf_int": _lf_int, "_lf_nvars": _lf_nvars, "_lf_mem": _lf_mem,
+             "_ftime": _lf_clock(ftime or "%c"), "_ctime": time.ctime, "_lf_int": _lf_int, "_lf_vars": _lf_vars, "_lf_logvar": _lf_logvar, "_lf_mem": _lf_mem,
              "PID": PID, "WORKER_ID": WORKER_ID, "LOG_ADDR": LOG_ADDR}
     exec(src, scope)
     return scope["line"]
