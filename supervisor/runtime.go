@@ -34,6 +34,8 @@ type runtimeState struct {
 	// lay their shared mutexes in it and grow it as locks = N needs.
 	Locks   *os.File
 	Started time.Time // uwsgi.started_on
+	// Signals is the signal socket's path (ipc.EnvSignalSocket).
+	Signals string
 	// pythonFiles are worker.py and its modules in Dir (python.WriteAll).
 	pythonFiles []string
 }
