@@ -300,10 +300,14 @@ func (h *Hub) addFileMon(p *Proc, sig uint8, path string) string {
 	return ipc.SignalOK
 }
 
-// FileChanged routes the signals of every monitor on watch wd.
+// FileChanged routes the signals of the monitors on watch wd, each
+// signal once: lazy workers that all monitor the same file with the same
+// signal get one delivery per change, as under uWSGI.
 func (h *Hub) FileChanged(wd int) {
+	done := map[uint8]bool{}
 	for _, f := range h.fmons {
-		if f.wd == wd {
+		if f.wd == wd && !done[f.sig] {
+			done[f.sig] = true
 			h.Route(f.sig)
 		}
 	}

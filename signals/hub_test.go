@@ -295,6 +295,9 @@ func TestFileMonitorsRouteAndGoWithTheirOwner(t *testing.T) {
 	if r := h.Handle(w, "filemon 5 /tmp/missing", now); r != ipc.SignalOK { // uWSGI accepts and logs
 		t.Fatal(r)
 	}
+	if r := h.Handle(w, "filemon 4 /tmp/a file", now); r != ipc.SignalOK { // a second lazy worker's
+		t.Fatal(r)
+	}
 	h.FileChanged(fw.watched["/tmp/a file"])
 	if got := h.take(); got != "worker1/1:4" {
 		t.Errorf("file change delivered %q", got)

@@ -87,6 +87,18 @@ def _num(n):
     return v & 0xFF
 
 
+def _args(name, args, least, most):
+    """PyArg_ParseTuple's count check, with its messages."""
+    n = len(args)
+    if least == most and n != least:
+        raise TypeError("%s() takes exactly %d argument%s (%d given)" % (name, least, "" if least == 1 else "s", n))
+    if n < least:
+        raise TypeError("%s() takes at least %d argument%s (%d given)" % (name, least, "" if least == 1 else "s", n))
+    if n > most:
+        raise TypeError("%s() takes at most %d argument%s (%d given)" % (name, most, "" if most == 1 else "s", n))
+    return args
+
+
 def _where():
     return "%s %d" % (_role, _ident)
 
@@ -235,7 +247,8 @@ def _handle(sig):
 # ------------------------------------------------------------ the API
 
 
-def register_signal(num, target, handler):
+def register_signal(*args):
+    num, target, handler = _args("register_signal", args, 3, 3)
     sig = _num(num)
     if not isinstance(target, str):
         raise TypeError("register_signal() argument 2 must be str, not %s" % type(target).__name__)
@@ -277,23 +290,27 @@ def _add(msg, what):
         raise ValueError("unable to add %s" % what)
 
 
-def add_timer(num, secs):
+def add_timer(*args):
+    num, secs = _args("add_timer", args, 2, 2)
     sig = _num(num)
     _add("%s %d %d" % (_SIGNAL_TIMER, sig, _operator.index(secs)), "timer")
 
 
-def add_rb_timer(num, secs, iterations=0):
+def add_rb_timer(*args):
+    num, secs, iterations = (_args("add_rb_timer", args, 2, 3) + (0,))[:3]
     sig = _num(num)
     _add("%s %d %d %d" % (_SIGNAL_RB_TIMER, sig, _operator.index(secs), _operator.index(iterations)), "rb_timer")
 
 
-def add_cron(num, minute, hour, day, month, week):
+def add_cron(*args):
+    num, minute, hour, day, month, week = _args("add_cron", args, 6, 6)
     sig = _num(num)
     fields = [_operator.index(v) for v in (minute, hour, day, month, week)]
     _add("%s %d %s" % (_SIGNAL_CRON, sig, " ".join(str(v) for v in fields)), "cron")
 
 
-def add_file_monitor(num, filename):
+def add_file_monitor(*args):
+    num, filename = _args("add_file_monitor", args, 2, 2)
     sig = _num(num)
     if not isinstance(filename, str):
         raise TypeError("add_file_monitor() argument 2 must be str, not %s" % type(filename).__name__)
