@@ -202,6 +202,10 @@ type inotify struct {
 	f *os.File
 }
 
+// coalesce is how long after a file event the events that follow count
+// as the same change.
+const coalesce = 20 * time.Millisecond
+
 const inotifyMask = unix.IN_ATTRIB | unix.IN_CREATE | unix.IN_DELETE | unix.IN_DELETE_SELF |
 	unix.IN_MODIFY | unix.IN_MOVE_SELF | unix.IN_MOVED_FROM | unix.IN_MOVED_TO
 
@@ -220,15 +224,31 @@ func newInotify(post func(func()) bool, changed func(wd int)) (*inotify, error) 
 			}
 			seen := map[int]bool{}
 			var wds []int
-			for off := 0; off+unix.SizeofInotifyEvent <= n; {
-				wd := int(int32(binary.NativeEndian.Uint32(buf[off:])))
-				nameLen := int(binary.NativeEndian.Uint32(buf[off+12:]))
-				off += unix.SizeofInotifyEvent + nameLen
-				if !seen[wd] {
-					seen[wd] = true
-					wds = append(wds, wd)
+			collect := func(n int) {
+				for off := 0; off+unix.SizeofInotifyEvent <= n; {
+					wd := int(int32(binary.NativeEndian.Uint32(buf[off:])))
+					nameLen := int(binary.NativeEndian.Uint32(buf[off+12:]))
+					off += unix.SizeofInotifyEvent + nameLen
+					if !seen[wd] {
+						seen[wd] = true
+						wds = append(wds, wd)
+					}
 				}
 			}
+			collect(n)
+			// One change is often several events a moment apart (a
+			// rewrite truncates, then writes): what follows within
+			// coalesce is the same change, as one uWSGI master cycle
+			// reads them together.
+			in.f.SetReadDeadline(time.Now().Add(coalesce))
+			for {
+				n, err := in.f.Read(buf)
+				if err != nil {
+					break
+				}
+				collect(n)
+			}
+			in.f.SetReadDeadline(time.Time{})
 			if !post(func() {
 				for _, wd := range wds {
 					changed(wd)

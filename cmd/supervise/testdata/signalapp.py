@@ -93,6 +93,7 @@ def application(environ, start_response):
     if path == "/raise":
         uwsgi.signal(int(q))
     elif path == "/wait":
+        ev("waiting", -1)
         r = uwsgi.signal_wait(int(q)) if q else uwsgi.signal_wait()
         body = json.dumps([r.decode(), uwsgi.signal_received()]).encode()
     elif path == "/bad":
