@@ -44,7 +44,10 @@ _gen = int(_os.environ.get(_ENV_GENERATION) or 1)
 _sock = None
 _sock_pid = 0
 _reader = None
-_req_lock = _threading.Lock()  # one request and its reply at a time
+# One request and its reply at a time; reentrant, so a Python signal
+# handler that calls uwsgi.signal() while the main thread is in one
+# does not deadlock.
+_req_lock = _threading.RLock()
 _replies = _collections.deque()
 _reply_cond = _threading.Condition()
 _pending = []  # signals that arrived while a request read its reply before the reader ran
@@ -120,7 +123,7 @@ def _connect():
             pass
         _sock = None
         _reader = None
-        _req_lock = _threading.Lock()
+        _req_lock = _threading.RLock()
         _reply_cond = _threading.Condition()
         _seen_cond = _threading.Condition()
         _replies.clear()
