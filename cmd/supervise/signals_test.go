@@ -311,3 +311,30 @@ func TestSignalsMatchUWSGI(t *testing.T) {
 		t.Errorf("filemon handlers run after one rewrite: supervise %d, want 1", s)
 	}
 }
+
+// set_user_harakiri (uwsgidecorators' @harakiri): the master kills a
+// worker whose request outruns the deadline the app set, without the
+// harakiri option; a deadline set in a request that ended is void, as
+// uWSGI resets it at the end of the request.
+func TestUserHarakiri(t *testing.T) {
+	m, _, base := startSignalApp(t, 1, 1)
+	pid := fresh(t, base+"/pid")
+	fresh(t, base+"/userharakiri?1") // ends at once: its deadline goes with it
+	if got := fresh(t, base+"/sleep?2.5"); got != "ok" { // outlives that deadline
+		t.Fatalf("a request after one that set a deadline: %q", got)
+	}
+	if got := fresh(t, base+"/pid"); got != pid {
+		t.Fatalf("the worker was replaced (pid %s, was %s): a finished request's deadline killed it\n%s", got, pid, m.log())
+	}
+	c := &http.Client{Timeout: 60 * time.Second}
+	if resp, err := c.Get(base + "/hang"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("the @harakiri(1) request answered: %d %s", resp.StatusCode, b)
+	}
+	m.waitLog(`HARAKIRI: the app's own deadline passed \(uwsgi.set_user_harakiri\)`, 1)
+	m.waitLog(`spawned worker`, 2)
+	if got := fresh(t, base+"/pid"); got == pid {
+		t.Fatal("the worker that outran its deadline still serves")
+	}
+}

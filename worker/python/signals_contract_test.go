@@ -32,3 +32,26 @@ func TestSignalsModuleMirrorsTheContract(t *testing.T) {
 		}
 	}
 }
+
+// uwsgi_harakiri.py (set_user_harakiri) mirrors the scoreboard words.
+func TestUserHarakiriMirrorsTheContract(t *testing.T) {
+	src, err := os.ReadFile("uwsgi_harakiri.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := pythonConstants(src, `(_[A-Z_, ]+?)`)
+	str, num := strconv.Quote, strconv.Itoa
+	want := map[string]string{
+		"_ENV_SCOREBOARD_FD": str(ipc.EnvScoreboardFD), "_ENV_SCOREBOARD_SLOT": str(ipc.EnvScoreboardIdx),
+		"_HDR_CORES": num(ipc.HdrCores), "_HDR_SLOT_BYTES": num(ipc.HdrSlotBytes), "_HDR_CORE_BYTES": num(ipc.HdrCoreBytes),
+		"_HEADER_WORDS": num(ipc.HeaderWords), "_WK_WORDS": num(ipc.WkWords),
+		"_WK_USER_HARAKIRI": num(ipc.WkUserHarakiri), "_WK_USER_HARAKIRI_REQ": num(ipc.WkUserHarakiriReq),
+		"_CORE_REQUESTS": num(ipc.CoreRequests), "_CORE_IN_REQUEST": num(ipc.CoreInRequest),
+		"_USER_HARAKIRI_CORE_SHIFT": num(ipc.UserHarakiriCoreShift),
+	}
+	for name, w := range want {
+		if got, ok := values[name]; !ok || got != w {
+			t.Errorf("uwsgi_harakiri.py %s = %q, Go says %s", name, got, w)
+		}
+	}
+}

@@ -310,6 +310,7 @@ add_timer = _signals.add_timer
 add_rb_timer = _signals.add_rb_timer
 add_cron = _signals.add_cron
 add_file_monitor = _signals.add_file_monitor
+set_user_harakiri = _sibling("uwsgi_harakiri").set_user_harakiri
 
 # --------------------------------------------------------------- locks
 
@@ -474,7 +475,6 @@ _NOT_AVAILABLE = {
     "rpc": "uWSGI RPC is not available; call the other service over HTTP",
     "rpc_list": "uWSGI RPC is not available; call the other service over HTTP",
     "call": "uWSGI RPC is not available; call the other service over HTTP",
-    "set_user_harakiri": "per-request harakiri from the app is not available; set harakiri = SECONDS in the ini",
     "websocket_handshake": "uWSGI websockets are not available; serve websockets with an ASGI server",
     "websocket_recv": "uWSGI websockets are not available; serve websockets with an ASGI server",
     "websocket_recv_nb": "uWSGI websockets are not available; serve websockets with an ASGI server",

@@ -6,7 +6,9 @@ import os
 import sys
 
 import uwsgi
-from uwsgidecorators import filemon, rbtimer, signal, timer
+import time
+
+from uwsgidecorators import filemon, harakiri, rbtimer, signal, timer
 
 FAST = int(os.environ.get("SIGAPP_FAST", "1"))
 SLOW = int(os.environ.get("SIGAPP_SLOW", "3"))
@@ -87,6 +89,11 @@ def bad():
     }
 
 
+@harakiri(1)
+def hang():
+    time.sleep(120)
+
+
 def application(environ, start_response):
     path, q = environ["PATH_INFO"], environ.get("QUERY_STRING", "")
     body = b"ok"
@@ -98,6 +105,12 @@ def application(environ, start_response):
         body = json.dumps([r.decode(), uwsgi.signal_received()]).encode()
     elif path == "/bad":
         body = json.dumps(bad(), sort_keys=True).encode()
+    elif path == "/hang":  # @harakiri(1): the master kills this worker after a second
+        hang()
+    elif path == "/userharakiri":  # a deadline for this request only, then return
+        uwsgi.set_user_harakiri(int(q))
+    elif path == "/sleep":
+        time.sleep(float(q))
     elif path == "/pid":
         body = str(os.getpid()).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
