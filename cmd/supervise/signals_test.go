@@ -319,7 +319,7 @@ func TestSignalsMatchUWSGI(t *testing.T) {
 func TestUserHarakiri(t *testing.T) {
 	m, _, base := startSignalApp(t, 1, 1)
 	pid := fresh(t, base+"/pid")
-	fresh(t, base+"/userharakiri?1") // ends at once: its deadline goes with it
+	fresh(t, base+"/userharakiri?1")                     // ends at once: its deadline goes with it
 	if got := fresh(t, base+"/sleep?2.5"); got != "ok" { // outlives that deadline
 		t.Fatalf("a request after one that set a deadline: %q", got)
 	}
