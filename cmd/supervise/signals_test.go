@@ -338,3 +338,93 @@ func TestUserHarakiri(t *testing.T) {
 		t.Fatal("the worker that outran its deadline still serves")
 	}
 }
+
+// Timer cadence side by side with uWSGI 2.0.21 --lazy-apps: the same
+// app's timers (each worker adds its own) fire as often under both, rb
+// timers stop after their iterations under both, and timer signals for
+// any worker reach both workers under both.
+func TestSignalTimerCadenceMatchesUWSGI(t *testing.T) {
+	processTest(t)
+	uwsgiBin := requireTool(t, "/usr/bin/uwsgi", "--plugins", "python3", "--version")
+	requireUwsgidecorators(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "signalapp.py"), readFile(t, "testdata/signalapp.py"))
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(uwsgiBin, "--plugins", "python3", "--master", "--processes", "2", "--lazy-apps",
+		"--http-socket", addr, "--wsgi-file", "signalapp.py", "--disable-logging",
+		"--env", "SIGAPP_TIMERS=1", "--env", "SIGAPP_FAST=1", "--env", "SIGAPP_SLOW=3")
+	cmd.Dir = dir
+	logPath := filepath.Join(dir, "uwsgi.log")
+	logf, _ := os.Create(logPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	defer stop()
+	const window = 24 // fast timer signals: two workers' 1 s timers for 12 s
+	waitFor(t, "uWSGI's timers", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return count(events(strings.Split(string(b), "\n")), "fast") >= window
+	})
+	b, _ := os.ReadFile(logPath)
+	stop()
+	uEv := firstFast(events(strings.Split(string(b), "\n")), window)
+	for deadline := time.Now().Add(20 * time.Second); ; { // uWSGI's workers may hold the socket a little longer
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("uWSGI still listening")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	ini := filepath.Join(dir, "app.ini")
+	writeFile(t, ini, fmt.Sprintf("[uwsgi]\nhttp-socket = %s\nwsgi-file = signalapp.py\nprocesses = 2\ndisable-logging = true\n"+
+		"env = SIGAPP_TIMERS=1\nenv = SIGAPP_FAST=1\nenv = SIGAPP_SLOW=3\n", addr))
+	m := startMaster(t, dir, "--ini", ini, "--python-bin", "/usr/bin/python3")
+	m.waitLog(`SIGEV kind=fast`, window)
+	sEv := firstFast(events(m.waitLog(`SIGEV`, 1)), window)
+
+	t.Logf("in %d fast timer signals: uWSGI slow %d rb %d rb3 %d; supervise slow %d rb %d rb3 %d", window,
+		count(uEv, "slow"), count(uEv, "rb"), count(uEv, "rb3"), count(sEv, "slow"), count(sEv, "rb"), count(sEv, "rb3"))
+	if u, s := count(uEv, "slow"), count(sEv, "slow"); u-s > 2 || s-u > 2 {
+		t.Errorf("3 s timers in the time of %d 1 s ones: uWSGI %d, supervise %d", window, u, s)
+	}
+	if u, s := count(uEv, "rb"), count(sEv, "rb"); u-s > 2 || s-u > 2 {
+		t.Errorf("1 s rb timers in the time of %d 1 s timers: uWSGI %d, supervise %d", window, u, s)
+	}
+	if u, s := count(uEv, "rb3"), count(sEv, "rb3"); u != 6 || s != 6 {
+		t.Errorf("add_rb_timer(40, 1, 3) in two workers: uWSGI %d, supervise %d (want 6 each)", u, s)
+	}
+	for name, evs := range map[string][]string{"uWSGI": uEv, "supervise": sEv} {
+		if !contains(evs, "fast@1") || !contains(evs, "fast@2") {
+			t.Errorf("%s: timer signals for any worker did not reach both workers: %v", name, evs)
+		}
+	}
+}
+
+// firstFast is evs up to the nth "fast" event.
+func firstFast(evs []string, n int) []string {
+	for i, e := range evs {
+		if strings.HasPrefix(e, "fast@") {
+			if n--; n == 0 {
+				return evs[:i+1]
+			}
+		}
+	}
+	return evs
+}
