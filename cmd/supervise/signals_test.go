@@ -43,6 +43,23 @@ func startSignalApp(t *testing.T, processes, threads int, env ...string) (m *mas
 	return m, dir, "http://" + addr
 }
 
+// Workers running as another user (uid/gid drop) reach the signal
+// socket in the runtime directory the master chowned to them.
+func TestSignalsAsAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start workers as nobody")
+	}
+	m, _, base := startSignalApp(t, 2, 1, "SIGAPP_TIMERS=1", "SIGAPP_FAST=1", "SIGAPP_SLOW=3\nuid = nobody\ngid = nogroup")
+	for _, pid := range m.workerPids() {
+		if uid, _ := procIDs(t, pid); uid != "65534" {
+			t.Fatalf("worker %d runs as uid %s, want nobody", pid, uid)
+		}
+	}
+	m.waitLog(`SIGEV kind=fast`, 2)
+	fresh(t, base+"/raise?22")
+	m.waitLog(`SIGEV kind=s22`, 1)
+}
+
 var sigev = regexp.MustCompile(`SIGEV kind=(\S+) sig=(\d+) wid=(\d+) pid=(\d+)`)
 
 // events are the SIGEV lines logged so far: kind and worker id.
