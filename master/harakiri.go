@@ -25,6 +25,12 @@ func (m *Master) harakiri(w *worker, now time.Time) {
 	}
 	m.log.Warn("HARAKIRI: a request outran the harakiri limit",
 		"id", w.ID, "pid", w.PID, "request", request, "running", age.Round(time.Millisecond), "harakiri", m.plan.Harakiri)
+	m.harakiriKill(w, now)
+}
+
+// harakiriKill replaces w now and kills it, or with harakiri-graceful-timeout
+// signals it first.
+func (m *Master) harakiriKill(w *worker, now time.Time) {
 	w.Harakiri = true
 	if s := m.slot(w.ID); s != nil {
 		s.Harakiris++

@@ -254,6 +254,7 @@ func (m *Master) murder() {
 			m.kill(w, "did not stop within "+w.StopLimit)
 		}
 		m.harakiri(w, now)
+		m.userHarakiri(w, now)
 		m.recycle(w, now)
 		if w.State == Starting && m.plan.ReadyTimeout > 0 && now.Sub(w.Started) >= m.plan.ReadyTimeout {
 			m.log.Info("worker never sent READY=1; taking it as ready", "id", w.ID, "pid", w.PID, "ready_timeout", m.plan.ReadyTimeout)

@@ -229,6 +229,7 @@ func (l *launcher) uwsgiModuleEnv(locksFD int) []string {
 	return append(UwsgiModuleEnv(l.cfg, l.rt.Started),
 		ipc.EnvLocksFD+"="+strconv.Itoa(locksFD),
 		ipc.EnvLocks+"="+strconv.Itoa(l.cfg.Locks),
+		ipc.EnvSignalSocket+"="+l.rt.Signals,
 	)
 }
 

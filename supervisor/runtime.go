@@ -36,6 +36,8 @@ type runtimeState struct {
 	// API is the uwsgi module's caches and semaphore names (caches.go).
 	API     *sharedAPI
 	Started time.Time // uwsgi.started_on
+	// Signals is the signal socket's path (ipc.EnvSignalSocket).
+	Signals string
 	// pythonFiles are worker.py and its modules in Dir (python.WriteAll).
 	pythonFiles []string
 }

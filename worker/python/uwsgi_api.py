@@ -288,11 +288,30 @@ def stop():
 def _run_postfork():
     """Called by worker.py once the app is imported, before the worker
     serves: uWSGI calls uwsgi.post_fork_hook after each fork. An exception
-    is logged and the worker goes on, as in uWSGI."""
+    is logged and the worker goes on, as in uWSGI. The worker starts
+    receiving uwsgi signals first (uwsgi_signals.start)."""
+    try:
+        _signals.start()
+    except OSError as e:
+        _signals._log("ERROR", "uwsgi signals: this worker gets none", error=e)
     hook = globals().get("post_fork_hook")
     if hook is not None:
         hook()
 
+
+# ------------------------------------------------------------- signals
+
+_signals = _sibling("uwsgi_signals")
+register_signal = _signals.register_signal
+signal = _signals.signal
+signal_registered = _signals.signal_registered
+signal_wait = _signals.signal_wait
+signal_received = _signals.signal_received
+add_timer = _signals.add_timer
+add_rb_timer = _signals.add_rb_timer
+add_cron = _signals.add_cron
+add_file_monitor = _signals.add_file_monitor
+set_user_harakiri = _sibling("uwsgi_harakiri").set_user_harakiri
 
 # --------------------------------------------------------------- locks
 
@@ -534,14 +553,10 @@ cache_inc, cache_dec, cache_mul, cache_div = _caches.cache_inc, _caches.cache_de
 
 # ------------------------------------------------- what is not here
 
-_SIGNALS = ("signals and timers are not available under supervise yet; run periodic work in a thread "
-            "started from @postfork, a systemd timer or cron")
 _SPOOLER = "there is no spooler under supervise; queue the task with Celery or RQ"
 _MULES = "there are no mules under supervise; run the code as attach-daemon or as its own service"
 _NOT_AVAILABLE = {
-    "register_signal": _SIGNALS, "signal": _SIGNALS, "signal_wait": _SIGNALS, "signal_registered": _SIGNALS,
-    "signal_received": _SIGNALS, "add_timer": _SIGNALS, "add_rb_timer": _SIGNALS, "add_cron": _SIGNALS,
-    "add_file_monitor": _SIGNALS, "add_ms_timer": _SIGNALS,
+    "add_ms_timer": "uWSGI 2.0 has no add_ms_timer; use add_timer (seconds)",
     "spool": _SPOOLER, "send_to_spooler": _SPOOLER, "set_spooler_frequency": _SPOOLER, "spooler_jobs": _SPOOLER,
     "spooler_pid": _SPOOLER, "spooler_pids": _SPOOLER, "spooler_get_task": _SPOOLER,
     "mule_msg": _MULES, "mule_get_msg": _MULES, "farm_msg": _MULES, "farm_get_msg": _MULES, "in_farm": _MULES,
@@ -552,7 +567,6 @@ _NOT_AVAILABLE = {
     "rpc": "uWSGI RPC is not available; call the other service over HTTP",
     "rpc_list": "uWSGI RPC is not available; call the other service over HTTP",
     "call": "uWSGI RPC is not available; call the other service over HTTP",
-    "set_user_harakiri": "per-request harakiri from the app is not available; set harakiri = SECONDS in the ini",
     "websocket_handshake": "uWSGI websockets are not available; serve websockets with an ASGI server",
     "websocket_recv": "uWSGI websockets are not available; serve websockets with an ASGI server",
     "websocket_recv_nb": "uWSGI websockets are not available; serve websockets with an ASGI server",
