@@ -74,6 +74,7 @@ type Config struct {
 	Policies
 	AttachDaemon []string
 	Router
+	AsyncEngines     // asgi, async, gevent: config/async.go
 	PyAutoreload int // seconds between scans; 0 is off
 	Strict       bool
 	Locks        int      // locks: uwsgi.lock(n) takes n = 0..Locks, as in uWSGI
@@ -256,6 +257,7 @@ func (l *loader) finish() error {
 	}
 	errs = append(errs, l.checkPolicies()...)
 	errs = append(errs, l.checkRouter()...)
+	errs = append(errs, l.checkAsync()...)
 	return errors.Join(errs...)
 }
 

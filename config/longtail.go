@@ -93,9 +93,6 @@ var longTail = append([]Option{
 	refused("unshare", nil, String, "supervise does not create namespaces; remove it and isolate the service with systemd (PrivateTmp=, PrivateNetwork=, ...) or a container"),
 
 	// concurrency engines
-	differs("gevent", nil, Int, "no gevent loop and no monkey patching; each worker serves up to threads requests at once with OS threads"),
-	differs("gevent-monkey-patch", nil, Bool, "no monkey patching; the app may call gevent.monkey.patch_all() itself"),
-	differs("async", nil, Int, "no uWSGI async cores; each worker serves up to threads requests at once with OS threads"),
 	differs("ugreen", nil, Bool, "no green threads; each worker serves up to threads requests at once with OS threads"),
 
 	// spooler, mules, cron, cache
