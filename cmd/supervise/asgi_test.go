@@ -225,10 +225,10 @@ func dialWS(t *testing.T, addr, path string) *wsClient {
 		if line == "\r\n" {
 			break
 		}
-		head = append(head, strings.TrimRight(line, "\r\n"))
+		head = append(head, strings.ToLower(strings.TrimRight(line, "\r\n")))
 	}
-	if len(head) == 0 || !strings.HasPrefix(head[0], "HTTP/1.1 101 ") ||
-		!contains(head, "sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") {
+	if len(head) == 0 || !strings.HasPrefix(head[0], "http/1.1 101 ") ||
+		!contains(head, "sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=") {
 		t.Fatalf("WebSocket handshake answered %q", head)
 	}
 	conn.SetReadDeadline(time.Time{})
@@ -347,4 +347,36 @@ func TestASGIHarakiriAndMaxRequests(t *testing.T) {
 		}
 	}
 	m.waitLog(`replacing worker: it served max-requests`, 1)
+}
+
+// Through the front end (http =): plain requests on its event loop, the
+// WebSocket as a tunnel to a worker's uwsgi socket; a reload's 1001
+// reaches the client through the tunnel.
+func TestASGIWebSocketThroughTheFrontEnd(t *testing.T) {
+	front := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	m, dir, _, _ := startASGI(t, "--http", front)
+	waitListening(t, front)
+	if code, body := get(t, "http://"+front+"/items/7"); code != 200 || body != `{"item_id":7,"q":"","started":true}` {
+		t.Fatalf("through the front end: %d %q", code, body)
+	}
+	ws := dialWS(t, front, "/ws")
+	ws.echo(t, "through the front end")
+	ws.echo(t, strings.Repeat("x", 70000))
+	other := dialWS(t, front, "/ws") // a second tunnel, and requests beside them
+	other.echo(t, "second")
+	if code, _ := get(t, "http://"+front+"/items/8"); code != 200 {
+		t.Fatalf("a request beside open WebSockets: %d", code)
+	}
+	m.signal(syscall.SIGHUP)
+	for _, c := range []*wsClient{ws, other} {
+		op, got := c.recv(t, 30*time.Second)
+		if op != 8 || len(got) < 2 || binary.BigEndian.Uint16(got) != 1001 {
+			t.Fatalf("at reload the tunnelled WebSocket got op %d %q, want close 1001", op, got)
+		}
+	}
+	m.waitLog(`worker stopped: `, 2)
+	if n := strings.Count(events(t, dir), "ws-closed-1001"); n != 2 {
+		t.Fatalf("the app saw %d closes with 1001, want 2:\n%s", n, events(t, dir))
+	}
+	dialWS(t, front, "/ws").echo(t, "after the reload")
 }

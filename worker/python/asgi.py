@@ -584,7 +584,16 @@ def uwsgi_request(c, buf, end):
         "root_path": environ.get("SCRIPT_NAME", ""), "headers": headers,
         "client": (environ.get("REMOTE_ADDR", ""), rport), "server": (environ.get("SERVER_NAME", ""), port),
     }
-    return Request(c, scope, environ, proto, W.VARS_UWSGI, bytes(memoryview(buf)[4:end]), length, None, False, False)
+    raw = bytes(memoryview(buf)[4:end])
+    if environ.get("HTTP_UPGRADE", "").lower() == "websocket" and "upgrade" in environ.get("HTTP_CONNECTION", "").lower():
+        # The front end (or any uwsgi client that tunnels, as uWSGI's http
+        # router does) relays the connection raw after our 101.
+        try:
+            return websocket_request(c, scope, environ, W.VARS_UWSGI, raw, https)
+        except W.FramingError as e:
+            W.log("WARN", "bad WebSocket handshake; connection closed", error=e)
+            return None
+    return Request(c, scope, environ, proto, W.VARS_UWSGI, raw, length, None, False, False)
 
 
 def http_request(c, head):
@@ -640,7 +649,7 @@ def http_request(c, head):
         "root_path": "", "headers": headers, "client": remote, "server": server,
     }
     if upgrade == "websocket" and "upgrade" in conn_tokens and method == "GET":
-        return websocket_request(c, scope, environ, head)
+        return websocket_request(c, scope, environ, W.VARS_HTTP, head, False)
     expect = environ.get("HTTP_EXPECT", "").lower() == "100-continue"
     return Request(c, scope, environ, proto, W.VARS_HTTP, head, length, ChunkedBody() if chunked else None, keepalive, expect)
 
@@ -890,17 +899,17 @@ class Request(object):
 # ------------------------------------------------------------- WebSockets
 
 
-def websocket_request(c, scope, environ, head):
+def websocket_request(c, scope, environ, fmt, raw, secure):
     key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "")
     if environ.get("HTTP_SEC_WEBSOCKET_VERSION", "") != "13" or len(key) != 24:
         raise W.FramingError("bad WebSocket handshake (Sec-WebSocket-Version 13 and a Sec-WebSocket-Key needed)")
     scope["type"] = "websocket"
-    scope["scheme"] = "ws"
+    scope["scheme"] = "wss" if secure else "ws"
     scope["asgi"] = {"version": "3.0", "spec_version": "2.3"}
     protos = environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL", "")
     scope["subprotocols"] = [p.strip() for p in protos.split(",") if p.strip()]
     del scope["method"]
-    ws = WebSocket(c, scope, environ, head, key)
+    ws = WebSocket(c, scope, environ, fmt, raw, key)
     c.ws = ws
     c.loop.create_task(ws.run())
     return ws
@@ -909,11 +918,12 @@ def websocket_request(c, scope, environ, head):
 class WebSocket(object):
     """An ASGI WebSocket on an http-socket connection (RFC 6455)."""
 
-    def __init__(self, c, scope, environ, head, key):
+    def __init__(self, c, scope, environ, fmt, raw, key):
         self.c = c
         self.scope = scope
         self.environ = environ
-        self.head = head
+        self.fmt = fmt
+        self.raw = raw
         self.accept_key = base64.b64encode(hashlib.sha1(key.encode("latin-1") + WS_GUID).digest())
         self.buf = b""
         self.frag = []  # a fragmented message's parts
@@ -1148,7 +1158,7 @@ class WebSocket(object):
     async def run(self):
         c = self.c
         server = c.server
-        self.started = server.core(c.core)[0](W.VARS_HTTP, self.head)
+        self.started = server.core(c.core)[0](self.fmt, self.raw)
         scope = self.scope
         scope["state"] = dict(server.state)
         try:
