@@ -107,7 +107,11 @@ class Server(object):
                 self.loop.remove_reader(sock.fileno())
 
     def on_readable(self, sock, proto):
-        while self.free and not self.stopping:
+        # One connection per wakeup: the listener stays readable while more
+        # wait, so this loop comes back for them after its other work, and
+        # the other workers (woken too) take their share of a burst of
+        # keep-alive clients instead of one worker taking them all.
+        if self.free and not self.stopping:
             try:
                 conn, addr = sock.accept()
             except (BlockingIOError, InterruptedError):
