@@ -5,8 +5,11 @@
 #       supervise --asgi (uvloop)      supervise --asgi --asgi-loop asyncio
 #       uvicorn --workers 2            gunicorn -k uvicorn.workers.UvicornWorker -w 2
 #  2. A gevent WSGI app (bench/async/gevent_app.py) on 2 processes with
-#     gevent = 100: supervise --gevent vs uWSGI --plugins python3,gevent_python3 (Debian's uwsgi-plugin-gevent-python3),
-#     on http11-socket (keep-alive, as supervise's http-socket).
+#     gevent = 100, each behind its own nginx (uwsgi_pass to a unix socket):
+#     supervise --gevent vs uWSGI --plugins python3,gevent_python3 (Debian's
+#     uwsgi-plugin-gevent-python3; its http11-socket stalls under wrk with
+#     gevent, its http-socket closes every connection, so nginx it is).
+#     CPU per request is the app server's (nginx's is the same for both).
 #  3. WS_CONNS idle WebSockets held through supervise's front end (http =)
 #     to the FastAPI app: the front end's and the workers' memory per
 #     connection (RSS growth / connections).
@@ -14,7 +17,7 @@
 # tree, from /proc) is reported: the machine's other load disturbs it less.
 #   bench/async.sh     # ROUNDS=3 WRK_SECONDS=10 WRK_CONNS=64 WS_CONNS=8000
 source "$(dirname "$0")/lib.sh"
-need wrk uwsgi
+need wrk uwsgi nginx
 ROUNDS=${ROUNDS:-3}
 WRK_CONNS=${WRK_CONNS:-64}; export WRK_CONNS
 WS_CONNS=${WS_CONNS:-8000}
@@ -38,7 +41,11 @@ start() { # start NAME PORT CMD...: runs CMD in $D, waits for PORT; sets PID_<NA
   local name=$1 port=$2; shift 2
   (cd "$D" && exec "$@") >"$BENCH_DIR/$name.log" 2>&1 & PIDS+=($!)
   printf -v "PID_$name" %s $!
-  wait_for "127.0.0.1:$port" || { cat "$BENCH_DIR/$name.log" >&2; return 1; }
+  if [[ "$port" == /* ]]; then wait_for "$port"; else wait_for "127.0.0.1:$port"; fi || { cat "$BENCH_DIR/$name.log" >&2; return 1; }
+  # supervise binds before its workers are up: wait for all of them
+  if [ "$1" = "$SUPERVISE" ]; then
+    for _ in $(seq 1 600); do grep -q "all workers ready" "$BENCH_DIR/$name.log" && break; sleep 0.1; done
+  fi
 }
 compare() { # compare TITLE URL_PATH NAME:PORT...
   local title=$1 path=$2; shift 2
@@ -46,6 +53,7 @@ compare() { # compare TITLE URL_PATH NAME:PORT...
   local spec name port pid a b e c
   for spec in "$@"; do name=${spec%%:*}; port=${spec##*:}
     for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$port$path" >/dev/null 2>&1 && break; sleep 0.1; done
+    WRK_SECONDS=2 run_wrk "http://127.0.0.1:$port$path" >/dev/null # warm-up: every worker up and serving
   done
   for r in $(seq 1 "$ROUNDS"); do
     local line="round $r:"
@@ -78,11 +86,13 @@ compare "FastAPI GET /items/7, 2 processes" /items/7 "${runs[@]}"
 for n in sv_uvloop sv_asyncio uvicorn gunicorn_uvicorn; do pid=PID_$n; [ -n "${!pid:-}" ] && { kill -INT "${!pid}" 2>/dev/null || true; }; done
 sleep 1
 
-# 2. gevent
-G1=$(free_port); G2=$(free_port)
-start sv_gevent "$G1" "$SUPERVISE" --http-socket "127.0.0.1:$G1" --module gevent_app --gevent 100 --processes 2 --disable-logging --python-bin $PY --listen 1024
-start uwsgi_gevent "$G2" uwsgi --plugins python3,gevent_python3 --master --http11-socket "127.0.0.1:$G2" --module gevent_app --gevent 100 --processes 2 --disable-logging --listen 1024
-compare "gevent WSGI app, 2 processes x 100" / sv_gevent:$G1 uwsgi_gevent:$G2
+# 2. gevent, each behind its own nginx (uwsgi_pass, one worker)
+G1=$BENCH_DIR/sv-gevent.sock; G2=$BENCH_DIR/uw-gevent.sock
+start sv_gevent "$G1" "$SUPERVISE" --socket "$G1" --module gevent_app --gevent 100 --processes 2 --disable-logging --python-bin $PY --listen 1024
+start uwsgi_gevent "$G2" uwsgi --plugins python3,gevent_python3 --master --socket "$G2" --module gevent_app --gevent 100 --processes 2 --disable-logging --listen 1024
+nginx_front gsv "server unix:$G1;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;"; N1=$NGINX_PORT
+nginx_front guw "server unix:$G2;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;"; N2=$NGINX_PORT
+compare "gevent WSGI app via nginx, 2 x 100" / sv_gevent:$N1 uwsgi_gevent:$N2
 kill -INT "$PID_sv_gevent" "$PID_uwsgi_gevent" 2>/dev/null || true
 sleep 1
 

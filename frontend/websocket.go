@@ -47,7 +47,11 @@ var tunnelBuffers = sync.Pool{New: func() any { b := make([]byte, tunnelBuffer);
 // one tunnel, any other answer goes back as a normal response.
 func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, c *connInfo) (int, int64) {
 	x := exchanges.Get().(*exchange)
-	defer x.release()
+	defer func() {
+		if x != nil {
+			x.release()
+		}
+	}()
 	x.vars = appendVars(x.vars, r, c, 0, s.cfg.DocumentRoot)
 	pkt, err := uwsgi.AppendPacket(x.pkt[:0], uwsgi.ModifierWSGI, 0, x.vars)
 	if err != nil || len(pkt)-uwsgi.HeaderSize > s.cfg.BufferSize {
@@ -117,7 +121,11 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, c *connInfo) (in
 	if _, err := bc.Write(append(early, more...)); err != nil {
 		return 101, 0
 	}
+	// An open tunnel keeps nothing of the exchange (its 32 KiB copy
+	// buffer, the readers) nor net/http's buffers: only its sockets.
 	x.br.Reset(nil)
+	x.release()
+	x, rw, early, more, resp = nil, nil, nil, nil, nil
 	s.logRequest(r, c, http.StatusSwitchingProtocols, 0, time.Now()) // the tunnel may last for days: log its start
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -193,12 +201,12 @@ func unguard(c net.Conn) (net.Conn, []byte) {
 	switch gc := c.(type) {
 	case *handoffConn:
 		early := append(append(append([]byte(nil), gc.guard.out...), gc.guard.in...), gc.replay...)
-		gc.guard.out, gc.guard.in, gc.replay = nil, nil, nil
+		gc.guard.out, gc.guard.in, gc.guard.outBuf, gc.replay = nil, nil, nil, nil
 		gc.guard.state = guardOff
 		return gc.Conn, early
 	case *guardedConn:
 		early := append(append([]byte(nil), gc.guard.out...), gc.guard.in...)
-		gc.guard.out, gc.guard.in = nil, nil
+		gc.guard.out, gc.guard.in, gc.guard.outBuf = nil, nil, nil
 		gc.guard.state = guardOff
 		return gc.Conn, early
 	}

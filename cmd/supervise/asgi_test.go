@@ -380,3 +380,86 @@ func TestASGIWebSocketThroughTheFrontEnd(t *testing.T) {
 	}
 	dialWS(t, front, "/ws").echo(t, "after the reload")
 }
+
+// floodApp streams 64 KiB parts for ever and notes how many send()
+// returned; a listener task notes receive()'s http.disconnect, and the
+// stream notes the OSError its send() raises once the client is gone.
+const floodApp = `import asyncio, os
+
+def note(line):
+    with open(os.environ["EVENTS"], "a") as f:
+        f.write(line + "\n")
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    async def listen():
+        msg = await receive()
+        while msg["type"] == "http.request" and msg.get("more_body"):
+            msg = await receive()
+        msg = await receive()
+        note("receive " + msg["type"])
+    task = asyncio.ensure_future(listen())
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
+    part = b"x" * 65536
+    sent = 0
+    try:
+        while True:
+            await send({"type": "http.response.body", "body": part, "more_body": True})
+            sent += 1
+            with open(os.environ["EVENTS"] + ".count", "w") as f:
+                f.write(str(sent))
+    except OSError as e:
+        note("send raised " + type(e).__name__)
+    await task
+`
+
+// Backpressure and http.disconnect: a client that does not read holds
+// the app's send() (a bounded number of parts go out, not an endless
+// stream into memory); when it goes away the app's receive() says
+// http.disconnect and its next send() raises OSError.
+func TestASGIBackpressureAndDisconnect(t *testing.T) {
+	py := fastAPIPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "flood.py"), floodApp)
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	events := filepath.Join(dir, "events")
+	m := startMaster(t, dir, "--http-socket", httpAddr, "--asgi", "flood", "--processes", "1", "--python-bin", py,
+		"--chdir", dir, "--env", "EVENTS="+events, "--socket-timeout", "60")
+	m.waitLog(`all workers ready`, 1)
+	conn, err := net.Dial("tcp", httpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.(*net.TCPConn).SetReadBuffer(64 << 10)
+	fmt.Fprintf(conn, "GET /flood HTTP/1.1\r\nHost: x\r\n\r\n")
+	count := func() int {
+		raw, _ := os.ReadFile(events + ".count")
+		var n int
+		fmt.Sscan(string(raw), &n)
+		return n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for count() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the app never streamed")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the app's counter file
+	}
+	time.Sleep(time.Second) // a window for an unbounded stream to show itself
+	if n := count(); n > 300 {
+		t.Fatalf("%d parts (%d MB) sent to a client that reads nothing: send() does not wait", n, n/16)
+	}
+	conn.Close()
+	for !strings.Contains(readFileString(events), "send raised") || !strings.Contains(readFileString(events), "receive http.disconnect") {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the client left the app noted %q (%d parts sent)", readFileString(events), count())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func readFileString(path string) string {
+	raw, _ := os.ReadFile(path)
+	return string(raw)
+}
