@@ -463,3 +463,18 @@ func readFileString(path string) string {
 	raw, _ := os.ReadFile(path)
 	return string(raw)
 }
+
+// supervise check imports the ASGI app as the worker will.
+func TestCheckImportsTheASGIApp(t *testing.T) {
+	py := fastAPIPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "app.py"), fastAPIApp)
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	sock := filepath.Join(dir, "app.sock")
+	if code, stdout, stderr := runCheck(t, env, "--socket", sock, "--asgi", "app:app", "--python-bin", py, "--chdir", dir); code != 0 || !strings.Contains(stdout, "configuration OK") {
+		t.Fatalf("check of a good ASGI app: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCheck(t, env, "--socket", sock, "--asgi", "app:nope", "--python-bin", py, "--chdir", dir); code == 0 || !strings.Contains(stderr, "has no attribute 'nope'") {
+		t.Fatalf("check of a missing ASGI attribute: exit %d\n%s", code, stderr)
+	}
+}

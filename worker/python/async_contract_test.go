@@ -14,8 +14,9 @@ import (
 func TestAsyncEnginesMirrorTheContract(t *testing.T) {
 	str := strconv.Quote
 	for file, want := range map[string]map[string]string{
-		"worker.py": {"ENV_PY_ASGI": str(ipc.EnvPyASGI), "ENV_GEVENT": str(ipc.EnvGevent)},
-		"asgi.py":   {"ENV_PY_ASGI": str(ipc.EnvPyASGI), "ENV_ASGI_LOOP": str(ipc.EnvASGILoop)},
+		"worker.py":      {"ENV_PY_ASGI": str(ipc.EnvPyASGI), "ENV_GEVENT": str(ipc.EnvGevent)},
+		"asgi.py":        {"ENV_PY_ASGI": str(ipc.EnvPyASGI), "ENV_ASGI_LOOP": str(ipc.EnvASGILoop)},
+		"gevent_loop.py": {"ENV_GEVENT_MONKEY": str(ipc.EnvGeventMonkey)},
 	} {
 		src := python.Source
 		if file != python.FileName {
