@@ -16,6 +16,7 @@
 # Besides req/s and p99 each server's CPU time per request (its process
 # tree, from /proc) is reported: the machine's other load disturbs it less.
 #   bench/async.sh     # ROUNDS=3 WRK_SECONDS=10 WRK_CONNS=64 WS_CONNS=8000
+#   SECTIONS="gevent ws" bench/async.sh   # some of: fastapi gevent ws
 source "$(dirname "$0")/lib.sh"
 need wrk uwsgi nginx
 ROUNDS=${ROUNDS:-3}
@@ -73,6 +74,8 @@ compare() { # compare TITLE URL_PATH NAME:PORT...
   done
 }
 
+SECTIONS=" ${SECTIONS:-fastapi gevent ws} "
+if [[ "$SECTIONS" == *" fastapi "* ]]; then
 # 1. FastAPI
 P1=$(free_port); P2=$(free_port); P3=$(free_port); P4=$(free_port)
 start sv_uvloop "$P1" "$SUPERVISE" --http-socket "127.0.0.1:$P1" --asgi fastapi_app:app --processes 2 --disable-logging --python-bin $PY --listen 1024
@@ -85,9 +88,13 @@ fi
 compare "FastAPI GET /items/7, 2 processes" /items/7 "${runs[@]}"
 for n in sv_uvloop sv_asyncio uvicorn gunicorn_uvicorn; do pid=PID_$n; [ -n "${!pid:-}" ] && { kill -INT "${!pid}" 2>/dev/null || true; }; done
 sleep 1
+fi
 
+if [[ "$SECTIONS" == *" gevent "* ]]; then
 # 2. gevent, each behind its own nginx (uwsgi_pass, one worker)
-G1=$BENCH_DIR/sv-gevent.sock; G2=$BENCH_DIR/uw-gevent.sock
+# (sockets in a subdirectory: a master deletes a TMPDIR/supervise-* directory whose
+# top-level sockets all refuse, as the bench directory's own would after this section)
+G1=$D/sv-gevent.sock; G2=$D/uw-gevent.sock
 start sv_gevent "$G1" "$SUPERVISE" --socket "$G1" --module gevent_app --gevent 100 --processes 2 --disable-logging --python-bin $PY --listen 1024
 start uwsgi_gevent "$G2" uwsgi --plugins python3,gevent_python3 --master --socket "$G2" --module gevent_app --gevent 100 --processes 2 --disable-logging --listen 1024
 nginx_front gsv "server unix:$G1;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;"; N1=$NGINX_PORT
@@ -95,9 +102,11 @@ nginx_front guw "server unix:$G2;" "uwsgi_pass app; include /etc/nginx/uwsgi_par
 compare "gevent WSGI app via nginx, 2 x 100" / sv_gevent:$N1 uwsgi_gevent:$N2
 kill -INT "$PID_sv_gevent" "$PID_uwsgi_gevent" 2>/dev/null || true
 sleep 1
+fi
 
+if [[ "$SECTIONS" == *" ws "* ]]; then
 # 3. idle WebSockets through the front end
-S=$BENCH_DIR/ws.sock; F=$(free_port)
+S=$D/ws.sock; F=$(free_port)
 ASYNC=$(( WS_CONNS / 2 + 500 ))
 start sv_front "$F" "$SUPERVISE" --http "127.0.0.1:$F" --socket "$S" --asgi fastapi_app:app --processes 2 --async "$ASYNC" --disable-logging --python-bin $PY
 curl -fsS "http://127.0.0.1:$F/items/1" >/dev/null
@@ -112,3 +121,4 @@ echo >&"${WS[1]}"; wait "$WS_PID" 2>/dev/null || true
 printf '\n%-44s %s\n' "idle WebSockets through the front end" "$opened open"
 printf '%-44s %s\n' "front end RSS growth per connection" "$(awk -v a="$front0" -v b="$front1" -v n="$opened" 'BEGIN { printf "%.0f bytes", (b - a) * 1024 / n }')"
 printf '%-44s %s\n' "master+front end+workers growth per connection" "$(awk -v a="$all0" -v b="$all1" -v n="$opened" 'BEGIN { printf "%.0f bytes", (b - a) * 1024 / n }')"
+fi

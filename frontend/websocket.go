@@ -97,7 +97,11 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, c *connInfo) (in
 	if err != nil {
 		return 0, 0
 	}
-	defer client.Close()
+	defer func() {
+		if client != nil {
+			client.Close()
+		}
+	}()
 	// The 101 head as the worker sent it (hop-by-hop headers are the
 	// point here), then what either side sent early.
 	var head strings.Builder
@@ -127,19 +131,14 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, c *connInfo) (in
 	x.release()
 	x, rw, early, more, resp = nil, nil, nil, nil, nil
 	s.logRequest(r, c, http.StatusSwitchingProtocols, 0, time.Now()) // the tunnel may last for days: log its start
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		pipe(bc, client) // worker -> client
-		client.Close()
-		bc.Close()
-	}()
-	pipe(raw, bc) // client -> worker
-	client.Close()
-	bc.Close()
-	wg.Wait()
-	bc = nil
+	// Two goroutines of their own move the bytes, and this one returns:
+	// net/http's connection goroutine (a deep stack) and its state go.
+	var once sync.Once
+	cl, wk := client, bc
+	end := func() { cl.Close(); wk.Close() }
+	go func() { pipe(wk, cl); once.Do(end) }()  // worker -> client
+	go func() { pipe(raw, wk); once.Do(end) }() // client -> worker
+	bc, client = nil, nil
 	return -1, 0
 }
 

@@ -80,42 +80,38 @@ class Engine(object):
         return b
 
     def accept_loop(self, listener):
+        """Accepts on a gevent socket over the listener (its accept waits
+        in the hub and returns gevent sockets) while a core is free."""
         gevent, worker = self.gevent, self.worker
         sock, proto = listener
-        fd = sock.fileno()
+        gsock = gevent.socket.socket(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))
+        gsock.settimeout(None)
+        spawn, serve, free, room = self.group.spawn, self.serve, self.free, self.room
         while not worker.stopping:
-            if not self.free:
-                self.room.wait()
+            if not free:
+                room.wait()
                 continue
             try:
-                gevent.socket.wait_read(fd)
+                conn, addr = gsock.accept()
+            except (BlockingIOError, InterruptedError):
+                continue  # another worker took it
             except OSError as e:
-                worker.listener_died(sock, e)
-                return
-            if worker.stopping:
-                return
-            while self.free and not worker.stopping:
-                try:
-                    conn, addr = sock.accept()
-                except (BlockingIOError, InterruptedError):
-                    break  # another worker took it
-                except OSError as e:
-                    if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                        W.log("ERROR", "accept failed; pausing", error=e)
-                        gevent.sleep(0.1)
-                    elif e.errno in (errno.EBADF, errno.ENOTSOCK, errno.EINVAL):
-                        worker.listener_died(sock, e)
-                        return
-                    break
-                core = self.free.pop()
-                if not self.free:
-                    self.room.clear()
-                self.group.spawn(self.serve, conn, addr, proto, sock, core)
+                if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    W.log("ERROR", "accept failed; pausing", error=e)
+                    gevent.sleep(0.1)
+                    continue
+                if e.errno in (errno.EBADF, errno.ENOTSOCK, errno.EINVAL):
+                    worker.listener_died(sock, e)
+                    return
+                continue
+            core = free.pop()
+            if not free:
+                room.clear()
+            spawn(serve, conn, addr, proto, sock, core)
 
-    def serve(self, raw, addr, proto, listener, core):
+    def serve(self, conn, addr, proto, listener, core):
         """worker.py's accept_one after the accept, on a gevent socket."""
         worker = self.worker
-        conn = self.gevent.socket.socket(raw.family, raw.type, raw.proto, fileno=raw.detach())
         local = worker.local
         local.board = self.board(core)
         local.logbuf = self.logbuf
