@@ -108,7 +108,7 @@ if [[ "$SECTIONS" == *" ws "* ]]; then
 # 3. idle WebSockets through the front end
 S=$D/ws.sock; F=$(free_port)
 ASYNC=$(( WS_CONNS / 2 + 500 ))
-start sv_front "$F" "$SUPERVISE" --http "127.0.0.1:$F" --socket "$S" --asgi fastapi_app:app --processes 2 --async "$ASYNC" --disable-logging --python-bin $PY
+start sv_front "$F" "$SUPERVISE" --http "127.0.0.1:$F" --socket "$S" --asgi fastapi_app:app --processes 2 --async "$ASYNC" --disable-logging --python-bin $PY --listen 1024
 curl -fsS "http://127.0.0.1:$F/items/1" >/dev/null
 FRONT_PID=$(pgrep -f "supervise-bin http" -P "$PID_sv_front" | head -1)
 front0=$(rss_kb "$FRONT_PID"); all0=$(rss_kb "$PID_sv_front")
