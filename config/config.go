@@ -76,6 +76,7 @@ type Config struct {
 	AttachDaemon []string
 	Tasks        // hooks, cron, attach-daemon2 and smart daemons (config/tasks.go)
 	Router
+	AsyncEngines     // asgi, async, gevent: config/async.go
 	PyAutoreload int // seconds between scans; 0 is off
 	Strict       bool
 	Locks        int         // locks: uwsgi.lock(n) takes n = 0..Locks, as in uWSGI
@@ -259,6 +260,7 @@ func (l *loader) finish() error {
 	}
 	errs = append(errs, l.checkPolicies()...)
 	errs = append(errs, l.checkRouter()...)
+	errs = append(errs, l.checkAsync()...)
 	return errors.Join(errs...)
 }
 

@@ -93,9 +93,6 @@ var longTail = []Option{
 	refused("unshare", nil, String, "supervise does not create namespaces; remove it and isolate the service with systemd (PrivateTmp=, PrivateNetwork=, ...) or a container"),
 
 	// concurrency engines
-	differs("gevent", nil, Int, "no gevent loop and no monkey patching; each worker serves up to threads requests at once with OS threads"),
-	differs("gevent-monkey-patch", nil, Bool, "no monkey patching; the app may call gevent.monkey.patch_all() itself"),
-	differs("async", nil, Int, "no uWSGI async cores; each worker serves up to threads requests at once with OS threads"),
 	differs("ugreen", nil, Bool, "no green threads; each worker serves up to threads requests at once with OS threads"),
 
 	// spooler, mules, cron, cache
@@ -135,7 +132,7 @@ var longTail = []Option{
 	refused("https-socket", nil, List, socketRefusal),
 	refused("ssl-socket", nil, List, socketRefusal),
 	differs("so-keepalive", nil, Bool, "TCP keepalive is not set on accepted connections"),
-	differs("http-websockets", nil, Bool, "no WebSocket support: uwsgi.websocket_handshake does not exist under supervise"),
+	differs("http-websockets", nil, Bool, "uwsgi.websocket_handshake does not exist under supervise; ASGI apps (asgi) get WebSockets on http-socket and through the front end, which tunnels every Upgrade: websocket request (docs/async.md)"),
 	differs("http-keepalive", nil, Bool, "not a setting here: workers keep HTTP/1.1 connections open unless the client asks to close"),
 
 	// python

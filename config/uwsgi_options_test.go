@@ -103,13 +103,13 @@ func TestHandWrittenOptionWinsOverGenerated(t *testing.T) {
 // An option of a uWSGI plugin supervise does not have is named as such,
 // never taken for a typo of another option.
 func TestOtherPluginOptionIsNotATypo(t *testing.T) {
-	path := writeINI(t, "[uwsgi]\nsocket = :3031\ngevent-early-monkey-patch = true\nphp-docroot = /srv/www\nrbrequire = rubygems\n")
+	path := writeINI(t, "[uwsgi]\nsocket = :3031\ngevent-wait-for-hub = true\nphp-docroot = /srv/www\nrbrequire = rubygems\n")
 	c, err := Load([]string{"--ini", path}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	notices := strings.Join(c.Notices, "\n")
-	for _, want := range []string{"gevent-early-monkey-patch: an option of uWSGI's gevent plugin", "php-docroot: an option of uWSGI's php plugin", "rbrequire: an option of uWSGI's rack plugin"} {
+	for _, want := range []string{"gevent-wait-for-hub: an option of uWSGI's gevent plugin", "php-docroot: an option of uWSGI's php plugin", "rbrequire: an option of uWSGI's rack plugin"} {
 		if !strings.Contains(notices, want) {
 			t.Errorf("no %q in\n%s", want, notices)
 		}

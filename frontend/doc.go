@@ -23,7 +23,8 @@
 //     static-map, nethttp_framing.go guards net/http's lenient framing.
 //   - the rest is shared: server.go (Server, which starts both), handoff.go
 //     (the loop's connections passed to net/http), backend.go (backends and
-//     their pool), vars.go (the uwsgi vars), response.go (a worker's
+//     their pool), websocket.go (Upgrade: websocket, tunnelled to a
+//     worker once it answers 101), vars.go (the uwsgi vars), response.go (a worker's
 //     answer head), headers.go (ASCII and header tables every parser
 //     uses), forwarded.go (trusted proxies), fdbudget.go (descriptor
 //     budget), log.go (access and error log).

@@ -296,6 +296,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logRequest(r, c, status, 0, start, w.Header())
 		return
 	}
+	if isWebSocket(r) { // websocket.go: a tunnel once the worker says 101
+		if status, n := s.tunnel(w, r, c); status >= 0 {
+			s.logRequest(r, c, status, n, start, w.Header())
+		}
+		return
+	}
 	status, n := s.forward(w, r, c)
 	s.logRequest(r, c, status, n, start, w.Header())
 }

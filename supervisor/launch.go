@@ -176,7 +176,7 @@ func (l *launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
 		ipc.EnvNotifySocket+"="+l.rt.Notify,
 		ipc.EnvWorkerID+"="+strconv.Itoa(w.ID),
 		ipc.EnvGeneration+"="+strconv.Itoa(w.Generation),
-		ipc.EnvThreads+"="+strconv.Itoa(l.cfg.Threads),
+		ipc.EnvThreads+"="+strconv.Itoa(l.cfg.Cores()),
 		ipc.EnvLifelineFD+"="+strconv.Itoa(lifelineFD),
 		ipc.EnvMasterPID+"="+strconv.Itoa(l.rt.MasterPID),
 		ipc.EnvBufferSize+"="+strconv.Itoa(l.cfg.BufferSize),
@@ -271,6 +271,7 @@ func (l *launcher) pythonEnv() []string {
 	if l.cfg.ManageScriptName {
 		env = append(env, ipc.EnvPyManageScriptName+"=1")
 	}
+	env = append(env, asyncEnv(l.cfg)...)
 	if len(l.cfg.Static) > 0 {
 		env = append(env, ipc.EnvStatic+"="+strings.Join(l.cfg.Static, "\n"))
 	}

@@ -134,7 +134,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeSt
 		unix.CloseOnExec(st.Board)
 		rt.Board, err = ipc.OpenScoreboard(os.NewFile(uintptr(st.Board), "scoreboard"))
 	} else {
-		rt.Board, err = ipc.CreateScoreboard(boardCapacity(cfg.Processes), max(cfg.Threads, 1))
+		rt.Board, err = ipc.CreateScoreboard(boardCapacity(cfg.Processes), cfg.Cores())
 	}
 	if err != nil {
 		return fail(err)

@@ -84,6 +84,11 @@ done()
 
 // probeApp imports the app, and each mounted app, as probeOne does.
 func probeApp(cfg *config.Config, python string, environ []string) (*appProbe, error) {
+	if cfg.ASGI != "" { // asgi = module:attr imports as module:callable does (attr defaults to app)
+		c := *cfg
+		c.Module, c.Callable = cfg.ASGI, "app"
+		return probeOne(&c, python, environ)
+	}
 	if len(cfg.Mounts) == 0 {
 		return probeOne(cfg, python, environ)
 	}

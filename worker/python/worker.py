@@ -57,6 +57,8 @@ NOTIFY_NO_APP = "NOAPP"
 ENV_PY_MOUNTS = "SUPERVISE_PY_MOUNTS"
 ENV_PY_MANAGE_SCRIPT_NAME = "SUPERVISE_PY_MANAGE_SCRIPT_NAME"
 ENV_STATIC = "SUPERVISE_STATIC"
+ENV_PY_ASGI = "SUPERVISE_PY_ASGI"
+ENV_GEVENT = "SUPERVISE_GEVENT"
 NOTIFY_RELOAD = "SUPERVISE_RELOAD"
 ENV_SCOREBOARD_FD = "SUPERVISE_SCOREBOARD_FD"
 ENV_SCOREBOARD_SLOT = "SUPERVISE_SCOREBOARD_SLOT"
@@ -1673,6 +1675,10 @@ def check_python():
 
 def main():
     check_python()
+    if os.environ.get(ENV_PY_ASGI) or os.environ.get(ENV_GEVENT):  # another engine runs this worker: asgi.py, gevent_loop.py
+        uwsgi_mod = install_uwsgi_module()
+        engine = uwsgi_mod._sibling("asgi" if os.environ.get(ENV_PY_ASGI) else "gevent_loop")
+        return engine.main(sys.modules[__name__], uwsgi_mod)
     # Signals go to the main thread's sigwait only, never into app code.
     handled = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP}
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)

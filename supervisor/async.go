@@ -1,0 +1,28 @@
+package supervisor
+
+import (
+	"github.com/supervise-go/supervise/config"
+	"github.com/supervise-go/supervise/ipc"
+)
+
+// asyncEnv tells a Python worker which engine serves its app: asgi.py's
+// asyncio loop or gevent_loop.py (docs/contract.md).
+func asyncEnv(cfg *config.Config) []string {
+	a := cfg.AsyncEngines
+	var env []string
+	if a.ASGI != "" {
+		env = append(env, ipc.EnvPyASGI+"="+a.ASGI)
+		if a.ASGILoop != "" {
+			env = append(env, ipc.EnvASGILoop+"="+a.ASGILoop)
+		}
+	}
+	if a.Gevent > 0 {
+		env = append(env, ipc.EnvGevent+"=1")
+		if a.GeventEarlyMonkeyPatch {
+			env = append(env, ipc.EnvGeventMonkey+"=early")
+		} else if a.GeventMonkeyPatch {
+			env = append(env, ipc.EnvGeventMonkey+"=late")
+		}
+	}
+	return env
+}
