@@ -42,6 +42,9 @@ type runtimeState struct {
 	pythonFiles []string
 }
 
+// notifySocketName is the notify socket's name in the runtime directory.
+const notifySocketName = "notify.sock"
+
 // logPipe is what a ProcSpec's Log gets: the sink, or none.
 func (rt *runtimeState) logPipe() master.LogPipe {
 	if rt.Sink == nil {
@@ -109,7 +112,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeSt
 			return fail(err)
 		}
 	}
-	if notify, err = ipc.ListenNotify(filepath.Join(dir, "notify.sock")); err != nil {
+	if notify, err = ipc.ListenNotify(filepath.Join(dir, notifySocketName)); err != nil {
 		return fail(err)
 	}
 	rt.Notify = notify.Path

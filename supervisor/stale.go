@@ -6,19 +6,25 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/supervise-go/supervise/worker/python"
 	"golang.org/x/sys/unix"
 )
 
 // removeStaleRuntimeDirs deletes the runtime directories of masters that
 // were killed (SIGKILL, OOM) and could not clean up: a directory of ours
-// under TMPDIR named supervise-* whose sockets all refuse connections.
-// A directory with no socket yet may belong to a master starting now,
-// and one whose socket answers to a live one: both are left alone.
+// under TMPDIR named supervise-* that holds the worker (worker.py) and the
+// notify socket, and whose sockets all refuse connections. A directory
+// with no socket yet may belong to a master starting now, one whose socket
+// answers to a live one, and one without our files to someone else (a
+// user's or a bench's supervise-something): all are left alone.
 func removeStaleRuntimeDirs(tmp string) (removed []string) {
 	dirs, _ := filepath.Glob(filepath.Join(tmp, "supervise-*"))
 	for _, dir := range dirs {
 		var st unix.Stat_t
 		if unix.Lstat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() {
+			continue
+		}
+		if !isRuntimeDir(dir) {
 			continue
 		}
 		if socketsAllDead(dir) {
@@ -28,6 +34,17 @@ func removeStaleRuntimeDirs(tmp string) (removed []string) {
 		}
 	}
 	return removed
+}
+
+// isRuntimeDir reports whether dir has what makeRuntime puts in every
+// runtime directory: worker.py and the notify socket.
+func isRuntimeDir(dir string) bool {
+	worker, err := os.Lstat(filepath.Join(dir, python.FileName))
+	if err != nil || !worker.Mode().IsRegular() {
+		return false
+	}
+	notify, err := os.Lstat(filepath.Join(dir, notifySocketName))
+	return err == nil && notify.Mode()&os.ModeSocket != 0
 }
 
 func socketsAllDead(dir string) bool {
@@ -49,9 +66,10 @@ func socketsAllDead(dir string) bool {
 }
 
 // refused reports whether nobody listens on the unix socket at path,
-// trying a stream and then a datagram connection.
+// trying a stream, a datagram and a seqpacket (the signal socket)
+// connection.
 func refused(path string) bool {
-	for _, typ := range []int{unix.SOCK_STREAM, unix.SOCK_DGRAM} {
+	for _, typ := range []int{unix.SOCK_STREAM, unix.SOCK_DGRAM, unix.SOCK_SEQPACKET} {
 		fd, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return false
