@@ -74,6 +74,7 @@ type Config struct {
 	Policies
 	AttachDaemon []string
 	Router
+	Preload
 	PyAutoreload int // seconds between scans; 0 is off
 	Strict       bool
 	Locks        int      // locks: uwsgi.lock(n) takes n = 0..Locks, as in uWSGI

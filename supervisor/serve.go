@@ -48,7 +48,7 @@ func Serve(cfg *config.Config, opt Options) int {
 	for _, n := range cfg.Notices {
 		s.log.Warn(n)
 	}
-	for _, step := range []func() error{s.bind, s.writePidfile, s.makeRuntime, s.makeMaster, s.startHelpers} {
+	for _, step := range []func() error{becomeSubreaper, s.bind, s.writePidfile, s.makeRuntime, s.makeMaster, s.startHelpers} {
 		if err := step(); err != nil {
 			s.log.Error(err.Error())
 			return 1
