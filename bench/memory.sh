@@ -15,6 +15,7 @@
 #
 #   bench/memory.sh                     # WARM_SECONDS=3 RESPAWNS=5
 #   FREEZE=0 bench/memory.sh            # supervise without gc.freeze()
+#   SERVERS="supervise uwsgi" APPS=seed SIZES=16 RESPAWNS=0 bench/memory.sh
 source "$(dirname "$0")/lib.sh"
 need wrk uwsgi gunicorn
 WARM_SECONDS=${WARM_SECONDS:-3}
@@ -106,12 +107,14 @@ print("never")
 EOF
 }
 
-SERVERS=(supervise supervise-lazy uwsgi gunicorn)
+read -r -a SERVERS <<<"${SERVERS:-supervise supervise-lazy uwsgi gunicorn}"
+read -r -a APPS <<<"${APPS:-seed django}"
+read -r -a SIZES <<<"${SIZES:-4 16}"
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); gc.freeze in the zygote: ${FREEZE:-1}"
 printf '\n%-8s %-3s' "app" "n"; for s in "${SERVERS[@]}"; do printf ' %16s' "$s MB"; done
 printf ' %14s %14s\n' "sv/uwsgi" "sv/gunicorn"
-for app in seed django; do
-  for n in 4 16; do
+for app in "${APPS[@]}"; do
+  for n in "${SIZES[@]}"; do
     declare -A pss=()
     for s in "${SERVERS[@]}"; do
       port=$(free_port); log="$BENCH_DIR/$s-$app-$n.log"
@@ -122,12 +125,13 @@ for app in seed django; do
       stop
     done
     printf '%-8s %-3s' "$app" "$n"; for s in "${SERVERS[@]}"; do printf ' %16s' "${pss[$s]}"; done
-    printf ' %14s %14s\n' "$(ratio "${pss[supervise]}" "${pss[uwsgi]}")" "$(ratio "${pss[supervise]}" "${pss[gunicorn]}")"
+    printf ' %14s %14s\n' "$(ratio "${pss[supervise]:-0}" "${pss[uwsgi]:-0}")" "$(ratio "${pss[supervise]:-0}" "${pss[gunicorn]:-0}")"
   done
 done
 
+[ "$RESPAWNS" = 0 ] && exit 0
 printf '\n%-8s' "respawn"; for s in "${SERVERS[@]}"; do printf ' %16s' "$s ms"; done; printf ' %14s\n' "sv/uwsgi"
-for app in seed django; do
+for app in "${APPS[@]}"; do
   declare -A ms=()
   for s in "${SERVERS[@]}"; do
     port=$(free_port); log="$BENCH_DIR/$s-$app-respawn.log"
@@ -142,5 +146,5 @@ for app in seed django; do
     stop
   done
   printf '%-8s' "$app"; for s in "${SERVERS[@]}"; do printf ' %16s' "${ms[$s]}"; done
-  printf ' %14s\n' "$(ratio "${ms[supervise]}" "${ms[uwsgi]}")"
+  printf ' %14s\n' "$(ratio "${ms[supervise]:-0}" "${ms[uwsgi]:-0}")"
 done
