@@ -8,9 +8,10 @@
 # socket is SUPERVISE_ZYGOTE_FD, a SOCK_SEQPACKET socket whose every
 # message is one fork request, {"env": ["K=V", ...]} as JSON, with the
 # worker's log pipe as SCM_RIGHTS (none when the log is shared). The
-# zygote answers "pid N" or "error TEXT". It double-forks: the worker's
-# parent exits at once, so the worker is reparented to the master (a
-# child subreaper), which reaps, signals and supervises it like any child.
+# answer is "pid N" or "error TEXT". The zygote double-forks: the middle
+# process answers and exits at once, so the worker is reparented to the
+# master (a child subreaper), which reaps, signals and supervises it like
+# any child.
 import array
 import gc
 import json
@@ -38,6 +39,7 @@ def run(ctrl_fd, lifeline_fd, log, notify):
     notify("READY=1")
     warned = False
     while True:
+        _reap()
         watch = [ctrl] + ([lifeline_fd] if lifeline_fd is not None else [])
         try:
             readable, _, _ = select.select(watch, [], [])
@@ -72,58 +74,55 @@ def run(ctrl_fd, lifeline_fd, log, notify):
         _close(fds)
         if pid < 0:
             ctrl.send(b"error fork failed")
-        else:
-            ctrl.send(b"pid %d" % pid)
 
 
 def _fork(ctrl, fds, env):
-    """Double fork: returns the worker's pid in the zygote (-1 on
-    failure), 0 in the worker. The middle process exits at once, so the
-    worker is orphaned and the master (a child subreaper) adopts it."""
+    """Double fork: returns the middle process's pid in the zygote (-1 on
+    failure), 0 in the worker. The middle process answers the master with
+    the worker's pid and exits, so the worker is orphaned and the master (a
+    child subreaper) adopts it; the zygote goes back to its loop at once
+    and reaps the middle process later (_reap)."""
     for f in (sys.stdout, sys.stderr):
         try:
             f.flush()
         except (OSError, ValueError):
             pass
-    r, w = os.pipe()
     try:
         middle = os.fork()
     except OSError:
-        os.close(r)
-        os.close(w)
         return -1
-    if middle == 0:
+    if middle != 0:
+        return middle
+    try:
+        pid = os.fork()
+    except BaseException:
         try:
-            os.close(r)
-            pid = os.fork()
+            ctrl.send(b"error fork failed")
+        finally:
+            os._exit(1)
+    if pid == 0:
+        try:
+            _become_worker(ctrl, fds, env)
         except BaseException:
             os._exit(1)
-        if pid == 0:
-            try:
-                os.close(w)
-                _become_worker(ctrl, fds, env)
-            except BaseException:
-                os._exit(1)
-            return 0
-        try:
-            os.write(w, b"%d" % pid)
-        finally:
-            os._exit(0)
-    os.close(w)
-    data = b""
+        return 0
     try:
-        while True:
-            chunk = os.read(r, 32)
-            if not chunk:
-                break
-            data += chunk
+        ctrl.send(b"pid %d" % pid)
     finally:
-        os.close(r)
-    os.waitpid(middle, 0)
-    try:
-        return int(data)
-    except ValueError:
-        return -1
+        os._exit(0)
+
+
+def _reap():
+    """Collects the middle processes that have exited."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+        if pid == 0:
+            return
 
 
 def _become_worker(ctrl, fds, env):
