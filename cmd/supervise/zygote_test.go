@@ -233,3 +233,19 @@ func zygotePids(m *masterProc) []int {
 	}
 	return pids
 }
+
+// A terminal's ^C reaches the whole process group; the zygote leaves it
+// to the master (no traceback, no rebuild) and still forks.
+func TestZygoteLeavesSIGINTToTheMaster(t *testing.T) {
+	m, _, _ := startPreloaded(t, "--processes", "1")
+	zygote := zygotePID(m, 1)
+	syscall.Kill(zygote, syscall.SIGINT)
+	syscall.Kill(zygote, syscall.SIGHUP)
+	workers := m.workerPids()
+	syscall.Kill(workers[0], syscall.SIGKILL)
+	m.waitLog(`spawned worker`, 2)
+	m.waitLog(`worker\.1: ready: `, 2)
+	if !alive(zygote) || strings.Contains(m.log(), "zygote died") || strings.Contains(m.log(), "KeyboardInterrupt") {
+		t.Fatal("the zygote was ended by SIGINT or SIGHUP")
+	}
+}

@@ -129,6 +129,8 @@ def json_line(level, msg, kv):
 # The JSON request line, keys sorted as json_line writes them; strings go
 # through the json module's C string encoder, which quotes and escapes.
 _jstr = json.encoder.encode_basestring
+
+
 def _json_request():
     return ('{"@level": "info", "@message": "request", "@module": ' + _jstr(NAME) +
             ', "@timestamp": "%s", "bytes": %d, "duration_ms": %.2f, "method": %s, "path": %s, "pid": ' +
@@ -1676,6 +1678,9 @@ def main():
         # returns in each worker (zygote.py), as the worker the env names.
         global NAME
         NAME = "zygote"
+        # SIGTERM (from the master) ends it; a terminal's ^C or hangup
+        # is the master's to handle, not a traceback here.
+        signal.pthread_sigmask(signal.SIG_BLOCK, handled - {signal.SIGTERM})
         uwsgi_mod = install_uwsgi_module()
         loaded = load_app()
         lifeline = os.environ.get(ENV_LIFELINE_FD)
