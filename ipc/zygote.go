@@ -7,7 +7,8 @@ const (
 	// EnvZygoteFD is the zygote's end of a SOCK_SEQPACKET socket pair. On
 	// it the master sends one fork request per worker: ZygoteForkRequest
 	// as JSON, with the worker's log pipe as SCM_RIGHTS (none when the
-	// log is shared); the zygote answers "pid N" or "error TEXT".
+	// log is shared); the answer is "pid N SEQ" or "error SEQ TEXT", SEQ
+	// the request's.
 	EnvZygoteFD = "SUPERVISE_ZYGOTE_FD"
 	// EnvZygoteGCFreeze is "0" to leave out gc.freeze() before forking
 	// (for measuring what it saves); anything else freezes.
@@ -20,5 +21,8 @@ const (
 // which replaces the zygote's in the child (worker id, scoreboard slot,
 // need-app...). Every fd the environment names is the zygote's already.
 type ZygoteForkRequest struct {
+	// Seq numbers the requests: an answer that comes after its request
+	// timed out is told from the next one's (and its worker killed).
+	Seq uint64   `json:"seq"`
 	Env []string `json:"env"`
 }

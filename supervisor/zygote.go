@@ -44,6 +44,7 @@ func (l *launcher) Zygote(z master.ZygoteInfo) (*master.ProcSpec, master.Forker,
 // zygoteConn is the master's end of a zygote's fork socket.
 type zygoteConn struct {
 	mu    sync.Mutex
+	seq   uint64
 	fd    int
 	child *os.File // the zygote's end, closed once it started
 }
@@ -57,7 +58,8 @@ func (z *zygoteConn) Fork(spec *master.ProcSpec) (int, error) {
 	if z.fd < 0 {
 		return 0, errors.New("the zygote is gone")
 	}
-	req, err := json.Marshal(ipc.ZygoteForkRequest{Env: spec.Env})
+	z.seq++
+	req, err := json.Marshal(ipc.ZygoteForkRequest{Seq: z.seq, Env: spec.Env})
 	if err != nil {
 		return 0, err
 	}
@@ -76,10 +78,13 @@ func (z *zygoteConn) Fork(spec *master.ProcSpec) (int, error) {
 	if err := unix.Sendmsg(z.fd, req, rights, nil, 0); err != nil {
 		return 0, fmt.Errorf("fork request to the zygote: %w", err)
 	}
-	return z.answer()
+	return z.answer(z.seq)
 }
 
-func (z *zygoteConn) answer() (int, error) {
+// answer waits for the answer to request seq. An answer to an earlier
+// request, whose wait timed out, names a worker nobody supervises: it is
+// killed (the master reaps it as an unknown child) and skipped.
+func (z *zygoteConn) answer(seq uint64) (int, error) {
 	deadline := time.Now().Add(zygoteForkTimeout)
 	buf := make([]byte, 512)
 	for {
@@ -105,14 +110,27 @@ func (z *zygoteConn) answer() (int, error) {
 			return 0, errors.New("the zygote is gone (its socket closed)")
 		}
 		msg := string(buf[:n])
-		if pid, ok := strings.CutPrefix(msg, "pid "); ok {
-			p, err := strconv.Atoi(pid)
-			if err != nil || p <= 1 {
+		kind, rest, _ := strings.Cut(msg, " ")
+		first, text, _ := strings.Cut(rest, " ")
+		switch kind {
+		case "pid":
+			p, err1 := strconv.Atoi(first)
+			s, err2 := strconv.ParseUint(text, 10, 64)
+			if err1 != nil || err2 != nil || p <= 1 {
 				return 0, fmt.Errorf("the zygote answered %q", msg)
 			}
+			if s != seq {
+				unix.Kill(p, unix.SIGKILL)
+				continue
+			}
 			return p, nil
+		case "error":
+			if s, err := strconv.ParseUint(first, 10, 64); err == nil && s != seq {
+				continue
+			}
+			return 0, fmt.Errorf("the zygote could not fork: %s", text)
 		}
-		return 0, fmt.Errorf("the zygote could not fork: %s", strings.TrimPrefix(msg, "error "))
+		return 0, fmt.Errorf("the zygote answered %q", msg)
 	}
 }
 

@@ -6,9 +6,9 @@
 #
 # The contract (docs/contract.md, "The zygote"; ipc/zygote.go): the fork
 # socket is SUPERVISE_ZYGOTE_FD, a SOCK_SEQPACKET socket whose every
-# message is one fork request, {"env": ["K=V", ...]} as JSON, with the
-# worker's log pipe as SCM_RIGHTS (none when the log is shared). The
-# answer is "pid N" or "error TEXT". The zygote double-forks: the middle
+# message is one fork request, {"seq": S, "env": ["K=V", ...]} as JSON,
+# with the worker's log pipe as SCM_RIGHTS (none when the log is shared).
+# The answer is "pid N S" or "error S TEXT". The zygote double-forks: the middle
 # process answers and exits at once, so the worker is reparented to the
 # master (a child subreaper), which reaps, signals and supervises it like
 # any child.
@@ -58,25 +58,26 @@ def run(ctrl_fd, lifeline_fd, log, notify):
             os._exit(0)  # the master closed the socket: this generation is over
         fds = _rights(anc)
         try:
-            env = json.loads(msg.decode("utf-8", "surrogateescape"))["env"]
-        except (ValueError, KeyError, TypeError) as e:
+            req = json.loads(msg.decode("utf-8", "surrogateescape"))
+            seq, env = int(req.get("seq", 0)), req["env"]
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
             _close(fds)
-            ctrl.send(("error bad fork request: %s" % e).encode())
+            ctrl.send(("error 0 bad fork request: %s" % e).encode())
             continue
         if not warned and threading.active_count() > 1:
             warned = True
             names = ", ".join(t.name for t in threading.enumerate() if t is not threading.current_thread())
             log("WARN", "the app started threads at import; they do not run in the forked workers "
                 "(start them in a @postfork function, or set lazy-apps = true)", threads=names)
-        pid = _fork(ctrl, fds, env)
+        pid = _fork(ctrl, fds, env, seq)
         if pid == 0:
             return  # in the worker
         _close(fds)
         if pid < 0:
-            ctrl.send(b"error fork failed")
+            ctrl.send(b"error %d fork failed" % seq)
 
 
-def _fork(ctrl, fds, env):
+def _fork(ctrl, fds, env, seq):
     """Double fork: returns the middle process's pid in the zygote (-1 on
     failure), 0 in the worker. The middle process answers the master with
     the worker's pid and exits, so the worker is orphaned and the master (a
@@ -97,7 +98,7 @@ def _fork(ctrl, fds, env):
         pid = os.fork()
     except BaseException:
         try:
-            ctrl.send(b"error fork failed")
+            ctrl.send(b"error %d fork failed" % seq)
         finally:
             os._exit(1)
     if pid == 0:
@@ -107,7 +108,7 @@ def _fork(ctrl, fds, env):
             os._exit(1)
         return 0
     try:
-        ctrl.send(b"pid %d" % pid)
+        ctrl.send(b"pid %d %d" % (pid, seq))
     finally:
         os._exit(0)
 
