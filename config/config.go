@@ -76,7 +76,8 @@ type Config struct {
 	AttachDaemon []string
 	Tasks        // hooks, cron, attach-daemon2 and smart daemons (config/tasks.go)
 	Router
-	AsyncEngines     // asgi, async, gevent: config/async.go
+	AsyncEngines // asgi, async, gevent: config/async.go
+	Preload
 	PyAutoreload int // seconds between scans; 0 is off
 	Strict       bool
 	Locks        int         // locks: uwsgi.lock(n) takes n = 0..Locks, as in uWSGI

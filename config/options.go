@@ -161,7 +161,6 @@ var table = []Option{
 	works("cheaper-busyness-max", nil, Int, "50", "busyness: grow when the workers spend more than this percentage of a cycle in requests", integer(func(c *Config) *int { return &c.CheaperBusynessMax })),
 	works("cheaper-busyness-min", nil, Int, "25", "busyness: shrink when they spend less than this percentage, cheaper-busyness-multiplier cycles in a row", integer(func(c *Config) *int { return &c.CheaperBusynessMin })),
 	works("cheaper-busyness-multiplier", nil, Int, "10", "busyness: idle cycles in a row before a worker is stopped", integer(func(c *Config) *int { return &c.CheaperMultiplier })),
-	ignored("lazy-apps", []string{"lazy"}, Bool, "every worker loads the app itself already"),
 	works("post-buffering", nil, Int, "0", "http/https front end: a request body without Content-Length (chunked) is held in memory up to this many bytes, then in a temp file, so the app sees an exact CONTENT_LENGTH (0: 64 KB)", integer(func(c *Config) *int { return &c.Router.PostBuffering })),
 	works("static-map", nil, List, "", "serve the files under DIR at URL, written /URL=DIR (/URL/x is DIR/x), with Range and conditional GET; workers serve them before the app on socket and http-socket, the http front end before forwarding", addStaticMap),
 	works("static-map2", nil, List, "", "like static-map, but the whole path is appended to DIR (/URL/x is DIR/URL/x); served by the workers", addStatic("static-map2")),

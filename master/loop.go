@@ -1,6 +1,7 @@
 package master
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -45,6 +46,7 @@ func (m *Master) nextWake() time.Duration {
 		}
 	}
 	next = m.daemonWake(next)
+	next = m.zygoteWake(next)
 	if m.terminating && m.phase == running && m.drainAt.Before(next) {
 		next = m.drainAt
 	}
@@ -80,12 +82,16 @@ func (m *Master) handleSignal(sig os.Signal) {
 		}
 	case syscall.SIGUSR2:
 		if m.hooks.Upgrade != nil && m.phase == running {
+			m.stopZygotesExcept(0, "upgrade: the next master builds its own") // else it would outlive its master's memory of it
 			m.hooks.Upgrade(m.handover())
 		}
 	}
 }
 
 func (m *Master) handleNotify(n ipc.Notification) {
+	if m.zygoteNotified(n) {
+		return
+	}
 	w := m.workers[n.PID]
 	if w == nil {
 		return
@@ -141,12 +147,16 @@ func (m *Master) shutdown(graceful bool) {
 		for _, d := range m.daemons {
 			m.stopDaemon(d, "shutdown")
 		}
+		m.stopZygotesExcept(0, "shutdown")
 		return
 	}
 	m.phase = halting
 	m.log.Info("immediate shutdown: killing workers")
 	for _, w := range m.workers {
 		m.kill(w, "")
+	}
+	for _, z := range m.zygotes {
+		m.killZygote(z)
 	}
 	for _, d := range m.daemons {
 		m.stopDaemon(d, "shutdown")
@@ -172,7 +182,9 @@ func (m *Master) reap() {
 	for _, e := range m.os.Reap() {
 		w := m.workers[e.PID]
 		if w == nil {
-			m.daemonExited(e) // or an orphan we inherited as PID 1
+			if !m.zygoteExited(e) {
+				m.daemonExited(e) // or an orphan we inherited as PID 1
+			}
 			continue
 		}
 		delete(m.workers, e.PID)
@@ -203,7 +215,8 @@ func (m *Master) onExit(w *worker, e Exit) {
 		return
 	}
 	if m.oldPlan != nil && w.State == Starting && w.Generation == m.generation {
-		m.abortReload(w)
+		m.abortReload("a new worker died before it was ready",
+			fmt.Sprintf("worker %d of generation %d died before it was ready", w.ID, w.Generation))
 		return
 	}
 	appFailed := e.Status.Exited() && e.Status.ExitStatus() == ipc.ExitAppLoadFailed
@@ -249,6 +262,7 @@ func (m *Master) servedRequests(w *worker) bool {
 func (m *Master) murder() {
 	now := m.os.Now()
 	m.checkBoard(now)
+	m.murderZygotes(now)
 	for _, w := range m.workers {
 		if w.State == Stopping && !w.Killed && !now.Before(w.StopDeadline) {
 			m.kill(w, "did not stop within "+w.StopLimit)
@@ -271,20 +285,28 @@ func (m *Master) manage() {
 	now := m.os.Now()
 	m.advanceChain(now)
 	m.cheaper(now)
+	var zygote Forker
+	if m.preloads() { // kept running, so a respawn is a fork away
+		var ready bool
+		if zygote, ready = m.currentZygote(now); !ready {
+			m.announceReady()
+			return // its READY=1 wakes the loop
+		}
+	}
 	for _, s := range m.slots {
 		if s.Current == nil && !s.Cheap && !now.Before(s.NextStart) {
-			m.spawn(s)
+			m.spawn(s, zygote)
 		}
 	}
 	m.announceReady()
 }
 
-func (m *Master) spawn(s *slot) {
+func (m *Master) spawn(s *slot, zygote Forker) {
 	board := -1
 	if m.board != nil {
 		board = m.board.Acquire()
 	}
-	spec, err := m.plan.Spec(SpawnInfo{ID: s.ID, Generation: m.generation, BoardSlot: board, Reloading: m.oldPlan != nil})
+	spec, err := m.plan.Spec(SpawnInfo{ID: s.ID, Generation: m.generation, BoardSlot: board, Reloading: m.oldPlan != nil, Zygote: zygote})
 	if err == nil {
 		var pid int
 		pid, err = m.os.Start(spec)
@@ -322,6 +344,7 @@ func (m *Master) announceReady() {
 	}
 	m.announced = m.generation
 	m.oldPlan = nil
+	m.stopZygotesExcept(m.generation, "its generation was replaced")
 	m.log.Info("all workers ready", "generation", m.generation, "workers", m.activeSlots())
 	if m.hooks.Ready != nil {
 		m.hooks.Ready(m.generation)

@@ -49,7 +49,10 @@ type Plan struct {
 	// already failing, before the graceful drain (shutdown-delay).
 	ShutdownDelay time.Duration
 	Spec          func(w SpawnInfo) (*ProcSpec, error)
-	Chdir         string // for stats
+	// Zygote, when set, starts the generation's zygote: workers are then
+	// forked from it (SpawnInfo.Zygote) instead of loading the app each.
+	Zygote func(z ZygoteInfo) (*ProcSpec, Forker, error)
+	Chdir  string // for stats
 }
 
 // SpawnInfo is what a new worker is told about itself.
@@ -59,6 +62,9 @@ type SpawnInfo struct {
 	// Reloading: it belongs to a reload's new generation, which must load
 	// its app or fail (the old generation then keeps serving).
 	Reloading bool
+	// Zygote is the generation's ready zygote to fork the worker from;
+	// nil: start it with exec.
+	Zygote Forker
 }
 
 // Board hands out scoreboard slots, one per live worker process.
@@ -122,6 +128,9 @@ type Master struct {
 	hooks   Hooks
 	slots   []*slot
 	workers map[int]*worker // by pid, every live child we started
+	zygotes map[int]*zygote // by pid: the current generation's, and older ones until stopped
+
+	zygoteNext zygoteRespawn
 
 	generation int
 	phase      phase
@@ -152,7 +161,7 @@ func (m *Master) SetBoard(b Board) { m.board = b }
 // means reloads restart the same plan.
 func New(log hclog.Logger, osi OS, plan *Plan, reload func() (*Plan, error), hooks Hooks) *Master {
 	m := &Master{log: log, os: osi, plan: plan, reread: reload, hooks: hooks,
-		workers: map[int]*worker{}, generation: 1}
+		workers: map[int]*worker{}, zygotes: map[int]*zygote{}, generation: 1}
 	m.resize(plan.Processes, plan.initialWorkers())
 	m.planDaemons()
 	return m
@@ -160,7 +169,7 @@ func New(log hclog.Logger, osi OS, plan *Plan, reload func() (*Plan, error), hoo
 
 // finished reports whether the master has finished, and its exit code.
 func (m *Master) finished() (bool, int) {
-	return m.phase != running && len(m.workers) == 0 && !m.daemonsRunning(), m.exitCode
+	return m.phase != running && len(m.workers) == 0 && len(m.zygotes) == 0 && !m.daemonsRunning(), m.exitCode
 }
 
 // liveWorkers returns a snapshot of the live workers, for stats and tests.

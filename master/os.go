@@ -39,6 +39,9 @@ type ProcSpec struct {
 	// drained into Log line by line (Files[1] and [2] are replaced), so
 	// its lines never splice with another process's.
 	Log LogPipe
+	// Fork, when set, starts the process from a zygote: only Env and Log
+	// are used, the rest is the zygote's.
+	Fork Forker
 }
 
 // LogPipe gives a process its own log pipe: the write end for its fds 1

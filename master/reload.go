@@ -1,7 +1,6 @@
 package master
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -39,6 +38,7 @@ func (m *Master) reload(reread bool, mode reloadMode) {
 	}
 	m.plan = plan
 	m.generation++
+	m.zygoteNext = zygoteRespawn{}
 	m.log.Info([...]string{"graceful reload", "chain reload", "brutal reload"}[mode]+": starting a new generation",
 		"generation", m.generation, "workers", plan.Processes)
 	m.resize(plan.Processes, m.activeSlots())
@@ -77,13 +77,20 @@ func (m *Master) retireOlder(ready *worker) {
 // abortReload goes back to the last generation that was fully ready when
 // a worker of the new one dies before it is ready: a failed reload never
 // takes the site down.
-func (m *Master) abortReload(failed *worker) {
+// what says what failed in the log line, reason for Hooks.ReloadFailed.
+func (m *Master) abortReload(what, reason string) {
 	good := m.announced
-	m.log.Error("reload failed: a new worker died before it was ready; the previous generation keeps serving",
-		"id", failed.ID, "pid", failed.PID, "failed_generation", failed.Generation, "serving_generation", good)
+	m.log.Error("reload failed: "+what+"; the previous generation keeps serving", "reason", reason,
+		"failed_generation", m.generation, "serving_generation", good)
 	m.plan, m.oldPlan = m.oldPlan, nil
 	m.generation = good
 	m.chain = nil
+	m.zygoteNext = zygoteRespawn{}
+	for _, z := range m.zygotes {
+		if z.Generation > good {
+			m.killZygote(z)
+		}
+	}
 	m.resize(m.plan.Processes, m.activeSlots())
 	m.planDaemons()
 	for _, s := range m.slots {
@@ -99,6 +106,6 @@ func (m *Master) abortReload(failed *worker) {
 		}
 	}
 	if m.hooks.ReloadFailed != nil {
-		m.hooks.ReloadFailed(good, fmt.Sprintf("worker %d of generation %d died before it was ready", failed.ID, failed.Generation))
+		m.hooks.ReloadFailed(good, reason)
 	}
 }

@@ -108,7 +108,20 @@ func (l *launcher) Plan() *master.Plan {
 		},
 		Daemons: append(append(l.daemons(), l.daemons2...), l.routerDaemon(l.self())...),
 		Crons:   l.crons(),
+		Zygote:  l.zygotePlan(),
 	}
+}
+
+// zygotePlan is how a generation's zygote starts, or nil when every
+// worker imports the app itself: lazy-apps, and exec workers.
+func (l *launcher) zygotePlan() func(master.ZygoteInfo) (*master.ProcSpec, master.Forker, error) {
+	if len(l.cfg.Exec) > 0 || l.cfg.LazyApps {
+		return nil
+	}
+	if l.cfg.ASGI != "" || l.cfg.Gevent > 0 {
+		return nil // asgi.py and gevent_loop.py import the app in each worker (docs/async.md)
+	}
+	return l.Zygote
 }
 
 // self is this binary, which also runs the front end.
@@ -220,7 +233,7 @@ func (l *launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
 	if l.cfg.PyAutoreload > 0 && w.ID == 1 && len(l.cfg.Exec) == 0 {
 		env = append(env, ipc.EnvPyAutoreload+"="+strconv.Itoa(l.cfg.PyAutoreload)) // one watcher is enough
 	}
-	return &master.ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred, Log: l.rt.logPipe()}, nil
+	return &master.ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred, Log: l.rt.logPipe(), Fork: w.Zygote}, nil
 }
 
 // uwsgiModuleEnv is what the Python worker's uwsgi module reads:

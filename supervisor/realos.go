@@ -7,11 +7,14 @@ import (
 	"time"
 
 	"github.com/shirou/gopsutil/v3/process"
+	"golang.org/x/sys/unix"
 
 	"github.com/supervise-go/supervise/master"
 )
 
-// realOS starts processes with fork+exec and reaps them with wait4(-1).
+// realOS starts processes with fork+exec, or asks a zygote to fork them,
+// and reaps them with wait4(-1): the master is a child subreaper
+// (becomeSubreaper), so a worker the zygote forked is its child too.
 // Go's os/exec must not be used for children of the master: its Wait would
 // race with Reap for the same pids.
 func realOS() master.OS {
@@ -19,6 +22,9 @@ func realOS() master.OS {
 }
 
 func forkExec(spec *master.ProcSpec) (int, error) {
+	if spec.Fork != nil {
+		return spec.Fork.Fork(spec) // from the generation's zygote
+	}
 	fds := make([]uintptr, len(spec.Files))
 	for i, f := range spec.Files {
 		fds[i] = f.Fd()
@@ -69,4 +75,16 @@ func residentBytes(pid int) (uint64, error) {
 		return 0, err
 	}
 	return mem.RSS, nil
+}
+
+// becomeSubreaper makes the master the parent of every orphan below it:
+// a zygote double-forks each worker, and the worker, orphaned at once,
+// becomes the master's child, which reapAll waits for as for any other.
+// (Go's os.Process and its pidfds are not used for workers: reapAll's
+// wait4(-1) is the one place the master waits.)
+func becomeSubreaper() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w (workers forked by a zygote would not be the master's children; set lazy-apps = true)", err)
+	}
+	return nil
 }

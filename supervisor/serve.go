@@ -48,8 +48,8 @@ func Serve(cfg *config.Config, opt Options) int {
 	for _, n := range cfg.Notices {
 		s.log.Warn(n)
 	}
-	for _, step := range []func() error{s.hooksAsap, s.bind, s.hooksAsRoot, s.writePidfile, s.makeRuntime, s.startSignals,
-		s.hooksApp, s.makeMaster, s.startHelpers, s.hooksMasterStart} {
+	for _, step := range []func() error{becomeSubreaper, s.hooksAsap, s.bind, s.hooksAsRoot, s.writePidfile, s.makeRuntime,
+		s.startSignals, s.hooksApp, s.makeMaster, s.startHelpers, s.hooksMasterStart} {
 		if err := step(); err != nil {
 			s.log.Error(err.Error())
 			return exitCode(err)

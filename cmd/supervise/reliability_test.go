@@ -194,11 +194,11 @@ func TestEveryShutdownPathLeavesNoWorker(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "broken.py"), "import no_such_module_here\n")
 		m := startMaster(t, dir, "--socket", filepath.Join(dir, "s.sock"), "--module", "broken",
 			"--need-app", "--processes", "3", "--python-bin", py, "--chdir", dir)
-		m.waitLog(`spawned worker`, 3)
+		m.waitLog(`spawned worker|started the zygote`, 1) // the zygote imports for the workers
 		if code := m.waitExit(); code != 22 {
 			t.Fatalf("exit code %d, want 22", code)
 		}
-		waitGone(t, spawnedPids(m), time.Second)
+		waitGone(t, append(spawnedPids(m), zygotePids(m)...), time.Second)
 	})
 	t.Run("socket in use", func(t *testing.T) {
 		_, dir, sock := startEcho(t)

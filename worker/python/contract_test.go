@@ -1,6 +1,7 @@
 package python_test
 
 import (
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,6 +54,7 @@ func TestPythonMirrorsTheContract(t *testing.T) {
 		"CORE_STATUS": num(ipc.CoreStatus), "STATUS_CLASSES": num(ipc.StatusClasses),
 		"CORE_DURATION": num(ipc.CoreDuration),
 		"VARS_UWSGI":    num(ipc.VarsUwsgi), "VARS_HTTP": num(ipc.VarsHTTP),
+		"ENV_ZYGOTE_FD": str(ipc.EnvZygoteFD),
 	}
 	for name, w := range want {
 		if got, ok := values[name]; !ok || got != w {
@@ -95,6 +97,27 @@ func TestUwsgiModuleMirrorsTheContract(t *testing.T) {
 	for name, w := range want {
 		if got, ok := values[name]; !ok || got != w {
 			t.Errorf("uwsgi_api.py %s = %q, Go says %s", name, got, w)
+		}
+	}
+}
+
+// zygote.py (the zygote's fork loop) mirrors the fork socket's contract.
+func TestZygoteMirrorsTheContract(t *testing.T) {
+	src, err := os.ReadFile("zygote.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := pythonConstants(src, `([A-Z_, ]+?)`)
+	want := map[string]string{
+		"ENV_ZYGOTE_GC_FREEZE": strconv.Quote(ipc.EnvZygoteGCFreeze),
+		"ZYGOTE_MAX_REQUEST":   "1 << 20",
+	}
+	if ipc.ZygoteMaxRequest != 1<<20 {
+		t.Errorf("ipc.ZygoteMaxRequest is %d; update zygote.py's ZYGOTE_MAX_REQUEST and this test", ipc.ZygoteMaxRequest)
+	}
+	for name, w := range want {
+		if got, ok := values[name]; !ok || got != w {
+			t.Errorf("zygote.py %s = %q, Go says %s", name, got, w)
 		}
 	}
 }

@@ -97,6 +97,20 @@ def worker_id():
     return _worker_id
 
 
+# Per-process values a worker forked by the zygote must read again (the
+# module was imported in the zygote, as worker 0): worker.py calls
+# _after_fork() in each forked worker before the app's @postfork hooks.
+# A part of the module with its own per-process state appends a function.
+_after_fork_hooks = []
+
+
+def _after_fork():
+    global _worker_id
+    _worker_id = int(_env.get(_ENV_WORKER_ID) or 0)
+    for hook in _after_fork_hooks:
+        hook()
+
+
 def mule_id():
     return 0
 

@@ -64,6 +64,7 @@ ENV_SCOREBOARD_FD = "SUPERVISE_SCOREBOARD_FD"
 ENV_SCOREBOARD_SLOT = "SUPERVISE_SCOREBOARD_SLOT"
 FIRST_LISTEN_FD = 3
 EXIT_APP_LOAD_FAILED = 22
+ENV_ZYGOTE_FD = "SUPERVISE_ZYGOTE_FD"
 
 SB_MAGIC = 0x3145524F43535653
 SB_VERSION = 3
@@ -130,9 +131,25 @@ def json_line(level, msg, kv):
 # The JSON request line, keys sorted as json_line writes them; strings go
 # through the json module's C string encoder, which quotes and escapes.
 _jstr = json.encoder.encode_basestring
-JSON_REQUEST = ('{"@level": "info", "@message": "request", "@module": ' + _jstr(NAME) +
-                ', "@timestamp": "%s", "bytes": %d, "duration_ms": %.2f, "method": %s, "path": %s, "pid": ' +
-                str(PID) + ', "remote": %s, "status": %d}\n')
+
+
+def _json_request():
+    return ('{"@level": "info", "@message": "request", "@module": ' + _jstr(NAME) +
+            ', "@timestamp": "%s", "bytes": %d, "duration_ms": %.2f, "method": %s, "path": %s, "pid": ' +
+            str(PID) + ', "remote": %s, "status": %d}\n')
+
+
+JSON_REQUEST = _json_request()
+
+
+def refresh_identity():
+    """In a worker the zygote forked: this process's id, pid and log name
+    (the module was imported in the zygote, as worker 0)."""
+    global WORKER_ID, PID, NAME, JSON_REQUEST
+    WORKER_ID = os.environ.get(ENV_WORKER_ID, "0")
+    PID = os.getpid()
+    NAME = "worker." + WORKER_ID
+    JSON_REQUEST = _json_request()
 
 
 def log(level, msg, **kv):
@@ -1679,14 +1696,48 @@ def main():
         uwsgi_mod = install_uwsgi_module()
         engine = uwsgi_mod._sibling("asgi" if os.environ.get(ENV_PY_ASGI) else "gevent_loop")
         return engine.main(sys.modules[__name__], uwsgi_mod)
-    # Signals go to the main thread's sigwait only, never into app code.
     handled = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP}
+    zygote_fd = os.environ.get(ENV_ZYGOTE_FD)
+    if zygote_fd:
+        # The zygote: import the app once, then fork the workers; this
+        # returns in each worker (zygote.py), as the worker the env names.
+        global NAME
+        NAME = "zygote"
+        # SIGTERM (from the master) ends it; a terminal's ^C or hangup
+        # is the master's to handle, not a traceback here.
+        signal.pthread_sigmask(signal.SIG_BLOCK, handled - {signal.SIGTERM})
+        uwsgi_mod = install_uwsgi_module()
+        if uwsgi_mod is not None:
+            uwsgi_mod._signals.zygote()  # what the import registers is the generation's, once (as uWSGI's master)
+        loaded = load_app()
+        lifeline = os.environ.get(ENV_LIFELINE_FD)
+        _load_sibling("zygote").run(int(zygote_fd), int(lifeline) if lifeline else None, log, notify)
+        refresh_identity()
+        if uwsgi_mod is not None:
+            uwsgi_mod._after_fork()
+    # Signals go to the main thread's sigwait only, never into app code.
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)
     lifeline = os.environ.get(ENV_LIFELINE_FD)
     if lifeline:
         threading.Thread(target=watch_lifeline, args=(int(lifeline),), daemon=True, name="lifeline").start()
-    uwsgi_mod = install_uwsgi_module()
-    app, app_name = load_app()
+    if not zygote_fd:
+        uwsgi_mod = install_uwsgi_module()
+        loaded = load_app()
+    serve(uwsgi_mod, loaded, handled)
+
+
+def _load_sibling(name):
+    """worker/python/NAME.py beside this file, never from sys.path."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location("_supervise_" + name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def serve(uwsgi_mod, loaded, handled):
+    app, app_name = loaded
     no_app_reason = None
     if app is None:
         app, app_name, no_app_reason = no_app, "none", app_name

@@ -1,0 +1,28 @@
+package ipc
+
+// The zygote (docs/contract.md, "The zygote"): a Python process that
+// imports the app once per generation and forks the workers on the
+// master's request, so their memory is shared copy-on-write.
+const (
+	// EnvZygoteFD is the zygote's end of a SOCK_SEQPACKET socket pair. On
+	// it the master sends one fork request per worker: ZygoteForkRequest
+	// as JSON, with the worker's log pipe as SCM_RIGHTS (none when the
+	// log is shared); the answer is "pid N SEQ" or "error SEQ TEXT", SEQ
+	// the request's.
+	EnvZygoteFD = "SUPERVISE_ZYGOTE_FD"
+	// EnvZygoteGCFreeze is "0" to leave out gc.freeze() before forking
+	// (for measuring what it saves); anything else freezes.
+	EnvZygoteGCFreeze = "SUPERVISE_ZYGOTE_GC_FREEZE"
+	// ZygoteMaxRequest bounds a fork request (the worker's environment).
+	ZygoteMaxRequest = 1 << 20
+)
+
+// ZygoteForkRequest is one fork request: the worker's whole environment,
+// which replaces the zygote's in the child (worker id, scoreboard slot,
+// need-app...). Every fd the environment names is the zygote's already.
+type ZygoteForkRequest struct {
+	// Seq numbers the requests: an answer that comes after its request
+	// timed out is told from the next one's (and its worker killed).
+	Seq uint64   `json:"seq"`
+	Env []string `json:"env"`
+}

@@ -1,0 +1,174 @@
+# supervise's zygote: the per-generation Python process that imported the
+# app once and forks each worker on the master's request, so the workers
+# share the app's memory copy-on-write (uWSGI's default, gunicorn's
+# --preload). worker.py's main() imports the app, then calls run(); run
+# returns only in a forked worker, with that worker's environment and log.
+#
+# The contract (docs/contract.md, "The zygote"; ipc/zygote.go): the fork
+# socket is SUPERVISE_ZYGOTE_FD, a SOCK_SEQPACKET socket whose every
+# message is one fork request, {"seq": S, "env": ["K=V", ...]} as JSON,
+# with the worker's log pipe as SCM_RIGHTS (none when the log is shared).
+# The answer is "pid N S" or "error S TEXT". The zygote double-forks: the middle
+# process answers and exits at once, so the worker is reparented to the
+# master (a child subreaper), which reaps, signals and supervises it like
+# any child.
+import array
+import gc
+import json
+import os
+import select
+import socket
+import sys
+import threading
+
+# Mirrors ipc/zygote.go (contract_test.go checks it).
+ENV_ZYGOTE_GC_FREEZE = "SUPERVISE_ZYGOTE_GC_FREEZE"
+ZYGOTE_MAX_REQUEST = 1 << 20
+
+
+def run(ctrl_fd, lifeline_fd, log, notify):
+    """Serves fork requests until the master goes away; returns in each
+    forked worker. log(level, msg, **kv) and notify(state) are worker.py's."""
+    ctrl = socket.socket(fileno=ctrl_fd)
+    ctrl.setblocking(True)
+    if os.environ.get(ENV_ZYGOTE_GC_FREEZE, "1") != "0" and hasattr(gc, "freeze"):
+        # Objects the import made move to a generation the collector never
+        # scans, so no worker's collection writes to (and copies) their pages.
+        gc.collect()
+        gc.freeze()
+    notify("READY=1")
+    warned = False
+    while True:
+        _reap()
+        watch = [ctrl] + ([lifeline_fd] if lifeline_fd is not None else [])
+        try:
+            readable, _, _ = select.select(watch, [], [])
+        except InterruptedError:
+            continue
+        if lifeline_fd in readable and not _alive(lifeline_fd):
+            log("WARN", "the master is gone (lifeline closed); the zygote exits")
+            os._exit(1)
+        if ctrl not in readable:
+            continue
+        try:
+            msg, anc, _, _ = ctrl.recvmsg(ZYGOTE_MAX_REQUEST, socket.CMSG_SPACE(4 * 4))
+        except InterruptedError:
+            continue
+        if not msg:
+            os._exit(0)  # the master closed the socket: this generation is over
+        fds = _rights(anc)
+        try:
+            req = json.loads(msg.decode("utf-8", "surrogateescape"))
+            seq, env = int(req.get("seq", 0)), req["env"]
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            _close(fds)
+            ctrl.send(("error 0 bad fork request: %s" % e).encode())
+            continue
+        if not warned and threading.active_count() > 1:
+            warned = True
+            names = ", ".join(t.name for t in threading.enumerate() if t is not threading.current_thread())
+            log("WARN", "the app started threads at import; they do not run in the forked workers "
+                "(start them in a @postfork function, or set lazy-apps = true)", threads=names)
+        pid = _fork(ctrl, fds, env, seq)
+        if pid == 0:
+            return  # in the worker
+        _close(fds)
+        if pid < 0:
+            ctrl.send(b"error %d fork failed" % seq)
+
+
+def _fork(ctrl, fds, env, seq):
+    """Double fork: returns the middle process's pid in the zygote (-1 on
+    failure), 0 in the worker. The middle process answers the master with
+    the worker's pid and exits, so the worker is orphaned and the master (a
+    child subreaper) adopts it; the zygote goes back to its loop at once
+    and reaps the middle process later (_reap)."""
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except (OSError, ValueError):
+            pass
+    try:
+        middle = os.fork()
+    except OSError:
+        return -1
+    if middle != 0:
+        return middle
+    try:
+        pid = os.fork()
+    except BaseException:
+        try:
+            ctrl.send(b"error %d fork failed" % seq)
+        finally:
+            os._exit(1)
+    if pid == 0:
+        try:
+            _become_worker(ctrl, fds, env)
+        except BaseException:
+            os._exit(1)
+        return 0
+    try:
+        ctrl.send(b"pid %d %d" % (pid, seq))
+    finally:
+        os._exit(0)
+
+
+def _reap():
+    """Collects the middle processes that have exited."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+        if pid == 0:
+            return
+
+
+def _become_worker(ctrl, fds, env):
+    """In the forked worker: its own log pipe on fds 1 and 2, its own
+    environment, no fork socket."""
+    ctrl.close()
+    if fds:
+        os.dup2(fds[0], 1)
+        os.dup2(fds[0], 2)
+        _close(fds)
+    # Only what differs is set: rewriting every variable would copy
+    # (and dirty) ~700 KB of the zygote's pages in every worker.
+    want = {}
+    for kv in env:
+        k, sep, v = kv.partition("=")
+        if sep and k:
+            want[k] = v
+    for k in [k for k in os.environ if k not in want]:
+        del os.environ[k]
+    for k, v in want.items():
+        if os.environ.get(k) != v:
+            os.environ[k] = v
+
+
+def _rights(anc):
+    fds = array.array("i")
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - (len(data) % fds.itemsize)])
+    return list(fds)
+
+
+def _close(fds):
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _alive(fd):
+    """False once the master's lifeline reads EOF."""
+    try:
+        return bool(os.read(fd, 1))
+    except InterruptedError:
+        return True
+    except OSError:
+        return False
