@@ -9,6 +9,8 @@
 # CPU time each server's whole process tree (master, workers, threads)
 # spent per request, from /proc: wrk and nginx share the cores, so req/s
 # moves with the machine's other load, the CPU a request costs much less.
+# SUPERVISE_BASE=BINARY adds that supervise binary (an older build, say) as
+# one more server, logging on, to compare builds side by side.
 #   bench/seed.sh            # ROUNDS=3 WRK_SECONDS=10 WRK_CONNS=32 LOGOFF=1
 source "$(dirname "$0")/lib.sh"
 need wrk nginx uwsgi gunicorn
@@ -23,14 +25,15 @@ setup() { # NAME -> dir with app.py and myapp.ini pointing at its own socket
   echo "$d"
 }
 declare -A PID PORT LABEL
-NAMES=(sv uw gu); [ "$LOGOFF" = 1 ] && NAMES+=(svq uwq)
+NAMES=(sv uw gu); [ "$LOGOFF" = 1 ] && NAMES+=(svq uwq); [ -n "${SUPERVISE_BASE:-}" ] && NAMES+=(svb)
 LABEL=([sv]="supervise (4 procs x 2 threads)" [uw]="uwsgi --plugins python3" [gu]="gunicorn gthread (proxy_pass)"
-  [svq]="supervise, logging off" [uwq]="uwsgi, logging off")
+  [svq]="supervise, logging off" [uwq]="uwsgi, logging off" [svb]="SUPERVISE_BASE")
 for name in "${NAMES[@]}"; do
   d=$(setup "$name")
   case $name in
     sv) (cd "$d" && exec "$SUPERVISE" --ini myapp.ini --python-bin "$PY" --logto "$d/log") >/dev/null 2>&1 & PIDS+=($!) ;;
     svq) (cd "$d" && exec "$SUPERVISE" --ini myapp.ini --python-bin "$PY" --logto "$d/log" --disable-logging) >/dev/null 2>&1 & PIDS+=($!) ;;
+    svb) (cd "$d" && exec "$SUPERVISE_BASE" --ini myapp.ini --python-bin "$PY" --logto "$d/log") >/dev/null 2>&1 & PIDS+=($!) ;;
     uw) (cd "$d" && exec uwsgi --plugins python3 --ini myapp.ini --logto "$d/log") >/dev/null 2>&1 & PIDS+=($!) ;;
     uwq) (cd "$d" && exec uwsgi --plugins python3 --ini myapp.ini --logto "$d/log" --disable-logging) >/dev/null 2>&1 & PIDS+=($!) ;;
     gu) (cd "$d" && exec gunicorn --workers 4 --threads 2 --worker-class gthread --bind "unix:$d/app.sock" --access-logfile "$d/log" app:app) >/dev/null 2>&1 & PIDS+=($!) ;;
@@ -72,5 +75,9 @@ if [ "$LOGOFF" = 1 ]; then
   printf 'logging off: supervise/uwsgi CPU per request %s; logging costs supervise %s us/req, uwsgi %s us/req\n' \
     "$(ratio "${C[svq]}" "${C[uwq]}")" "$(awk -v a="${C[sv]}" -v b="${C[svq]}" 'BEGIN {printf "%.1f", a - b}')" \
     "$(awk -v a="${C[uw]}" -v b="${C[uwq]}" 'BEGIN {printf "%.1f", a - b}')"
+fi
+if [ -n "${SUPERVISE_BASE:-}" ]; then
+  printf 'supervise/SUPERVISE_BASE: req/s %s   p99 %s   CPU per request %s\n' "$(ratio "${R[sv]}" "${R[svb]}")" "$(ratio "${P[sv]}" "${P[svb]}")" "$(ratio "${C[sv]}" "${C[svb]}")"
+  printf 'SUPERVISE_BASE/uwsgi: CPU per request %s\n' "$(ratio "${C[svb]}" "${C[uw]}")"
 fi
 echo "request log lines: supervise $(grep -c 'request:' "$BENCH_DIR/sv/log" || true), uwsgi $(grep -c 'GET /user' "$BENCH_DIR/uw/log" || true)"

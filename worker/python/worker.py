@@ -961,19 +961,23 @@ class FdConn(object):
     the socket's send buffer never blocks. With limit -1 the socket already
     has both timeouts (inherited from a TCP listener) or there are none."""
 
-    __slots__ = ("fd", "sent", "limit", "wait", "timeout_ms", "timeout")
+    __slots__ = ("fd", "sent", "limit", "wait", "timeout_ms", "timeout", "buf", "view")
     nowait = bool(_preadv and _RWF_NOWAIT)  # cleared for the process if the kernel refuses it
+    BUF = 65536  # bytes of the thread's read buffer: what one read takes at most
 
     def __init__(self, timeout_ms, timeout):
         self.timeout_ms, self.timeout = timeout_ms, timeout
         self.fd, self.sent, self.limit, self.wait = -1, 0, -1, False
+        self.buf = bytearray(self.BUF)
+        self.view = memoryview(self.buf)
 
     def recv(self, n):
+        """Up to n bytes (a bytearray; b"" at the end of the stream)."""
         if self.wait:
             if FdConn.nowait:
-                buf = bytearray(n)
+                buf = self.buf  # read into the thread's buffer: no allocation but the result
                 try:
-                    got = _preadv(self.fd, (buf,), -1, _RWF_NOWAIT)
+                    got = _preadv(self.fd, (buf if n >= self.BUF else self.view[:n],), -1, _RWF_NOWAIT)
                 except BlockingIOError:
                     pass
                 except OSError as e:
@@ -981,8 +985,7 @@ class FdConn(object):
                         raise
                     FdConn.nowait = False
                 else:
-                    del buf[got:]
-                    return bytes(buf)
+                    return buf[:got]
             p = select.poll()
             p.register(self.fd, select.POLLIN)
             if not p.poll(self.timeout_ms):
@@ -1193,7 +1196,7 @@ class Worker(object):
         self.socket_timeout = struct.pack("ll", ms // 1000, (ms % 1000) * 1000) if ms > 0 else None
         self.socket_timeout_ms = ms
         self.listener_gone = None  # the fd of a listening socket found closed under us
-        self.inherited = {}  # listener fd -> its connections come with the socket-timeout set
+        self.inherited = {}  # listening socket -> its connections come with the socket-timeout set
         self.send_unbounded = 65536  # response bytes written before the send timeout must be set
         self.log_format = None
         self.log_only = None if self.log_requests else log_only_rule(env.get(ENV_LOG_ONLY, ""))
@@ -1273,7 +1276,9 @@ class Worker(object):
         self.on_conn[core] = True
         conn = None
         try:
-            inherits = self.timeouts_inherited(sock, fd)
+            inherits = self.inherited.get(sock)
+            if inherits is None:
+                inherits = self.timeouts_inherited(sock, fd)
             if proto == "http":
                 conn = socket.socket(sock.family, sock.type, sock.proto, fd)
                 if self.socket_timeout and not inherits:
@@ -1305,10 +1310,6 @@ class Worker(object):
         socket-timeout (SO_RCVTIMEO/SO_SNDTIMEO) already: Linux copies them
         from a TCP listener, not from a unix one. Found out once per
         listener, on its first connection; then no setsockopt per request."""
-        key = listener.fileno()
-        known = self.inherited.get(key)
-        if known is not None:
-            return known
         known = False
         if self.socket_timeout:
             try:
@@ -1326,14 +1327,15 @@ class Worker(object):
                     probe.detach()
             except OSError:
                 known = False
-        self.inherited[key] = known
+        self.inherited[listener] = known
         return known
 
     # -- uwsgi protocol
 
     def serve_uwsgi(self, fd, core, inherits):
-        conn = self.local.__dict__.get("fdconn")
-        if conn is None:
+        try:
+            conn = self.local.fdconn
+        except AttributeError:
             conn = self.local.fdconn = FdConn(self.socket_timeout_ms, self.socket_timeout)
         conn.fd, conn.sent = fd, 0
         # With the timeouts inherited the socket needs no more; else the
@@ -1342,7 +1344,7 @@ class Worker(object):
         # has not sent its request yet costs a poll (with socket-timeout).
         conn.limit = -1 if inherits or not self.socket_timeout else self.send_unbounded
         conn.wait = not inherits and self.socket_timeout is not None
-        data = conn.recv(self.buffer_size + 4)
+        data = conn.recv(FdConn.BUF)  # the vars block and, often, the body
         while 0 < len(data) < 4:
             more = conn.recv(4096)
             if not more:
@@ -1383,18 +1385,26 @@ class Worker(object):
         environ.update(self.base_environ)
         if "SCRIPT_NAME" not in environ:  # nginx's uwsgi_param SCRIPT_NAME is kept
             environ["SCRIPT_NAME"] = ""
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        body = Input(conn, data[end:], max(length, 0))
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            try:
+                length = max(int(length), 0)
+            except ValueError:
+                length = 0
+        if length:
+            body = Input(conn, data[end:], length)
+        else:  # no body (most requests): nothing to read or drain
+            body = io.BytesIO()
         environ["wsgi.input"] = body
-        https = environ.get("HTTPS", "").lower() in ("on", "1") or environ.get("REQUEST_SCHEME") == "https"
-        environ["wsgi.url_scheme"] = "https" if https else "http"
+        if environ.get("REQUEST_SCHEME") == "https" or ("HTTPS" in environ and environ["HTTPS"].lower() in ("on", "1")):
+            environ["wsgi.url_scheme"] = "https"
+        else:
+            environ["wsgi.url_scheme"] = "http"
         proto = environ.get("SERVER_PROTOCOL") or "HTTP/1.0"
         started = self.local.board[0](VARS_UWSGI, memoryview(data)[4:end])
         self.run_app(environ, Response(conn, proto), core, started)
-        body.drain()
+        if length:
+            body.drain()
 
     @staticmethod
     def parse_uwsgi_vars(data, end, max_pairs):
