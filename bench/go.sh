@@ -12,14 +12,15 @@ SUPERVISE=$(build_supervise)
 HELLO=$BENCH_DIR/hello
 
 P1=$(free_port); P2=$(free_port); SOCK=$BENCH_DIR/go.sock
-"$SUPERVISE" --http-socket 127.0.0.1:$P1 --processes 1 --threads 256 --disable-logging -- "$HELLO" >/dev/null 2>&1 & PIDS+=($!)
-PORT=$P2 "$HELLO" >/dev/null 2>&1 & PIDS+=($!)
-"$SUPERVISE" --socket "$SOCK" --processes 1 --threads 256 --disable-logging --logto "$BENCH_DIR/uwsgi-side.log" -- "$HELLO" >/dev/null 2>&1 & PIDS+=($!)
+declare -A TREE # the process tree whose CPU time a row reports (the server's, not nginx's)
+"$SUPERVISE" --http-socket 127.0.0.1:$P1 --processes 1 --threads 256 --disable-logging -- "$HELLO" >/dev/null 2>&1 & PIDS+=($!); TREE[sv-http]=$!
+PORT=$P2 "$HELLO" >/dev/null 2>&1 & PIDS+=($!); TREE[plain]=$!; TREE[nginx-proxy]=$!
+"$SUPERVISE" --socket "$SOCK" --processes 1 --threads 256 --disable-logging --logto "$BENCH_DIR/uwsgi-side.log" -- "$HELLO" >/dev/null 2>&1 & PIDS+=($!); TREE[nginx-uwsgi]=$!
 wait_for 127.0.0.1:$P1; wait_for 127.0.0.1:$P2; wait_for "$SOCK"
 nginx_front uw "server unix:$SOCK;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;"; NU=$NGINX_PORT
 nginx_front px "server 127.0.0.1:$P2;" "proxy_pass http://app;"; NP=$NGINX_PORT
 
-declare -A rps p99
+declare -A rps p99 cpu
 fails=0
 for r in $(seq 1 "$ROUNDS"); do
   for name in sv-http plain nginx-uwsgi nginx-proxy; do
@@ -27,18 +28,19 @@ for r in $(seq 1 "$ROUNDS"); do
       sv-http) url=http://127.0.0.1:$P1/ ;; plain) url=http://127.0.0.1:$P2/ ;;
       nginx-uwsgi) url=http://127.0.0.1:$NU/ ;; nginx-proxy) url=http://127.0.0.1:$NP/ ;;
     esac
-    read -r a b e < <(run_wrk "$url"); rps[$name]+="$a "; p99[$name]+="$b "; fails=$((fails+e))
+    read -r a b e c < <(wrk_cpu "$url" "${TREE[$name]}"); rps[$name]+="$a "; p99[$name]+="$b "; cpu[$name]+="$c "; fails=$((fails+e))
   done
 done
 med() { echo "${1}" | median; }
-printf '\n%-44s %10s %8s\n' "Go hello app (median of $ROUNDS rounds)" "req/s" "p99 ms"
+printf '\n%-44s %10s %8s %18s\n' "Go hello app (median of $ROUNDS rounds)" "req/s" "p99 ms" "server CPU us/req"
 for name in sv-http plain nginx-uwsgi nginx-proxy; do
   case $name in
     sv-http) label="supervise --http-socket (1 process)";; plain) label="plain net/http, no supervisor";;
     nginx-uwsgi) label="nginx uwsgi_pass -> supervise";; nginx-proxy) label="nginx proxy_pass -> plain net/http";;
   esac
-  printf '%-44s %10s %8s\n' "$label" "$(med "${rps[$name]}")" "$(med "${p99[$name]}")"
+  printf '%-44s %10s %8s %18s\n' "$label" "$(med "${rps[$name]}")" "$(med "${p99[$name]}")" "$(med "${cpu[$name]}")"
 done
+echo "server CPU per request: http-socket/plain $(ratio "$(med "${cpu[sv-http]}")" "$(med "${cpu[plain]}")"), nginx uwsgi/proxy $(ratio "$(med "${cpu[nginx-uwsgi]}")" "$(med "${cpu[nginx-proxy]}")") (supervise's whole tree against the plain binary)"
 echo "ratio http-socket/plain: $(ratio "$(med "${rps[sv-http]}")" "$(med "${rps[plain]}")")   ratio nginx uwsgi/proxy: $(ratio "$(med "${rps[nginx-uwsgi]}")" "$(med "${rps[nginx-proxy]}")")   failed: $fails"
 
 # Respawn latency: from the master reaping the killed worker to the new

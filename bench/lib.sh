@@ -83,3 +83,26 @@ run_wrk() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# tree_ticks PID: CPU time (clock ticks, user + system) that PID and all
+# its descendants have used so far, reaped children included: a server's
+# whole process tree (master, workers, their threads).
+tree_ticks() {
+  local t=0 p kids=("$1")
+  while [ ${#kids[@]} -gt 0 ]; do
+    p=${kids[0]}; kids=("${kids[@]:1}")
+    t=$((t + $(awk '{print $14+$15+$16+$17}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    kids+=($(pgrep -P "$p" || true))
+  done
+  echo "$t"
+}
+
+# wrk_cpu URL PID: run_wrk's "req_per_s p99_ms failures" plus the CPU time
+# PID's process tree spent per request (us) during the run.
+wrk_cpu() {
+  local c0 c1 a b e n; c0=$(tree_ticks "$2")
+  read -r a b e < <(run_wrk "$1")
+  c1=$(tree_ticks "$2")
+  n=$(awk -v r="$a" -v s="${WRK_SECONDS:-10}" 'BEGIN {printf "%d", r * s}')
+  echo "$a $b $e $(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN {if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print 0}')"
+}

@@ -135,3 +135,32 @@ func TestSocketTimeoutOnABodyIsNotAnAppError(t *testing.T) {
 		t.Fatalf("a client's stall was logged as the app's exception:\n%s", w.log.String())
 	}
 }
+
+// A uwsgi client that takes nothing of a large response: the worker no
+// longer sets SO_SNDTIMEO on every connection, only once a response
+// outgrows the send buffer, and that still frees the thread after
+// socket-timeout (a write that blocked forever would hold it), for a body
+// written in pieces and for one written at once.
+func TestSocketTimeoutOnAStalledReader(t *testing.T) {
+	app := `
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    if environ["PATH_INFO"] == "/pieces":
+        return (b"x" * 65536 for _ in range(256))
+    return [b"y" * (16 << 20)]
+`
+	for _, path := range []string{"/pieces", "/whole"} {
+		t.Run(path[1:], func(t *testing.T) {
+			w := startWorker(t, app, nil, ipc.EnvSocketTimeoutMS+"=200")
+			c, err := net.Dial("unix", w.uwsgi)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			pkt, _ := uwsgi.AppendPacket(nil, 0, 0, []uwsgi.Var{{Key: "REQUEST_METHOD", Value: "GET"},
+				{Key: "PATH_INFO", Value: path}, {Key: "SERVER_PROTOCOL", Value: "HTTP/1.1"}})
+			c.Write(pkt)
+			w.waitLog(t, "socket-timeout: the client stalled for 200 ms; connection closed")
+		})
+	}
+}

@@ -980,6 +980,89 @@ class StaticFile(FileWrapper):
         return data
 
 
+# os.preadv with RWF_NOWAIT reads a socket without blocking (MSG_DONTWAIT)
+# whatever its mode: Linux 4.14 and later, Python 3.7 and later.
+_preadv = getattr(os, "preadv", None)
+_RWF_NOWAIT = getattr(os, "RWF_NOWAIT", 0)
+
+
+class FdConn(object):
+    """A uwsgi-protocol connection as its bare file descriptor (os.read,
+    os.write): no socket object to build and tear down per request, and no
+    system call that the request does not need. One per thread, reused.
+
+    socket-timeout without setsockopt per request: the first read of a
+    request does not block (nginx has sent the request before the worker
+    accepts it, under load); only when nothing is there yet does it poll,
+    for up to socket-timeout. The send timeout (SO_SNDTIMEO) is set only
+    once a response has written `limit` bytes, since a write that fits in
+    the socket's send buffer never blocks. With limit -1 the socket already
+    has both timeouts (inherited from a TCP listener) or there are none."""
+
+    __slots__ = ("fd", "sent", "limit", "wait", "timeout_ms", "timeout", "buf", "view")
+    nowait = bool(_preadv and _RWF_NOWAIT)  # cleared for the process if the kernel refuses it
+    BUF = 65536  # bytes of the thread's read buffer: what one read takes at most
+
+    def __init__(self, timeout_ms, timeout):
+        self.timeout_ms, self.timeout = timeout_ms, timeout
+        self.fd, self.sent, self.limit, self.wait = -1, 0, -1, False
+        self.buf = bytearray(self.BUF)
+        self.view = memoryview(self.buf)
+
+    def recv(self, n):
+        """Up to n bytes (a bytearray; b"" at the end of the stream)."""
+        if self.wait:
+            if FdConn.nowait:
+                buf = self.buf  # read into the thread's buffer: no allocation but the result
+                try:
+                    got = _preadv(self.fd, (buf if n >= self.BUF else self.view[:n],), -1, _RWF_NOWAIT)
+                except BlockingIOError:
+                    pass
+                except OSError as e:
+                    if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ESPIPE, errno.ENOSYS):
+                        raise
+                    FdConn.nowait = False
+                else:
+                    return buf[:got]
+            p = select.poll()
+            p.register(self.fd, select.POLLIN)
+            if not p.poll(self.timeout_ms):
+                raise BlockingIOError(errno.EAGAIN, "socket-timeout")
+        return os.read(self.fd, n)
+
+    def sendall(self, data):
+        if self.limit >= 0:
+            self.sent += len(data)
+            if self.sent > self.limit:
+                self.limit = -1
+                self._sock_call("setsockopt", socket.SOL_SOCKET, socket.SO_SNDTIMEO, self.timeout)
+        n = os.write(self.fd, data)
+        if n < len(data):
+            view = memoryview(data)
+            while n < len(view):
+                n += os.write(self.fd, view[n:])
+
+    def sendfile(self, f, offset=0, count=None):
+        if self.limit >= 0:
+            self.limit = -1
+            self._sock_call("setsockopt", socket.SOL_SOCKET, socket.SO_SNDTIMEO, self.timeout)
+        return self._sock_call("sendfile", f, offset, count)
+
+    def shutdown(self, how):
+        self._sock_call("shutdown", how)
+
+    def fileno(self):
+        return self.fd
+
+    def _sock_call(self, name, *args):
+        """A socket method on the fd, for the rare calls os has none for."""
+        s = socket.socket(fileno=self.fd)
+        try:
+            return getattr(s, name)(*args)
+        finally:
+            s.detach()
+
+
 # --------------------------------------------------------------- responses
 
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
@@ -1151,6 +1234,8 @@ class Worker(object):
         self.socket_timeout = struct.pack("ll", ms // 1000, (ms % 1000) * 1000) if ms > 0 else None
         self.socket_timeout_ms = ms
         self.listener_gone = None  # the fd of a listening socket found closed under us
+        self.inherited = {}  # listening socket -> its connections come with the socket-timeout set
+        self.send_unbounded = 65536  # response bytes written before the send timeout must be set
         self.log_format = None
         self.log_only = None if self.log_requests else log_only_rule(env.get(ENV_LOG_ONLY, ""))
         if env.get(ENV_LOG_FORMAT):
@@ -1216,7 +1301,7 @@ class Worker(object):
     def accept_one(self, listener, core):
         sock, proto = listener
         try:
-            conn, addr = sock.accept()
+            fd, addr = sock._accept()  # the bare fd: no socket object, no getsockname
         except (BlockingIOError, InterruptedError):
             return False  # empty, or another worker took it
         except OSError as e:
@@ -1227,14 +1312,19 @@ class Worker(object):
                 self.listener_died(sock, e)
             return False
         self.on_conn[core] = True
+        conn = None
         try:
-            if self.socket_timeout:
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self.socket_timeout)
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, self.socket_timeout)
+            inherits = self.inherited.get(sock)
+            if inherits is None:
+                inherits = self.timeouts_inherited(sock, fd)
             if proto == "http":
+                conn = socket.socket(sock.family, sock.type, sock.proto, fd)
+                if self.socket_timeout and not inherits:
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self.socket_timeout)
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, self.socket_timeout)
                 self.serve_http(conn, addr, core, sock)
             else:
-                self.serve_uwsgi(conn, core)
+                self.serve_uwsgi(fd, core, inherits)
         except (BlockingIOError, socket.timeout):
             # socket-timeout: the client sent nothing (or took nothing) for
             # that long. uWSGI counts it as a read error too.
@@ -1244,13 +1334,55 @@ class Worker(object):
             log_traceback("connection failed")
         finally:
             self.on_conn[core] = False
-            conn.close()
+            if conn is not None:
+                conn.close()
+            else:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         return True
+
+    def timeouts_inherited(self, listener, fd):
+        """Whether connections accepted on listener come with its
+        socket-timeout (SO_RCVTIMEO/SO_SNDTIMEO) already: Linux copies them
+        from a TCP listener, not from a unix one. Found out once per
+        listener, on its first connection; then no setsockopt per request."""
+        known = False
+        if self.socket_timeout:
+            try:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, self.socket_timeout)
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, self.socket_timeout)
+                probe = socket.socket(fileno=fd)
+                try:
+                    n = len(self.socket_timeout)
+                    known = (probe.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, n) == self.socket_timeout and
+                             probe.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, n) == self.socket_timeout)
+                    # Without the send timeout on every connection, set it
+                    # only before a response could fill the send buffer.
+                    self.send_unbounded = max(4096, probe.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 4)
+                finally:
+                    probe.detach()
+            except OSError:
+                known = False
+        self.inherited[listener] = known
+        return known
 
     # -- uwsgi protocol
 
-    def serve_uwsgi(self, conn, core):
-        data = conn.recv(self.buffer_size + 4)
+    def serve_uwsgi(self, fd, core, inherits):
+        try:
+            conn = self.local.fdconn
+        except AttributeError:
+            conn = self.local.fdconn = FdConn(self.socket_timeout_ms, self.socket_timeout)
+        conn.fd, conn.sent = fd, 0
+        # With the timeouts inherited the socket needs no more; else the
+        # send timeout is set once a response outgrows the send buffer, and
+        # the first read does not wait (RWF_NOWAIT), so only a client that
+        # has not sent its request yet costs a poll (with socket-timeout).
+        conn.limit = -1 if inherits or not self.socket_timeout else self.send_unbounded
+        conn.wait = not inherits and self.socket_timeout is not None
+        data = conn.recv(FdConn.BUF)  # the vars block and, often, the body
         while 0 < len(data) < 4:
             more = conn.recv(4096)
             if not more:
@@ -1291,18 +1423,26 @@ class Worker(object):
         environ.update(self.base_environ)
         if "SCRIPT_NAME" not in environ:  # nginx's uwsgi_param SCRIPT_NAME is kept
             environ["SCRIPT_NAME"] = ""
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        body = Input(conn, data[end:], max(length, 0))
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            try:
+                length = max(int(length), 0)
+            except ValueError:
+                length = 0
+        if length:
+            body = Input(conn, data[end:], length)
+        else:  # no body (most requests): nothing to read or drain
+            body = io.BytesIO()
         environ["wsgi.input"] = body
-        https = environ.get("HTTPS", "").lower() in ("on", "1") or environ.get("REQUEST_SCHEME") == "https"
-        environ["wsgi.url_scheme"] = "https" if https else "http"
+        if environ.get("REQUEST_SCHEME") == "https" or ("HTTPS" in environ and environ["HTTPS"].lower() in ("on", "1")):
+            environ["wsgi.url_scheme"] = "https"
+        else:
+            environ["wsgi.url_scheme"] = "http"
         proto = environ.get("SERVER_PROTOCOL") or "HTTP/1.0"
         started = self.local.board[0](VARS_UWSGI, memoryview(data)[4:end])
         self.run_app(environ, Response(conn, proto), core, started)
-        body.drain()
+        if length:
+            body.drain()
 
     @staticmethod
     def parse_uwsgi_vars(data, end, max_pairs):
