@@ -121,7 +121,7 @@ class Engine(object):
             if proto == "http":
                 worker.serve_http(conn, addr, core, listener)
             else:
-                worker.serve_uwsgi(conn, core)
+                worker.serve_uwsgi_conn(conn, core)
         except (BlockingIOError, socket.timeout):
             W.log("WARN", "socket-timeout: no data from the client for %d ms; connection closed" % worker.socket_timeout_ms)
             local.board[2]()

@@ -1382,6 +1382,12 @@ class Worker(object):
         # has not sent its request yet costs a poll (with socket-timeout).
         conn.limit = -1 if inherits or not self.socket_timeout else self.send_unbounded
         conn.wait = not inherits and self.socket_timeout is not None
+        self.serve_uwsgi_conn(conn, core)
+
+    def serve_uwsgi_conn(self, conn, core):
+        """One uwsgi request on conn: an FdConn, or any object with a
+        socket's recv, sendall, sendfile and shutdown (gevent_loop.py's
+        gevent sockets)."""
         data = conn.recv(FdConn.BUF)  # the vars block and, often, the body
         while 0 < len(data) < 4:
             more = conn.recv(4096)
