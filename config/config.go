@@ -73,6 +73,7 @@ type Config struct {
 	MaxRequestsDelta  int
 	Policies
 	AttachDaemon []string
+	Services     // spooler and mules: config/services.go
 	Router
 	PyAutoreload int // seconds between scans; 0 is off
 	Strict       bool
@@ -256,6 +257,7 @@ func (l *loader) finish() error {
 	}
 	errs = append(errs, l.checkPolicies()...)
 	errs = append(errs, l.checkRouter()...)
+	errs = append(errs, c.CheckServices()...)
 	return errors.Join(errs...)
 }
 

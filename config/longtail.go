@@ -98,13 +98,7 @@ var longTail = append([]Option{
 	differs("async", nil, Int, "no uWSGI async cores; each worker serves up to threads requests at once with OS threads"),
 	differs("ugreen", nil, Bool, "no green threads; each worker serves up to threads requests at once with OS threads"),
 
-	// spooler, mules, cron, cache
-	differs("spooler", nil, List, "no spooler: tasks queued with uwsgi.spool or uwsgidecorators never run (use a task queue such as Celery or RQ)"+noUWSGIModule),
-	differs("spooler-processes", nil, Int, "no spooler processes are started"),
-	differs("spooler-frequency", nil, Int, "no spooler"),
-	differs("spooler-import", nil, List, "no spooler; the module is not imported"),
-	differs("mule", nil, List, "no mules are started; code meant to run in a mule does not run (run it as attach-daemon or as its own service)"+noUWSGIModule),
-	differs("mules", nil, Int, "no mules are started (run background code as attach-daemon or as its own service)"),
+	// cron, cache (the spooler and mules: config/services.go)
 	differs("cron", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
 	differs("cron2", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
 	differs("unique-cron", nil, List, "the command is never run; schedule it with cron(8) or a systemd timer"),
