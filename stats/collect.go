@@ -38,6 +38,8 @@ type SocketInfo struct {
 type Collector struct {
 	Board    *ipc.Scoreboard
 	Sockets  []SocketInfo
+	// Services lists the spooler processes and mules (nil: none).
+	Services func() ([]Spooler, []Mule)
 	lastReqs map[int]uint64 // by pid: requests at the previous collection
 }
 
@@ -63,6 +65,9 @@ func (c *Collector) Collect(workers []WorkerInfo) Stats {
 		st.Workers = append(st.Workers, sw)
 	}
 	c.lastReqs = seen
+	if c.Services != nil {
+		st.Spoolers, st.Mules = c.Services()
+	}
 	return st
 }
 

@@ -31,6 +31,7 @@ type launcher struct {
 	cred       *syscall.Credential
 	routers    []*socket.Listener   // the front end's sockets (never the workers')
 	tls        map[string][2]string // https front end address -> cert, key
+	svc        *servicePlan         // spooler processes and mules (services.go)
 }
 
 // newLauncher resolves the interpreter or binary now, so a wrong path is
@@ -70,6 +71,9 @@ func newLauncher(cfg *config.Config, listeners []*socket.Listener, rt *runtimeSt
 	}
 	l.path = python
 	l.args = []string{python, filepath.Join(rt.Dir, "worker.py")}
+	if err := l.planServices(); err != nil { // services.go
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -102,7 +106,7 @@ func (l *launcher) Plan() *master.Plan {
 			BusynessMax: l.cfg.CheaperBusynessMax, BusynessMin: l.cfg.CheaperBusynessMin,
 			Multiplier: l.cfg.CheaperMultiplier, Backlog: l.backlog,
 		},
-		Daemons: append(l.daemons(), l.routerDaemon(l.self())...),
+		Daemons: append(append(l.daemons(), l.routerDaemon(l.self())...), l.serviceDaemons()...),
 	}
 }
 
@@ -207,6 +211,10 @@ func (l *launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
 	env = append(env, l.pythonEnv()...)
 	if l.cfg.PyAutoreload > 0 && w.ID == 1 && len(l.cfg.Exec) == 0 {
 		env = append(env, ipc.EnvPyAutoreload+"="+strconv.Itoa(l.cfg.PyAutoreload)) // one watcher is enough
+	}
+	files, env, err := l.withServices(files, env) // services.go
+	if err != nil {
+		return nil, err
 	}
 	return &master.ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred, Log: l.rt.logPipe()}, nil
 }

@@ -440,16 +440,11 @@ _thread_locks = [_threading.Lock() for _ in range(_max_lock + 1)]
 
 _SIGNALS = ("signals and timers are not available under supervise yet; run periodic work in a thread "
             "started from @postfork, a systemd timer or cron")
-_SPOOLER = "there is no spooler under supervise; queue the task with Celery or RQ"
-_MULES = "there are no mules under supervise; run the code as attach-daemon or as its own service"
 _CACHE = "there is no uWSGI cache under supervise yet; use Redis or memcached"
 _NOT_AVAILABLE = {
     "register_signal": _SIGNALS, "signal": _SIGNALS, "signal_wait": _SIGNALS, "signal_registered": _SIGNALS,
     "signal_received": _SIGNALS, "add_timer": _SIGNALS, "add_rb_timer": _SIGNALS, "add_cron": _SIGNALS,
     "add_file_monitor": _SIGNALS, "add_ms_timer": _SIGNALS,
-    "spool": _SPOOLER, "send_to_spooler": _SPOOLER, "set_spooler_frequency": _SPOOLER, "spooler_jobs": _SPOOLER,
-    "spooler_pid": _SPOOLER, "spooler_pids": _SPOOLER, "spooler_get_task": _SPOOLER,
-    "mule_msg": _MULES, "mule_get_msg": _MULES, "farm_msg": _MULES, "farm_get_msg": _MULES, "in_farm": _MULES,
     "cache_get": _CACHE, "cache_set": _CACHE, "cache_update": _CACHE, "cache_del": _CACHE,
     "cache_exists": _CACHE, "cache_clear": _CACHE, "cache_inc": _CACHE, "cache_dec": _CACHE,
     "cache_mul": _CACHE, "cache_div": _CACHE, "cache_num": _CACHE, "cache_keys": _CACHE,
@@ -500,3 +495,8 @@ def __getattr__(name):
     if why is not None:
         raise Unavailable("uwsgi.%s is not available under supervise: %s (see docs/python-api.md)" % (name, why))
     raise AttributeError("module 'uwsgi' has no attribute %r (supervise's uwsgi module; see docs/python-api.md)" % name)
+
+
+# The spooler (spooler.py) and the mules (mule.py) add their functions.
+for _part in ("spooler", "mule"):
+    _sibling(_part)._install(globals())
