@@ -36,8 +36,8 @@ type SocketInfo struct {
 
 // Collector turns a master snapshot and the scoreboard into Stats.
 type Collector struct {
-	Board    *ipc.Scoreboard
-	Sockets  []SocketInfo
+	Board   *ipc.Scoreboard
+	Sockets []SocketInfo
 	// Services lists the spooler processes and mules (nil: none).
 	Services func() ([]Spooler, []Mule)
 	lastReqs map[int]uint64 // by pid: requests at the previous collection
