@@ -402,8 +402,8 @@ class _Spooler(object):
     def run(self):
         svc = _svc()
         svc.set_slot_word(self.slot, _SVC_PID, _os.getpid())
-        self.log("INFO", "spooler ready", dir=self.dir, pid=_os.getpid(), frequency=self.frequency)
         try:
+            self.log("INFO", "spooler ready", dir=self.dir, pid=_os.getpid(), frequency=self.frequency)
             while not self.stopping:
                 self.scan()
                 if self.stopping:
