@@ -45,8 +45,18 @@ type spoolApp struct {
 // on dir/spool and the extra ini lines.
 func startSpoolApp(t *testing.T, extra ...string) *spoolApp {
 	t.Helper()
+	return startSpoolAppWith(t, nil, extra...)
+}
+
+// startSpoolAppWith writes files (name -> content) into the app's
+// directory first.
+func startSpoolAppWith(t *testing.T, files map[string]string, extra ...string) *spoolApp {
+	t.Helper()
 	requireUwsgidecorators(t)
 	a := &spoolApp{dir: shortTempDir(t)}
+	for name, content := range files {
+		writeFile(t, filepath.Join(a.dir, name), content)
+	}
 	a.out, a.spool = filepath.Join(a.dir, "out"), filepath.Join(a.dir, "spool")
 	os.Mkdir(a.out, 0o755)
 	writeFile(t, filepath.Join(a.dir, "spoolapp.py"), readFile(t, "testdata/spoolapp.py"))
