@@ -84,6 +84,7 @@ type Mule struct {
 const (
 	ServiceBoardMagic   = 0x3143565245535653 // "SVSERVC1"
 	ServiceBoardVersion = 1
+	ServiceHdrFrequency = 2 // header word: uwsgi.set_spooler_frequency()'s seconds, 0 = spooler-frequency
 	ServiceHeaderWords  = 8
 	ServiceSlots        = 1024
 	ServiceSlotWords    = 8

@@ -16,6 +16,7 @@ import time as _time
 
 _ENV_MULE = "SUPERVISE_MULE"
 _DEFAULT_BUFFER = 65536  # uWSGI's mule-msg-size
+_SVC_PID, _SVC_TASKS, _SVC_RUNNING = 0, 1, 2  # services board words: spooler.py's (ipc/services.go)
 
 
 def _spooler():
@@ -200,7 +201,7 @@ class _Mule(object):
             msg = self.receive(socks, _DEFAULT_BUFFER, -1)
             uwsgi = _sys.modules.get("uwsgi")
             hook = getattr(uwsgi, "mule_msg_hook", None) if uwsgi is not None else None
-            svc.set_slot_word(self.slot, 2, 1)
+            svc.set_slot_word(self.slot, _SVC_RUNNING, 1)
             try:
                 if hook is None:
                     _log("INFO", "*** mule %d received a %d bytes message ***" % (self.id, len(msg)))
@@ -209,9 +210,9 @@ class _Mule(object):
             except Exception:
                 _sys.modules["_supervise_worker"].log_traceback("mule message handler raised", mule=self.id)
             finally:
-                svc.set_slot_word(self.slot, 2, 0)
+                svc.set_slot_word(self.slot, _SVC_RUNNING, 0)
             self.messages += 1
-            svc.set_slot_word(self.slot, 1, self.messages)
+            svc.set_slot_word(self.slot, _SVC_TASKS, self.messages)
 
 
 def _run_patch(w, patch):
@@ -240,7 +241,7 @@ def _main():
     if lifeline:
         _threading.Thread(target=w.watch_lifeline, args=(int(lifeline),), daemon=True, name="lifeline").start()
     _me = _Mule(conf)
-    sp._svc().set_slot_word(_me.slot, 0, _os.getpid())
+    sp._svc().set_slot_word(_me.slot, _SVC_PID, _os.getpid())
     mod = w.install_uwsgi_module()
     w.load_app()
     w.log("INFO", "mule ready", id=_me.id, pid=_os.getpid(), script=_me.patch or "-")

@@ -39,7 +39,8 @@ _SERVICE_HEADER_WORDS = 8
 _SERVICE_SLOTS = 1024
 _SERVICE_SLOT_WORDS = 8
 _SVC_PID, _SVC_TASKS, _SVC_RUNNING, _SVC_TASK_START_NS = 0, 1, 2, 3
-_SVC_FREQUENCY = 2  # header word: uwsgi.set_spooler_frequency(), 0 = spooler-frequency
+# a header word: uwsgi.set_spooler_frequency()'s seconds, 0 = spooler-frequency
+_SVC_FREQUENCY = 2
 
 SPOOL_RETRY = -1
 SPOOL_OK = -2
@@ -67,7 +68,7 @@ class _Services(object):
         for d in conf.get("spoolers") or []:
             try:
                 self.wake.append(_socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM, 0, d["wake"]))
-            except OSError:
+            except (OSError, ValueError):
                 self.wake.append(None)
         self.board = None
         fd = conf.get("board", -1)
