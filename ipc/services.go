@@ -62,6 +62,7 @@ type Spooler struct {
 	Quiet       bool     `json:"quiet"`
 	Ordered     bool     `json:"ordered"`
 	ProcessesOf int      `json:"processes"` // spooler processes on this directory
+	Index       int      `json:"index"`     // this one among them, from 0
 }
 
 // Mule is EnvMule: one mule's receiving ends.

@@ -45,11 +45,12 @@ type services struct {
 // serviceProc is one spooler process or mule as the stats and the signal
 // targets see it.
 type serviceProc struct {
-	Role     string // "spooler" or "mule"
-	ID       int    // spooler: 1.. over all directories; mule: its id
-	Dir      string // spooler: its directory
-	Slot     int    // services board slot
-	respawns atomic.Int64
+	Role     string       // "spooler" or "mule"
+	ID       int          // spooler: 1.. over all directories; mule: its id
+	Dir      string       // spooler: its directory
+	Slot     int          // services board slot
+	serial   int64        // the plan's
+	respawns atomic.Int64 // processes started: the first, then one per respawn
 }
 
 func newServices() (*services, error) {
@@ -161,11 +162,11 @@ func (l *launcher) planServices() error {
 		}
 		p.dirs = append(p.dirs, real)
 		for i := 0; i < procs; i++ {
-			p.spoolers = append(p.spoolers, &serviceProc{Role: "spooler", ID: len(p.spoolers) + 1, Dir: real, Slot: len(p.spoolers)})
+			p.spoolers = append(p.spoolers, &serviceProc{Role: "spooler", ID: len(p.spoolers) + 1, Dir: real, Slot: len(p.spoolers), serial: p.serial})
 		}
 	}
 	for i := range c.Mule {
-		p.mules = append(p.mules, &serviceProc{Role: "mule", ID: i + 1, Slot: len(p.spoolers) + i})
+		p.mules = append(p.mules, &serviceProc{Role: "mule", ID: i + 1, Slot: len(p.spoolers) + i, serial: p.serial})
 	}
 	p.farms = c.Farm
 	if len(p.spoolers)+len(p.mules) > ipc.ServiceSlots {
@@ -267,15 +268,21 @@ func (l *launcher) serviceDaemons() []master.DaemonSpec {
 	var out []master.DaemonSpec
 	for _, s := range append(append([]*serviceProc(nil), p.spoolers...), p.mules...) {
 		s := s
-		name := fmt.Sprintf("%s %d (serial %d)", s.Role, s.ID, p.serial)
+		// The name changes with every configuration read (a reload starts
+		// new ones) and with the runtime directory (an upgraded master,
+		// with new queues, does not adopt the old ones).
+		tag := fmt.Sprintf("%s/%d", filepath.Base(l.rt.Dir), p.serial)
+		name := fmt.Sprintf("%s %d (%s)", s.Role, s.ID, tag)
 		if s.Role == "spooler" {
-			name = fmt.Sprintf("spooler %d on %s (serial %d)", s.ID, s.Dir, p.serial)
+			name = fmt.Sprintf("spooler %d on %s (%s)", s.ID, s.Dir, tag)
 		}
 		p.svc.mu.Lock()
-		if old, ok := p.svc.procs[serviceKey(s)]; ok {
-			s.respawns.Store(old.respawns.Load()) // uWSGI counts respawns over reloads too
-		}
 		p.svc.procs[name] = s
+		for n, old := range p.svc.procs { // the plans before the last two are gone
+			if old.serial < p.serial-2 {
+				delete(p.svc.procs, n)
+			}
+		}
 		p.svc.mu.Unlock()
 		out = append(out, master.DaemonSpec{Name: name, Spec: func() (*master.ProcSpec, error) {
 			s.respawns.Add(1)
@@ -285,8 +292,6 @@ func (l *launcher) serviceDaemons() []master.DaemonSpec {
 	}
 	return out
 }
-
-func serviceKey(s *serviceProc) string { return s.Role + " " + strconv.Itoa(s.ID) + " " + s.Dir }
 
 // serviceSpec is the process for a spooler process or a mule: the
 // Python interpreter on spooler.py or mule.py, with the app's
@@ -335,7 +340,7 @@ func (l *launcher) serviceSpec(s *serviceProc) (*master.ProcSpec, error) {
 			Dir: s.Dir, Wake: len(files) - 1, Slot: s.Slot, FrequencyS: int(freq / time.Second),
 			MaxTasks: c.SpoolerMaxTasks, HarakiriS: int(c.SpoolerHarakiri / time.Second), Chdir: c.SpoolerChdir,
 			Import: append([]string{}, c.SpoolerImport...), Quiet: c.SpoolerQuiet, Ordered: c.SpoolerOrdered,
-			ProcessesOf: max(c.SpoolerProcesses, 1),
+			ProcessesOf: max(c.SpoolerProcesses, 1), Index: (s.ID - 1) % max(c.SpoolerProcesses, 1),
 		}))
 	} else {
 		m := ipc.Mule{ID: s.ID, Slot: s.Slot, Patch: l.cfg.Services.Mule[s.ID-1], Farms: map[string]int{}}
@@ -444,7 +449,8 @@ func serviceStats(rt *runtimeState, m *master.Master, calls chan<- func()) func(
 				tasks, running = 0, 0 // not (yet) written by this process
 			}
 			if p.Role == "spooler" {
-				sp = append(sp, stats.Spooler{Dir: p.Dir, PID: p.PID, Tasks: tasks, Respawns: p.proc.respawns.Load(), Running: min(running, 1)})
+				// uWSGI counts a spooler's respawns (0 at first), a worker's (and so a mule's) spawns
+				sp = append(sp, stats.Spooler{Dir: p.Dir, PID: p.PID, Tasks: tasks, Respawns: max(p.proc.respawns.Load()-1, 0), Running: min(running, 1)})
 			} else {
 				mu = append(mu, stats.Mule{ID: p.ID, PID: p.PID, Messages: tasks, RespawnCount: p.proc.respawns.Load(), Running: min(running, 1)})
 			}

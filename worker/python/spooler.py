@@ -384,6 +384,8 @@ class _Spooler(object):
         self.chdir = conf.get("chdir") or ""
         self.quiet = bool(conf.get("quiet"))
         self.imports = conf.get("import") or []
+        self.processes = max(int(conf.get("processes") or 1), 1)
+        self.index = int(conf.get("index") or 0)
         self.wake = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM, 0, conf["wake"])
         self.wake.setblocking(False)
         self.tasks = 0
@@ -437,6 +439,11 @@ class _Spooler(object):
             self.log("ERROR", "cannot read the spooler directory", dir=directory, error=e)
             return
         names.sort(key=_version_key)
+        if self.processes > 1 and directory == self.dir and len(names) > 1:
+            # spooler processes on one directory start at different places
+            # in it, rather than racing for the same files one by one
+            cut = len(names) * self.index // self.processes
+            names = names[cut:] + names[:cut]
         now = _time.time()
         for name in names:
             if self.stopping:
