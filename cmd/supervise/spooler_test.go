@@ -94,7 +94,7 @@ func (a *spoolApp) get(t *testing.T, path string) spoolReply {
 // lines is what a task recorded in out/name (nil when nothing yet).
 func lines(dir, name string) []string {
 	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
+	if err != nil || !strings.HasSuffix(string(b), "\n") { // missing, or a line being written
 		return nil
 	}
 	return strings.Split(strings.TrimSpace(string(b)), "\n")
@@ -261,6 +261,11 @@ func TestSpoolerTaskNeverRunsTwiceAfterACrash(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(a.spool, "*uwsgi_spoolfile_on_*"))
 	if len(failed) != 2 || len(left) != 0 {
 		t.Errorf("moved aside %q, left in the spooler directory %q; want the two interrupted tasks aside", failed, left)
+	}
+	for _, f := range failed { // moved back by hand, it runs
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s moved aside with mode %v, want 0600 (the running bit cleared)", f, fi.Mode())
+		}
 	}
 	if st := readStats(t, a.stats); len(st.Spoolers) != 1 || st.Spoolers[0].Respawns != 2 {
 		t.Errorf("stats spoolers %+v; want respawns 2", st.Spoolers)
