@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +30,10 @@ func TestMules(t *testing.T) {
 	r := a.get(t, "/mulefunc?n=a")
 	if r.MuleID != 0 {
 		t.Errorf("a worker's mule_id() = %d, want 0", r.MuleID)
+	}
+	want := fmt.Sprintf("[spooler1=%d mule1=%d mule2=%d mule3=%d mule4=%d]", st.Spoolers[0].PID, pids[1], pids[2], pids[3], pids[4])
+	if fmt.Sprint(r.Targets) != want {
+		t.Errorf("signal targets %v, want %s", r.Targets, want)
 	}
 	check := func(name, want string, pid int) {
 		t.Helper()

@@ -22,14 +22,15 @@ import (
 // spooler processes run them from uWSGI's task files.
 
 type spoolReply struct {
-	File           string `json:"file"`
-	SpoolerPID     int    `json:"spooler_pid"`
-	SpoolerPIDs    []int  `json:"spooler_pids"`
-	Jobs           int    `json:"jobs"`
-	IAmTheSpooler  *bool  `json:"i_am_the_spooler"`
-	MuleID         int    `json:"mule_id"`
-	Sent           *bool  `json:"sent"`
-	MulesSeenByApp int    `json:"-"`
+	File           string   `json:"file"`
+	SpoolerPID     int      `json:"spooler_pid"`
+	SpoolerPIDs    []int    `json:"spooler_pids"`
+	Jobs           int      `json:"jobs"`
+	IAmTheSpooler  *bool    `json:"i_am_the_spooler"`
+	MuleID         int      `json:"mule_id"`
+	Sent           *bool    `json:"sent"`
+	Targets        []string `json:"targets"`
+	MulesSeenByApp int      `json:"-"`
 }
 
 type spoolApp struct {

@@ -276,6 +276,22 @@ def spooler_pids():
     return [_slot_pid(s) for slots in _svc().slots for s in slots]
 
 
+def _targets():
+    """Every spooler process and mule as (role, id, pid), spoolers numbered
+    1.. over all directories in config order, mules by id; pid 0 while one
+    restarts. For uwsgi signal targets ("spooler", "mule", "muleN")."""
+    svc = _svc()
+    out = []
+    n = 0
+    for slots in svc.slots:
+        for slot in slots:
+            n += 1
+            out.append(("spooler", n, _slot_pid(slot)))
+    for m in svc.conf.get("mules") or []:
+        out.append(("mule", m["id"], _slot_pid(m["slot"])))
+    return out
+
+
 def i_am_the_spooler():
     return True if _me is not None else None  # uWSGI returns None, not False, elsewhere
 

@@ -99,5 +99,8 @@ def application(environ, start_response):
     out.update({"spooler_pid": uwsgi.spooler_pid(), "spooler_pids": uwsgi.spooler_pids(),
                 "jobs": len(uwsgi.spooler_jobs()), "i_am_the_spooler": uwsgi.i_am_the_spooler(),
                 "mule_id": uwsgi.mule_id()})
+    sv = __import__("sys").modules.get("_supervise_spooler")  # supervise's own: signal targets' pids
+    if sv is not None:
+        out["targets"] = ["%s%d=%d" % t for t in sv._targets()]
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(out).encode()]
