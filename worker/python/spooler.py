@@ -47,6 +47,7 @@ SPOOL_RETRY = -1
 SPOOL_OK = -2
 SPOOL_IGNORE = 0
 
+_RESULTS = {SPOOL_OK: "SPOOL_OK", SPOOL_RETRY: "SPOOL_RETRY", SPOOL_IGNORE: "SPOOL_IGNORE"}
 _PREFIX = "uwsgi_spoolfile_on_"
 _RUNNING_BIT = 0o100  # S_IXUSR: the task is running (or its process died in it)
 _FAILED_DIR = "supervise-failed"
@@ -401,7 +402,8 @@ class _Spooler(object):
         self.processes = max(int(conf.get("processes") or 1), 1)
         self.index = int(conf.get("index") or 0)
         self.wake = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM, 0, conf["wake"])
-        self.wake.setblocking(False)
+        self.wake.setblocking(True)
+        self.timeout = 0
         self.tasks = 0
         self.in_task = False
         self.stopping = False
@@ -431,19 +433,24 @@ class _Spooler(object):
         self.log("INFO", "spooler stopped", dir=self.dir, tasks=self.tasks)
 
     def wait(self):
+        """Until a writer's wake-up or the scan interval. A blocking recv
+        (SO_RCVTIMEO), not select: the kernel wakes one of the spooler
+        processes sleeping on the directory's socket, not all of them."""
         freq = _svc().word(_SVC_FREQUENCY) or self.frequency
+        if freq != self.timeout:
+            self.timeout = freq
+            self.wake.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVTIMEO, _struct.pack("ll", freq, 0))
         try:
-            ready, _, _ = _select.select([self.wake], [], [], freq)
-        except InterruptedError:
+            self.wake.recv(16)
+        except (BlockingIOError, InterruptedError):
+            return  # the interval passed
+        except OSError:
             return
-        if ready:
-            while True:  # every queued wake-up: one scan sees all their tasks
-                try:
-                    self.wake.recv(16)
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError:
-                    break
+        while True:  # every queued wake-up: one scan sees all their tasks
+            try:
+                self.wake.recv(16, _socket.MSG_DONTWAIT)
+            except OSError:
+                break
 
     def scan(self, directory=None):
         directory = directory or self.dir
@@ -570,8 +577,6 @@ class _Spooler(object):
         svc = _svc()
         svc.set_slot_word(self.slot, _SVC_TASK_START_NS, _time.monotonic_ns())
         svc.set_slot_word(self.slot, _SVC_RUNNING, 1)
-        if not self.quiet:
-            self.log("INFO", "managing task", task=name, dir=directory)
         started = _time.monotonic()
         ret = SPOOL_RETRY
         try:
@@ -601,8 +606,9 @@ class _Spooler(object):
         if ret != SPOOL_IGNORE:
             self.tasks += 1
             svc.set_slot_word(self.slot, _SVC_TASKS, self.tasks)
-        if ret == SPOOL_OK and not self.quiet:
-            self.log("INFO", "done with task", task=name, seconds="%.3f" % (_time.monotonic() - started))
+        if not self.quiet:  # one line a task (uWSGI: one before, one after)
+            self.log("INFO", "task done" if ret == SPOOL_OK else "task kept for the next scan", task=name,
+                     seconds="%.3f" % (_time.monotonic() - started), result=_RESULTS.get(ret, ret))
         if self.max_tasks > 0 and self.tasks >= self.max_tasks:
             self.log("INFO", "maximum number of tasks reached (spooler-max-tasks); recycling", tasks=self.tasks)
             self.stopping = True
