@@ -301,6 +301,42 @@ func TestSpoolerTasksQueuedDuringAReloadRunOnce(t *testing.T) {
 	}
 }
 
+// spooler-import loads task functions the app does not, spooler-chdir is
+// where tasks run, spooler-max-tasks replaces a spooler process after that
+// many tasks, and a graceful shutdown lets the running task finish.
+func TestSpoolerOptions(t *testing.T) {
+	extra := "import os\nfrom uwsgidecorators import spool\n" +
+		"@spool\ndef extra_task(args):\n" +
+		"    open(os.path.join(os.environ['OUT'], 'extra-' + args['n']), 'a').write('%d %s\\n' % (os.getpid(), os.getcwd()))\n"
+	a := startSpoolAppWith(t, map[string]string{"extratasks.py": extra},
+		"spooler-import = extratasks.py\nspooler-max-tasks = 2\nspooler-chdir = /tmp\n")
+	first := a.get(t, "/extra?n=1").SpoolerPID
+	got := waitLines(t, a.out, "extra-1", 1)
+	if f := strings.Fields(got[0]); len(f) != 2 || f[0] != strconv.Itoa(first) || f[1] != "/tmp" {
+		t.Errorf("the spooler-import task ran as %q; want pid %d in /tmp", got[0], first)
+	}
+	a.get(t, "/spool?n=2")
+	waitLines(t, a.out, "done-2", 1)
+	a.m.waitLog(`maximum number of tasks reached`, 1)
+	a.m.waitLog(`spooler ready`, 2)
+	a.get(t, "/spool?n=3")
+	if got := waitLines(t, a.out, "done-3", 1); strings.Fields(got[0])[0] == strconv.Itoa(first) {
+		t.Errorf("task 3 ran in the spooler process that reached spooler-max-tasks")
+	}
+	a.get(t, "/spool?n=4&mode=second")
+	waitLines(t, a.out, "started-4", 1)
+	a.m.signal(syscall.SIGTERM)
+	if code := a.m.waitExit(); code != 0 {
+		t.Errorf("graceful shutdown exited %d", code)
+	}
+	if l := lines(a.out, "done-4"); len(l) != 1 {
+		t.Errorf("the task running at shutdown did not finish: %q", l)
+	}
+	if left, _ := filepath.Glob(filepath.Join(a.spool, "uwsgi_spoolfile_on_*")); len(left) != 0 {
+		t.Errorf("tasks left after a graceful shutdown: %q", left)
+	}
+}
+
 // A spooler directory that cannot be made is a start-up error naming it.
 func TestSpoolerDirectoryErrors(t *testing.T) {
 	requireUwsgidecorators(t)

@@ -117,7 +117,7 @@ _hostname = _socket.gethostname()
 
 
 def _as_bytes(v, what):
-    if isinstance(v, bytes):
+    if type(v) is bytes:
         return v
     if isinstance(v, str):  # uWSGI takes bytes only; str is encoded (UTF-8) rather than refused
         return v.encode("utf-8")
@@ -196,7 +196,7 @@ def spool(*args, **kwargs):
         _counter[0] += 1
         n = _counter[0]
     now = _time.time()
-    name = "%s%s_%d_%d_%d_%d_%d" % (_PREFIX, _hostname, _os.getpid(), n, _random.randint(0, 2147483647),
+    name = "%s%s_%d_%d_%d_%d_%d" % (_PREFIX, _hostname, _os.getpid(), n, _random.getrandbits(31),
                                    int(now), int((now % 1) * 1000000))
     path = _os.path.join(directory, name)
     # uWSGI's way: the file is write-locked (fcntl) from just after its

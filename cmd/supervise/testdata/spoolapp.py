@@ -32,6 +32,9 @@ def task(args):
         raise RuntimeError("task failed on demand")
     if mode == "slow":
         time.sleep(0.02)
+    if mode == "second":
+        record("started-" + n, str(os.getpid()))
+        time.sleep(1)
     record("done-" + n, "%d %s %s" % (os.getpid(), os.getcwd(), uwsgi.i_am_the_spooler()))
 
 
@@ -88,6 +91,9 @@ def application(environ, start_response):
         out["file"] = task.spool(**kw).decode()
     elif path == "/forever":
         out["file"] = forever.spool(n=q["n"]).decode()
+    elif path == "/extra":  # a task function only spooler-import loads
+        out["file"] = uwsgi.spool({b"ud_spool_func": b"extra_task", b"ud_spool_ret": str(uwsgi.SPOOL_OK).encode(),
+                                   b"n": q["n"].encode()}).decode()
     elif path == "/raw":
         out["file"] = uwsgi.spool({b"raw": q["n"].encode(), b"body": b"B" * int(q.get("body", "0"))}).decode()
     elif path == "/mulefunc":
