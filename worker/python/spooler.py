@@ -478,12 +478,13 @@ class _Spooler(object):
                 self.manage(directory, name, now)
 
     def claim(self, path):
-        """An open fd holding the file's fcntl write lock (uWSGI's),
-        or None: gone, locked by its writer or another spooler."""
+        """An open fd holding the file's fcntl write lock (uWSGI's) and
+        its stat, or (None, None): gone, locked by its writer or another
+        spooler process."""
         try:
             fd = _os.open(path, _os.O_RDWR | _os.O_CLOEXEC)
         except OSError:
-            return None
+            return None, None
         try:
             _fcntl.lockf(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
             st = _os.fstat(fd)
@@ -491,8 +492,8 @@ class _Spooler(object):
                 raise OSError(_errno.ENOENT, "gone")
         except OSError:
             _os.close(fd)
-            return None
-        return fd
+            return None, None
+        return fd, st
 
     def move_aside(self, directory, name, why, **kv):
         failed = _os.path.join(self.dir, _FAILED_DIR)
@@ -529,28 +530,30 @@ class _Spooler(object):
         running = st.st_mode & _RUNNING_BIT
         if not running and (st.st_mtime > now or (st.st_size == 0 and now - st.st_mtime < _EMPTY_GRACE)):
             return  # at= in the future, or a writer between its open and its lock
-        fd = self.claim(path)
+        fd, st = self.claim(path)
         if fd is None:
             return  # being written, or run by another spooler process
         try:
-            mode = _os.fstat(fd).st_mode
-            if mode & _RUNNING_BIT:
-                self.recover(fd, directory, name, mode)
+            if st.st_mode & _RUNNING_BIT:
+                self.recover(fd, directory, name, st.st_mode)
             else:
-                self.run_claimed(fd, directory, name, mode)
+                self.run_claimed(fd, directory, name, st)
         finally:
             _os.close(fd)  # the lock goes with it
 
-    def run_claimed(self, fd, directory, name, mode):
+    def run_claimed(self, fd, directory, name, st):
         path = _os.path.join(directory, name)
+        mode = st.st_mode
         chunks = []
+        want = st.st_size + 1  # one read for the whole file; one more if it grew
         while True:
-            b = _os.read(fd, 1 << 16)
-            if not b:
-                break
+            b = _os.read(fd, want)
             chunks.append(b)
+            if len(b) < want:
+                break
+            want = 1 << 16
         data = b"".join(chunks)
-        if not data and _time.time() - _os.fstat(fd).st_mtime < _EMPTY_GRACE:
+        if not data and _time.time() - st.st_mtime < _EMPTY_GRACE:
             return  # locked before its writer could: it waits for the lock, then writes
         try:
             task = _task_dict(name, data)
@@ -580,7 +583,7 @@ class _Spooler(object):
         started = _time.monotonic()
         ret = SPOOL_RETRY
         try:
-            _os.chdir(self.chdir or self.dir)
+            _os.chdir(self.chdir or self.dir)  # every time: a task may chdir elsewhere
             if self.harakiri > 0:
                 _signal.alarm(self.harakiri)  # SIGALRM's default action ends the process
             try:
