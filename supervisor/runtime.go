@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -36,7 +37,7 @@ type runtimeState struct {
 	Started time.Time // uwsgi.started_on
 	// pythonFiles are worker.py and its modules in Dir (python.WriteAll).
 	pythonFiles []string
-	svc         *services // spooler and mules: made by the first launcher that needs them (services.go)
+	svc         atomic.Pointer[services] // spooler and mules: made by the first launcher that needs them (services.go)
 }
 
 // logPipe is what a ProcSpec's Log gets: the sink, or none.
@@ -77,7 +78,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeSt
 		if rt.Board != nil {
 			rt.Board.Close()
 		}
-		rt.svc.close()
+		rt.svc.Load().close()
 		if notify != nil {
 			notify.Close()
 		}

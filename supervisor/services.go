@@ -40,6 +40,7 @@ type services struct {
 	queues map[string][2]*os.File // "mule N", "shared", "farm NAME" -> [send, receive]
 	procs  map[string]*serviceProc
 	serial atomic.Int64
+	pids   atomic.Pointer[map[string]int] // the daemons' pids at the last stats snapshot
 }
 
 // serviceProc is one spooler process or mule as the stats and the signal
@@ -146,14 +147,15 @@ func (l *launcher) planServices() error {
 	if len(c.Spooler) == 0 && len(c.Mule) == 0 {
 		return nil
 	}
-	if l.rt.svc == nil {
+	if l.rt.svc.Load() == nil {
 		svc, err := newServices()
 		if err != nil {
 			return err
 		}
-		l.rt.svc = svc
+		l.rt.svc.Store(svc)
 	}
-	p := &servicePlan{svc: l.rt.svc, serial: l.rt.svc.serial.Add(1)}
+	svc := l.rt.svc.Load()
+	p := &servicePlan{svc: svc, serial: svc.serial.Add(1)}
 	procs := max(c.SpoolerProcesses, 1)
 	for _, dir := range c.Spooler {
 		real, err := l.spoolerDir(dir)
@@ -403,27 +405,28 @@ type ServiceProcess struct {
 
 // serviceProcesses lists the current plan's spooler processes and mules,
 // spoolers first, asking the loop (through calls) for their pids.
-// rt.svc is read on the loop's goroutine, which makes it (in a reload).
-func serviceProcesses(rt *runtimeState, m *master.Master, calls chan<- func()) (*services, []ServiceProcess) {
-	type answer struct {
-		svc  *services
-		pids map[string]int
+// Without spooler or mules configured (ever), it does not ask the loop.
+func serviceProcesses(rt *runtimeState, m *master.Master, calls chan<- func()) []ServiceProcess {
+	svc := rt.svc.Load()
+	if svc == nil {
+		return nil
 	}
-	reply := make(chan answer, 1)
+	reply := make(chan map[string]int, 1)
 	select {
-	case calls <- func() { reply <- answer{rt.svc, m.DaemonPIDs()} }:
+	case calls <- func() { reply <- m.DaemonPIDs() }:
 	case <-time.After(2 * time.Second):
-		return nil, nil
+		return nil
 	}
-	a := <-reply
-	if a.svc == nil {
-		return nil, nil
-	}
-	a.svc.mu.Lock()
-	defer a.svc.mu.Unlock()
+	return svc.processes(<-reply)
+}
+
+// processes matches the loop's daemons (name -> pid) with the services.
+func (svc *services) processes(pids map[string]int) []ServiceProcess {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
 	var out []ServiceProcess
-	for name, pid := range a.pids {
-		if s, ok := a.svc.procs[name]; ok {
+	for name, pid := range pids {
+		if s, ok := svc.procs[name]; ok {
 			out = append(out, ServiceProcess{Role: s.Role, ID: s.ID, Dir: s.Dir, PID: pid, Slot: s.Slot, proc: s})
 		}
 	}
@@ -433,17 +436,46 @@ func serviceProcesses(rt *runtimeState, m *master.Master, calls chan<- func()) (
 		}
 		return out[i].ID < out[j].ID
 	})
-	return a.svc, out
+	return out
+}
+
+// statsSnapshot is loopSnapshot that also records the daemons' pids in
+// the same call on the loop, for serviceStats: the stats server collects
+// under its lock, where asking the loop again could wait on a loop that
+// waits on that lock (a reload's SetSockets).
+func statsSnapshot(rt *runtimeState, m *master.Master, calls chan<- func()) func() ([]stats.WorkerInfo, error) {
+	return func() ([]stats.WorkerInfo, error) {
+		reply := make(chan []stats.WorkerInfo, 1)
+		select {
+		case calls <- func() {
+			if svc := rt.svc.Load(); svc != nil {
+				pids := m.DaemonPIDs()
+				svc.pids.Store(&pids)
+			}
+			reply <- m.Snapshot()
+		}:
+			return <-reply, nil
+		case <-time.After(2 * time.Second):
+			return nil, errors.New("the master did not answer (shutting down?)")
+		}
+	}
 }
 
 // serviceStats is the stats server's view: uWSGI's "spoolers" entries
 // and supervise's "mules".
-func serviceStats(rt *runtimeState, m *master.Master, calls chan<- func()) func() ([]stats.Spooler, []stats.Mule) {
+func serviceStats(rt *runtimeState) func() ([]stats.Spooler, []stats.Mule) {
 	return func() ([]stats.Spooler, []stats.Mule) {
 		var sp []stats.Spooler
 		var mu []stats.Mule
-		svc, procs := serviceProcesses(rt, m, calls)
-		for _, p := range procs {
+		svc := rt.svc.Load()
+		if svc == nil {
+			return nil, nil
+		}
+		pids := svc.pids.Load()
+		if pids == nil {
+			return nil, nil
+		}
+		for _, p := range svc.processes(*pids) {
 			tasks, running := svc.word(p.Slot, ipc.SvcTasks), svc.word(p.Slot, ipc.SvcRunning)
 			if p.PID == 0 || int(svc.word(p.Slot, ipc.SvcPID)) != p.PID {
 				tasks, running = 0, 0 // not (yet) written by this process

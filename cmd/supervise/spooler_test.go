@@ -325,8 +325,34 @@ func TestSpoolerOptions(t *testing.T) {
 	}
 	a.get(t, "/spool?n=4&mode=second")
 	waitLines(t, a.out, "started-4", 1)
+	// stats read all along a reload and the shutdown (their spooler rows
+	// once waited on the loop under the stats server's lock)
+	stop, done := make(chan struct{}), make(chan struct{})
+	for i := 0; i < 8; i++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if c, err := net.Dial("unix", a.stats); err == nil {
+					io.Copy(io.Discard, c)
+					c.Close()
+				}
+			}
+		}()
+	}
+	a.m.signal(syscall.SIGHUP)
+	a.m.waitLog(`all workers ready.*generation=2`, 1)
 	a.m.signal(syscall.SIGTERM)
-	if code := a.m.waitExit(); code != 0 {
+	code := a.m.waitExit()
+	close(stop)
+	for i := 0; i < 8; i++ {
+		<-done
+	}
+	if code != 0 {
 		t.Errorf("graceful shutdown exited %d", code)
 	}
 	if l := lines(a.out, "done-4"); len(l) != 1 {
