@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/supervise-go/supervise/ipc"
+	"github.com/supervise-go/supervise/worker/python"
 )
 
 // spooler.py and mule.py mirror the services contract (ipc/services.go).
@@ -35,5 +36,9 @@ func TestServicesMirrorTheContract(t *testing.T) {
 	}
 	if got := pythonConstants(src, `(_[A-Z_, ]+?)`)["_ENV_MULE"]; got != str(ipc.EnvMule) {
 		t.Errorf("mule.py _ENV_MULE = %s, Go says %q", got, ipc.EnvMule)
+	}
+	api := pythonConstants(python.APISource, `(_[A-Z_, ]+?)`)
+	if api["_ENV_SPOOLER"] != str(ipc.EnvSpooler) || api["_ENV_MULE"] != str(ipc.EnvMule) {
+		t.Errorf("uwsgi_api.py _ENV_SPOOLER = %s, _ENV_MULE = %s; Go says %q, %q", api["_ENV_SPOOLER"], api["_ENV_MULE"], ipc.EnvSpooler, ipc.EnvMule)
 	}
 }

@@ -23,9 +23,6 @@ import fcntl as _fcntl
 import json as _json
 import mmap as _mmap
 import os as _os
-import random as _random
-import re as _re
-import select as _select
 import signal as _signal
 import socket as _socket
 import struct as _struct
@@ -196,7 +193,7 @@ def spool(*args, **kwargs):
         _counter[0] += 1
         n = _counter[0]
     now = _time.time()
-    name = "%s%s_%d_%d_%d_%d_%d" % (_PREFIX, _hostname, _os.getpid(), n, _random.getrandbits(31),
+    name = "%s%s_%d_%d_%d_%d_%d" % (_PREFIX, _hostname, _os.getpid(), n, int.from_bytes(_os.urandom(4), "little") >> 1,
                                    int(now), int((now % 1) * 1000000))
     path = _os.path.join(directory, name)
     # uWSGI's way: the file is write-locked (fcntl) from just after its
@@ -381,7 +378,8 @@ _me = None  # this process's _Spooler, in a spooler process
 def _version_key(name):
     """glibc's versionsort, which uWSGI's spooler-ordered uses: digit
     runs compare as numbers."""
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in _re.findall(r"\d+|\D+", name)]
+    import re  # the spooler process only: workers import this module too
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.findall(r"\d+|\D+", name)]
 
 
 class _Stop(Exception):

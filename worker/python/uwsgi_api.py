@@ -497,6 +497,29 @@ def __getattr__(name):
     raise AttributeError("module 'uwsgi' has no attribute %r (supervise's uwsgi module; see docs/python-api.md)" % name)
 
 
-# The spooler (spooler.py) and the mules (mule.py) add their functions.
-for _part in ("spooler", "mule"):
-    _sibling(_part)._install(globals())
+# The spooler (spooler.py) and the mules (mule.py) add their functions:
+# at once in a spooler process or a mule, on first use elsewhere (a worker
+# that never spools does not compile them).
+_ENV_SPOOLER = "SUPERVISE_SPOOLER"
+_ENV_MULE = "SUPERVISE_MULE"
+_PARTS = (("spooler", ("spool", "send_to_spooler", "spooler_jobs", "spooler_pid", "spooler_pids",
+                       "set_spooler_frequency", "spooler_get_task", "spooler_dir")),
+          ("mule", ("mule_msg", "farm_msg", "in_farm", "mule_get_msg", "farm_get_msg")))
+
+
+def _lazy(part, name):
+    def call(*args, **kwargs):
+        fn = getattr(_sibling(part), name)
+        globals()[name] = fn
+        return fn(*args, **kwargs)
+    call.__name__ = name
+    return call
+
+
+if _env.get(_ENV_SPOOLER) or _env.get(_ENV_MULE):
+    for _part, _ in _PARTS:
+        _sibling(_part)._install(globals())
+else:
+    for _part, _names in _PARTS:
+        for _name in _names:
+            globals()[_name] = _lazy(_part, _name)
