@@ -75,6 +75,7 @@ type Config struct {
 	Policies
 	AttachDaemon []string
 	Tasks        // hooks, cron, attach-daemon2 and smart daemons (config/tasks.go)
+	Services     // spooler and mules: config/services.go
 	Router
 	AsyncEngines // asgi, async, gevent: config/async.go
 	Preload
@@ -262,6 +263,7 @@ func (l *loader) finish() error {
 	errs = append(errs, l.checkPolicies()...)
 	errs = append(errs, l.checkRouter()...)
 	errs = append(errs, l.checkAsync()...)
+	errs = append(errs, c.CheckServices()...)
 	return errors.Join(errs...)
 }
 

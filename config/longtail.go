@@ -95,14 +95,6 @@ var longTail = []Option{
 	// concurrency engines
 	differs("ugreen", nil, Bool, "no green threads; each worker serves up to threads requests at once with OS threads"),
 
-	// spooler, mules, cron, cache
-	differs("spooler", nil, List, "no spooler: tasks queued with uwsgi.spool or uwsgidecorators never run (use a task queue such as Celery or RQ)"+noUWSGIModule),
-	differs("spooler-processes", nil, Int, "no spooler processes are started"),
-	differs("spooler-frequency", nil, Int, "no spooler"),
-	differs("spooler-import", nil, List, "no spooler; the module is not imported"),
-	differs("mule", nil, List, "no mules are started; code meant to run in a mule does not run (run it as attach-daemon or as its own service)"+noUWSGIModule),
-	differs("mules", nil, Int, "no mules are started (run background code as attach-daemon or as its own service)"),
-
 	// routing and responses
 	{Name: "route", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},
 	{Name: "route-host", Kind: List, Status: Ignored, Help: routeHelp, apply: checkRoute(true)},

@@ -30,7 +30,7 @@ func TestLongTailIsHonest(t *testing.T) {
 }
 
 func TestLongTailNoticesAndRefusals(t *testing.T) {
-	c := mustLoad(t, []string{"--ugreen", "--spooler", "/var/spool/x", "--procname-prefix", "app-", "--route", "^/old redirect:/new",
+	c := mustLoad(t, []string{"--logfile-chmod", "644", "--ugreen", "--procname-prefix", "app-", "--route", "^/old redirect:/new",
 		"--route-run", "addheader:X-A: b", "--reaper"})
 	if len(c.Notices) != 6 {
 		t.Fatalf("want one notice per option, got %q", c.Notices)

@@ -36,8 +36,10 @@ type SocketInfo struct {
 
 // Collector turns a master snapshot and the scoreboard into Stats.
 type Collector struct {
-	Board    *ipc.Scoreboard
-	Sockets  []SocketInfo
+	Board   *ipc.Scoreboard
+	Sockets []SocketInfo
+	// Services lists the spooler processes and mules (nil: none).
+	Services func() ([]Spooler, []Mule)
 	lastReqs map[int]uint64 // by pid: requests at the previous collection
 }
 
@@ -63,6 +65,9 @@ func (c *Collector) Collect(workers []WorkerInfo) Stats {
 		st.Workers = append(st.Workers, sw)
 	}
 	c.lastReqs = seen
+	if c.Services != nil {
+		st.Spoolers, st.Mules = c.Services()
+	}
 	return st
 }
 

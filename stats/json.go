@@ -22,6 +22,8 @@ type Stats struct {
 	Locks             []map[string]int `json:"locks"`
 	Sockets           []Socket         `json:"sockets"`
 	Workers           []Worker         `json:"workers"`
+	Spoolers          []Spooler        `json:"spoolers,omitempty"` // stats/services.go
+	Mules             []Mule           `json:"mules,omitempty"`
 }
 
 // Socket is one listening socket.

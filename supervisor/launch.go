@@ -32,6 +32,7 @@ type launcher struct {
 	routers    []*socket.Listener   // the front end's sockets (never the workers')
 	daemons2   []master.DaemonSpec  // attach-daemon2, smart-attach-daemon (supervisor/tasks.go)
 	tls        map[string][2]string // https front end address -> cert, key
+	svc        *servicePlan         // spooler processes and mules (services.go)
 }
 
 // newLauncher resolves the interpreter or binary now, so a wrong path is
@@ -74,6 +75,9 @@ func newLauncher(cfg *config.Config, listeners []*socket.Listener, rt *runtimeSt
 	}
 	l.path = python
 	l.args = []string{python, filepath.Join(rt.Dir, "worker.py")}
+	if err := l.planServices(); err != nil { // services.go
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -106,7 +110,7 @@ func (l *launcher) Plan() *master.Plan {
 			BusynessMax: l.cfg.CheaperBusynessMax, BusynessMin: l.cfg.CheaperBusynessMin,
 			Multiplier: l.cfg.CheaperMultiplier, Backlog: l.backlog,
 		},
-		Daemons: append(append(l.daemons(), l.daemons2...), l.routerDaemon(l.self())...),
+		Daemons: append(append(append(l.daemons(), l.daemons2...), l.routerDaemon(l.self())...), l.serviceDaemons()...),
 		Crons:   l.crons(),
 		Zygote:  l.zygotePlan(),
 	}
@@ -232,6 +236,10 @@ func (l *launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
 	env = append(env, l.pythonEnv()...)
 	if l.cfg.PyAutoreload > 0 && w.ID == 1 && len(l.cfg.Exec) == 0 {
 		env = append(env, ipc.EnvPyAutoreload+"="+strconv.Itoa(l.cfg.PyAutoreload)) // one watcher is enough
+	}
+	files, env, err := l.withServices(files, env) // services.go
+	if err != nil {
+		return nil, err
 	}
 	return &master.ProcSpec{Path: l.path, Args: l.args, Env: env, Dir: l.cfg.Chdir, Files: files, Credential: l.cred, Log: l.rt.logPipe(), Fork: w.Zygote}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -40,6 +41,7 @@ type runtimeState struct {
 	Signals string
 	// pythonFiles are worker.py and its modules in Dir (python.WriteAll).
 	pythonFiles []string
+	svc         atomic.Pointer[services] // spooler and mules: made by the first launcher that needs them (services.go)
 }
 
 // notifySocketName is the notify socket's name in the runtime directory.
@@ -86,6 +88,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeSt
 		if rt.API != nil {
 			rt.API.close()
 		}
+		rt.svc.Load().close()
 		if notify != nil {
 			notify.Close()
 		}

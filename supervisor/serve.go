@@ -177,7 +177,8 @@ func (s *serving) makeMaster() error {
 	if s.cfg.Scoreboard {
 		s.m.SetBoard(newBoardSlots(s.rt.Board))
 	}
-	s.srv = newStatsServer(s.cfg, s.sockets.current, s.rt.Board, loopSnapshot(s.m, s.calls), s.log)
+	s.srv = newStatsServer(s.cfg, s.sockets.current, s.rt.Board, statsSnapshot(s.rt, s.m, s.calls), s.log)
+	s.srv.Collector.Services = serviceStats(s.rt) // spoolers and mules: services.go
 	s.health = loopHealth(s.m, s.calls, liveTimeout)
 	if s.cfg.StatsHTTP {
 		s.srv.Health = s.health

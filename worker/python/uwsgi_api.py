@@ -567,13 +567,8 @@ cache_inc, cache_dec, cache_mul, cache_div = _caches.cache_inc, _caches.cache_de
 
 # ------------------------------------------------- what is not here
 
-_SPOOLER = "there is no spooler under supervise; queue the task with Celery or RQ"
-_MULES = "there are no mules under supervise; run the code as attach-daemon or as its own service"
 _NOT_AVAILABLE = {
     "add_ms_timer": "uWSGI 2.0 has no add_ms_timer; use add_timer (seconds)",
-    "spool": _SPOOLER, "send_to_spooler": _SPOOLER, "set_spooler_frequency": _SPOOLER, "spooler_jobs": _SPOOLER,
-    "spooler_pid": _SPOOLER, "spooler_pids": _SPOOLER, "spooler_get_task": _SPOOLER,
-    "mule_msg": _MULES, "mule_get_msg": _MULES, "farm_msg": _MULES, "farm_get_msg": _MULES, "in_farm": _MULES,
     "queue_get": "the uWSGI queue is not available; use Redis", "queue_set": "the uWSGI queue is not available; use Redis",
     "queue_push": "the uWSGI queue is not available; use Redis", "queue_pull": "the uWSGI queue is not available; use Redis",
     "queue_pop": "the uWSGI queue is not available; use Redis", "queue_last": "the uWSGI queue is not available; use Redis",
@@ -620,3 +615,31 @@ def __getattr__(name):
     if why is not None:
         raise Unavailable("uwsgi.%s is not available under supervise: %s (see docs/python-api.md)" % (name, why))
     raise AttributeError("module 'uwsgi' has no attribute %r (supervise's uwsgi module; see docs/python-api.md)" % name)
+
+
+# The spooler (spooler.py) and the mules (mule.py) add their functions:
+# at once in a spooler process or a mule, on first use elsewhere (a worker
+# that never spools does not compile them).
+_ENV_SPOOLER = "SUPERVISE_SPOOLER"
+_ENV_MULE = "SUPERVISE_MULE"
+_PARTS = (("spooler", ("spool", "send_to_spooler", "spooler_jobs", "spooler_pid", "spooler_pids",
+                       "set_spooler_frequency", "spooler_get_task", "spooler_dir")),
+          ("mule", ("mule_msg", "farm_msg", "in_farm", "mule_get_msg", "farm_get_msg")))
+
+
+def _lazy(part, name):
+    def call(*args, **kwargs):
+        fn = getattr(_sibling(part), name)
+        globals()[name] = fn
+        return fn(*args, **kwargs)
+    call.__name__ = name
+    return call
+
+
+if _env.get(_ENV_SPOOLER) or _env.get(_ENV_MULE):
+    for _part, _ in _PARTS:
+        _sibling(_part)._install(globals())
+else:
+    for _part, _names in _PARTS:
+        for _name in _names:
+            globals()[_name] = _lazy(_part, _name)
