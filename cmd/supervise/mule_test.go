@@ -72,3 +72,45 @@ func TestMules(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// uWSGI signals reach mules and spoolers by their targets (uwsgi_signals
+// service roles): @signal(20, target="mule2") runs in mule 2 only,
+// @signal(21, target="spooler") in the spooler process, and
+// @signal(22, target="workers") in both workers and in no mule or
+// spooler.
+func TestSignalsReachMulesAndSpoolers(t *testing.T) {
+	a := startSpoolAppWith(t, nil, "mules = 2\n")
+	a.m.waitLog(`mule ready`, 2)
+	st := readStats(t, a.stats)
+	var mule2 int
+	for _, m := range st.Mules {
+		if m.ID == 2 {
+			mule2 = m.PID
+		}
+	}
+	if mule2 == 0 || len(st.Spoolers) != 1 || st.Spoolers[0].PID == 0 {
+		t.Fatalf("stats mules %+v spoolers %+v: want mule 2 and a spooler with pids", st.Mules, st.Spoolers)
+	}
+	a.get(t, "/signal?n=20")
+	if got := waitLines(t, a.out, "sig-20", 1); len(got) != 1 || got[0] != fmt.Sprintf("%d mule=2 spooler=None", mule2) {
+		t.Errorf("signal 20 (target mule2) ran as %q; want once in mule 2 (pid %d)", got, mule2)
+	}
+	a.get(t, "/signal?n=21")
+	got := waitLines(t, a.out, "sig-21", 1)
+	if len(got) != 1 || strings.Fields(got[0])[0] != itoa(st.Spoolers[0].PID) {
+		t.Errorf("signal 21 (target spooler) ran as %q; want once in the spooler (pid %d)", got, st.Spoolers[0].PID)
+	}
+	a.get(t, "/signal?n=22")
+	got = waitLines(t, a.out, "sig-22", 2)
+	pids := map[string]bool{}
+	for _, line := range got {
+		f := strings.Fields(line)
+		if len(f) != 3 || f[1] != "mule=0" || f[2] != "spooler=None" {
+			t.Errorf("signal 22 (target workers) ran in %q; want workers only", line)
+		}
+		pids[f[0]] = true
+	}
+	if len(pids) != 2 {
+		t.Errorf("signal 22 ran in %v; want both workers once", got)
+	}
+}

@@ -243,6 +243,8 @@ def _main():
     _me = _Mule(conf)
     sp._svc().set_slot_word(_me.slot, _SVC_PID, _os.getpid())
     mod = w.install_uwsgi_module()
+    if mod is not None:  # uwsgi signals reach it as "mule", "muleN", "mules", from its import on
+        mod._signals.service("mule", _me.id)
     w.load_app()
     w.log("INFO", "mule ready", id=_me.id, pid=_os.getpid(), script=_me.patch or "-")
     w.run_postfork(mod)  # uwsgidecorators' @mule, @muleloop, @mulemsg and @farm run here, as in uWSGI

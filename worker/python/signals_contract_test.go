@@ -24,6 +24,7 @@ func TestSignalsModuleMirrorsTheContract(t *testing.T) {
 		"_SIGNAL_CRON": str(ipc.SignalCron), "_SIGNAL_FILE_MON": str(ipc.SignalFileMon),
 		"_SIGNAL_DELIVER": str(ipc.SignalDeliver), "_SIGNAL_OK": str(ipc.SignalOK),
 		"_ROLE_WORKER": str(ipc.RoleWorker), "_ROLE_ZYGOTE": str(ipc.RoleZygote),
+		"_ROLE_MULE": str(ipc.RoleMule), "_ROLE_SPOOLER": str(ipc.RoleSpooler),
 		"_MAX_SIGNAL_TARGET": strconv.Itoa(ipc.MaxSignalTarget),
 	}
 	for name, w := range want {

@@ -669,6 +669,8 @@ def _main():
         pass
     try:
         mod = w.install_uwsgi_module()
+        if mod is not None:  # uwsgi signals reach it as "spooler(s)", from its import on
+            mod._signals.service("spooler", int(conf.get("slot", 0)) + 1)
         w.load_app()
         for name in _me.imports:
             _import_extra(w, name)

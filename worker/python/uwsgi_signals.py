@@ -35,11 +35,14 @@ _SIGNAL_DELIVER = "sig"
 _SIGNAL_OK = "ok"
 _ROLE_WORKER = "worker"
 _ROLE_ZYGOTE = "zygote"
+_ROLE_MULE = "mule"
+_ROLE_SPOOLER = "spooler"
 _MAX_SIGNAL_TARGET = 63
 
 _table = {}  # signal -> (target, handler): this process's, as uWSGI's per-worker table
 _role = _ROLE_WORKER
 _ident = int(_os.environ.get(_ENV_WORKER_ID) or 0)
+_service = None  # (role, id) of a mule or spooler process: service()
 _gen = int(_os.environ.get(_ENV_GENERATION) or 1)
 _sock = None
 _sock_pid = 0
@@ -179,11 +182,20 @@ def zygote(generation=None):
     _gen = int(generation or _os.environ.get(_ENV_GENERATION) or 1)
 
 
+def service(role, ident):
+    """Called by a mule or spooler process before its post-fork hooks: the
+    role and id start() connects as (uWSGI's mule and spooler targets)."""
+    global _service
+    _service = (role, int(ident))
+
+
 def start(role=None, ident=None, generation=None):
     """Called once a process is what it will be (a worker after the
     post-fork hooks, a mule, a spooler): connects as that role and starts
     the thread that runs the handlers of the signals it receives."""
     global _role, _ident, _gen, _reader, _sock
+    if role is None and _service is not None:
+        role, ident = _service
     role = role or _ROLE_WORKER
     ident = int(ident if ident is not None else (_os.environ.get(_ENV_WORKER_ID) or 0))
     gen = int(generation or _os.environ.get(_ENV_GENERATION) or 1)

@@ -8,7 +8,7 @@ import time
 from urllib.parse import parse_qs
 
 import uwsgi
-from uwsgidecorators import farm, mule, mulefunc, mulemsg, spool, spoolforever
+from uwsgidecorators import farm, mule, mulefunc, mulemsg, signal as usignal, spool, spoolforever
 
 OUT = os.environ["OUT"]
 
@@ -57,6 +57,21 @@ if os.environ.get("SPOOL_HOLD") == "1":
     uwsgi.spooler = lambda env: uwsgi.SPOOL_IGNORE  # only write task files (the other server runs them)
 
 
+@usignal(20, target="mule2")
+def to_mule_two(num):
+    record("sig-%d" % num, "%d mule=%d spooler=%s" % (os.getpid(), uwsgi.mule_id(), uwsgi.i_am_the_spooler()))
+
+
+@usignal(21, target="spooler")
+def to_spooler(num):
+    record("sig-%d" % num, "%d mule=%d spooler=%s" % (os.getpid(), uwsgi.mule_id(), uwsgi.i_am_the_spooler()))
+
+
+@usignal(22, target="workers")
+def to_workers(num):
+    record("sig-%d" % num, "%d mule=%d spooler=%s" % (os.getpid(), uwsgi.mule_id(), uwsgi.i_am_the_spooler()))
+
+
 @mulefunc(1)
 def to_mule_one(n):
     if n == "crash":
@@ -100,6 +115,8 @@ def application(environ, start_response):
         to_mule_one(q["n"])
     elif path == "/mulemsg":
         out["sent"] = uwsgi.mule_msg(q["n"].encode(), int(q["id"]))
+    elif path == "/signal":
+        uwsgi.signal(int(q["n"]))
     elif path == "/farm":
         out["sent"] = uwsgi.mule_msg(q["n"].encode(), "f")
     out.update({"spooler_pid": uwsgi.spooler_pid(), "spooler_pids": uwsgi.spooler_pids(),
