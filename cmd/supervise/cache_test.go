@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -128,26 +127,8 @@ func TestUwsgiCacheMatchesLiveUWSGI(t *testing.T) {
 // stops it and waits until its socket is closed.
 func underUWSGI(t *testing.T, bin, dir, ini, url string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "--ini", ini, "--disable-logging")
-	cmd.Dir = dir
-	logf, _ := os.Create(filepath.Join(dir, "uwsgi.log"))
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	stop := func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}
-	defer stop()
+	u := startUWSGI(t, bin, dir, "--ini", ini, "--disable-logging")
+	defer u.Stop()
 	var body string
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		c := &http.Client{Timeout: 5 * time.Second}
@@ -164,7 +145,7 @@ func underUWSGI(t *testing.T, bin, dir, ini, url string) string {
 		}
 		time.Sleep(50 * time.Millisecond) // polling a foreign server's start; it has no readiness signal here
 	}
-	stop()
+	u.Stop()
 	addr := strings.SplitN(strings.TrimPrefix(url, "http://"), "/", 2)[0]
 	for deadline := time.Now().Add(20 * time.Second); ; { // its workers may hold the socket a little longer
 		c, err := net.Dial("tcp", addr)

@@ -7,11 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -229,27 +227,9 @@ func TestSignalsMatchUWSGI(t *testing.T) {
 	writeFile(t, watched, "a")
 	writeFile(t, filepath.Join(dir, "signalapp.py"), readFile(t, "testdata/signalapp.py"))
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(uwsgiBin, "--plugins", "python3", "--master", "--processes", "2", "--lazy-apps",
+	u := startUWSGI(t, uwsgiBin, dir, "--plugins", "python3", "--master", "--processes", "2", "--lazy-apps",
 		"--http-socket", addr, "--wsgi-file", "signalapp.py", "--disable-logging", "--env", "SIGAPP_WATCHED="+watched)
-	cmd.Dir = dir
-	logPath := filepath.Join(dir, "uwsgi.log")
-	logf, _ := os.Create(logPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	stop := func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}
-	defer stop()
+	logPath := u.Log
 	base := "http://" + addr
 	theirs := ""
 	for deadline := time.Now().Add(30 * time.Second); ; {
@@ -285,7 +265,7 @@ func TestSignalsMatchUWSGI(t *testing.T) {
 	}
 	fresh(t, base+"/raise?22") // handled after signal 20: the log holds both when it appears
 	waitFileLine(t, logPath, `SIGEV kind=s22`)
-	stop()
+	u.Stop()
 	for deadline := time.Now().Add(20 * time.Second); ; { // uWSGI's workers may hold the socket a little longer
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -367,35 +347,17 @@ func TestSignalTimerCadenceMatchesUWSGI(t *testing.T) {
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "signalapp.py"), readFile(t, "testdata/signalapp.py"))
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(uwsgiBin, "--plugins", "python3", "--master", "--processes", "2", "--lazy-apps",
+	u := startUWSGI(t, uwsgiBin, dir, "--plugins", "python3", "--master", "--processes", "2", "--lazy-apps",
 		"--http-socket", addr, "--wsgi-file", "signalapp.py", "--disable-logging",
 		"--env", "SIGAPP_TIMERS=1", "--env", "SIGAPP_FAST=1", "--env", "SIGAPP_SLOW=3")
-	cmd.Dir = dir
-	logPath := filepath.Join(dir, "uwsgi.log")
-	logf, _ := os.Create(logPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	stop := func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}
-	defer stop()
+	logPath := u.Log
 	const window = 24 // fast timer signals: two workers' 1 s timers for 12 s
 	waitFor(t, "uWSGI's timers", func() bool {
 		b, _ := os.ReadFile(logPath)
 		return count(events(strings.Split(string(b), "\n")), "fast") >= window
 	})
 	b, _ := os.ReadFile(logPath)
-	stop()
+	u.Stop()
 	uEv := firstFast(events(strings.Split(string(b), "\n")), window)
 	for deadline := time.Now().Add(20 * time.Second); ; { // uWSGI's workers may hold the socket a little longer
 		c, err := net.Dial("tcp", addr)

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -170,25 +169,7 @@ func TestUwsgiOptMatchesUWSGI(t *testing.T) {
 	writeFile(t, ini, fmt.Sprintf(uwsgiAppINI, addr)+"plugins = python3\nmaster = true\n")
 	base := "http://" + addr
 
-	cmd := exec.Command(uwsgiBin, "--ini", ini, "--disable-logging")
-	cmd.Dir = dir
-	logf, _ := os.Create(filepath.Join(dir, "uwsgi.log"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	stopUWSGI := func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}
-	defer stopUWSGI()
+	u := startUWSGI(t, uwsgiBin, dir, "--ini", ini, "--disable-logging")
 	var theirs uwsgiInfo
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		c := &http.Client{Timeout: 5 * time.Second}
@@ -207,7 +188,7 @@ func TestUwsgiOptMatchesUWSGI(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // polling a foreign server's start; it has no readiness signal here
 	}
-	stopUWSGI()
+	u.Stop()
 	for deadline := time.Now().Add(20 * time.Second); ; { // uWSGI's workers may hold the socket a little longer
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
