@@ -138,8 +138,6 @@ var longTail = []Option{
 	works("log-maxsize", nil, Int, "0", "rotate the logto file once it passes this many bytes: it is renamed (to log-backupname, else to FILE.<unix time>) and a new one started (0: off)", integer(func(c *Config) *int { return &c.LogMaxsize })),
 	works("log-backupname", nil, String, "", "log-maxsize renames the full log file to this name (each rotation replaces it)", str(func(c *Config) *string { return &c.LogBackupname })),
 	works("log-strftime", nil, String, "", "a strftime format for %(ftime) in log-format (with logformat-strftime), as log-date = FORMAT", str(func(c *Config) *string { return &c.LogStrftime })),
-	differs("log-sendfile", nil, Bool, "with disable-logging no request is logged, sendfile or not"),
-	differs("log-ioerror", nil, Bool, "with disable-logging no request is logged, even with an I/O error"),
 	differs("log-micros", nil, Bool, "the default request line has duration in ms; use log-format with %(micros)"),
 	works("log-encoder", nil, List, "", "json: every line (the master's, the workers', request lines, and what apps print) is one JSON object with @timestamp, @level, @module, @message and the line's fields; other encoders and json templates are ignored with a notice", setLogEncoder),
 	works("log-json", nil, Bool, "false", "supervise's shorthand for log-encoder = json", boolean(func(c *Config) *bool { return &c.LogJSON })),
