@@ -56,6 +56,7 @@ type Config struct {
 	LogXFF            bool     // log-x-forwarded-for
 	Loggers           []string // logger: targets every line goes to instead of logto
 	LogTargets                 // where logger's targets are (logtargets.go)
+	ReqLog                     // req-logger, log-req-route, log-req-encoder (reqlogger.go)
 	LogOnly           LogOnly  // log-4xx, log-5xx, log-slow, log-big, log-zero
 	WorkerReloadMercy time.Duration
 	MinWorkerLifetime time.Duration

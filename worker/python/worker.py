@@ -45,6 +45,8 @@ ENV_LOG_STRFTIME = "SUPERVISE_LOG_STRFTIME"
 ENV_LOG_ONLY = "SUPERVISE_LOG_ONLY"
 ENV_LOG_JSON = "SUPERVISE_LOG_JSON"
 ENV_LOG_XFF = "SUPERVISE_LOG_X_FORWARDED_FOR"
+ENV_REQ_LOG = "SUPERVISE_REQ_LOG"
+REQ_LOG_MARK = "\x1e"
 ENV_PY_MODULE = "SUPERVISE_PY_MODULE"
 ENV_PY_CALLABLE = "SUPERVISE_PY_CALLABLE"
 ENV_PY_WSGI_FILE = "SUPERVISE_PY_WSGI_FILE"
@@ -119,6 +121,9 @@ LOG_JSON = os.environ.get(ENV_LOG_JSON, "") == "1"  # log-encoder = json
 # log-x-forwarded-for: request lines show X-Forwarded-For (the whole
 # header, as uWSGI does) instead of REMOTE_ADDR when the request has one.
 LOG_ADDR = "HTTP_X_FORWARDED_FOR" if os.environ.get(ENV_LOG_XFF, "") == "1" else "-"
+# req-logger: request lines start with REQ_LOG_MARK, which the master
+# strips to send them to the request loggers ("" when off: unmarked).
+REQ_MARK = REQ_LOG_MARK if os.environ.get(ENV_REQ_LOG, "") == "1" else ""
 
 
 def json_line(level, msg, kv):
@@ -1728,6 +1733,8 @@ class Worker(object):
                 buf.append("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
                     _timestamp(), NAME, environ.get("REQUEST_METHOD"), _quote(environ.get("REQUEST_URI") or environ.get("PATH_INFO")),
                     status, resp.nbytes, elapsed / 1e6, PID, environ.get(LOG_ADDR) or environ.get("REMOTE_ADDR", "-")))
+            if REQ_MARK:
+                buf[-1] = REQ_MARK + buf[-1]
             if len(buf) >= LOG_BATCH:
                 self.flush_log()
 

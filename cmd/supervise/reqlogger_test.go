@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const reqLoggerApp = `import sys
+def application(environ, start_response):
+    print("app says " + environ["PATH_INFO"], file=sys.stderr, flush=True)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+`
+
+// req-logger = file:PATH gets the Python worker's request lines and logto
+// does not (the app's own output and the master's lines stay there);
+// log-req-route sends the request lines it matches to a named req-logger
+// and nowhere else.
+func TestReqLoggerAndLogReqRoute(t *testing.T) {
+	py := debianPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "reqapp.py"), reqLoggerApp)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	logfile, reqfile, slowfile := filepath.Join(dir, "app.log"), filepath.Join(dir, "req.log"), filepath.Join(dir, "slow.log")
+	startMaster(t, dir, "--http-socket", addr, "--module", "reqapp", "--processes", "1", "--threads", "1",
+		"--python-bin", py, "--chdir", dir, "--logto", logfile,
+		"--req-logger", "file:"+reqfile, "--req-logger", "slow file:"+slowfile, "--log-req-route", "slow path=/slow ")
+	waitFileLine(t, logfile, `all workers ready`)
+	for _, p := range []string{"/a", "/slow", "/b"} {
+		get(t, "http://"+addr+p)
+	}
+	waitFileLine(t, reqfile, `request: method=GET path=/b `)
+	waitFileLine(t, logfile, `app says /b`)
+	raw := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
+	if l := raw(logfile); strings.Contains(l, "request: ") || strings.Contains(l, "\x1e") || !strings.Contains(l, "app says /a") {
+		t.Errorf("logto has request lines (or lacks the app's output):\n%s", l)
+	}
+	if r := raw(reqfile); strings.Count(r, "request: ") != 2 || !strings.Contains(r, "path=/a ") || strings.Contains(r, "/slow") ||
+		strings.Contains(r, "\x1e") || strings.Contains(r, "app says") {
+		t.Errorf("req-logger file:\n%s", r)
+	}
+	waitFileLine(t, slowfile, `request: method=GET path=/slow `)
+	if s := raw(slowfile); strings.Count(s, "\n") != 1 {
+		t.Errorf("log-req-route's logger:\n%s", s)
+	}
+}
