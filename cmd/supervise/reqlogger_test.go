@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,5 +46,32 @@ func TestReqLoggerAndLogReqRoute(t *testing.T) {
 	waitFileLine(t, slowfile, `request: method=GET path=/slow `)
 	if s := raw(slowfile); strings.Count(s, "\n") != 1 {
 		t.Errorf("log-req-route's logger:\n%s", s)
+	}
+}
+
+// The Go worker's request lines go to req-logger too, one JSON object
+// each with log-req-encoder = json, while its other lines and the
+// master's stay in logto as plain text.
+func TestReqLoggerGoWorkerJSON(t *testing.T) {
+	dir := shortTempDir(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	logfile, reqfile := filepath.Join(dir, "app.log"), filepath.Join(dir, "req.log")
+	startMaster(t, dir, "--http-socket", addr, "--processes", "1", "--logto", logfile,
+		"--req-logger", "file:"+reqfile, "--log-req-encoder", "json", "--env", envHelper+"=goworker", "--", os.Args[0])
+	waitFileLine(t, logfile, `all workers ready`)
+	for _, p := range []string{"/pid", "/empty"} {
+		get(t, "http://"+addr+p)
+	}
+	waitFileLine(t, reqfile, `path=/empty `)
+	r, _ := os.ReadFile(reqfile)
+	lines := strings.Split(strings.TrimSuffix(string(r), "\n"), "\n")
+	for _, l := range lines {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(l), &obj); err != nil || !strings.Contains(fmt.Sprint(obj["@message"]), "request: method=GET path=/") {
+			t.Errorf("req-logger line %q is not a JSON request line (%v)", l, err)
+		}
+	}
+	if l, _ := os.ReadFile(logfile); len(lines) != 2 || strings.Contains(string(l), "request: ") || strings.Contains(string(l), `{"@`) {
+		t.Errorf("%d request lines; logto:\n%s", len(lines), l)
 	}
 }
