@@ -56,6 +56,7 @@ type Config struct {
 	LogXFF            bool     // log-x-forwarded-for
 	Loggers           []string // logger: targets every line goes to instead of logto
 	LogTargets                 // where logger's targets are (logtargets.go)
+	ReqLog                     // req-logger, log-req-route, log-req-encoder (reqlogger.go)
 	LogOnly           LogOnly  // log-4xx, log-5xx, log-slow, log-big, log-zero
 	WorkerReloadMercy time.Duration
 	MinWorkerLifetime time.Duration
@@ -312,10 +313,11 @@ func setBufferSize(l *loader, v string) error {
 type LogOnly struct {
 	Status4xx, Status5xx, Zero bool
 	SlowMs, BigBytes           int
+	Sendfile, IOError          bool // log-sendfile, log-ioerror (Python workers)
 }
 
 // Env is the rule for the Python worker (ipc.EnvLogOnly): comma-separated
-// 4xx, 5xx, zero, slow=MS, big=BYTES; "" when none is set.
+// 4xx, 5xx, zero, slow=MS, big=BYTES, sendfile, ioerror; "" when none is set.
 func (o LogOnly) Env() string {
 	var parts []string
 	if o.Status4xx {
@@ -332,6 +334,12 @@ func (o LogOnly) Env() string {
 	}
 	if o.BigBytes > 0 {
 		parts = append(parts, "big="+strconv.Itoa(o.BigBytes))
+	}
+	if o.Sendfile {
+		parts = append(parts, "sendfile")
+	}
+	if o.IOError {
+		parts = append(parts, "ioerror")
 	}
 	return strings.Join(parts, ",")
 }

@@ -138,13 +138,9 @@ var longTail = []Option{
 	works("log-maxsize", nil, Int, "0", "rotate the logto file once it passes this many bytes: it is renamed (to log-backupname, else to FILE.<unix time>) and a new one started (0: off)", integer(func(c *Config) *int { return &c.LogMaxsize })),
 	works("log-backupname", nil, String, "", "log-maxsize renames the full log file to this name (each rotation replaces it)", str(func(c *Config) *string { return &c.LogBackupname })),
 	works("log-strftime", nil, String, "", "a strftime format for %(ftime) in log-format (with logformat-strftime), as log-date = FORMAT", str(func(c *Config) *string { return &c.LogStrftime })),
-	differs("log-sendfile", nil, Bool, "with disable-logging no request is logged, sendfile or not"),
-	differs("log-ioerror", nil, Bool, "with disable-logging no request is logged, even with an I/O error"),
 	differs("log-micros", nil, Bool, "the default request line has duration in ms; use log-format with %(micros)"),
 	works("log-encoder", nil, List, "", "json: every line (the master's, the workers', request lines, and what apps print) is one JSON object with @timestamp, @level, @module, @message and the line's fields; other encoders and json templates are ignored with a notice", setLogEncoder),
 	works("log-json", nil, Bool, "false", "supervise's shorthand for log-encoder = json", boolean(func(c *Config) *bool { return &c.LogJSON })),
-	differs("log-req-encoder", nil, List, "not implemented: request lines are encoded as every other line (log-encoder)"),
-	differs("log-req-route", nil, List, "not implemented (it routes req-logger's lines, and request lines share the workers' one log stream): use log-route, which sees request lines too"),
 	harmless("log-reopen", nil, Bool, "the log file is always reopened on reload (SIGHUP), on the master FIFO's l and on SIGIO"),
 	differs("logfile-chown", nil, Bool, "the log file keeps the owner it is created with"),
 	differs("logfile-chmod", nil, String, "the log file keeps the mode it is created with"),
@@ -154,7 +150,6 @@ var longTail = []Option{
 	works("log-slow", nil, Int, "0", "Python and Go workers: with disable-logging, still log requests that took at least this many milliseconds (0: off)", integer(func(c *Config) *int { return &c.LogOnly.SlowMs })),
 	works("log-big", nil, Int, "0", "Python and Go workers: with disable-logging, still log responses whose body has at least this many bytes (0: off)", integer(func(c *Config) *int { return &c.LogOnly.BigBytes })),
 	works("log-zero", nil, Bool, "false", "Python and Go workers: with disable-logging, still log responses with an empty body", boolean(func(c *Config) *bool { return &c.LogOnly.Zero })),
-	differs("req-logger", []string{"logger-req"}, List, "request lines go to the same log as everything else (logto, logger); log-route with a named logger can send them elsewhere"),
 }
 
 func printLine(l *loader, v string) error {

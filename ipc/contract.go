@@ -68,7 +68,8 @@ const (
 	// value with logformat-strftime); unset, %(ftime) is %(ltime).
 	EnvLogStrftime = "SUPERVISE_LOG_STRFTIME"
 	// EnvLogOnly, with EnvDisableLogging, is the requests still logged:
-	// comma-separated 4xx, 5xx, zero, slow=MS, big=BYTES (config.LogOnly).
+	// comma-separated 4xx, 5xx, zero, slow=MS, big=BYTES, sendfile, ioerror
+	// (config.LogOnly; the Go side reads the first five).
 	EnvLogOnly = "SUPERVISE_LOG_ONLY"
 	// EnvLogJSON is "1" when every log line is one JSON object
 	// (log-encoder = json).

@@ -218,6 +218,9 @@ func (l *launcher) Spec(w master.SpawnInfo) (*master.ProcSpec, error) {
 	if l.cfg.LogJSON {
 		env = append(env, ipc.EnvLogJSON+"=1")
 	}
+	if l.cfg.ReqLog.On() {
+		env = append(env, ipc.EnvReqLog+"=1") // request lines marked for the request loggers (reqlog.go)
+	}
 	if l.cfg.LogXFF {
 		env = append(env, ipc.EnvLogXFF+"=1")
 	}

@@ -58,19 +58,23 @@ type LogRoute struct {
 // loggers. Go's regexp syntax stands for uWSGI's PCRE (the common
 // subset is the same).
 func (l *Loggers) Routes(specs []string) ([]LogRoute, error) {
+	return l.routes("log-route", "logger", specs)
+}
+
+func (l *Loggers) routes(option, logger string, specs []string) ([]LogRoute, error) {
 	var out []LogRoute
 	for _, spec := range specs {
 		name, pattern, ok := strings.Cut(strings.TrimSpace(spec), " ")
 		if !ok {
-			return nil, fmt.Errorf("log-route = %s: write NAME REGEXP", spec)
+			return nil, fmt.Errorf("%s = %s: write NAME REGEXP", option, spec)
 		}
 		w := l.Named[name]
 		if w == nil {
-			return nil, fmt.Errorf("log-route = %s: no logger is named %q (logger = %s TARGET)", spec, name, name)
+			return nil, fmt.Errorf("%s = %s: no logger is named %q (%s = %s TARGET)", option, spec, name, logger, name)
 		}
 		re, err := regexp.Compile(strings.TrimSpace(pattern))
 		if err != nil {
-			return nil, fmt.Errorf("log-route = %s: %w", spec, err)
+			return nil, fmt.Errorf("%s = %s: %w", option, spec, err)
 		}
 		out = append(out, LogRoute{re, w})
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/supervise-go/supervise/ipc"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,6 +27,7 @@ type LogSink struct {
 	json    bool        // log-encoder = json: wrap plain lines (jsonLines)
 	loggers []io.Writer // the logger option's targets; then f is not written
 	routes  []LogRoute  // log-route: lines that go to a named logger instead
+	req     *requestLog // req-logger: where marked request lines go (reqlog.go)
 	rot     rotation    // log-maxsize: rotation by size
 	written int64       // bytes in the current file, for rot
 
@@ -161,6 +163,11 @@ func (s *LogSink) writeLines(b []byte) int {
 // writeProcessLines writes whole lines a process wrote, each wrapped in
 // a JSON object in JSON mode unless it is one already.
 func (s *LogSink) writeProcessLines(b []byte) {
+	if bytes.IndexByte(b, ipc.ReqLogMark[0]) >= 0 {
+		if b = s.requestLines(b); len(b) == 0 {
+			return
+		}
+	}
 	s.mu.Lock()
 	on := s.json
 	s.mu.Unlock()

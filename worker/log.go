@@ -23,6 +23,7 @@ type logger struct {
 	now  func() time.Time
 	mu   sync.Mutex
 	w    io.Writer
+	mark string // starts every line (ipc.ReqLogMark for request lines with req-logger)
 }
 
 // logTimeFormat is the master's, in plain and JSON lines alike.
@@ -46,6 +47,7 @@ func (l *logger) log(level, bracket, msg string, kv []any) {
 	}
 	t := now()
 	var b bytes.Buffer
+	b.WriteString(l.mark)
 	if l.json {
 		l.jsonLine(&b, t, level, msg, kv)
 	} else {

@@ -26,7 +26,8 @@ type reqLog struct {
 	xff    bool              // %(addr) and remote= show X-Forwarded-For
 	bufs   [][]byte          // per core, reused
 	pid    int
-	vars   bool // the format prints %(vars) or %(pktsize)
+	vars   bool   // the format prints %(vars) or %(pktsize)
+	mark   string // ipc.ReqLogMark when the master routes request lines apart (req-logger)
 }
 
 func newReqLog(l *logger, cores int) *reqLog {
@@ -34,6 +35,11 @@ func newReqLog(l *logger, cores int) *reqLog {
 		bufs: make([][]byte, cores), pid: os.Getpid()}
 	if !q.all {
 		q.only = logformat.ParseOnly(os.Getenv(ipc.EnvLogOnly))
+	}
+	if os.Getenv(ipc.EnvReqLog) == "1" {
+		// Request lines start with the mark; the master strips it.
+		q.mark = ipc.ReqLogMark
+		q.log = &logger{name: l.name, json: l.json, now: l.now, w: l.w, mark: q.mark}
 	}
 	if f := os.Getenv(ipc.EnvLogFormat); f != "" {
 		q.format = logformat.Compile(f, os.Getenv(ipc.EnvLogStrftime), q.pid, ID())
@@ -98,10 +104,10 @@ func (q *reqLog) request(d *reqDone) {
 			lr.Addr = v
 		}
 	}
-	b := q.format.Append(q.bufs[d.core][:0], &lr)
+	b := q.format.Append(append(q.bufs[d.core][:0], q.mark...), &lr)
 	q.bufs[d.core] = b
 	if q.log.json {
-		q.log.Info(string(b[:len(b)-1]))
+		q.log.Info(string(b[len(q.mark) : len(b)-1]))
 		return
 	}
 	q.log.raw(b)

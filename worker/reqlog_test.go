@@ -100,3 +100,26 @@ func BenchmarkRequestLine(b *testing.B) {
 		})
 	}
 }
+
+// With req-logger (ipc.EnvReqLog) every request line, fixed, formatted
+// or JSON, starts with the mark the master routes it by; without it,
+// none does.
+func TestReqLogMarksRequestLines(t *testing.T) {
+	for _, env := range []map[string]string{{}, {ipc.EnvLogFormat: "%(status)"}, {ipc.EnvLogJSON: "1"}, {ipc.EnvLogJSON: "1", ipc.EnvLogFormat: "%(status)"}} {
+		t.Setenv(ipc.EnvReqLog, "1")
+		q, out := reqLogFor(t, env)
+		q.request(done(200, 5, 0))
+		q.request(done(201, 5, 0))
+		lines := strings.SplitAfter(out.String(), "\n")
+		if len(lines) != 3 || !strings.HasPrefix(lines[0], ipc.ReqLogMark) || !strings.HasPrefix(lines[1], ipc.ReqLogMark) ||
+			strings.Count(out.String(), ipc.ReqLogMark) != 2 {
+			t.Fatalf("%v: %q", env, out.String())
+		}
+		t.Setenv(ipc.EnvReqLog, "")
+		q, out = reqLogFor(t, env)
+		q.request(done(200, 5, 0))
+		if strings.Contains(out.String(), ipc.ReqLogMark) {
+			t.Fatalf("%v, no req-logger: %q", env, out.String())
+		}
+	}
+}

@@ -141,3 +141,65 @@ func TestDisableLoggingWithExceptions(t *testing.T) {
 		t.Fatalf("logged %s\nwant   %s", got, want)
 	}
 }
+
+const ioApp = `import os
+def application(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path.startswith("/file"):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+        return environ["wsgi.file_wrapper"](open(os.path.join(os.path.dirname(__file__), "five.txt"), "rb"))
+    if path == "/upload":
+        open(os.path.join(os.path.dirname(__file__), "reading"), "w").close()
+        try:
+            environ["wsgi.input"].read()
+        except OSError:
+            pass
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"x" * 4096 for _ in range(64)]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+`
+
+// With disable-logging, log-sendfile still logs the requests whose body
+// went out with sendfile (wsgi.file_wrapper), and log-ioerror those that
+// had both a read error (the client reset mid-body) and a write error, as
+// uWSGI's log_request combines them; other requests stay unlogged.
+func TestDisableLoggingSendfileIOError(t *testing.T) {
+	py := debianPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "ioapp.py"), ioApp)
+	writeFile(t, filepath.Join(dir, "five.txt"), "12345")
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	logfile := filepath.Join(dir, "app.log")
+	startMaster(t, dir, "--http-socket", addr, "--module", "ioapp", "--processes", "1", "--threads", "1",
+		"--python-bin", py, "--chdir", dir, "--logto", logfile, "--disable-logging", "--log-sendfile", "--log-ioerror")
+	waitFileLine(t, logfile, `all workers ready`)
+	get(t, "http://"+addr+"/plain")
+	if _, body := get(t, "http://"+addr+"/file1"); body != "12345" {
+		t.Fatalf("/file1 answered %q", body)
+	}
+	// The client sends part of the body and resets the connection: the
+	// app's read fails, then its response cannot be written.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nabc")
+	waitFor(t, "the app reading the body", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "reading"))
+		return err == nil
+	})
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	get(t, "http://"+addr+"/plain2")
+	get(t, "http://"+addr+"/file-last")
+	waitFileLine(t, logfile, `path=/file-last `)
+	raw, _ := os.ReadFile(logfile)
+	var logged []string
+	for _, m := range regexp.MustCompile(`request: method=(\S+) path=(\S+)`).FindAllStringSubmatch(string(raw), -1) {
+		logged = append(logged, m[1]+" "+m[2])
+	}
+	if got, want := strings.Join(logged, ","), "GET /file1,POST /upload,GET /file-last"; got != want {
+		t.Fatalf("logged %s\nwant   %s\n%s", got, want, raw)
+	}
+}

@@ -65,6 +65,14 @@ func runMaster(args, environ []string, stderr io.Writer) int {
 		return 1
 	}
 	sink.SetRoutes(routes)
+	if cfg.ReqLog.On() {
+		reqLoggers, reqRoutes, err := supervisor.RequestLoggers(cfg.ReqLoggers, cfg.LogReqRoutes, cfg.SyslogSocket, loggers)
+		if err != nil {
+			fmt.Fprintln(stderr, "supervise:", err)
+			return 1
+		}
+		sink.SetRequestLog(reqLoggers, reqRoutes, cfg.LogReqJSON)
+	}
 	log := hclog.New(&hclog.LoggerOptions{
 		Name:       "supervise",
 		Level:      hclog.Info,

@@ -258,6 +258,8 @@ class Server(object):
             line = "%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
                 W._timestamp(), W.NAME, environ.get("REQUEST_METHOD"), W._quote(environ.get("REQUEST_URI") or environ.get("PATH_INFO")),
                 status, resp.nbytes, elapsed / 1e6, W.PID, environ.get(W.LOG_ADDR) or environ.get("REMOTE_ADDR", "-"))
+        if W.REQ_MARK:
+            line = W.REQ_MARK + line
         if not self.logbuf:
             self.loop.call_soon(self.flush_log)  # one write per loop turn, however many requests ended in it
         self.logbuf.append(line)

@@ -55,6 +55,7 @@ func TestPythonMirrorsTheContract(t *testing.T) {
 		"CORE_DURATION": num(ipc.CoreDuration),
 		"VARS_UWSGI":    num(ipc.VarsUwsgi), "VARS_HTTP": num(ipc.VarsHTTP),
 		"ENV_ZYGOTE_FD": str(ipc.EnvZygoteFD),
+		"ENV_REQ_LOG":   str(ipc.EnvReqLog), "REQ_LOG_MARK": str(ipc.ReqLogMark),
 	}
 	for name, w := range want {
 		if got, ok := values[name]; !ok || got != w {

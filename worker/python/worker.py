@@ -45,6 +45,8 @@ ENV_LOG_STRFTIME = "SUPERVISE_LOG_STRFTIME"
 ENV_LOG_ONLY = "SUPERVISE_LOG_ONLY"
 ENV_LOG_JSON = "SUPERVISE_LOG_JSON"
 ENV_LOG_XFF = "SUPERVISE_LOG_X_FORWARDED_FOR"
+ENV_REQ_LOG = "SUPERVISE_REQ_LOG"
+REQ_LOG_MARK = "\x1e"
 ENV_PY_MODULE = "SUPERVISE_PY_MODULE"
 ENV_PY_CALLABLE = "SUPERVISE_PY_CALLABLE"
 ENV_PY_WSGI_FILE = "SUPERVISE_PY_WSGI_FILE"
@@ -119,6 +121,9 @@ LOG_JSON = os.environ.get(ENV_LOG_JSON, "") == "1"  # log-encoder = json
 # log-x-forwarded-for: request lines show X-Forwarded-For (the whole
 # header, as uWSGI does) instead of REMOTE_ADDR when the request has one.
 LOG_ADDR = "HTTP_X_FORWARDED_FOR" if os.environ.get(ENV_LOG_XFF, "") == "1" else "-"
+# req-logger: request lines start with REQ_LOG_MARK, which the master
+# strips to send them to the request loggers ("" when off: unmarked).
+REQ_MARK = REQ_LOG_MARK if os.environ.get(ENV_REQ_LOG, "") == "1" else ""
 
 
 def json_line(level, msg, kv):
@@ -254,25 +259,32 @@ def _lf_mem(i):
 
 
 def log_only_rule(spec):
-    """With disable-logging: f(status, body bytes, elapsed ns) -> whether
-    the request is logged anyway (uWSGI's log-4xx, log-5xx, log-slow,
-    log-big, log-zero: any one that matches); None when none is set."""
+    """With disable-logging: f(status, body bytes, elapsed ns, sendfile,
+    ioerror) -> whether the request is logged anyway (uWSGI's log-4xx,
+    log-5xx, log-slow, log-big, log-zero, log-sendfile, log-ioerror: any
+    one that matches); None when none is set. sendfile: the body went out
+    with sendfile; ioerror: the request had both a read and a write error,
+    the pair uWSGI's log-ioerror asks for."""
     tests = []
     for part in spec.split(","):
         name, _, val = part.partition("=")
         if name == "4xx":
-            tests.append(lambda st, size, el: 400 <= st <= 499)
+            tests.append(lambda st, size, el, sf, io: 400 <= st <= 499)
         elif name == "5xx":
-            tests.append(lambda st, size, el: 500 <= st <= 599)
+            tests.append(lambda st, size, el, sf, io: 500 <= st <= 599)
         elif name == "zero":
-            tests.append(lambda st, size, el: size == 0)
+            tests.append(lambda st, size, el, sf, io: size == 0)
         elif name == "slow" and val.isdigit():
-            tests.append(lambda st, size, el, ms=int(val): el // 1000000 >= ms)
+            tests.append(lambda st, size, el, sf, io, ms=int(val): el // 1000000 >= ms)
         elif name == "big" and val.isdigit():
-            tests.append(lambda st, size, el, b=int(val): size >= b)
+            tests.append(lambda st, size, el, sf, io, b=int(val): size >= b)
+        elif name == "sendfile":
+            tests.append(lambda st, size, el, sf, io: sf)
+        elif name == "ioerror":
+            tests.append(lambda st, size, el, sf, io: io)
     if not tests:
         return None
-    return lambda st, size, el: any(t(st, size, el) for t in tests)
+    return lambda st, size, el, sf=False, io=False: any(t(st, size, el, sf, io) for t in tests)
 
 
 def parse_log_format(fmt):
@@ -787,17 +799,28 @@ class Input(object):
     """wsgi.input: reads at most `length` bytes of body from the socket,
     starting with what already arrived with the request head."""
 
+    read_error = False  # a recv failed or the client closed mid-body (log-ioerror)
+
     def __init__(self, conn, prefix, length):
         self.conn = conn
         self.buf = bytes(prefix[:length])
         self.left = length - len(self.buf)  # still on the socket
 
+    def _recv(self, n):
+        try:
+            chunk = self.conn.recv(n)
+        except OSError:
+            self.read_error = True
+            raise
+        if not chunk:
+            self.read_error = True
+            raise IOError("client closed the connection with %d body bytes missing" % self.left)
+        return chunk
+
     def _fill(self, want):
         if self.left <= 0:
             return False
-        chunk = self.conn.recv(min(max(want, 65536), self.left))
-        if not chunk:
-            raise IOError("client closed the connection with %d body bytes missing" % self.left)
+        chunk = self._recv(min(max(want, 65536), self.left))
         self.left -= len(chunk)
         self.buf += chunk
         return True
@@ -807,9 +830,7 @@ class Input(object):
             parts = [self.buf]
             self.buf = b""
             while self.left > 0:
-                chunk = self.conn.recv(min(self.left, 1 << 20))
-                if not chunk:
-                    raise IOError("client closed the connection with %d body bytes missing" % self.left)
+                chunk = self._recv(min(self.left, 1 << 20))
                 self.left -= len(chunk)
                 parts.append(chunk)
             return b"".join(parts)
@@ -1644,7 +1665,7 @@ class Worker(object):
     def run_app(self, environ, resp, core, started):
         """Runs the app; started is the request's time.monotonic_ns from the
         scoreboard's begin (one clock read serves both)."""
-        failed = write_error = False
+        failed = write_error = via_sendfile = False
         result = None
         req = UWSGI_REQUEST
         req.resp = resp
@@ -1652,7 +1673,7 @@ class Worker(object):
         try:
             result = self.app(environ, resp.start_response)
             if isinstance(result, FileWrapper) and resp.sendfile(result):
-                pass
+                via_sendfile = True
             else:
                 for chunk in result:
                     if chunk:
@@ -1694,7 +1715,9 @@ class Worker(object):
         elapsed = time.monotonic_ns() - started
         self.local.board[1](resp.nbytes, elapsed // 1000, failed, write_error, resp.code)
         status = resp.code or (500 if failed else 0)
-        if self.log_requests or (self.log_only is not None and self.log_only(status, resp.nbytes - resp.hsize, elapsed)):
+        if self.log_requests or (self.log_only is not None and self.log_only(
+                status, resp.nbytes - resp.hsize, elapsed, via_sendfile,
+                write_error and getattr(environ.get("wsgi.input"), "read_error", False))):
             buf = self.local.logbuf
             if LOG_JSON:
                 if self.log_format is not None:
@@ -1710,6 +1733,8 @@ class Worker(object):
                 buf.append("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
                     _timestamp(), NAME, environ.get("REQUEST_METHOD"), _quote(environ.get("REQUEST_URI") or environ.get("PATH_INFO")),
                     status, resp.nbytes, elapsed / 1e6, PID, environ.get(LOG_ADDR) or environ.get("REMOTE_ADDR", "-")))
+            if REQ_MARK:
+                buf[-1] = REQ_MARK + buf[-1]
             if len(buf) >= LOG_BATCH:
                 self.flush_log()
 
