@@ -7,17 +7,20 @@ import (
 )
 
 // Only is disable-logging's exceptions (uWSGI's log-4xx, log-5xx,
-// log-slow, log-big, log-zero): a request that matches any one of them
-// is logged anyway.
+// log-slow, log-big, log-zero, log-ioerror): a request that matches any
+// one of them is logged anyway.
 type Only struct {
 	Status4xx, Status5xx, Zero bool
 	Slow                       time.Duration // 0: off
 	Big                        int64         // bytes of body; 0: off
+	// IOError: a request that had both a read error and a write error, the
+	// pair uWSGI's log-ioerror asks for.
+	IOError bool
 }
 
 // ParseOnly reads the rule as the master passes it (ipc.EnvLogOnly):
-// comma-separated 4xx, 5xx, zero, slow=MS, big=BYTES. Nil when it names
-// nothing.
+// comma-separated 4xx, 5xx, zero, ioerror, slow=MS, big=BYTES (sendfile,
+// which Go servers never use, matches nothing). Nil when it names nothing.
 func ParseOnly(spec string) *Only {
 	var o Only
 	set := false
@@ -31,6 +34,8 @@ func ParseOnly(spec string) *Only {
 			o.Status5xx = true
 		case name == "zero":
 			o.Zero = true
+		case name == "ioerror":
+			o.IOError = true
 		case name == "slow" && err == nil && n > 0:
 			o.Slow = time.Duration(n) * time.Millisecond
 		case name == "big" && err == nil && n > 0:
@@ -57,4 +62,10 @@ func (o *Only) Match(status int, body int64, took time.Duration) bool {
 		o.Zero && body == 0 ||
 		o.Slow > 0 && took.Truncate(time.Millisecond) >= o.Slow ||
 		o.Big > 0 && body >= o.Big
+}
+
+// MatchErrors reports whether a request with these I/O errors is logged
+// (log-ioerror: both a read and a write error); a nil Only matches nothing.
+func (o *Only) MatchErrors(readFailed, writeFailed bool) bool {
+	return o != nil && o.IOError && readFailed && writeFailed
 }

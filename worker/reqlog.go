@@ -59,11 +59,12 @@ type reqDone struct {
 	headers     int   // header lines the handler set
 	start       time.Time
 	took        time.Duration
+	readFailed  bool // the body ended early or its read failed
 	writeFailed bool
 }
 
 func (q *reqLog) request(d *reqDone) {
-	if !q.all && !q.only.Match(d.status, d.written, d.took) {
+	if !q.all && !q.only.Match(d.status, d.written, d.took) && !q.only.MatchErrors(d.readFailed, d.writeFailed) {
 		return
 	}
 	r := d.r
@@ -84,6 +85,9 @@ func (q *reqLog) request(d *reqDone) {
 		Core: d.core, Start: d.start, Duration: d.took}
 	if d.writeFailed {
 		lr.WriteErrors = 1
+	}
+	if d.readFailed {
+		lr.ReadErrors = 1
 	}
 	if d.p != nil {
 		env := (*packetEnv)(d.p)

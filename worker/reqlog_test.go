@@ -3,6 +3,7 @@ package worker
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -39,6 +40,35 @@ func TestReqLogOnlyExceptions(t *testing.T) {
 	}
 	if got, want := out.String(), "404 5 0\n200 5 150\n200 1000 0\n"; got != want {
 		t.Fatalf("logged %q, want %q", got, want)
+	}
+}
+
+// log-ioerror logs, with disable-logging, a request that had both a read
+// error and a write error (uWSGI's rule), and no other; %(rerr) and
+// %(werr) count them.
+func TestReqLogIOError(t *testing.T) {
+	q, out := reqLogFor(t, map[string]string{ipc.EnvDisableLogging: "1", ipc.EnvLogOnly: "ioerror,sendfile",
+		ipc.EnvLogFormat: "%(status) %(rerr) %(werr)"})
+	for _, errs := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+		d := done(200, 5, 0)
+		d.readFailed, d.writeFailed = errs[0], errs[1]
+		q.request(d)
+	}
+	if got, want := out.String(), "200 1 1\n"; got != want {
+		t.Fatalf("logged %q, want %q", got, want)
+	}
+}
+
+// A uwsgi request's body is CONTENT_LENGTH bytes; one the client cuts
+// short is io.ErrUnexpectedEOF and marks the request's read as failed.
+func TestRequestBodyEndsEarly(t *testing.T) {
+	whole := &requestBody{r: strings.NewReader("hello, more"), left: 5}
+	if b, err := io.ReadAll(whole); err != nil || string(b) != "hello" || whole.failed {
+		t.Fatalf("read %q, %v, failed=%v; want hello", b, err, whole.failed)
+	}
+	short := &requestBody{r: strings.NewReader("hel"), left: 5}
+	if b, err := io.ReadAll(short); !errors.Is(err, io.ErrUnexpectedEOF) || string(b) != "hel" || !short.failed {
+		t.Fatalf("read %q, %v, failed=%v; want hel, unexpected EOF, failed", b, err, short.failed)
 	}
 }
 

@@ -98,7 +98,45 @@ func newRequest(p *uwsgi.Packet, body io.Reader) (*http.Request, error) {
 		r.RemoteAddr = net.JoinHostPort(remoteAddr, remotePort)
 	}
 	if r.ContentLength > 0 {
-		r.Body = io.NopCloser(io.LimitReader(body, r.ContentLength))
+		r.Body = &requestBody{r: body, left: r.ContentLength}
 	}
 	return r, nil
+}
+
+// requestBody is a uwsgi request's body: CONTENT_LENGTH bytes of the
+// connection. One that ends early is io.ErrUnexpectedEOF, and a failed
+// read is remembered (log-ioerror, %(rerr)).
+type requestBody struct {
+	r      io.Reader
+	left   int64
+	failed bool
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if err == io.EOF && b.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil && err != io.EOF {
+		b.failed = true
+	}
+	if err == nil && b.left == 0 {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (b *requestBody) Close() error { return nil }
+
+// bodyFailed reports whether reading r's body failed.
+func bodyFailed(r *http.Request) bool {
+	b, ok := r.Body.(*requestBody)
+	return ok && b.failed
 }

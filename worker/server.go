@@ -182,7 +182,7 @@ func (s *server) serveConn(conn net.Conn, core int) {
 		io.CopyN(io.Discard, req.Body, 1<<20) // unread body: avoid a reset under the response
 	}
 	s.finish(&reqDone{core: core, r: req, p: p, status: rw.status, written: rw.written, hsize: rw.hsize,
-		headers: rw.headers, start: start, writeFailed: rw.err != nil && rw.refused == nil}, failed)
+		headers: rw.headers, start: start, readFailed: bodyFailed(req), writeFailed: rw.err != nil && rw.refused == nil}, failed)
 }
 
 // serveHTTP wraps h for http-socket: a request slot and the accounting.
