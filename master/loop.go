@@ -110,8 +110,10 @@ func (m *Master) handleNotify(n ipc.Notification) {
 	}
 	if c := n.Fields[ipc.NotifyCommand]; len(c) == 1 && strings.Contains(ipc.WorkerCommands, c) {
 		// A reload asked for by a worker that a reload is replacing, or
-		// during one, would start another: only stop is taken then.
-		if c != "q" && (w.State != Ready || m.oldPlan != nil || w.Generation != m.generation) {
+		// during one, would start another: only stop is taken then. A
+		// respawned worker serves before its READY=1 reaches the loop, so
+		// Starting alone is not a reload.
+		if c != "q" && (w.State == Stopping || m.oldPlan != nil || w.Generation != m.generation) {
 			m.log.Info("the app asked the master for a reload during a reload; ignored", "id", w.ID, "pid", w.PID, "command", c)
 			return
 		}

@@ -443,6 +443,31 @@ func TestChainReloadReplacesOneWorkerAtATime(t *testing.T) {
 	}
 }
 
+// uwsgi.reload() from a respawned worker that serves before its READY=1
+// reached the loop reloads; the same from a worker of the generation a
+// reload is starting is ignored (it would start another reload).
+func TestAppReloadFromAStartingWorker(t *testing.T) {
+	f := newFake()
+	m := newTestMaster(f, testPlan(2), func() (*Plan, error) { return testPlan(2), nil }, Hooks{})
+	m.step(event{})
+	readyAll(m)
+	f.now = f.now.Add(time.Minute)
+	f.killed(f.started[0])
+	m.step(event{Signal: syscall.SIGCHLD})
+	respawned := f.started[len(f.started)-1]
+	command := func(pid int) {
+		m.step(event{Note: &ipc.Notification{PID: pid, Fields: map[string]string{ipc.NotifyCommand: "r"}}})
+	}
+	command(respawned)
+	if len(f.started) != 5 || m.generation != 2 {
+		t.Fatalf("after uwsgi.reload() from the respawned worker: %d started, generation %d; want 5 and 2", len(f.started), m.generation)
+	}
+	command(f.started[len(f.started)-1])
+	if len(f.started) != 5 || m.generation != 2 {
+		t.Fatalf("uwsgi.reload() during the reload started another: %d started, generation %d", len(f.started), m.generation)
+	}
+}
+
 func TestBrutalReloadKillsThenRespawns(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(2), nil, Hooks{})
