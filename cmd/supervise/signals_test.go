@@ -17,9 +17,11 @@ import (
 // uWSGI signals: testdata/signalapp.py (Debian's uwsgidecorators @timer,
 // @rbtimer, @signal, @filemon, and the uwsgi functions) under supervise,
 // and the same app under uWSGI 2.0.21 where behaviour is observable.
-// Workers import the app themselves here, so registrations are uWSGI's
-// lazy-apps kind: each worker registers its own handlers and adds its
-// own timers, and the master routes their signals to any worker.
+// Workers import the app themselves here (lazy-apps), so registrations
+// are uWSGI's lazy-apps kind: each worker registers its own handlers and
+// adds its own timers, and the master routes their signals to any worker.
+// The preforked kind (the zygote registers once, "workers" reaches every
+// worker) is TestSignalsReachMulesAndSpoolers's.
 
 // startSignalApp runs signalapp.py under supervise over http-socket.
 func startSignalApp(t *testing.T, processes, threads int, env ...string) (m *masterProc, dir, base string) {
@@ -30,7 +32,7 @@ func startSignalApp(t *testing.T, processes, threads int, env ...string) (m *mas
 	writeFile(t, filepath.Join(dir, "signalapp.py"), readFile(t, "testdata/signalapp.py"))
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	ini := filepath.Join(dir, "app.ini")
-	text := fmt.Sprintf("[uwsgi]\nhttp-socket = %s\nwsgi-file = signalapp.py\nprocesses = %d\nthreads = %d\ndisable-logging = true\n",
+	text := fmt.Sprintf("[uwsgi]\nhttp-socket = %s\nwsgi-file = signalapp.py\nprocesses = %d\nthreads = %d\ndisable-logging = true\nlazy-apps = true\n",
 		addr, processes, threads)
 	for _, e := range env {
 		text += "env = " + e + "\n"
