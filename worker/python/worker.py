@@ -1898,12 +1898,16 @@ def main():
 
 
 def _load_sibling(name):
-    """worker/python/NAME.py beside this file, never from sys.path."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
-    spec = importlib.util.spec_from_file_location("_supervise_" + name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
+    """worker/python/NAME.py beside this file, never from sys.path: once,
+    as _supervise_NAME (the module uwsgi_api._sibling gives too)."""
+    key = "_supervise_" + name
+    mod = sys.modules.get(key)
+    if mod is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+        spec = importlib.util.spec_from_file_location(key, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[key] = mod
+        spec.loader.exec_module(mod)
     return mod
 
 
