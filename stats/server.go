@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -158,6 +159,7 @@ func (s *Server) handle(conn net.Conn) {
 			return
 		}
 		conn.Write(body)
+		closeGracefully(conn)
 		return
 	}
 	path := readRequestPath(conn)
@@ -183,6 +185,19 @@ func (s *Server) handle(conn net.Conn) {
 	}
 	fmt.Fprintf(conn, "HTTP/1.0 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", ctype, len(body))
 	conn.Write(body)
+}
+
+// closeGracefully ends a plain answer with a FIN, then reads what the
+// client sent until it closes (within the client's deadline). A client
+// may send a request line the plain server never reads (stats.Fetch
+// does); closing a socket with unread input resets the connection, and
+// the reset can cut a large document short at the client.
+func closeGracefully(conn net.Conn) {
+	cw, ok := conn.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	io.Copy(io.Discard, io.LimitReader(conn, 64<<10))
 }
 
 // readRequestPath reads an HTTP request head and returns its path.
