@@ -2,6 +2,7 @@ package signals
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +33,7 @@ func TestZygoteRegistersOnceForItsWorkers(t *testing.T) {
 	defer srv.Close()
 	mod, _ := filepath.Abs("../worker/python/uwsgi_signals.py")
 	cmd := exec.Command(py, "testdata/zygote.py", srv.Path, mod)
+	cmd.Env = append(os.Environ(), "TRIGGER_DIR="+dir)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -85,10 +87,16 @@ func TestZygoteRegistersOnceForItsWorkers(t *testing.T) {
 		id, _ := strconv.Atoi(f[1])
 		pids[id], _ = strconv.Atoi(f[2])
 	}
-	syscall.Kill(pids[1], syscall.SIGUSR1) // worker 1 raises 20 (target workers)
+	raise := func(num, worker int) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("raise%d-%d", num, worker)), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raise(20, 1) // worker 1 raises 20 (target workers)
 	next("got 20 ")
 	next("got 20 ")
-	syscall.Kill(pids[1], syscall.SIGUSR2) // worker 1 raises 6 (target worker2)
+	raise(6, 1) // worker 1 raises 6 (target worker2)
 	next("got 6 2")
 	// The timer: six deliveries once both workers are up are three
 	// periods, each reaching both workers.

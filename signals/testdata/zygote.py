@@ -4,7 +4,7 @@
 # "ready ID PID", "got SIG ID", "rereg ERROR".
 import importlib.util
 import os
-import signal
+import select
 import sys
 
 spec = importlib.util.spec_from_file_location("uwsgi_signals", sys.argv[2])
@@ -35,11 +35,18 @@ for i in (1, 2):
     pid = os.fork()
     if pid == 0:
         m.start("worker", i, 1)
-        signal.signal(signal.SIGUSR1, lambda *a: m.signal(20))
-        signal.signal(signal.SIGUSR2, lambda *a: m.signal(6))
         out("ready %d %d" % (i, os.getpid()))
-        sys.stdin.read()
-        os._exit(0)
+        # The test asks this worker to raise a signal with a file named
+        # raiseNUM-ID in TRIGGER_DIR; stdin's end ends it.
+        while True:
+            ready, _, _ = select.select([0], [], [], 0.01)
+            if ready and not os.read(0, 4096):
+                os._exit(0)
+            for num in (20, 6):
+                path = os.path.join(os.environ["TRIGGER_DIR"], "raise%d-%d" % (num, i))
+                if os.path.exists(path):
+                    os.remove(path)
+                    m.signal(num)
     kids.append(pid)
 sys.stdin.read()
 for pid in kids:
