@@ -1,12 +1,10 @@
 package python_test
 
 import (
-	"os"
 	"strconv"
 	"testing"
 
 	"github.com/supervise-go/supervise/ipc"
-	"github.com/supervise-go/supervise/worker/python"
 )
 
 // The async engines (asgi.py, gevent_loop.py) and worker.py's hook that
@@ -18,18 +16,6 @@ func TestAsyncEnginesMirrorTheContract(t *testing.T) {
 		"asgi.py":        {"ENV_PY_ASGI": str(ipc.EnvPyASGI), "ENV_ASGI_LOOP": str(ipc.EnvASGILoop)},
 		"gevent_loop.py": {"ENV_GEVENT_MONKEY": str(ipc.EnvGeventMonkey)},
 	} {
-		src := python.Source
-		if file != python.FileName {
-			var err error
-			if src, err = os.ReadFile(file); err != nil {
-				t.Fatal(err)
-			}
-		}
-		values := pythonConstants(src, `([A-Z_, ]+?)`)
-		for name, w := range want {
-			if values[name] != w {
-				t.Errorf("%s %s = %q, Go says %s", file, name, values[name], w)
-			}
-		}
+		checkMirrors(t, file, want)
 	}
 }

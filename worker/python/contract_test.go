@@ -16,7 +16,6 @@ import (
 // worker.py mirrors the Go contract; a drift here would break every
 // Python worker silently, so each mirrored name is compared.
 func TestPythonMirrorsTheContract(t *testing.T) {
-	values := pythonConstants(python.Source, `([A-Z_, ]+?)`)
 	str := func(s string) string { return strconv.Quote(s) }
 	num := func(n int) string { return strconv.Itoa(n) }
 	want := map[string]string{
@@ -57,11 +56,7 @@ func TestPythonMirrorsTheContract(t *testing.T) {
 		"ENV_ZYGOTE_FD": str(ipc.EnvZygoteFD),
 		"ENV_REQ_LOG":   str(ipc.EnvReqLog), "REQ_LOG_MARK": str(ipc.ReqLogMark),
 	}
-	for name, w := range want {
-		if got, ok := values[name]; !ok || got != w {
-			t.Errorf("worker.py %s = %q, Go says %s", name, got, w)
-		}
-	}
+	values := checkMirrors(t, python.FileName, want)
 	var bounds []string
 	for _, b := range ipc.DurationBoundsUs {
 		bounds = append(bounds, strconv.FormatUint(b, 10))
@@ -78,7 +73,6 @@ func TestPythonMirrorsTheContract(t *testing.T) {
 
 // uwsgi_api.py (the uwsgi module) mirrors the names it reads too.
 func TestUwsgiModuleMirrorsTheContract(t *testing.T) {
-	values := pythonConstants(python.APISource, `(_[A-Z_, ]+?)`)
 	str := func(s string) string { return strconv.Quote(s) }
 	num := func(n int) string { return strconv.Itoa(n) }
 	want := map[string]string{
@@ -95,20 +89,11 @@ func TestUwsgiModuleMirrorsTheContract(t *testing.T) {
 		"_CORE_REQUESTS": num(ipc.CoreRequests), "_CORE_IN_REQUEST": num(ipc.CoreInRequest),
 		"_CORE_EXCEPTIONS": num(ipc.CoreExceptions), "_CORE_TX": num(ipc.CoreTx), "_CORE_RT_TOTAL_US": num(ipc.CoreRtTotalUs),
 	}
-	for name, w := range want {
-		if got, ok := values[name]; !ok || got != w {
-			t.Errorf("uwsgi_api.py %s = %q, Go says %s", name, got, w)
-		}
-	}
+	checkMirrors(t, python.APIFileName, want)
 }
 
 // zygote.py (the zygote's fork loop) mirrors the fork socket's contract.
 func TestZygoteMirrorsTheContract(t *testing.T) {
-	src, err := os.ReadFile("zygote.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	values := pythonConstants(src, `([A-Z_, ]+?)`)
 	want := map[string]string{
 		"ENV_ZYGOTE_GC_FREEZE": strconv.Quote(ipc.EnvZygoteGCFreeze),
 		"ZYGOTE_MAX_REQUEST":   "1 << 20",
@@ -116,11 +101,25 @@ func TestZygoteMirrorsTheContract(t *testing.T) {
 	if ipc.ZygoteMaxRequest != 1<<20 {
 		t.Errorf("ipc.ZygoteMaxRequest is %d; update zygote.py's ZYGOTE_MAX_REQUEST and this test", ipc.ZygoteMaxRequest)
 	}
+	checkMirrors(t, "zygote.py", want)
+}
+
+// checkMirrors fails the test for each name in want whose top-level
+// assignment in the embedded Python file differs (or is missing), and
+// returns every constant the file assigns.
+func checkMirrors(t *testing.T, file string, want map[string]string) map[string]string {
+	t.Helper()
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := pythonConstants(src, `([A-Z][A-Z0-9_, ]*?|_[A-Z0-9_, ]+?)`)
 	for name, w := range want {
 		if got, ok := values[name]; !ok || got != w {
-			t.Errorf("zygote.py %s = %q, Go says %s", name, got, w)
+			t.Errorf("%s %s = %q, Go says %s", file, name, got, w)
 		}
 	}
+	return values
 }
 
 // pythonConstants reads the top-level constant assignments of a Python

@@ -1,7 +1,6 @@
 package python_test
 
 import (
-	"os"
 	"strconv"
 	"testing"
 
@@ -10,11 +9,6 @@ import (
 
 // uwsgi_signals.py (uwsgi signals) mirrors ipc/signals.go.
 func TestSignalsModuleMirrorsTheContract(t *testing.T) {
-	src, err := os.ReadFile("uwsgi_signals.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	values := pythonConstants(src, `(_[A-Z_, ]+?)`)
 	str := strconv.Quote
 	want := map[string]string{
 		"_ENV_SIGNAL_SOCKET": str(ipc.EnvSignalSocket), "_ENV_WORKER_ID": str(ipc.EnvWorkerID),
@@ -27,20 +21,11 @@ func TestSignalsModuleMirrorsTheContract(t *testing.T) {
 		"_ROLE_MULE": str(ipc.RoleMule), "_ROLE_SPOOLER": str(ipc.RoleSpooler),
 		"_MAX_SIGNAL_TARGET": strconv.Itoa(ipc.MaxSignalTarget),
 	}
-	for name, w := range want {
-		if got, ok := values[name]; !ok || got != w {
-			t.Errorf("uwsgi_signals.py %s = %q, Go says %s", name, got, w)
-		}
-	}
+	checkMirrors(t, "uwsgi_signals.py", want)
 }
 
 // uwsgi_harakiri.py (set_user_harakiri) mirrors the scoreboard words.
 func TestUserHarakiriMirrorsTheContract(t *testing.T) {
-	src, err := os.ReadFile("uwsgi_harakiri.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	values := pythonConstants(src, `(_[A-Z_, ]+?)`)
 	str, num := strconv.Quote, strconv.Itoa
 	want := map[string]string{
 		"_ENV_SCOREBOARD_FD": str(ipc.EnvScoreboardFD), "_ENV_SCOREBOARD_SLOT": str(ipc.EnvScoreboardIdx),
@@ -50,9 +35,5 @@ func TestUserHarakiriMirrorsTheContract(t *testing.T) {
 		"_CORE_REQUESTS": num(ipc.CoreRequests), "_CORE_IN_REQUEST": num(ipc.CoreInRequest),
 		"_USER_HARAKIRI_CORE_SHIFT": num(ipc.UserHarakiriCoreShift),
 	}
-	for name, w := range want {
-		if got, ok := values[name]; !ok || got != w {
-			t.Errorf("uwsgi_harakiri.py %s = %q, Go says %s", name, got, w)
-		}
-	}
+	checkMirrors(t, "uwsgi_harakiri.py", want)
 }

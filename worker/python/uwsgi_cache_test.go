@@ -65,11 +65,6 @@ spec.loader.exec_module(uwsgi)
 
 // uwsgi_cache.py mirrors ipc/cache.go's layout and names.
 func TestUwsgiCacheMirrorsTheContract(t *testing.T) {
-	src, err := os.ReadFile("uwsgi_cache.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	values := pythonConstants(src, `(_[A-Z_0-9, ]+?)`)
 	str := func(s string) string { return strconv.Quote(s) }
 	num := func(n int) string { return strconv.Itoa(n) }
 	want := map[string]string{
@@ -89,15 +84,8 @@ func TestUwsgiCacheMirrorsTheContract(t *testing.T) {
 		"_I_EXPIRES": num(ipc.CacheItemExpires), "_I_NEXT": num(ipc.CacheItemNext), "_I_PREV": num(ipc.CacheItemPrev),
 		"_I_LRU_PREV": num(ipc.CacheItemLRUPrev), "_I_LRU_NEXT": num(ipc.CacheItemLRUNext), "_ITEM_WORDS": num(ipc.CacheItemWords),
 	}
-	for name, w := range want {
-		if got, ok := values[name]; !ok || got != w {
-			t.Errorf("uwsgi_cache.py %s = %q, Go says %s", name, got, w)
-		}
-	}
-	api := pythonConstants(python.APISource, `(_[A-Z_, ]+?)`)
-	if api["_ENV_SEM_PREFIX"] != str(ipc.EnvSemPrefix) {
-		t.Errorf("uwsgi_api.py _ENV_SEM_PREFIX = %q, Go says %q", api["_ENV_SEM_PREFIX"], ipc.EnvSemPrefix)
-	}
+	checkMirrors(t, "uwsgi_cache.py", want)
+	checkMirrors(t, python.APIFileName, map[string]string{"_ENV_SEM_PREFIX": str(ipc.EnvSemPrefix)})
 }
 
 // Four processes add to one counter with cache_inc and append their own
