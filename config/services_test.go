@@ -15,6 +15,11 @@ func TestServicesOptions(t *testing.T) {
 		s.SpoolerImport[0] != "tasks" || s.SpoolerMaxTasks != 10 || s.SpoolerHarakiri != 30*time.Second || s.SpoolerChdir != "/tmp" {
 		t.Errorf("spooler settings %+v", s)
 	}
+	// uWSGI's python plugin spells spooler-import three ways; all add to one list.
+	c = mustLoad(t, []string{"--spooler-python-import", "a", "--spooler-pyimport", "b", "--spooler-py-import", "c.py"})
+	if got := strings.Join(c.Services.SpoolerImport, ","); got != "a,b,c.py" {
+		t.Errorf("spooler imports %q, want a,b,c.py", got)
+	}
 	if strings.Join(s.Mule, "|") != "||script.py|" || len(s.Farm) != 1 || s.Farm[0].String() != "f:1,3" {
 		t.Errorf("mules %q farms %v", s.Mule, s.Farm)
 	}

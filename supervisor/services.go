@@ -296,7 +296,8 @@ func (l *launcher) serviceDaemons() []master.DaemonSpec {
 }
 
 // serviceSpec is the process for a spooler process or a mule: the
-// Python interpreter on spooler.py or mule.py, with the app's
+// Python interpreter on worker.py, which runs spooler.py or mule.py for
+// the role its environment names (EnvSpooler, EnvMule), with the app's
 // environment, the lifeline and locks, and its queue's receiving end.
 func (l *launcher) serviceSpec(s *serviceProc) (*master.ProcSpec, error) {
 	files := []*os.File{l.rt.Stdin, l.rt.Log, l.rt.Log}
@@ -325,9 +326,7 @@ func (l *launcher) serviceSpec(s *serviceProc) (*master.ProcSpec, error) {
 	svc := l.svc.svc
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
-	script := "mule.py"
 	if s.Role == "spooler" {
-		script = "spooler.py"
 		w, err := svc.pair(svc.wake, s.Dir)
 		if err != nil {
 			return nil, err
@@ -373,7 +372,7 @@ func (l *launcher) serviceSpec(s *serviceProc) (*master.ProcSpec, error) {
 		env = append(env, ipc.EnvMule+"="+mustJSON(m))
 	}
 	python := l.path
-	return &master.ProcSpec{Path: python, Args: []string{python, filepath.Join(l.rt.Dir, script)}, Env: env, Dir: l.cfg.Chdir,
+	return &master.ProcSpec{Path: python, Args: []string{python, filepath.Join(l.rt.Dir, "worker.py")}, Env: env, Dir: l.cfg.Chdir,
 		Files: files, Credential: l.cred, Log: l.rt.logPipe()}, nil
 }
 

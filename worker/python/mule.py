@@ -1,6 +1,6 @@
 # supervise's mules: the uwsgi module's mule functions (every Python
-# process) and the mule process itself (`python3 mule.py`, started by
-# the master as a daemon: supervisor/services.go).
+# process) and the mule process itself (main(): worker.py runs it when
+# the master starts worker.py as a mule, supervisor/services.go).
 #
 # As in uWSGI, a message is one datagram on a socketpair the master made
 # once: one queue per mule, one every mule reads (uwsgi.mule_msg(msg)
@@ -20,14 +20,11 @@ _SVC_PID, _SVC_TASKS, _SVC_RUNNING = 0, 1, 2  # services board words: spooler.py
 
 
 def _spooler():
-    import importlib.util as _util
+    """spooler.py (the services board): the module uwsgi_api._sibling or
+    worker.py's _load_sibling loaded, both as _supervise_spooler."""
     mod = _sys.modules.get("_supervise_spooler")
-    if mod is None:  # loaded beside uwsgi_api.py: the same module it installed
-        path = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "spooler.py")
-        spec = _util.spec_from_file_location("_supervise_spooler", path)
-        mod = _util.module_from_spec(spec)
-        _sys.modules["_supervise_spooler"] = mod
-        spec.loader.exec_module(mod)
+    if mod is None:
+        mod = _sys.modules["uwsgi"]._sibling("spooler")
     return mod
 
 
@@ -229,13 +226,12 @@ def _run_patch(w, patch):
         runpy.run_module(patch, run_name="__main__", alter_sys=True)
 
 
-def _main():
+def main(w):
+    """The mule process: w is worker.py's module, which loaded this one
+    as _supervise_mule."""
     global _me
-    _sys.modules["_supervise_mule"] = _sys.modules[__name__]  # uwsgi_api's _sibling("mule") is this module
     conf = _json.loads(_os.environ[_ENV_MULE])
-    sp = _spooler()
-    w = sp._load_worker()
-    w.check_python()
+    sp = w._load_sibling("spooler")
     w.NAME = "mule.%d" % int(conf["id"])
     lifeline = _os.environ.get(w.ENV_LIFELINE_FD)
     if lifeline:
@@ -264,6 +260,3 @@ def _main():
     _sys.stderr.flush()
     _os._exit(code)
 
-
-if __name__ == "__main__":
-    _main()

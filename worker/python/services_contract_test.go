@@ -21,5 +21,6 @@ func TestServicesMirrorTheContract(t *testing.T) {
 	}
 	checkMirrors(t, "spooler.py", want)
 	checkMirrors(t, "mule.py", map[string]string{"_ENV_MULE": str(ipc.EnvMule)})
+	checkMirrors(t, python.FileName, map[string]string{"ENV_SPOOLER": str(ipc.EnvSpooler), "ENV_MULE": str(ipc.EnvMule)})
 	checkMirrors(t, python.APIFileName, map[string]string{"_ENV_SPOOLER": str(ipc.EnvSpooler), "_ENV_MULE": str(ipc.EnvMule)})
 }

@@ -1,6 +1,6 @@
 # supervise's spooler: the uwsgi module's spool functions (every Python
-# process) and the spooler process itself (`python3 spooler.py`, started
-# by the master as a daemon: supervisor/services.go).
+# process) and the spooler process itself (main(): worker.py runs it when
+# the master starts worker.py as a spooler, supervisor/services.go).
 #
 # Task files are uWSGI 2.0's: a uwsgi packet (modifier1 17, the vars
 # block's size as u16 little-endian, modifier2 0), the vars block, then
@@ -620,18 +620,6 @@ def _stat_isreg(mode):
     return stat.S_ISREG(mode)
 
 
-def _load_worker():
-    """worker.py beside this file, as a module (its main() does not run):
-    its logging, app loading and lifeline."""
-    import importlib.util as _util
-    path = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "worker.py")
-    spec = _util.spec_from_file_location("_supervise_worker", path)
-    mod = _util.module_from_spec(spec)
-    _sys.modules["_supervise_worker"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def _import_extra(w, name):
     """spooler-import: a module name, or a .py file."""
     import importlib
@@ -649,12 +637,11 @@ def _import_extra(w, name):
         w.log_traceback("spooler-import failed", module=name)
 
 
-def _main():
+def main(w):
+    """The spooler process: w is worker.py's module (its logging, app
+    loading and lifeline), which loaded this one as _supervise_spooler."""
     global _me
-    _sys.modules["_supervise_spooler"] = _sys.modules[__name__]  # uwsgi_api's _sibling("spooler") is this module
     conf = _json.loads(_os.environ[_ENV_SPOOLER])
-    w = _load_worker()
-    w.check_python()
     w.NAME = "spooler.%d" % (int(conf.get("slot", 0)) + 1)
     lifeline = _os.environ.get(w.ENV_LIFELINE_FD)
     if lifeline:
@@ -682,6 +669,3 @@ def _main():
     _sys.stderr.flush()
     _os._exit(0)
 
-
-if __name__ == "__main__":
-    _main()

@@ -61,6 +61,8 @@ ENV_PY_MANAGE_SCRIPT_NAME = "SUPERVISE_PY_MANAGE_SCRIPT_NAME"
 ENV_STATIC = "SUPERVISE_STATIC"
 ENV_PY_ASGI = "SUPERVISE_PY_ASGI"
 ENV_GEVENT = "SUPERVISE_GEVENT"
+ENV_SPOOLER = "SUPERVISE_SPOOLER"
+ENV_MULE = "SUPERVISE_MULE"
 NOTIFY_RELOAD = "SUPERVISE_RELOAD"
 ENV_SCOREBOARD_FD = "SUPERVISE_SCOREBOARD_FD"
 ENV_SCOREBOARD_SLOT = "SUPERVISE_SCOREBOARD_SLOT"
@@ -1863,6 +1865,10 @@ def check_python():
 
 def main():
     check_python()
+    for env, role in ((ENV_SPOOLER, "spooler"), (ENV_MULE, "mule")):
+        if os.environ.get(env):  # a spooler process or a mule: spooler.py, mule.py
+            sys.modules["_supervise_worker"] = sys.modules[__name__]
+            return _load_sibling(role).main(sys.modules[__name__])
     if os.environ.get(ENV_PY_ASGI) or os.environ.get(ENV_GEVENT):  # another engine runs this worker: asgi.py, gevent_loop.py
         uwsgi_mod = install_uwsgi_module()
         engine = uwsgi_mod._sibling("asgi" if os.environ.get(ENV_PY_ASGI) else "gevent_loop")
