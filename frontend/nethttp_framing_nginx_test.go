@@ -2,15 +2,11 @@ package frontend
 
 import (
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/supervise-go/supervise/internal/nginxtest"
 )
 
 // TestFramingVectorsNginx is the differential half of the framing table:
@@ -18,15 +14,13 @@ import (
 // front end passes them) must get the `nginx` column's verdict where the
 // table gives one, else the `verdict` column's.
 func TestFramingVectorsNginx(t *testing.T) {
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if bin, err = exec.LookPath("/usr/sbin/nginx"); err != nil {
-			t.Skip("nginx not installed (apt-get install nginx-light)")
-		}
+	bin := nginxtest.Binary()
+	if bin == "" {
+		t.Skip("nginx not installed (apt-get install nginx-light)")
 	}
 	dir := tempDir(t)
 	w := startFakeWorker(t, dir, "w.sock", echoBody)
-	base := startTestNginx(t, bin, dir, "unix:"+w.path)
+	base := nginxtest.Start(t, bin, dir, nginxtest.UwsgiPass("unix:"+w.path))
 	for _, v := range loadFramingVectors(t) {
 		t.Run(strings.ReplaceAll(v.Name, " ", "_"), func(t *testing.T) {
 			before := w.count()
@@ -57,87 +51,6 @@ func nginxStatus(v framingVector) int {
 	_, status, _ := strings.Cut(v.Nginx, " ")
 	n, _ := strconv.Atoi(strings.Trim(status, "()"))
 	return n
-}
-
-// startTestNginx runs a private nginx on a free loopback port passing
-// every request to upstream with the stock uwsgi_params; its base URL.
-func startTestNginx(t *testing.T, bin, dir, upstream string) string {
-	t.Helper()
-	params := "/etc/nginx/uwsgi_params"
-	if _, err := os.Stat(params); err != nil {
-		t.Skipf("%s missing: install Debian's nginx", params)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;" // nginx's worker must reach the test's temp dir
-	}
-	conf := fmt.Sprintf(`%s
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/nginx-error.log info;
-daemon off;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path %[2]s/body;
-    proxy_temp_path %[2]s/proxy;
-    fastcgi_temp_path %[2]s/fastcgi;
-    uwsgi_temp_path %[2]s/uwsgi;
-    scgi_temp_path %[2]s/scgi;
-    server {
-        listen 127.0.0.1:%[3]d;
-        location / {
-            uwsgi_pass %[4]s;
-            include %[5]s;
-        }
-    }
-}
-`, user, dir, port, upstream, params)
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "nginx-error.log"))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGQUIT)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			if raw, err := os.ReadFile(filepath.Join(dir, "nginx-error.log")); err == nil {
-				t.Logf("nginx error log:\n%s", raw)
-			}
-		}
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx never listened on %s: %v", addr, err)
-		}
-		time.Sleep(10 * time.Millisecond) // nginx gives no readiness signal but its port
-	}
-	return "http://" + addr
 }
 
 // pathVectors are request targets whose percent-decoding puts control
@@ -183,15 +96,13 @@ func checkPathVectors(t *testing.T, base string, w *fakeWorker) {
 }
 
 func TestPathVectorsNginx(t *testing.T) {
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if bin, err = exec.LookPath("/usr/sbin/nginx"); err != nil {
-			t.Skip("nginx not installed (apt-get install nginx-light)")
-		}
+	bin := nginxtest.Binary()
+	if bin == "" {
+		t.Skip("nginx not installed (apt-get install nginx-light)")
 	}
 	dir := tempDir(t)
 	w := startFakeWorker(t, dir, "w.sock", echoBody)
-	checkPathVectors(t, startTestNginx(t, bin, dir, "unix:"+w.path), w)
+	checkPathVectors(t, nginxtest.Start(t, bin, dir, nginxtest.UwsgiPass("unix:"+w.path)), w)
 }
 
 func TestPathVectors(t *testing.T) {
