@@ -47,6 +47,21 @@ func TestNoAppWorkerIsNotReady(t *testing.T) {
 	wantReady(t, m, true, "generation 3")
 }
 
+// A worker slower to load than ready-timeout is taken as ready; when its
+// READY=1 NOAPP=1 comes after that, readiness still fails for it.
+func TestNoAppAfterTheReadyTimeoutStillFailsReadiness(t *testing.T) {
+	f := newFake()
+	plan := testPlan(1)
+	plan.ReadyTimeout = 3 * time.Second
+	m := newTestMaster(f, plan, nil, Hooks{})
+	m.step(event{})
+	f.now = f.now.Add(3 * time.Second)
+	m.step(event{})
+	wantReady(t, m, true, "all 1 workers ready")
+	m.step(event{Note: &ipc.Notification{PID: f.started[0], Fields: ipc.ParseNotify("READY=1\nNOAPP=1\nSTATUS=no app loaded: ImportError: slow")}})
+	wantReady(t, m, false, "loaded no app: no app loaded: ImportError: slow")
+}
+
 func TestReadinessFailsWhileASlotBacksOff(t *testing.T) {
 	f := newFake()
 	m := newTestMaster(f, testPlan(1), nil, Hooks{})

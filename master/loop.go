@@ -96,13 +96,17 @@ func (m *Master) handleNotify(n ipc.Notification) {
 	if w == nil {
 		return
 	}
-	if n.Fields["READY"] == "1" && w.State == Starting {
-		if n.NoApp() {
+	if n.Fields["READY"] == "1" && (w.State == Starting || w.State == Ready) {
+		// A worker slower than ready-timeout was taken as ready; its
+		// READY=1 still says whether it loaded an app.
+		if n.NoApp() && !w.NoApp {
 			w.NoApp, w.Status = true, n.Fields["STATUS"]
 			m.log.Warn("worker started without an app; readiness fails until a reload loads one",
 				"id", w.ID, "pid", w.PID, "status", w.Status)
 		}
-		m.markReady(w)
+		if w.State == Starting {
+			m.markReady(w)
+		}
 	}
 	if why := n.Fields[ipc.NotifyReload]; why != "" && w.State == Ready && m.oldPlan == nil && w.Generation == m.generation {
 		m.log.Info("a worker asked for a reload", "id", w.ID, "pid", w.PID, "reason", why)
