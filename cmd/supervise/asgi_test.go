@@ -298,6 +298,7 @@ func (c *wsClient) echo(t *testing.T, msg string) {
 // (going away) at once, well within worker-reload-mercy, and the app sees
 // the same code.
 func TestASGIWebSocketEchoAndGoingAwayOnReload(t *testing.T) {
+	parallel(t)
 	m, dir, _, httpAddr := startASGI(t, "--worker-reload-mercy", "30")
 	ws := dialWS(t, httpAddr, "/ws")
 	ws.echo(t, "hello")
@@ -326,6 +327,7 @@ func TestASGIWebSocketEchoAndGoingAwayOnReload(t *testing.T) {
 // The master's policies see an ASGI worker through the scoreboard as any
 // other: harakiri kills a stuck request's worker, max-requests recycles.
 func TestASGIHarakiriAndMaxRequests(t *testing.T) {
+	parallel(t)
 	m, _, sock, httpAddr := startASGI(t, "--processes", "1", "--harakiri", "2", "--max-requests", "4", "--min-worker-lifetime", "0")
 	start := time.Now()
 	conn, err := net.Dial("tcp", httpAddr)
@@ -353,6 +355,7 @@ func TestASGIHarakiriAndMaxRequests(t *testing.T) {
 // WebSocket as a tunnel to a worker's uwsgi socket; a reload's 1001
 // reaches the client through the tunnel.
 func TestASGIWebSocketThroughTheFrontEnd(t *testing.T) {
+	parallel(t)
 	front := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	m, dir, _, _ := startASGI(t, "--http", front)
 	waitListening(t, front)

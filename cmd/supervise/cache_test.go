@@ -110,6 +110,7 @@ func TestUwsgiCacheAnswersAsUWSGI(t *testing.T) {
 
 // The same script under a live uWSGI 2.0.21, when installed (CI has it).
 func TestUwsgiCacheMatchesLiveUWSGI(t *testing.T) {
+	parallel(t)
 	uwsgiBin := requireTool(t, "/usr/bin/uwsgi", "--plugins", "python3", "--version")
 	debianPython(t)
 	dir := shortTempDir(t)
@@ -165,6 +166,7 @@ func underUWSGI(t *testing.T, bin, dir, ini, url string) string {
 // the death of every worker and a graceful reload (the master owns the
 // cache's memory).
 func TestUwsgiCacheSharedAndKept(t *testing.T) {
+	parallel(t)
 	m, _, base := startCacheApp(t)
 	if got := fresh(t, base+"/set?k=kept&v=42&c=big"); got != "True" {
 		t.Fatalf("set: %s", got)
@@ -202,6 +204,7 @@ func TestUwsgiCacheSharedAndKept(t *testing.T) {
 // (uWSGI's sweeper frees it within cache-expire-freq, 3 s, after; here
 // it is never returned once expired).
 func TestUwsgiCacheExpires(t *testing.T) {
+	parallel(t)
 	_, _, base := startCacheApp(t)
 	start := time.Now()
 	if got := fresh(t, base+"/set?k=e&v=1&e=1&c=big"); got != "True" {
@@ -225,6 +228,7 @@ func TestUwsgiCacheExpires(t *testing.T) {
 // An in-place binary upgrade hands the caches (and the locks) to the new
 // master: what the old workers stored, the new ones read.
 func TestUwsgiCacheKeptAcrossUpgrade(t *testing.T) {
+	parallel(t)
 	pidfile := filepath.Join(shortTempDir(t), "app.pid")
 	m, _, base := startCacheApp(t, "--pidfile", pidfile)
 	if got := fresh(t, base+"/set?k=kept&v=up"); got != "True" {

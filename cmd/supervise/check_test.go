@@ -31,6 +31,7 @@ func runCheck(t *testing.T, env []string, args ...string) (int, string, string) 
 }
 
 func TestCheckExitCodes(t *testing.T) {
+	parallel(t)
 	dir := shortTempDir(t)
 	ini := func(name, text string) string {
 		path := filepath.Join(dir, name)
@@ -98,6 +99,7 @@ func TestCheckExitCodes(t *testing.T) {
 // corpus file are its golden's (the golden is Render's output; this ties
 // it to what users see).
 func TestCheckPrintsTheCorpusSettings(t *testing.T) {
+	parallel(t)
 	corpus, err := filepath.Abs("../../config/testdata/ini")
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +194,7 @@ func TestCheckINIOutLoadsBack(t *testing.T) {
 // check imports the app in the chosen interpreter (a throwaway process)
 // and reports the interpreter, its version, and an import failure.
 func TestCheckImportsTheApp(t *testing.T) {
+	parallel(t)
 	const python = "/usr/bin/python3"
 	if _, err := os.Stat(python); err != nil {
 		t.Skip("no " + python)

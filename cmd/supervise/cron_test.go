@@ -11,6 +11,7 @@ import (
 // An every-minute entry is due in the minute the master starts, so its
 // first run comes at once; later minutes are the unit tests' (fake clock).
 func TestCronRunsFromTheMasterAndHarakiriKillsItsGroup(t *testing.T) {
+	parallel(t)
 	m, dir, _ := startEcho(t, "--processes", "1", "--cron-harakiri", "1",
 		"--cron", `-1 -1 -1 -1 -1 sleep 300 & echo "cron child $! in $(pwd)"; wait`)
 	m.waitLog(`cron: running: cron=`, 1)
@@ -22,6 +23,7 @@ func TestCronRunsFromTheMasterAndHarakiriKillsItsGroup(t *testing.T) {
 }
 
 func TestShutdownStopsARunningCron(t *testing.T) {
+	parallel(t)
 	m, _, _ := startEcho(t, "--processes", "1", "--cron2", `trap "echo cron got TERM; exit 0" TERM; echo cron waiting; while :; do sleep 0.1; done`)
 	m.waitLog(`cron waiting`, 1)
 	m.signal(syscall.SIGTERM)

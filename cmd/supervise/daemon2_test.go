@@ -34,6 +34,7 @@ func killAtEnd(t *testing.T, pidfile string) {
 }
 
 func TestSmartDaemonOutlivesTheMasterAndIsFoundAgain(t *testing.T) {
+	parallel(t)
 	dir := shortTempDir(t)
 	pidfile := filepath.Join(dir, "smart.pid")
 	killAtEnd(t, pidfile)
@@ -89,6 +90,7 @@ func TestSmartDaemonThatDaemonizes(t *testing.T) {
 }
 
 func TestAttachDaemon2SignalsAndTouch(t *testing.T) {
+	parallel(t)
 	dir := shortTempDir(t)
 	touch := filepath.Join(dir, "restart")
 	writeFile(t, touch, "")

@@ -26,6 +26,7 @@ func daemonPIDs(t *testing.T, m *masterProc, n int) []int {
 }
 
 func TestAttachDaemonIsRestartedAndStoppedWithTheMaster(t *testing.T) {
+	parallel(t)
 	// The daemon says where it runs and then stays in the foreground.
 	m, dir, _ := startEcho(t, "--processes", "1", "--attach-daemon", `echo "daemon up in $(pwd)"; exec sleep 300`)
 	m.waitLog(`daemon up in `+regexp.QuoteMeta(dir), 1)
@@ -46,6 +47,7 @@ func TestAttachDaemonIsRestartedAndStoppedWithTheMaster(t *testing.T) {
 }
 
 func TestPyAutoreloadReloadsWhenTheAppChanges(t *testing.T) {
+	parallel(t)
 	m, dir, sock := startEcho(t, "--processes", "2", "--py-autoreload", "1")
 	app := filepath.Join(dir, "echo.py")
 	changed := strings.Replace(echoApp, `body = str(os.getpid()).encode()`, `body = b"changed"`, 1)

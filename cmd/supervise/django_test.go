@@ -15,6 +15,7 @@ import (
 // runs with DEBUG off, so it serves no static file itself. The project is
 // also mounted under /site (mount, manage-script-name).
 func TestDjangoAdminWithStaticMap(t *testing.T) {
+	parallel(t)
 	py := requireTool(t, "/usr/bin/python3", "-c", "import django")
 	dir := shortTempDir(t)
 	run := func(args ...string) {

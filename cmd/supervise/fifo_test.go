@@ -22,6 +22,7 @@ func writeFIFO(t *testing.T, path, cmd string) {
 }
 
 func TestMasterFIFO(t *testing.T) {
+	parallel(t)
 	fifo := filepath.Join(shortTempDir(t), "master.fifo")
 	logPath := filepath.Join(shortTempDir(t), "app.log")
 	py := debianPython(t)
@@ -91,6 +92,7 @@ func waitFileLog(t *testing.T, path, re string, n int) {
 }
 
 func TestTouchReload(t *testing.T) {
+	parallel(t)
 	touch := filepath.Join(shortTempDir(t), "reload.me")
 	writeFile(t, touch, "")
 	m, _, _ := startEcho(t, "--touch-reload", touch)
@@ -103,6 +105,7 @@ func TestTouchReload(t *testing.T) {
 }
 
 func TestScaleAndStopVerbsThroughTheFIFO(t *testing.T) {
+	parallel(t)
 	dir := shortTempDir(t)
 	fifo := filepath.Join(dir, "m.fifo")
 	ini := filepath.Join(dir, "app.ini")

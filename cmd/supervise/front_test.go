@@ -142,6 +142,7 @@ func rawHTTP(t *testing.T, base, request string) (int, string) {
 }
 
 func TestFrontEndPythonWorkers(t *testing.T) {
+	parallel(t)
 	dir, sock := startFrontApp(t)
 	static := filepath.Join(dir, "static")
 	os.Mkdir(static, 0o755)
@@ -248,6 +249,7 @@ func TestFrontEndPythonWorkers(t *testing.T) {
 }
 
 func TestFrontEndGoWorkers(t *testing.T) {
+	parallel(t)
 	_, dir, sock := startGoWorkers(t)
 	_, base := startFront(t, dir, "--to", sock, "--disable-logging")
 	if resp, body := doReq(t, nil, "GET", base+"/", nil); resp.StatusCode != 200 || !strings.HasPrefix(body, "Hello from Go (worker ") {
@@ -280,6 +282,7 @@ func TestFrontEndGoWorkers(t *testing.T) {
 // DOCUMENT_ROOT and SERVER_NAME come from each server's configuration, and
 // Debian's uwsgi_params sends HTTP_HOST without the port.
 func TestFrontEndVarsMatchNginx(t *testing.T) {
+	parallel(t)
 	dir, sock := startFrontApp(t)
 	ngx := startNginx(t, dir, "unix:"+sock)
 	_, front := startFront(t, dir, "--to", "unix:"+sock, "--disable-logging")
@@ -304,6 +307,7 @@ func TestFrontEndVarsMatchNginx(t *testing.T) {
 }
 
 func TestFrontEndBackendFailures(t *testing.T) {
+	parallel(t)
 	dir, sock := startFrontApp(t)
 	dead := filepath.Join(dir, "dead.sock")
 	down, downBase := startFront(t, dir, "--to", "unix:"+dead)
@@ -375,6 +379,7 @@ func testCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.Ce
 }
 
 func TestFrontEndTLS(t *testing.T) {
+	parallel(t)
 	dir, sock := startFrontApp(t)
 	cert, key, pool := testCert(t, dir)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -414,6 +419,7 @@ func TestFrontEndTLS(t *testing.T) {
 }
 
 func TestFrontEndTrustedProxy(t *testing.T) {
+	parallel(t)
 	dir, sock := startFrontApp(t)
 	_, trusting := startFront(t, dir, "--to", sock, "--trusted-proxy", "127.0.0.0/8", "--disable-logging")
 	_, other := startFront(t, dir, "--to", sock, "--trusted-proxy", "10.0.0.0/8", "--disable-logging")
@@ -435,6 +441,7 @@ func TestFrontEndTrustedProxy(t *testing.T) {
 // lets the in-flight request finish, then exits 0; the socket stays
 // open in the parent for the next front end.
 func TestFrontEndListenFDAndGracefulStop(t *testing.T) {
+	parallel(t)
 	dir, sock := startFrontApp(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -35,6 +35,7 @@ def application(environ, start_response):
 // notes its arrival in a file; none is answered before all arrived), then
 // answers every one; stats show 1,000 cores a worker.
 func TestGevent1000ConcurrentLongPolls(t *testing.T) {
+	parallel(t)
 	py := requireTool(t, "/usr/bin/python3", "-c", "import gevent")
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "poll.py"), longPollApp)
@@ -123,6 +124,7 @@ func TestGeventWithoutGeventIsAClearError(t *testing.T) {
 
 // Harakiri, max-requests and a graceful reload on a gevent worker.
 func TestGeventHarakiriMaxRequestsAndReload(t *testing.T) {
+	parallel(t)
 	py := requireTool(t, "/usr/bin/python3", "-c", "import gevent")
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "poll.py"), longPollApp)

@@ -83,6 +83,7 @@ func startGoWorkers(t *testing.T, extra ...string) (m *masterProc, dir, sock str
 }
 
 func TestGoWorkerBehindNginx(t *testing.T) {
+	parallel(t)
 	m, dir, sock := startGoWorkers(t)
 	base := startNginx(t, dir, "unix:"+sock)
 	if code, body := get(t, base+"/"); code != 200 || !strings.HasPrefix(body, "Hello from Go (worker ") {
@@ -116,6 +117,7 @@ func TestGoWorkerBehindNginx(t *testing.T) {
 }
 
 func TestGoWorkerOverHTTPSocketCountsInStats(t *testing.T) {
+	parallel(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	statsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	m := startMaster(t, shortTempDir(t), "--http-socket", addr, "--processes", "2", "--stats", statsAddr,
@@ -140,6 +142,7 @@ func TestGoWorkerOverHTTPSocketCountsInStats(t *testing.T) {
 }
 
 func TestGoWorkerKillAndDrain(t *testing.T) {
+	parallel(t)
 	m, dir, sock := startGoWorkers(t)
 	base := startNginx(t, dir, "unix:"+sock)
 	pids := m.workerPids()
@@ -228,6 +231,7 @@ func TestGoWorkerAloneServesOnPORT(t *testing.T) {
 }
 
 func TestCrashingBinaryBacksOffInsteadOfSpinning(t *testing.T) {
+	parallel(t)
 	dir := shortTempDir(t)
 	m := startMaster(t, dir, "--socket", filepath.Join(dir, "s.sock"), "--", "/bin/false")
 	m.waitLog(`worker keeps failing; backing off: id=1 failures=2 next_start_in=100ms`, 1)

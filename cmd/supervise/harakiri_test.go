@@ -11,6 +11,7 @@ import (
 )
 
 func TestHarakiriKillsAHungRequestsWorker(t *testing.T) {
+	parallel(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	m, _, sock := startEcho(t, "--harakiri", "1", "--processes", "1", "--stats", addr)
 	before := m.workerPids()
@@ -46,6 +47,7 @@ func TestHarakiriKillsAHungRequestsWorker(t *testing.T) {
 }
 
 func TestMaxRequestsRecyclesWithoutFailures(t *testing.T) {
+	parallel(t)
 	m, dir, sock := startEcho(t, "--max-requests", "5", "--processes", "1", "--min-worker-lifetime", "0")
 	base := startNginx(t, dir, "unix:"+sock)
 	load := startLoad(base+"/pid", 4)
@@ -63,6 +65,7 @@ func TestMaxRequestsRecyclesWithoutFailures(t *testing.T) {
 // Harakiri is per request: one of a Go worker's four threads hangs while
 // the others keep serving, and only that worker is replaced.
 func TestHarakiriKillsAGoWorkerWithAHungThread(t *testing.T) {
+	parallel(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	m, _, sock := startGoWorkers(t, "--harakiri", "2", "--processes", "1", "--stats", addr)
 	hung := make(chan error, 1)

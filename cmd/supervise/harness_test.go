@@ -53,6 +53,17 @@ func processTest(t *testing.T) {
 	}
 }
 
+// parallel marks a process-level test that may run beside others: it
+// starts its own processes on free ports and temp dirs, and asserts no
+// timing that another test's load could break. Most of their time is
+// spent waiting on processes, so two at once (go test's default on two
+// cores) take little more wall time than one.
+func parallel(t *testing.T) {
+	t.Helper()
+	processTest(t)
+	t.Parallel()
+}
+
 func requireTool(t *testing.T, path string, check ...string) string {
 	t.Helper()
 	processTest(t) // every tool is for a process-level test

@@ -160,6 +160,7 @@ func pollDrain(t *testing.T, health string, sent time.Time, held <-chan asyncRes
 }
 
 func TestReadyzFailsAtSigtermAndStaysFailedThroughTheDrain(t *testing.T) {
+	parallel(t)
 	m, app, health, fifo := startHold(t, nil, "--shutdown-delay", "2", "--worker-reload-mercy", "10")
 	wantProbe(t, health+"/readyz", 200, "all 2 workers ready")
 	wantProbe(t, health+"/healthz", 200, "ok")
@@ -187,6 +188,7 @@ func TestReadyzFailsAtSigtermAndStaysFailedThroughTheDrain(t *testing.T) {
 // As PID 1 of a new pid namespace (a container), SIGTERM drains a 3 s
 // request and the master exits 0.
 func TestAsPID1SigtermDrainsAndExitsZero(t *testing.T) {
+	parallel(t)
 	probeNS := exec.Command("/bin/true")
 	probeNS.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
 	if err := probeNS.Run(); err != nil {
@@ -230,6 +232,7 @@ func nsPIDs(t *testing.T, pid int) string {
 // A worker that says NOAPP=1 fails readiness (and shows no apps in the
 // stats) while liveness holds; a good reload makes the pod ready.
 func TestReadyzFailsForAWorkerWithoutAnApp(t *testing.T) {
+	parallel(t)
 	dir := shortTempDir(t)
 	app := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	health := "http://" + fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -276,6 +279,7 @@ func TestReadyzFailsWhileAWorkerNeverBecomesReady(t *testing.T) {
 // under need-app dies before ready and leaves the old generation serving:
 // readiness stays 200 (docs/kubernetes.md).
 func TestReadyzWithAnAppThatCannotImport(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	sock := filepath.Join(dir, "app.sock")

@@ -233,6 +233,7 @@ def application(environ, start_response):
 // http-socket, with a logvar the app set (uwsgi.set_logvar), %(vars),
 // %(pktsize) and %(headers).
 func TestLogFormatPythonMatchesUWSGI(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	flags := append([]string(nil), formatFlags...)

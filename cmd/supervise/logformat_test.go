@@ -33,7 +33,7 @@ var formatRequests = []string{
 // log-format lines from a Python worker equal uWSGI 2.0.21's for the same
 // requests, with log-date's format in %(ftime) and log-x-forwarded-for.
 func TestLogFormatMatchesUWSGI(t *testing.T) {
-	processTest(t)
+	parallel(t)
 	uwsgi := requireTool(t, "uwsgi", "--version")
 	py := debianPython(t)
 	dir := shortTempDir(t)
@@ -165,6 +165,7 @@ def application(environ, start_response):
 // had both a read error (the client reset mid-body) and a write error, as
 // uWSGI's log_request combines them; other requests stay unlogged.
 func TestDisableLoggingSendfileIOError(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "ioapp.py"), ioApp)

@@ -50,6 +50,7 @@ var wholeLine = regexp.MustCompile(`^(` +
 // with tracebacks, pieces and block-buffered stdout from four workers
 // and the master logging recycles, no line is spliced into another.
 func TestWorkerLinesNeverSplice(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "noisy.py"), noisyApp)
@@ -185,6 +186,7 @@ func requestLines(paths []string, path string) int {
 // line is in one of the two files, and none reaches the moved file once
 // the new one says "log reopened".
 func TestLogrotateCreateAndHUP(t *testing.T) {
+	parallel(t)
 	m, base, logfile := logServer(t, "--log-reopen")
 	rotated := logfile + ".1"
 	var sent atomic.Int32
@@ -217,6 +219,7 @@ func TestLogrotateCreateAndHUP(t *testing.T) {
 // place; the master appends (O_APPEND), so the next lines start at the
 // beginning of the emptied file, not after a hole.
 func TestLogrotateCopytruncate(t *testing.T) {
+	parallel(t)
 	_, base, logfile := logServer(t)
 	rotated := logfile + ".1"
 	first := requests(t, base, "/first", 100)
@@ -237,6 +240,7 @@ func TestLogrotateCopytruncate(t *testing.T) {
 // log-maxsize renames the file past the size (to FILE.<unix time> without
 // log-backupname) and goes on in a new one, losing no line.
 func TestLogMaxsize(t *testing.T) {
+	parallel(t)
 	_, base, logfile := logServer(t, "--log-maxsize", "20000")
 	n := requests(t, base, "/sized", 200)
 	var files []string
@@ -255,6 +259,7 @@ func TestLogMaxsize(t *testing.T) {
 
 // SIGIO reopens the log without a reload (no worker is replaced).
 func TestSIGIOReopensTheLog(t *testing.T) {
+	parallel(t)
 	m, _, logfile := logServer(t)
 	if err := os.Rename(logfile, logfile+".1"); err != nil {
 		t.Fatal(err)
@@ -270,6 +275,7 @@ func TestSIGIOReopensTheLog(t *testing.T) {
 // and request lines, and what the app prints and the traceback it raises,
 // is one JSON object with the same four keys; log-json is the shorthand.
 func TestLogEncoderJSON(t *testing.T) {
+	parallel(t)
 	for _, flag := range []string{"--log-encoder=json", "--log-json"} {
 		py := debianPython(t)
 		dir := shortTempDir(t)
@@ -318,6 +324,7 @@ func TestLogEncoderJSON(t *testing.T) {
 // line) both get every line; logto gets none once a logger is set, as in
 // uWSGI.
 func TestLoggerFileAndUDP(t *testing.T) {
+	parallel(t)
 	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

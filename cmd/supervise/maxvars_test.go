@@ -93,6 +93,7 @@ func getWithHeaders(t *testing.T, url string, n int) (int, string) {
 // serves it, and one past uWSGI's 2 x max-vars vars gets nginx's 502 from
 // both; max-vars moves the limit the same way in both.
 func TestManyHeadersThroughNginxLikeUwsgi(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	for _, tc := range []struct {
 		maxVars string

@@ -21,6 +21,7 @@ import (
 // counter and the histogram, and promtool (Debian's prometheus package)
 // finds nothing to complain about.
 func TestLiveMetricsFromPythonWorkersPassPromtool(t *testing.T) {
+	parallel(t)
 	promtool := requireTool(t, "promtool", "--version")
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	m, _, sock := startEcho(t, "--stats", addr, "--stats-http")
@@ -38,6 +39,7 @@ func TestLiveMetricsFromPythonWorkersPassPromtool(t *testing.T) {
 }
 
 func TestLiveMetricsFromGoWorkersPassPromtool(t *testing.T) {
+	parallel(t)
 	promtool := requireTool(t, "promtool", "--version")
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	statsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))

@@ -14,6 +14,7 @@ import (
 // exits is respawned and the next message reaches the new one; stats
 // list the mules.
 func TestMules(t *testing.T) {
+	parallel(t)
 	script := "import os, time, uwsgi\n" +
 		"with open(os.path.join(os.environ['OUT'], 'script'), 'a') as f:\n    f.write('%d %d\\n' % (os.getpid(), uwsgi.mule_id()))\n" +
 		"time.sleep(3600)\n"
@@ -79,6 +80,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // @signal(22, target="workers") in both workers and in no mule or
 // spooler.
 func TestSignalsReachMulesAndSpoolers(t *testing.T) {
+	parallel(t)
 	a := startSpoolAppWith(t, nil, "mules = 2\n")
 	a.m.waitLog(`mule ready`, 2)
 	st := readStats(t, a.stats)

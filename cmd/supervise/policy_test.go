@@ -39,6 +39,7 @@ func uwsgiFetch(sock, uri string) (int, string, error) {
 }
 
 func TestHarakiriGracefulTimeoutSignalsFirst(t *testing.T) {
+	parallel(t)
 	m, _, sock := startEcho(t, "--harakiri", "1", "--harakiri-graceful-timeout", "1", "--harakiri-graceful-signal", "SIGTERM", "--processes", "1")
 	start := time.Now()
 	if _, _, err := uwsgiFetch(sock, "/hang"); err == nil {
@@ -55,6 +56,7 @@ func TestHarakiriGracefulTimeoutSignalsFirst(t *testing.T) {
 }
 
 func TestReloadOnRSSRecyclesALeakingWorker(t *testing.T) {
+	parallel(t)
 	m, _, sock := startEcho(t, "--reload-on-rss", "80", "--min-worker-lifetime", "0", "--processes", "1", "--threads", "1")
 	_, first, err := uwsgiFetch(sock, "/leak?100")
 	if err != nil {

@@ -29,6 +29,7 @@ def application(environ, start_response):
 // uwsgi_modifier1 30 locations), first with supervise, then with uwsgi
 // 2.0.21, and wants the same answers.
 func TestPrefixesSideBySideWithUWSGI(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	uwsgiBin := requireTool(t, "uwsgi", "--plugins", "python3", "--version")
 	dir := shortTempDir(t)

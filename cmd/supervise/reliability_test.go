@@ -39,6 +39,7 @@ func childFDs(pid int) int {
 var backoffLine = regexp.MustCompile(`.*backing off.*`)
 
 func TestKillStormUnderLoadFailsOnlyWhatTheVictimsHeld(t *testing.T) {
+	parallel(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	m, dir, sock := startEcho(t, "--processes", "3", "--stats", addr)
 	base := startNginx(t, dir, "unix:"+sock)
@@ -75,16 +76,20 @@ func TestKillStormUnderLoadFailsOnlyWhatTheVictimsHeld(t *testing.T) {
 }
 
 func TestHostileInputToEveryListenerLeavesNoTrace(t *testing.T) {
+	parallel(t)
 	statsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	m, _, sock := startEcho(t, "--stats", statsAddr, "--http-socket", httpAddr)
 	master := m.cmd.Process.Pid
 	workers := m.workerPids()
 	uwsgiGet(t, sock, "/pid")
+	// The baseline comes before the stats fetch: the stats server keeps a
+	// connection open until the client's close reaches it (it drains what
+	// the client sent), so a count taken just after could include it.
+	fds, kidFDs := chaos.FDs(master), childFDs(master)
 	if _, _, err := stats.Fetch(statsAddr); err != nil {
 		t.Fatal(err)
 	}
-	fds, kidFDs := chaos.FDs(master), childFDs(master)
 	peak0 := chaos.PeakRSSKB(master)
 
 	u, h, s := chaos.Target("unix:"+sock), chaos.Target(httpAddr), chaos.Target(statsAddr)
@@ -132,6 +137,7 @@ func TestHostileInputToEveryListenerLeavesNoTrace(t *testing.T) {
 }
 
 func TestLogToDevFullKeepsSupervisingAndSaysSoOnce(t *testing.T) {
+	parallel(t)
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full")
 	}
@@ -174,6 +180,7 @@ func TestLogToDevFullKeepsSupervisingAndSaysSoOnce(t *testing.T) {
 // Every way a master ends leaves no worker behind, within a second of
 // the master's exit. (SIGKILL of the master: TestKill9OfTheMasterLeavesNoWorker.)
 func TestEveryShutdownPathLeavesNoWorker(t *testing.T) {
+	parallel(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			m, _, _ := startEcho(t)
@@ -229,6 +236,7 @@ func spawnedPids(m *masterProc) []int { return m.spawnedIn(0) }
 // A master stopping while stats clients are being answered unmaps the
 // scoreboard they read: it must wait for them, not fault.
 func TestStopWhileStatsAreReadExitsCleanly(t *testing.T) {
+	parallel(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))

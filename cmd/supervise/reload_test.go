@@ -74,6 +74,7 @@ func inode(t *testing.T, path string) uint64 {
 }
 
 func TestGracefulReloadUnderLoadFailsNothing(t *testing.T) {
+	parallel(t)
 	m, dir, sock := startEcho(t)
 	base := startNginx(t, dir, "unix:"+sock)
 	before := m.workerPids()
@@ -124,6 +125,7 @@ func startWithBrokenModuleAsideEnv(t *testing.T, dir string, env ...string) (m *
 }
 
 func TestReloadWithBrokenAppKeepsServing(t *testing.T) {
+	parallel(t)
 	m, dir, sock, ini := startWithBrokenModuleAside(t)
 	before := m.workerPids()
 	base := startNginx(t, dir, "unix:"+sock)
@@ -152,6 +154,7 @@ func TestReloadWithBrokenAppKeepsServing(t *testing.T) {
 }
 
 func TestReloadAppliesNewProcessCount(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	ini := filepath.Join(dir, "app.ini")
@@ -169,6 +172,7 @@ func TestReloadAppliesNewProcessCount(t *testing.T) {
 }
 
 func TestReloadVerbUsesThePidfile(t *testing.T) {
+	parallel(t)
 	pidfile := filepath.Join(shortTempDir(t), "app.pid")
 	m, _, _ := startEcho(t, "--pidfile", pidfile)
 	var stderr strings.Builder
@@ -197,6 +201,7 @@ func readFile(t *testing.T, path string) string {
 }
 
 func TestReloadBindsAddedSocketsAndClosesRemovedOnes(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	sock := filepath.Join(dir, "old.sock")

@@ -21,6 +21,7 @@ def application(environ, start_response):
 // log-req-route sends the request lines it matches to a named req-logger
 // and nowhere else.
 func TestReqLoggerAndLogReqRoute(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "reqapp.py"), reqLoggerApp)
@@ -53,6 +54,7 @@ func TestReqLoggerAndLogReqRoute(t *testing.T) {
 // each with log-req-encoder = json, while its other lines and the
 // master's stay in logto as plain text.
 func TestReqLoggerGoWorkerJSON(t *testing.T) {
+	parallel(t)
 	dir := shortTempDir(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	logfile, reqfile := filepath.Join(dir, "app.log"), filepath.Join(dir, "req.log")

@@ -28,6 +28,7 @@ func startEchoBehindFrontEnd(t *testing.T, extra ...string) (m *masterProc, dir,
 }
 
 func TestFrontEndRunsUnderTheMasterAndSurvivesItsCrash(t *testing.T) {
+	parallel(t)
 	m, _, base := startEchoBehindFrontEnd(t, "--static-map", "/files=.", "--http-processes", "2")
 	m.waitLog(`event loops serving plain HTTP: .*loops=2`, 1)
 	if code, body := get(t, base+"/files/echo.py"); code != 200 || body != echoApp {
@@ -68,6 +69,7 @@ func TestFrontEndRunsUnderTheMasterAndSurvivesItsCrash(t *testing.T) {
 }
 
 func TestReloadThroughTheFrontEndFailsNoRequest(t *testing.T) {
+	parallel(t)
 	m, _, base := startEchoBehindFrontEnd(t)
 	front := daemonPIDs(t, m, 1)[0]
 	load := startLoad(base+"/pid", 4)
@@ -85,6 +87,7 @@ func TestReloadThroughTheFrontEndFailsNoRequest(t *testing.T) {
 }
 
 func TestHTTPSFrontEndFromAnINI(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "echo.py"), echoApp)

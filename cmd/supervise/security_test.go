@@ -60,6 +60,7 @@ func hostileMux() http.Handler {
 // Now the master logs it once, kills it, starts a replacement, and keeps
 // answering stats.
 func TestHostileWorkerWritingItsSlotIsReplaced(t *testing.T) {
+	parallel(t)
 	dir := shortTempDir(t)
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	statsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -97,6 +98,7 @@ func TestHostileWorkerWritingItsSlotIsReplaced(t *testing.T) {
 // within the timeout plus a margin, and stats count the timeouts as read
 // errors, as uWSGI does.
 func TestSilentClientsCannotFreezeThePool(t *testing.T) {
+	parallel(t)
 	statsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	_, _, sock := startEcho(t, "--processes", "4", "--threads", "1", "--socket-timeout", "1", "--stats", statsAddr)
 	for i := 0; i < 4; i++ {
@@ -142,6 +144,7 @@ func TestSilentClientsCannotFreezeThePool(t *testing.T) {
 // An app that closes fd 3 (its worker's listening socket) left the worker
 // spinning on EBADF and counted as ready. It now exits and is replaced.
 func TestAppClosingTheListeningSocketIsReplaced(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	sock := filepath.Join(dir, "app.sock")

@@ -30,6 +30,7 @@ func seedStack(t *testing.T, dir string) (ini, sock string) {
 }
 
 func TestSeedStackBehindNginx(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	ini, sock := seedStack(t, dir)
@@ -118,6 +119,7 @@ func startEcho(t *testing.T, extra ...string) (m *masterProc, dir, sock string) 
 }
 
 func TestPostBodyArrivesIntact(t *testing.T) {
+	parallel(t)
 	_, dir, sock := startEcho(t)
 	base := startNginx(t, dir, "unix:"+sock)
 	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
@@ -136,6 +138,7 @@ func TestPostBodyArrivesIntact(t *testing.T) {
 }
 
 func TestKilledWorkerIsReplaced(t *testing.T) {
+	parallel(t)
 	m, dir, sock := startEcho(t)
 	base := startNginx(t, dir, "unix:"+sock)
 	pids := m.workerPids()
@@ -158,6 +161,7 @@ func TestKilledWorkerIsReplaced(t *testing.T) {
 }
 
 func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
+	parallel(t)
 	m, dir, sock := startEcho(t)
 	base := startNginx(t, dir, "unix:"+sock)
 	fifo := filepath.Join(dir, "started.fifo")
@@ -183,6 +187,7 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 }
 
 func TestKill9OfTheMasterLeavesNoWorker(t *testing.T) {
+	parallel(t)
 	m, _, _ := startEcho(t)
 	pids := m.workerPids()
 	if len(pids) != 2 {
@@ -194,6 +199,7 @@ func TestKill9OfTheMasterLeavesNoWorker(t *testing.T) {
 }
 
 func TestVacuumRemovesSocketAndPidfile(t *testing.T) {
+	parallel(t)
 	pidfile := filepath.Join(shortTempDir(t), "app.pid")
 	m, _, sock := startEcho(t, "--vacuum", "--pidfile", pidfile)
 	raw, err := os.ReadFile(pidfile)
@@ -210,6 +216,7 @@ func TestVacuumRemovesSocketAndPidfile(t *testing.T) {
 }
 
 func TestOversizedPacketIsDroppedAndTheWorkerLives(t *testing.T) {
+	parallel(t)
 	m, _, sock := startEcho(t, "--processes", "1")
 	before := m.workerPids()
 	conn, err := net.Dial("unix", sock)
@@ -256,6 +263,7 @@ func TestBrokenAppWithNeedAppExits(t *testing.T) {
 // answers every request at once with uWSGI's 500, saying why once in the
 // log (it used to exit and leave clients waiting through the backoff).
 func TestBrokenAppWithoutNeedAppAnswers500(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "broken.py"), "raise RuntimeError('boom at import')\n")
@@ -284,6 +292,7 @@ func TestBrokenAppWithoutNeedAppAnswers500(t *testing.T) {
 // With neither home nor python-bin, an import failure says which
 // interpreter ran and how to choose another.
 func TestImportFailureWithPython3FromPathNamesIt(t *testing.T) {
+	parallel(t)
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("no python3 on PATH")
 	}
@@ -299,6 +308,7 @@ func TestImportFailureWithPython3FromPathNamesIt(t *testing.T) {
 }
 
 func TestIgnoredOptionsGetANoticeAndStart(t *testing.T) {
+	parallel(t)
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	ini := filepath.Join(dir, "app.ini")
@@ -346,6 +356,7 @@ func TestMissingInterpreterIsAClearError(t *testing.T) {
 }
 
 func TestCheckVerb(t *testing.T) {
+	parallel(t)
 	dir := shortTempDir(t)
 	ini, _ := seedStack(t, dir)
 	out := func(args ...string) (int, string, string) {

@@ -46,6 +46,7 @@ func startSignalApp(t *testing.T, processes, threads int, env ...string) (m *mas
 // Workers running as another user (uid/gid drop) reach the signal
 // socket in the runtime directory the master chowned to them.
 func TestSignalsAsAnotherUser(t *testing.T) {
+	parallel(t)
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to start workers as nobody")
 	}
@@ -175,6 +176,7 @@ func TestSignalWait(t *testing.T) {
 
 // add_file_monitor: a change to the file routes its signal once.
 func TestSignalFileMonitor(t *testing.T) {
+	parallel(t)
 	dir := shortTempDir(t)
 	watched := filepath.Join(dir, "watched")
 	writeFile(t, watched, "a")
@@ -192,6 +194,7 @@ func TestSignalFileMonitor(t *testing.T) {
 // messages, as uWSGI 2.0.21 raises for the same calls (checked against
 // uWSGI in TestSignalsMatchUWSGI; here against the values it gave).
 func TestSignalBadInput(t *testing.T) {
+	parallel(t)
 	_, _, base := startSignalApp(t, 1, 1)
 	var got map[string][]any
 	if err := json.Unmarshal([]byte(fresh(t, base+"/bad")), &got); err != nil {
@@ -221,7 +224,7 @@ func TestSignalBadInput(t *testing.T) {
 // are equal, signal(20) with target workers reaches one worker, and a
 // file change one handler.
 func TestSignalsMatchUWSGI(t *testing.T) {
-	processTest(t)
+	parallel(t)
 	uwsgiBin := requireTool(t, "/usr/bin/uwsgi", "--plugins", "python3", "--version")
 	requireUwsgidecorators(t)
 	dir := shortTempDir(t)
@@ -316,6 +319,7 @@ func TestSignalsMatchUWSGI(t *testing.T) {
 // harakiri option; a deadline set in a request that ended is void, as
 // uWSGI resets it at the end of the request.
 func TestUserHarakiri(t *testing.T) {
+	parallel(t)
 	m, _, base := startSignalApp(t, 1, 1)
 	pid := fresh(t, base+"/pid")
 	fresh(t, base+"/userharakiri?1")                     // ends at once: its deadline goes with it

@@ -160,6 +160,7 @@ func readStats(t *testing.T, path string) statsDoc {
 // invalid file is moved aside with one log line; stats show uWSGI's
 // spoolers entry, and uwsgi.spooler_pid() its pid.
 func TestSpoolerRunsTasks(t *testing.T) {
+	parallel(t)
 	a := startSpoolApp(t, "spooler-frequency = 1\n")
 	r := a.get(t, "/spool?n=1")
 	if !strings.HasPrefix(r.File, a.spool+"/uwsgi_spoolfile_on_") {
@@ -236,6 +237,7 @@ func TestSpoolerRunsTasks(t *testing.T) {
 // the respawn. It is moved aside with one log line; the spooler process
 // is respawned and runs the next task.
 func TestSpoolerTaskNeverRunsTwiceAfterACrash(t *testing.T) {
+	parallel(t)
 	a := startSpoolApp(t, "spooler-harakiri = 2\n")
 	a.get(t, "/spool?n=c&mode=crash")
 	pid := waitLines(t, a.out, "started-c", 1)[0]
@@ -276,6 +278,7 @@ func TestSpoolerTaskNeverRunsTwiceAfterACrash(t *testing.T) {
 // Tasks queued before, during and after a graceful reload all run, each
 // exactly once; the reload restarts the spooler processes (new code).
 func TestSpoolerTasksQueuedDuringAReloadRunOnce(t *testing.T) {
+	parallel(t)
 	a := startSpoolApp(t, "spooler-processes = 2\n")
 	before := a.get(t, "/spool?n=0&mode=slow").SpoolerPIDs
 	const n = 60
@@ -305,6 +308,7 @@ func TestSpoolerTasksQueuedDuringAReloadRunOnce(t *testing.T) {
 // where tasks run, spooler-max-tasks replaces a spooler process after that
 // many tasks, and a graceful shutdown lets the running task finish.
 func TestSpoolerOptions(t *testing.T) {
+	parallel(t)
 	extra := "import os\nfrom uwsgidecorators import spool\n" +
 		"@spool\ndef extra_task(args):\n" +
 		"    open(os.path.join(os.environ['OUT'], 'extra-' + args['n']), 'a').write('%d %s\\n' % (os.getpid(), os.getcwd()))\n"
