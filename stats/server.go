@@ -61,7 +61,7 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 }
 
-const clientDeadline = 5 * time.Second
+var clientDeadline = 5 * time.Second // a var: tests shorten it
 
 // Listen binds a stats address: host:port, a unix path (mode 0600) or
 // @abstract. A non-loopback TCP address gets a warning: the stats expose
@@ -158,6 +158,9 @@ func (s *Server) handle(conn net.Conn) {
 		if err != nil {
 			return
 		}
+		// The deadline bounds the client, not the time the document took
+		// to build (a thousand workers' document on a loaded machine).
+		conn.SetDeadline(time.Now().Add(clientDeadline))
 		conn.Write(body)
 		closeGracefully(conn)
 		return
@@ -183,6 +186,7 @@ func (s *Server) handle(conn net.Conn) {
 		fmt.Fprintf(conn, "HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\n%v\n", err)
 		return
 	}
+	conn.SetDeadline(time.Now().Add(clientDeadline))
 	fmt.Fprintf(conn, "HTTP/1.0 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", ctype, len(body))
 	conn.Write(body)
 }

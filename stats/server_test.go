@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -27,6 +28,30 @@ func TestPlainDocumentWholeAfterAnUnreadRequest(t *testing.T) {
 		st, raw, err := Fetch(l.Addr().String())
 		if err != nil || len(st.Workers) != len(workers) {
 			t.Fatalf("fetch %d: %d workers of %d, %d bytes: %v", i, len(st.Workers), len(workers), len(raw), err)
+		}
+	}
+}
+
+// The client's deadline starts when the document is ready: a document
+// slower to build than the deadline (thousands of workers on a loaded
+// machine) still reaches the client whole.
+func TestSlowDocumentStillReachesTheClient(t *testing.T) {
+	defer func(d time.Duration) { clientDeadline = d }(clientDeadline)
+	clientDeadline = 200 * time.Millisecond
+	slow := func() ([]WorkerInfo, error) {
+		time.Sleep(2 * clientDeadline) // the build outlasts the deadline
+		return []WorkerInfo{{ID: 1, PID: 42, Slot: -1, Ready: true}}, nil
+	}
+	for _, http := range []bool{false, true} {
+		s := &Server{Collector: &Collector{}, Log: hclog.NewNullLogger(), Snapshot: slow, HTTP: http}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go s.Serve(l)
+		if st, raw, err := Fetch(l.Addr().String()); err != nil || len(st.Workers) != 1 {
+			t.Fatalf("http=%v: %d workers, %d bytes: %v", http, len(st.Workers), len(raw), err)
 		}
 	}
 }
