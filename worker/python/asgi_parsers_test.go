@@ -22,7 +22,7 @@ import (
 )
 
 // asgi.py's parsers (the HTTP/1.1 head, chunked bodies, the WebSocket
-// frame codec, the uwsgi vars path) driven in one Python process by
+// frame codec, the uwsgi vars path), and uwsgi_websocket.py's codec, driven in one Python process by
 // testdata/asgi_driver.py: a fake transport, the bytes fed in pieces cut
 // where the test says. Each outcome is checked against a model written
 // here from RFC 6455 / RFC 9112, and against the same bytes cut elsewhere.
@@ -390,7 +390,36 @@ func TestASGIWebSocketCodec(t *testing.T) {
 				t.Errorf("%s (cut at %d places): got %+v, want %+v", c.name, len(cuts), short(got), short(want))
 			}
 		}
+		if got, want := wsgiWSOutcome(t, d, c.data), wsgiView(want); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: uwsgi.websocket_recv: got %+v, want %+v", c.name, short(got), short(want))
+		}
 	}
+}
+
+// wsgiWSOutcome runs the frames through uwsgi_websocket.py's codec
+// (uwsgi.websocket_recv until it raises); wsgiView is what the model
+// says it must show: messages as bytes (text and binary alike), the
+// pongs and the close frame, no disconnect code.
+func wsgiWSOutcome(t *testing.T, d *asgiDriver, data []byte) wsOutcome {
+	t.Helper()
+	o := wsOutcomeOf(t, d.do(t, "wsgi-ws", data))
+	for i, m := range o.Messages {
+		o.Messages[i] = strings.TrimPrefix(m, "b:")
+	}
+	o.Disconnect = 0
+	return o
+}
+
+func wsgiView(o wsOutcome) wsOutcome {
+	msgs := make([]string, len(o.Messages))
+	for i, m := range o.Messages {
+		msgs[i] = m[2:]
+	}
+	o.Messages, o.Disconnect = msgs, 0
+	if len(o.Messages) == 0 {
+		o.Messages = nil
+	}
+	return o
 }
 
 func everyNth(n, step int) []int {
@@ -437,6 +466,9 @@ func FuzzASGIWebSocketFrames(f *testing.F) {
 		got := wsOutcomeOf(t, d.do(t, "ws", data, cutsFrom(cutBytes, len(data))...))
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("% x: got %+v, want %+v", data, short(got), short(want))
+		}
+		if got, want := wsgiWSOutcome(t, d, data), wsgiView(want); !reflect.DeepEqual(got, want) {
+			t.Fatalf("% x: uwsgi.websocket_recv: got %+v, want %+v", data, short(got), short(want))
 		}
 	})
 }

@@ -140,6 +140,8 @@ class _WebSocket(object):
                 if n < 10:
                     return None
                 size, pos = struct.unpack_from(">Q", buf, 2)[0], 10
+                if size >> 63:
+                    raise _Failed(1002, "frame length has its most significant bit set")
             if op < 8 and self.frag_size + size > MAX_SIZE:
                 raise _Failed(1009, "invalid packet size received: %d, max allowed: %d" % (self.frag_size + size, MAX_SIZE))
             end = pos + 4 + size
@@ -151,9 +153,17 @@ class _WebSocket(object):
                 self.frame(10, payload)
             elif op == 10:
                 self.last_pong = time.monotonic()
-            elif op == 8:
-                code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 0
-                self.close(code if code and (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999) else 0)
+            elif op == 8:  # echo the client's code (RFC 6455 5.5.1); uWSGI sends an empty close
+                code = 0
+                if payload:
+                    code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 0
+                    if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+                        raise _Failed(1002, "bad close frame")
+                    try:
+                        payload[2:].decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise _Failed(1007, "close reason is not UTF-8")
+                self.close(code)
                 raise IOError(RECV_ERROR)
             else:
                 if op:

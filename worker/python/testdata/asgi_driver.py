@@ -11,6 +11,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 sys.path.insert(0, sys.argv[1])
 for k in list(os.environ):
@@ -197,6 +198,54 @@ def wsgi_http(data):
     return {"seen": list(seen), "out": b64(bytes(out))}
 
 
+class _Resp(object):
+    def __init__(self, conn):
+        self.conn = conn
+        self.nbytes = 0
+
+
+def wsgi_ws(data):
+    """uwsgi_websocket.py's codec (uwsgi.websocket_recv) on the same
+    frames: the messages recv returned until it raised, and the bytes it
+    wrote back (pongs, the close frame)."""
+    ws_mod = sys.modules.get("_supervise_uwsgi_websocket")
+    if ws_mod is None:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("_supervise_uwsgi_websocket", os.path.join(sys.argv[1], "uwsgi_websocket.py"))
+        ws_mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(ws_mod)
+        ws_mod._log = lambda *a: None
+    conn, client = socket.socketpair()
+
+    def send():
+        try:
+            client.sendall(data)
+            client.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the server failed the connection before reading it all
+    th = threading.Thread(target=send)
+    th.start()
+    ws = ws_mod._WebSocket(_Resp(conn), None, "/ws")
+    ws.last_ping = ws.last_pong = time.monotonic()  # no keepalive ping in this exchange
+    seen = []
+    try:
+        while True:
+            seen.append({"bytes": b64(ws.recv(False))})
+    except OSError as e:
+        if str(e) != ws_mod.RECV_ERROR:
+            raise
+    conn.close()
+    th.join()
+    out = bytearray()
+    while True:
+        b = client.recv(65536)
+        if not b:
+            break
+        out += b
+    client.close()
+    return {"seen": seen, "out": b64(bytes(out)), "closed": True}
+
+
 for line in sys.stdin:
     req = json.loads(line)
     data = base64.b64decode(req["data"])
@@ -206,6 +255,8 @@ for line in sys.stdin:
             ans = chunked(data, req.get("cuts") or [])
         elif kind == "wsgi-http":
             ans = wsgi_http(data)
+        elif kind == "wsgi-ws":
+            ans = wsgi_ws(data)
         else:
             ans = serve(kind, data, req.get("cuts") or [])
     except BaseException:
