@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/supervise-go/supervise/stats"
 )
 
 // wsgiWebSocketApp echoes with uWSGI's WebSocket API and notes in $EVENTS
@@ -95,7 +97,8 @@ func TestUWSGIWebSocketAPI(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "app.py"), wsgiWebSocketApp)
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	front := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	m := startMaster(t, dir, "--socket", filepath.Join(dir, "app.sock"), "--http-socket", httpAddr, "--http", front,
+	statsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	m := startMaster(t, dir, "--stats", statsAddr, "--socket", filepath.Join(dir, "app.sock"), "--http-socket", httpAddr, "--http", front,
 		"--wsgi-file", "app.py", "--processes", "1", "--threads", "4", "--python-bin", py, "--chdir", dir,
 		"--env", "EVENTS="+filepath.Join(dir, "events"), "--worker-reload-mercy", "30")
 	m.waitLog(`all workers ready`, 1)
@@ -119,6 +122,18 @@ func TestUWSGIWebSocketAPI(t *testing.T) {
 	a, b := dialWS(t, httpAddr, "/ws"), dialWS(t, front, "/ws")
 	a.echo(t, "before the reload")
 	b.echo(t, "before the reload")
+	// Each open WebSocket holds a thread: a busy request in the stats, as in uWSGI.
+	st, _, err := stats.Fetch(statsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := 0
+	for _, c := range st.Workers[0].Cores {
+		busy += c.InRequest
+	}
+	if st.Workers[0].Status != "busy" || busy != 2 {
+		t.Fatalf("with 2 WebSockets open the worker is %s with %d cores in a request, want busy with 2", st.Workers[0].Status, busy)
+	}
 	start := time.Now()
 	m.signal(syscall.SIGHUP)
 	for _, c := range []*wsClient{a, b} {
