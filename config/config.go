@@ -79,6 +79,7 @@ type Config struct {
 	Services     // spooler and mules: config/services.go
 	Router
 	AsyncEngines // asgi, async, gevent: config/async.go
+	WebSockets   // websocket-*: config/websocket.go
 	Preload
 	PyAutoreload int // seconds between scans; 0 is off
 	Strict       bool
@@ -264,6 +265,7 @@ func (l *loader) finish() error {
 	errs = append(errs, l.checkPolicies()...)
 	errs = append(errs, l.checkRouter()...)
 	errs = append(errs, l.checkAsync()...)
+	errs = append(errs, l.checkWebSockets()...)
 	errs = append(errs, c.CheckServices()...)
 	return errors.Join(errs...)
 }

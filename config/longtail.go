@@ -124,7 +124,7 @@ var longTail = []Option{
 	refused("https-socket", nil, List, socketRefusal),
 	refused("ssl-socket", nil, List, socketRefusal),
 	differs("so-keepalive", nil, Bool, "TCP keepalive is not set on accepted connections"),
-	differs("http-websockets", nil, Bool, "uwsgi.websocket_handshake does not exist under supervise; ASGI apps (asgi) get WebSockets on http-socket and through the front end, which tunnels every Upgrade: websocket request (docs/async.md)"),
+	differs("http-websockets", nil, Bool, "the front end always tunnels an Upgrade: websocket request whose worker answers 101 (uwsgi.websocket_handshake or an ASGI app); nothing to switch on (docs/async.md)"),
 	differs("http-keepalive", nil, Bool, "not a setting here: workers keep HTTP/1.1 connections open unless the client asks to close"),
 
 	// python

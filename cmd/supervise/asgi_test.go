@@ -123,6 +123,8 @@ func TestASGIFastAPIBehindNginxAndOnHTTPSocket(t *testing.T) {
 		t.Fatalf("lifespan startup ran %d times before ready, want once per worker:\n%s", got, asgiEvents(t, dir))
 	}
 	nginx := startNginx(t, dir, "unix:"+sock)
+	// nginx's uwsgi_pass tunnels a WebSocket once the worker answers 101.
+	dialWS(t, strings.TrimPrefix(nginx, "http://"), "/ws").echo(t, "through nginx's uwsgi_pass")
 	for _, base := range []string{nginx, "http://" + httpAddr} {
 		code, body := get(t, base+"/items/42?q=hi")
 		if code != 200 || body != `{"item_id":42,"q":"hi","started":true}` {

@@ -20,6 +20,7 @@ import base64
 import errno
 import hashlib
 import os
+import re
 import signal
 import socket
 import struct
@@ -36,7 +37,8 @@ ENV_PY_ASGI = "SUPERVISE_PY_ASGI"
 ENV_ASGI_LOOP = "SUPERVISE_ASGI_LOOP"
 REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 BODY_HIGH = 256 * 1024  # request body bytes buffered before reading pauses
-WS_MAX = 1 << 20  # largest WebSocket message (uWSGI's websocket-max-size default, 1024 KB)
+ENV_WS_MAX_SIZE = "SUPERVISE_WS_MAX_SIZE"
+WS_MAX = int(os.environ.get(ENV_WS_MAX_SIZE) or 1 << 20)  # largest WebSocket message (websocket-max-size, default 1024 KB)
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 LIFESPAN_TIMEOUT = 60.0
 _CTLS = bytes(range(0, 9)) + bytes(range(10, 32)) + b"\x7f"
@@ -275,6 +277,9 @@ class Server(object):
             pass
 
 
+_TRAILER_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*").fullmatch
+
+
 class ChunkedBody(object):
     """An incremental chunked request body decoder (RFC 9112 section 7.1)."""
     SIZE, DATA, CRLF, TRAILER = range(4)
@@ -303,6 +308,8 @@ class ChunkedBody(object):
                 self.state = self.CRLF
             elif st == self.CRLF:
                 if len(buf) < 2:
+                    if buf and buf[:1] != b"\r":
+                        raise W.FramingError("chunk data not followed by CRLF")
                     break
                 if buf[:2] != b"\r\n":
                     raise W.FramingError("chunk data not followed by CRLF")
@@ -310,8 +317,8 @@ class ChunkedBody(object):
                 self.state = self.SIZE
             else:
                 i = buf.find(b"\r\n")
-                if i < 0:
-                    if len(buf) > 4096:
+                if i < 0 or i > 4096:
+                    if len(buf) > 4096:  # judged alike however the line arrives
                         raise W.FramingError("chunk size line or trailer too long")
                     break
                 line, buf = buf[:i], buf[i + 2:]
@@ -319,6 +326,8 @@ class ChunkedBody(object):
                     if not line:
                         self.buf = b""
                         return out, buf
+                    if _TRAILER_LINE(line) is None:  # a bare CR/LF, a NUL: the end is ambiguous
+                        raise W.FramingError("bad trailer field")
                     continue
                 m = W._CHUNK_SIZE(line)
                 if m is None:
@@ -392,7 +401,13 @@ class Conn(asyncio.Protocol):
 
     def eof_received(self):
         self.eof = True
-        return self.req is not None  # a request in flight still gets its answer
+        req = self.req
+        if req is not None and not req.body_done:
+            # the client stopped sending inside the body: a malformed request (400), as worker.py
+            req.framing_error = W.FramingError("the client closed its side before the end of the body")
+            req.body_done = True
+            req.wake()
+        return req is not None  # a request in flight still gets its answer
 
     def connection_lost(self, exc):
         self.lost = True
@@ -760,6 +775,10 @@ class Request(object):
             self.waiter = None
             c.disarm()
         if self.framing_error is not None:
+            if not self.head_sent and not c.lost:
+                c.simple(b"400 Bad Request")  # RFC 9112 7.1: a malformed body is answered 400, then closed
+                self.head_sent = True  # the app's own answer, if it sends one, goes nowhere
+                self.resp.code = 400
             c.lost = True
             c.close()
             return {"type": "http.disconnect"}
@@ -948,76 +967,83 @@ class WebSocket(object):
         self.paused = False
 
     def feed(self, data):
-        buf = self.buf + data if self.buf else data
+        """Decodes the client's frames as they arrive. A frame's header is
+        judged as soon as it is complete (RFC 6455 5.2: reserved bits,
+        opcode, masking, control frame rules, the message's size), so a
+        bad or oversized frame fails at once, before its payload. Bytes
+        wait in one bytearray: a frame trickled in small pieces costs
+        linear time, not quadratic."""
+        buf = self.buf
+        if buf:
+            buf += data
+        else:
+            buf = self.buf = bytearray(data)
         while True:
             n = len(buf)
             if n < 2:
                 break
             b0, b1 = buf[0], buf[1]
+            op = b0 & 0x0F
             size = b1 & 0x7F
+            if b0 & 0x70:
+                self.fail(1002, "reserved bits set (no extension was negotiated)")
+                return
+            if op >= 8:
+                if op > 10:
+                    self.fail(1002, "unknown opcode %d" % op)
+                    return
+                if not b0 & 0x80 or size > 125:
+                    self.fail(1002, "bad control frame (fragmented, or over 125 bytes)")
+                    return
+            elif op > 2:
+                self.fail(1002, "unknown opcode %d" % op)
+                return
+            elif op == 0 and not self.frag_op:
+                self.fail(1002, "continuation without a message")
+                return
+            elif op and self.frag_op:
+                self.fail(1002, "new message inside a fragmented one")
+                return
+            if not b1 & 0x80:
+                self.fail(1002, "client frames must be masked")
+                return
             pos = 2
             if size == 126:
                 if n < 4:
                     break
-                size = struct.unpack_from(">H", buf, 2)[0]
+                size = (buf[2] << 8) | buf[3]
                 pos = 4
             elif size == 127:
                 if n < 10:
                     break
                 size = struct.unpack_from(">Q", buf, 2)[0]
                 pos = 10
-            if not b1 & 0x80:
-                self.fail(1002, "client frames must be masked")
+                if size >> 63:
+                    self.fail(1002, "frame length has its most significant bit set")
+                    return
+            if op < 8 and self.frag_size + size > WS_MAX:
+                self.fail(1009, "message too big (over %d bytes)" % WS_MAX)
                 return
-            if size > WS_MAX:
-                self.fail(1009, "message too big")
-                return
-            if n < pos + 4 + size:
+            end = pos + 4 + size
+            if n < end:
                 break
-            mask = buf[pos:pos + 4]
-            payload = unmask(buf[pos + 4:pos + 4 + size], mask)
-            buf = buf[pos + 4 + size:]
-            if b0 & 0x70:
-                self.fail(1002, "reserved bits set (no extension was negotiated)")
-                return
-            self.frame(b0 & 0x80, b0 & 0x0F, payload)
+            payload = unmask(bytes(buf[pos + 4:end]), bytes(buf[pos:pos + 4]))
+            del buf[:end]
+            self.frame(b0 & 0x80, op, payload)
             if self.state == "closed":
                 return
-        self.buf = buf
 
     def frame(self, fin, op, payload):
-        if op >= 8:  # control
-            if not fin or len(payload) > 125:
-                self.fail(1002, "bad control frame")
-            elif op == 8:
-                code = struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 1005
-                if not self.close_sent:
-                    self.write_frame(8, payload[:2] if len(payload) >= 2 else b"")
-                    self.close_sent = True
-                self.deliver_close(code)
-                self.c.close()
+        if op >= 8:  # control: one frame, at most 125 bytes (checked in feed)
+            if op == 8:
+                self.close_received(payload)
             elif op == 9:
                 self.write_frame(10, payload)
-            elif op != 10:
-                self.fail(1002, "unknown opcode")
             return
-        if op == 0:
-            if not self.frag_op:
-                self.fail(1002, "continuation without a message")
-                return
-        elif self.frag_op:
-            self.fail(1002, "new message inside a fragmented one")
-            return
-        else:
+        if op:
             self.frag_op = op
-            if op not in (1, 2):
-                self.fail(1002, "unknown opcode")
-                return
         self.frag.append(payload)
         self.frag_size += len(payload)
-        if self.frag_size > WS_MAX:
-            self.fail(1009, "message too big")
-            return
         if not fin:
             return
         data = b"".join(self.frag) if len(self.frag) > 1 else self.frag[0]
@@ -1035,6 +1061,20 @@ class WebSocket(object):
             self.paused = True
             self.c.transport.pause_reading()  # backpressure: the app reads slower than the client sends
         self.wake()
+
+    def close_received(self, payload):
+        """RFC 6455 5.5.1, 7.4: echo the client's code; an empty close is
+        1005 to the app; a 1-byte payload or a code no endpoint may send
+        is a protocol error, a reason that is not UTF-8 1007."""
+        code = close_code(payload)
+        if code < 0:
+            self.fail(-code, "bad close frame")
+            return
+        if not self.close_sent:
+            self.write_frame(8, payload[:2])
+            self.close_sent = True
+        self.deliver_close(code)
+        self.c.close()
 
     def fail(self, code, why):
         W.log("WARN", "WebSocket closed: " + why, code=code)
@@ -1185,6 +1225,24 @@ class WebSocket(object):
         if not self.ended:
             self.end_request(self.resp.code or 500)
         c.close()
+
+
+def close_code(payload):
+    """A close frame's code (1005 when it has none), or -1002 / -1007 when
+    the frame is bad (RFC 6455 7.4: codes 1000-1003, 1007-1014 and
+    3000-4999 may be sent; the reason is UTF-8)."""
+    if not payload:
+        return 1005
+    if len(payload) == 1:
+        return -1002
+    code = (payload[0] << 8) | payload[1]
+    if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+        return -1002
+    try:
+        payload[2:].decode("utf-8")
+    except UnicodeDecodeError:
+        return -1007
+    return code
 
 
 def unmask(data, mask):

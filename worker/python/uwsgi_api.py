@@ -576,11 +576,6 @@ _NOT_AVAILABLE = {
     "rpc": "uWSGI RPC is not available; call the other service over HTTP",
     "rpc_list": "uWSGI RPC is not available; call the other service over HTTP",
     "call": "uWSGI RPC is not available; call the other service over HTTP",
-    "websocket_handshake": "uWSGI websockets are not available; serve websockets with an ASGI server",
-    "websocket_recv": "uWSGI websockets are not available; serve websockets with an ASGI server",
-    "websocket_recv_nb": "uWSGI websockets are not available; serve websockets with an ASGI server",
-    "websocket_send": "uWSGI websockets are not available; serve websockets with an ASGI server",
-    "websocket_send_binary": "uWSGI websockets are not available; serve websockets with an ASGI server",
     "sharedarea_read": "sharedarea is not available; use the locks with a file, or Redis",
     "sharedarea_write": "sharedarea is not available; use the locks with a file, or Redis",
     "metric_get": "uWSGI metrics are not available; export metrics with a Prometheus client",
@@ -617,14 +612,17 @@ def __getattr__(name):
     raise AttributeError("module 'uwsgi' has no attribute %r (supervise's uwsgi module; see docs/python-api.md)" % name)
 
 
-# The spooler (spooler.py) and the mules (mule.py) add their functions:
+# The spooler (spooler.py), the mules (mule.py) and the WebSocket API
+# (uwsgi_websocket.py) add their functions:
 # at once in a spooler process or a mule, on first use elsewhere (a worker
 # that never spools does not compile them).
 _ENV_SPOOLER = "SUPERVISE_SPOOLER"
 _ENV_MULE = "SUPERVISE_MULE"
 _PARTS = (("spooler", ("spool", "send_to_spooler", "spooler_jobs", "spooler_pid", "spooler_pids",
                        "set_spooler_frequency", "spooler_get_task", "spooler_dir")),
-          ("mule", ("mule_msg", "farm_msg", "in_farm", "mule_get_msg", "farm_get_msg")))
+          ("mule", ("mule_msg", "farm_msg", "in_farm", "mule_get_msg", "farm_get_msg")),
+          ("uwsgi_websocket", ("websocket_handshake", "websocket_recv", "websocket_recv_nb", "websocket_send",
+                               "websocket_send_binary")))
 
 
 def _lazy(part, name):

@@ -1671,6 +1671,7 @@ class Worker(object):
         result = None
         req = UWSGI_REQUEST
         req.resp = resp
+        req.environ, req.worker = environ, self  # for uwsgi.websocket_handshake (uwsgi_websocket.py)
         req.logvars = None
         try:
             result = self.app(environ, resp.start_response)
