@@ -234,14 +234,20 @@ def wsgi_ws(data):
     except OSError as e:
         if str(e) != ws_mod.RECV_ERROR:
             raise
-    conn.close()
-    th.join()
+    # Read what the sender still sends before closing: a unix socket
+    # closed with unread input resets its peer, and the reset can come
+    # before the close frame is read.
+    conn.shutdown(socket.SHUT_WR)
     out = bytearray()
     while True:
         b = client.recv(65536)
         if not b:
             break
         out += b
+    while conn.recv(65536):
+        pass
+    th.join()
+    conn.close()
     client.close()
     return {"seen": seen, "out": b64(bytes(out)), "closed": True}
 
