@@ -3,10 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -117,47 +113,19 @@ func TestUwsgiCacheMatchesLiveUWSGI(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	ini := filepath.Join(dir, "app.ini")
 	writeFile(t, ini, fmt.Sprintf(cacheINI, addr)+"plugins = python3\nmaster = true\n")
-	theirs := transcriptLines(t, underUWSGI(t, uwsgiBin, dir, ini, "http://"+addr+"/script"))
+	theirs := transcriptLines(t, underUWSGI(t, uwsgiBin, dir, ini, addr, "/script"))
 	m := startMaster(t, dir, "--ini", ini, "--python-bin", "/usr/bin/python3")
 	m.waitLog(`all workers ready`, 1)
 	compareTranscripts(t, "uWSGI 2.0.21", transcriptLines(t, fresh(t, "http://"+addr+"/script")), theirs)
 }
 
-// underUWSGI starts uWSGI with ini in dir, fetches url once it answers,
-// stops it and waits until its socket is closed.
-func underUWSGI(t *testing.T, bin, dir, ini, url string) string {
+// underUWSGI starts uWSGI with ini in dir, serving on addr, fetches
+// path once it answers, and stops it.
+func underUWSGI(t *testing.T, bin, dir, ini, addr, path string) string {
 	t.Helper()
-	u := startUWSGI(t, bin, dir, "--ini", ini, "--disable-logging")
-	defer u.Stop()
-	var body string
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		c := &http.Client{Timeout: 5 * time.Second}
-		resp, err := c.Get(url)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			body = string(b)
-			break
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "uwsgi.log"))
-			t.Fatalf("uWSGI never answered: %v\n%s", err, log)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a foreign server's start; it has no readiness signal here
-	}
-	u.Stop()
-	addr := strings.SplitN(strings.TrimPrefix(url, "http://"), "/", 2)[0]
-	for deadline := time.Now().Add(20 * time.Second); ; { // its workers may hold the socket a little longer
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			break
-		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("uWSGI's socket is still answering after it stopped")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	u := startUWSGI(t, bin, dir, addr, "--ini", ini, "--disable-logging")
+	body := u.Get(t, "http://"+addr+path)
+	u.Stop(t)
 	return body
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -229,26 +228,11 @@ func TestSignalsMatchUWSGI(t *testing.T) {
 	writeFile(t, watched, "a")
 	writeFile(t, filepath.Join(dir, "signalapp.py"), readFile(t, "testdata/signalapp.py"))
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	u := startUWSGI(t, uwsgiBin, dir, "--plugins", "python3", "--master", "--processes", "2", "--lazy-apps",
+	u := startUWSGI(t, uwsgiBin, dir, addr, "--plugins", "python3", "--master", "--processes", "2", "--lazy-apps",
 		"--http-socket", addr, "--wsgi-file", "signalapp.py", "--disable-logging", "--env", "SIGAPP_WATCHED="+watched)
 	logPath := u.Log
 	base := "http://" + addr
-	theirs := ""
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		c := &http.Client{Timeout: 5 * time.Second}
-		resp, err := c.Get(base + "/bad")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			theirs = string(b)
-			break
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logPath)
-			t.Fatalf("uWSGI never answered: %v\n%s", err, log)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a foreign server's start; it has no readiness signal here
-	}
+	theirs := u.Get(t, base+"/bad")
 	// Both uWSGI workers loaded the app (lazy): wait for the second's line.
 	waitFileLine(t, logPath, `signum 22 registered \(wid: 2`)
 	fresh(t, base+"/raise?20")
@@ -267,18 +251,7 @@ func TestSignalsMatchUWSGI(t *testing.T) {
 	}
 	fresh(t, base+"/raise?22") // handled after signal 20: the log holds both when it appears
 	waitFileLine(t, logPath, `SIGEV kind=s22`)
-	u.Stop()
-	for deadline := time.Now().Add(20 * time.Second); ; { // uWSGI's workers may hold the socket a little longer
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			break
-		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("uWSGI still listening")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	u.Stop(t)
 	uLog, _ := os.ReadFile(logPath)
 	uEvents := events(strings.Split(string(uLog), "\n"))
 
@@ -349,7 +322,7 @@ func TestSignalTimerCadenceMatchesUWSGI(t *testing.T) {
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "signalapp.py"), readFile(t, "testdata/signalapp.py"))
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	u := startUWSGI(t, uwsgiBin, dir, "--plugins", "python3", "--master", "--processes", "2", "--lazy-apps",
+	u := startUWSGI(t, uwsgiBin, dir, addr, "--plugins", "python3", "--master", "--processes", "2", "--lazy-apps",
 		"--http-socket", addr, "--wsgi-file", "signalapp.py", "--disable-logging",
 		"--env", "SIGAPP_TIMERS=1", "--env", "SIGAPP_FAST=1", "--env", "SIGAPP_SLOW=3")
 	logPath := u.Log
@@ -359,19 +332,8 @@ func TestSignalTimerCadenceMatchesUWSGI(t *testing.T) {
 		return count(events(strings.Split(string(b), "\n")), "fast") >= window
 	})
 	b, _ := os.ReadFile(logPath)
-	u.Stop()
+	u.Stop(t)
 	uEv := firstFast(events(strings.Split(string(b), "\n")), window)
-	for deadline := time.Now().Add(20 * time.Second); ; { // uWSGI's workers may hold the socket a little longer
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			break
-		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("uWSGI still listening")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 
 	ini := filepath.Join(dir, "app.ini")
 	writeFile(t, ini, fmt.Sprintf("[uwsgi]\nhttp-socket = %s\nwsgi-file = signalapp.py\nprocesses = 2\ndisable-logging = true\n"+

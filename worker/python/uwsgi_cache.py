@@ -136,7 +136,7 @@ class _Cache(object):
         return 0
 
     def get(self, key):
-        """A lookup under the lock (_find inlined), remembered in local."""
+        """A lookup under the lock, remembered in local."""
         h = _crc32(key)
         w, mm = self.w, self.mm
         if not self.acquire(False):
@@ -148,26 +148,18 @@ class _Cache(object):
             if ver != self.seen or len(local) >= _LOCAL_MAX:
                 local.clear()
                 self.seen = -1 if self.lru else ver
-            slot = w[self.ht + h % self.hashsize]
-            n = len(key)
-            i0, iw = self.i0, self.iw
-            while slot:
-                b = (i0 + slot * iw) * 8
-                kl, vl, hh, exp, nxt = _head(mm, b)
-                if hh == h and kl == n and mm[b + _KEY_AT:b + _KEY_AT + n] == key:
-                    if exp and self.expire and exp <= _time():
-                        self._delete(slot)
-                        return None
-                    if self.lru:
-                        self._lru_remove(slot)
-                        self._lru_add(slot)
-                    d = self.d0 + slot * self.blocksize
-                    v = mm[d:d + vl]
-                    local[key] = (v, exp if self.expire else 0)
-                    return v
-                slot = nxt
-            local[key] = None
-            return None
+            slot = self._find(key, h)
+            if not slot:
+                local[key] = None
+                return None
+            if self.lru:
+                self._lru_remove(slot)
+                self._lru_add(slot)
+            b = self.i0 + slot * self.iw
+            d = self.d0 + slot * self.blocksize
+            v = mm[d:d + w[b + _I_VALLEN]]
+            local[key] = (v, w[b + _I_EXPIRES] if self.expire else 0)
+            return v
         finally:
             w[_H_OWNER] = 0
             self.release()
@@ -214,22 +206,12 @@ class _Cache(object):
             self.sem_mod.wait(self.sem, w, _H_OWNER, self.fd, self.what)
         w[_H_OWNER] = _pid
         try:
-            slot = w[self.ht + h % self.hashsize]  # _find, inlined
-            i0, iw = self.i0, self.iw
-            while slot:
-                b = (i0 + slot * iw) * 8
-                kl, vl, hh, exp, nxt = _head(mm, b)
-                if hh == h and kl == n and mm[b + _KEY_AT:b + _KEY_AT + n] == key:
-                    if exp and self.expire and exp <= _time():
-                        self._delete(slot)
-                        slot = 0
-                    break
-                slot = nxt
+            slot = self._find(key, h)
             if not slot:
                 return self._insert(key, h, value, vn, expires, flags)
             if not flags & _UPDATE:
                 return None  # cache_set never replaces: that is cache_update
-            b >>= 3
+            b = self.i0 + slot * self.iw
             if not flags & _FIXEXPIRE:
                 if self.lru:
                     self._lru_remove(slot)
@@ -242,8 +224,7 @@ class _Cache(object):
                 _i64.pack_into(mm, d, _math(_i64.unpack_from(mm, d)[0], value, flags))
             else:
                 mm[d:d + vn] = value
-            if vl != vn:
-                w[b + _I_VALLEN] = vn
+            w[b + _I_VALLEN] = vn
             w[_H_VERSION] += 1
             return True
         finally:
