@@ -25,21 +25,59 @@ import (
 // startSignalApp runs signalapp.py under supervise over http-socket.
 func startSignalApp(t *testing.T, processes, threads int, env ...string) (m *masterProc, dir, base string) {
 	t.Helper()
+	dir = shortTempDir(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	return runSignalApp(t, dir, "http-socket = "+addr, processes, threads, env...), dir, "http://" + addr
+}
+
+// runSignalApp runs signalapp.py under supervise in dir, on the socket
+// the ini line listen names.
+func runSignalApp(t *testing.T, dir, listen string, processes, threads int, env ...string) *masterProc {
+	t.Helper()
 	processTest(t)
 	requireUwsgidecorators(t)
-	dir = shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "signalapp.py"), readFile(t, "testdata/signalapp.py"))
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	ini := filepath.Join(dir, "app.ini")
-	text := fmt.Sprintf("[uwsgi]\nhttp-socket = %s\nwsgi-file = signalapp.py\nprocesses = %d\nthreads = %d\ndisable-logging = true\nlazy-apps = true\n",
-		addr, processes, threads)
+	text := fmt.Sprintf("[uwsgi]\n%s\nwsgi-file = signalapp.py\nprocesses = %d\nthreads = %d\ndisable-logging = true\nlazy-apps = true\n",
+		listen, processes, threads)
 	for _, e := range env {
 		text += "env = " + e + "\n"
 	}
 	writeFile(t, ini, text)
-	m = startMaster(t, dir, "--ini", ini, "--python-bin", "/usr/bin/python3")
+	m := startMaster(t, dir, "--ini", ini, "--python-bin", "/usr/bin/python3")
 	m.waitLog(`all workers ready`, 1)
-	return m, dir, "http://" + addr
+	return m
+}
+
+// Behind nginx (uwsgi_pass over a unix socket): every signal decorator
+// of Debian's uwsgidecorators (@timer, @rbtimer, @cron, @signal,
+// @filemon) runs its handler, and signals raised in requests nginx
+// passed reach theirs.
+func TestSignalDecoratorsBehindNginx(t *testing.T) {
+	dir := shortTempDir(t)
+	watched := filepath.Join(dir, "watched")
+	writeFile(t, watched, "a")
+	sock := filepath.Join(dir, "app.sock")
+	m := runSignalApp(t, dir, "socket = "+sock, 2, 1, "SIGAPP_TIMERS=1", "SIGAPP_FAST=1", "SIGAPP_SLOW=2",
+		"SIGAPP_CRON=1", "SIGAPP_WATCHED="+watched)
+	base := startNginx(t, dir, "unix:"+sock)
+	if got := fresh(t, base+"/raise?20"); got != "ok" {
+		t.Fatalf("/raise?20 through nginx: %q", got)
+	}
+	m.waitLog(`SIGEV kind=s20`, 1)
+	fresh(t, base+"/raise?22")
+	m.waitLog(`SIGEV kind=s22`, 1)
+	if err := os.WriteFile(watched, []byte("b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.waitLog(`SIGEV kind=filemon`, 1)
+	m.waitLog(`SIGEV kind=rb3`, 6) // add_rb_timer(40, 1, 3) in each worker
+	for _, kind := range []string{"fast", "slow", "rb"} {
+		m.waitLog(`SIGEV kind=`+kind+` `, 2)
+	}
+	// @cron(-1, -1, -1, -1, -1): the master checks crons once a minute,
+	// as uWSGI's does; the waits above took some of it.
+	m.waitLog(`SIGEV kind=cron `, 1)
 }
 
 // Workers running as another user (uid/gid drop) reach the signal
