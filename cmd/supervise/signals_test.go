@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/supervise-go/supervise/stats"
 )
 
 // uWSGI signals: testdata/signalapp.py (Debian's uwsgidecorators @timer,
@@ -78,6 +80,26 @@ func TestSignalDecoratorsBehindNginx(t *testing.T) {
 	// @cron(-1, -1, -1, -1, -1): the master checks crons once a minute,
 	// as uWSGI's does; the waits above took some of it.
 	m.waitLog(`SIGEV kind=cron `, 1)
+}
+
+// workers[].signals counts the signal handlers each worker ran, as
+// uWSGI's stats and uwsgi.workers() do (core/signal.c counts before the
+// handler runs, so one that raises counts too).
+func TestSignalsCountedInStats(t *testing.T) {
+	dir := shortTempDir(t)
+	addr, statsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	m := runSignalApp(t, dir, "http-socket = "+addr+"\nstats = "+statsAddr, 1, 2)
+	base := "http://" + addr
+	for i := 1; i <= 3; i++ {
+		fresh(t, base+"/raise?22")
+		m.waitLog(`SIGEV kind=s22`, i)
+	}
+	fresh(t, base+"/raise?21")
+	m.waitLog(`RuntimeError: the handler of signal 21 raises`, 1)
+	waitStats(t, statsAddr, func(st *stats.Stats) bool { return len(st.Workers) == 1 && st.Workers[0].Signals == 4 })
+	if got := fresh(t, base+"/workers"); got != "[4]" {
+		t.Fatalf("uwsgi.workers()'s signals: %s, want [4]", got)
+	}
 }
 
 // Workers running as another user (uid/gid drop) reach the signal

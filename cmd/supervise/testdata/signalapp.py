@@ -116,6 +116,8 @@ def application(environ, start_response):
         uwsgi.set_user_harakiri(int(q))
     elif path == "/sleep":
         time.sleep(float(q))
+    elif path == "/workers":
+        body = json.dumps([w["signals"] for w in uwsgi.workers()]).encode()
     elif path == "/pid":
         body = str(os.getpid()).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
