@@ -210,3 +210,57 @@ func TestUwsgiCacheKeptAcrossUpgrade(t *testing.T) {
 		}
 	}
 }
+
+// cache2 store=PATH keeps a cache in a file across master restarts, as
+// uWSGI's store: the next master's workers read what the last one's set.
+// A store of another shape stops the master with what to do, unless
+// store_delete, which starts the cache empty in a new file.
+func TestUwsgiCacheStoreKeptAcrossRestarts(t *testing.T) {
+	debianPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "cacheapp.py"), readFile(t, "testdata/cacheapp.py"))
+	store := filepath.Join(dir, "big.cache")
+	run := func(cache string) (*masterProc, string) {
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		ini := filepath.Join(dir, "app.ini")
+		writeFile(t, ini, fmt.Sprintf("[uwsgi]\nhttp-socket = %s\nwsgi-file = cacheapp.py\nprocesses = 2\ncache2 = %s,store=%s\n", addr, cache, store))
+		return startMaster(t, dir, "--ini", ini, "--python-bin", "/usr/bin/python3"), "http://" + addr
+	}
+	stop := func(m *masterProc) {
+		m.signal(syscall.SIGINT)
+		if code := m.waitExit(); code != 0 {
+			t.Fatalf("master exited %d\n%s", code, m.log())
+		}
+	}
+	m, base := run("name=big,items=100,blocksize=1000")
+	m.waitLog(`cache ready: .*store="created `, 1)
+	m.waitLog(`all workers ready`, 1)
+	if got := fresh(t, base+"/set?k=kept&v=42&c=big"); got != "True" {
+		t.Fatalf("set: %s", got)
+	}
+	stop(m)
+
+	m, base = run("name=big,items=100,blocksize=1000")
+	m.waitLog(`cache ready: .*store="restored from `, 1)
+	m.waitLog(`all workers ready`, 1)
+	if got := fresh(t, base+"/get?k=kept&c=big"); got != "b:42" {
+		t.Fatalf("get after a master restart: %s", got)
+	}
+	if got := fresh(t, base+"/set?k=second&v=2&c=big"); got != "True" {
+		t.Fatalf("set in the restored cache: %s", got)
+	}
+	stop(m)
+
+	m, _ = run("name=big,items=50,blocksize=1000")
+	if code := m.waitExit(); code == 0 {
+		t.Fatal("a master whose cache store has another shape started")
+	}
+	m.waitLog(`store .*big.cache: it holds \d+ bytes, this cache takes \d+ .*store_delete=1`, 1)
+
+	m, base = run("name=big,items=50,blocksize=1000,store_delete=1")
+	m.waitLog(`cache ready: .*store="created `, 1)
+	m.waitLog(`all workers ready`, 1)
+	if got := fresh(t, base+"/get?k=kept&c=big"); got != "None" {
+		t.Fatalf("get from a store made anew: %s", got)
+	}
+}
