@@ -35,7 +35,35 @@ def inc(n):
 def empty(n):
     for _ in range(n):
         pass
-OPS = {"/lock": locked, "/get": get_hit, "/miss": get_miss, "/update": update, "/inc": inc, "/empty": empty}
+def pyfn(n):  # the floor of any pure-Python uwsgi function: calling one that does nothing
+    def f(key, value=None, expires=0, cache=None):
+        return None
+    for _ in range(n):
+        f("upd", b"")
+def cfn(n):  # what calling a C builtin costs (uWSGI's functions are C)
+    f = isinstance
+    for _ in range(n):
+        f("upd", bytes)
+def floor(n):  # supervise only: the shared-memory work one cache_update cannot skip, in a Python function
+    try:
+        import sys
+        c = sys.modules["_supervise_uwsgi_cache"]._default
+    except (KeyError, AttributeError):
+        return
+    w, mm, acquire, release, v, pid = c.w, c.mm, c.acquire, c.release, b"w" * 100, 1
+    def f(key, value, expires=0, cache=None):
+        acquire(False)
+        w[18] = pid  # the lock's owner
+        ver = w[19]  # the version
+        mm[c.d0:c.d0 + len(value)] = value
+        w[19] = ver + 1
+        w[18] = 0
+        release()
+        return True
+    for _ in range(n):
+        f("upd", v)
+OPS = {"/lock": locked, "/get": get_hit, "/miss": get_miss, "/update": update, "/inc": inc, "/empty": empty,
+       "/pyfn": pyfn, "/cfn": cfn, "/floor": floor}
 def application(environ, start_response):
     q = (environ.get("QUERY_STRING") or "1000").split(",")
     n = int(q[0])
@@ -58,13 +86,13 @@ PA=$(free_port); PB=$(free_port)
 "$SUPERVISE" --ini "$BENCH_DIR/api.ini" --http-socket 127.0.0.1:$PA --chdir "$BENCH_DIR" --python-bin /usr/bin/python3 >/dev/null 2>&1 & PIDS+=($!)
 (cd "$BENCH_DIR" && exec uwsgi --plugins python3 --master --ini api.ini --http-socket 127.0.0.1:$PB) >/dev/null 2>&1 & PIDS+=($!)
 wait_for 127.0.0.1:$PA; wait_for 127.0.0.1:$PB
-for op in lock get miss update inc empty; do # warm both workers of each
+for op in lock get miss update inc empty pyfn cfn floor; do # warm both workers of each
   for _ in 1 2 3 4; do curl -s "http://127.0.0.1:$PA/$op?1000" >/dev/null; curl -s "http://127.0.0.1:$PB/$op?1000" >/dev/null; done
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo "CPU ns per call (thread_time), loop overhead included (see empty); machine shared; N=$N"
 printf "%-8s %-7s %10s %10s %7s\n" op round supervise uWSGI ratio
-for op in empty lock get miss update inc; do
+for op in empty pyfn cfn floor lock get miss update inc; do
   for r in $(seq 1 "$ROUNDS"); do
     a=$(curl -s "http://127.0.0.1:$PA/$op?$N"); b=$(curl -s "http://127.0.0.1:$PB/$op?$N")
     printf "%-8s %-7s %10s %10s %7s\n" "$op" "$r" "$a" "$b" "$(ratio "$a" "$b")"

@@ -23,6 +23,11 @@ type CacheSpec struct {
 	ClearOnFull bool // a set into a full cache empties it first
 	IgnoreFull  bool // no log line when full
 	NoExpire    bool // expires is stored but items never expire
+	// Store is a file that holds the cache across master restarts
+	// (store=PATH); StoreDelete replaces one of another shape instead of
+	// refusing to start (store_delete).
+	Store       string
+	StoreDelete bool
 }
 
 // CacheConfig is what the cache options set.
@@ -41,7 +46,7 @@ const (
 )
 
 var _ = addOptions(
-	works("cache2", nil, List, "", "a shared cache for uwsgi.cache_*: name=NAME,items=N[,blocksize=BYTES,keysize=BYTES,hashsize=N,purge_lru=1,clear_on_full=1,ignore_full=1,math_initial=N,no_expire=1] (uWSGI's keys; store, nodes, sync, udp, bitmap and lastmod are ignored with a notice); shared by every worker, kept across respawns and reloads", addCache2),
+	works("cache2", nil, List, "", "a shared cache for uwsgi.cache_*: name=NAME,items=N[,blocksize=BYTES,keysize=BYTES,hashsize=N,purge_lru=1,clear_on_full=1,ignore_full=1,math_initial=N,no_expire=1] (uWSGI's keys; nodes, sync, udp, bitmap and lastmod are ignored with a notice); shared by every worker, kept across respawns and reloads; store=PATH[,store_delete=1] keeps it in that file across master restarts", addCache2),
 	works("cache", nil, Int, "0", "the legacy cache named default, N items (it holds N-1 values, as uWSGI) of cache-blocksize bytes; it is the default cache, before any cache2", setLegacyCache),
 	works("cache-blocksize", nil, Int, "65536", "the legacy cache's largest value, bytes", setLegacyCacheBlocksize),
 	works("cache-no-expire", nil, Bool, "false", "no cache item ever expires (uWSGI: no sweeper thread), whatever expires it was set with", boolean(func(c *Config) *bool { return &c.Cache.NoExpire })),
@@ -69,9 +74,9 @@ func setLegacyCacheBlocksize(l *loader, v string) error {
 // cacheKeyIgnored are cache2 keys uWSGI knows that supervise does not
 // implement: what the notice says.
 var cacheKeyIgnored = map[string]string{
-	"store": "no persistent store: the cache starts empty with the master (it is kept across reloads)", "store_sync": "no persistent store", "storesync": "no persistent store",
-	"store_delete": "no persistent store", "storedelete": "no persistent store",
-	"node": "no cache replication over UDP", "nodes": "no cache replication over UDP", "sync": "no cache sync from another server",
+	"store_sync": "harmless: the kernel writes the mapped store file back, and the master syncs it when it exits",
+	"storesync":  "harmless: the kernel writes the mapped store file back, and the master syncs it when it exits",
+	"node":       "no cache replication over UDP", "nodes": "no cache replication over UDP", "sync": "no cache sync from another server",
 	"udp": "no cache UDP server", "udp_servers": "no cache UDP server", "udp_server": "no cache UDP server",
 	"udpservers": "no cache UDP server", "udpserver": "no cache UDP server",
 	"bitmap":        "no block bitmap: each item has one block, so a value larger than blocksize is refused (uwsgi.cache_set returns None)",
@@ -136,6 +141,10 @@ func addCache2(l *loader, v string) error {
 			spec.IgnoreFull = true
 		case "no_expire":
 			spec.NoExpire = true
+		case "store":
+			spec.Store = val
+		case "store_delete", "storedelete":
+			spec.StoreDelete = true
 		default:
 			why, known := cacheKeyIgnored[key]
 			if !known {

@@ -9,17 +9,17 @@ import (
 func TestCacheOptions(t *testing.T) {
 	c := mustLoad(t, []string{"--module", "app",
 		"--cache2", "name=a,items=10,blocksize=100,keysize=16,hashsize=7,math_initial=-5,ignore_full=1",
-		"--cache2", "name=b,maxitems=3,lru=1,clear_on_full=1,no_expire=1,store=/tmp/x,bitmap=1,frobnicate=2",
+		"--cache2", "name=b,maxitems=3,lru=1,clear_on_full=1,no_expire=1,store=/tmp/x,store_delete=1,store_sync=5,bitmap=1,frobnicate=2",
 		"--cache", "5", "--cache-blocksize", "32"})
 	got := fmt.Sprintf("%+v", c.CacheSpecs())
-	want := "[{Name:default Items:5 Blocksize:32 Keysize:2048 Hashsize:65536 MathInitial:0 PurgeLRU:false ClearOnFull:false IgnoreFull:false NoExpire:false} " +
-		"{Name:a Items:10 Blocksize:100 Keysize:16 Hashsize:7 MathInitial:-5 PurgeLRU:false ClearOnFull:false IgnoreFull:true NoExpire:false} " +
-		"{Name:b Items:3 Blocksize:65536 Keysize:2048 Hashsize:65536 MathInitial:0 PurgeLRU:true ClearOnFull:true IgnoreFull:false NoExpire:true}]"
+	want := "[{Name:default Items:5 Blocksize:32 Keysize:2048 Hashsize:65536 MathInitial:0 PurgeLRU:false ClearOnFull:false IgnoreFull:false NoExpire:false Store: StoreDelete:false} " +
+		"{Name:a Items:10 Blocksize:100 Keysize:16 Hashsize:7 MathInitial:-5 PurgeLRU:false ClearOnFull:false IgnoreFull:true NoExpire:false Store: StoreDelete:false} " +
+		"{Name:b Items:3 Blocksize:65536 Keysize:2048 Hashsize:65536 MathInitial:0 PurgeLRU:true ClearOnFull:true IgnoreFull:false NoExpire:true Store:/tmp/x StoreDelete:true}]"
 	if got != want {
 		t.Fatalf("caches\n got %s\nwant %s", got, want)
 	}
 	notices := strings.Join(c.Notices, "\n")
-	for _, key := range []string{"cache2 store=/tmp/x: ignored (no persistent store", "cache2 bitmap=1: ignored (no block bitmap",
+	for _, key := range []string{"cache2 store_sync=5: ignored (harmless: the kernel writes the mapped store file back", "cache2 bitmap=1: ignored (no block bitmap",
 		"cache2 frobnicate=2: ignored (not a cache2 key uWSGI knows)"} {
 		if !strings.Contains(notices, key) {
 			t.Errorf("no notice %q in\n%s", key, notices)

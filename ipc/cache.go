@@ -105,24 +105,102 @@ func (s CacheSpec) Layout() CacheLayout {
 // item free. The pages are only touched as values are written (the
 // header, the free stack), so a large cache costs little until used.
 func CreateCache(s CacheSpec) (*os.File, error) {
-	if s.Items < 1 || s.Blocksize == 0 || s.Keysize == 0 || s.Hashsize == 0 {
-		return nil, fmt.Errorf("cache %q: items, blocksize, keysize and hashsize more than 0", s.Name)
+	if err := s.check(); err != nil {
+		return nil, err
 	}
-	l := s.Layout()
 	fd, err := unix.MemfdCreate("supervise-cache-"+s.Name, unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("cache %q: memfd_create: %w", s.Name, err)
 	}
 	f := os.NewFile(uintptr(fd), "cache "+s.Name)
-	if err := unix.Ftruncate(fd, int64(l.Size)); err != nil {
+	if err := layOut(f, s); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("cache %q: %d bytes of shared memory: %w (lower items or blocksize)", s.Name, l.Size, err)
+		return nil, err
+	}
+	return f, nil
+}
+
+func (s CacheSpec) check() error {
+	if s.Items < 1 || s.Blocksize == 0 || s.Keysize == 0 || s.Hashsize == 0 {
+		return fmt.Errorf("cache %q: items, blocksize, keysize and hashsize more than 0", s.Name)
+	}
+	return nil
+}
+
+// OpenCacheStore maps cache s onto the file path instead of a memfd
+// (cache2 store=PATH), so the cache outlives the master, as uWSGI's store:
+// a missing file is created and laid out (created true); a file this
+// shape of cache was stored in is used as it is, its items kept and its
+// lock's owner word cleared (that holder belonged to an earlier master).
+// A file of another size or shape is an error, as in uWSGI, unless
+// recreate (store_delete): then it is removed and made anew.
+func OpenCacheStore(s CacheSpec, path string, recreate bool) (f *os.File, created bool, err error) {
+	if err := s.check(); err != nil {
+		return nil, false, err
+	}
+	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, false, fmt.Errorf("cache %q: store: %w", s.Name, err)
+	}
+	st, err := f.Stat()
+	if err == nil && st.Size() > 0 {
+		if why := s.storedShape(f, st); why == "" {
+			var zero [8]byte
+			if _, err := f.WriteAt(zero[:], 8*CacheHdrOwner); err != nil {
+				f.Close()
+				return nil, false, fmt.Errorf("cache %q: store %s: %w", s.Name, path, err)
+			}
+			return f, false, nil
+		} else if !recreate {
+			f.Close()
+			return nil, false, fmt.Errorf("cache %q: store %s: %s (remove the file, set the cache's shape back, or add store_delete=1 to start it empty)", s.Name, path, why)
+		}
+		err = f.Truncate(0)
+	}
+	if err == nil {
+		err = layOut(f, s)
+	}
+	if err != nil {
+		f.Close()
+		return nil, false, fmt.Errorf("cache %q: store %s: %w", s.Name, path, err)
+	}
+	return f, true, nil
+}
+
+// storedShape says how the cache stored in f differs from s ("" when it
+// is s's: same size and the same header words up to the sections' offsets).
+func (s CacheSpec) storedShape(f *os.File, st os.FileInfo) string {
+	l := s.Layout()
+	if !st.Mode().IsRegular() || uint64(st.Size()) != l.Size {
+		return fmt.Sprintf("it holds %d bytes, this cache takes %d (items, blocksize or keysize changed, or it is not a supervise cache)", st.Size(), l.Size)
+	}
+	var head [8 * (CacheHdrDataOff + 1)]byte
+	if _, err := f.ReadAt(head[:], 0); err != nil {
+		return err.Error()
+	}
+	want := map[int]uint64{CacheHdrMagic: CacheMagic, CacheHdrItems: s.Items, CacheHdrBlocksize: s.Blocksize,
+		CacheHdrKeysize: s.Keysize, CacheHdrHashsize: s.Hashsize, CacheHdrFlags: s.Flags, CacheHdrMathInitial: uint64(s.MathInitial),
+		CacheHdrItemBytes: l.ItemBytes, CacheHdrHashOff: l.HashOff, CacheHdrStackOff: l.StackOff,
+		CacheHdrItemsOff: l.ItemsOff, CacheHdrDataOff: l.DataOff}
+	for w := CacheHdrMagic; w <= CacheHdrDataOff; w++ {
+		if got := binary.LittleEndian.Uint64(head[8*w:]); got != want[w] {
+			return fmt.Sprintf("header word %d is %d, this cache's is %d (another cache's shape or options)", w, got, want[w])
+		}
+	}
+	return ""
+}
+
+// layOut sizes f for s and writes the header and the free stack.
+func layOut(f *os.File, s CacheSpec) error {
+	l := s.Layout()
+	fd := int(f.Fd())
+	if err := unix.Ftruncate(fd, int64(l.Size)); err != nil {
+		return fmt.Errorf("cache %q: %d bytes of shared memory: %w (lower items or blocksize)", s.Name, l.Size, err)
 	}
 	head := l.ItemsOff // header, hash table and free stack
 	mem, err := unix.Mmap(fd, 0, int(head), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cache %q: mmap: %w", s.Name, err)
+		return fmt.Errorf("cache %q: mmap: %w", s.Name, err)
 	}
 	defer unix.Munmap(mem)
 	put := func(word int, v uint64) { binary.LittleEndian.PutUint64(mem[8*word:], v) }
@@ -143,5 +221,5 @@ func CreateCache(s CacheSpec) (*os.File, error) {
 	}
 	put(CacheHdrFree, s.Items-1)
 	put(CacheHdrMagic, CacheMagic) // last: the cache is ready
-	return f, nil
+	return nil
 }

@@ -45,4 +45,10 @@ const (
 	MaxSignalFileMons = 64
 	// MaxSignalTarget is the longest target name uWSGI keeps (63 bytes).
 	MaxSignalTarget = 63
+
+	// WkSignals is the word of a worker's scoreboard slot that counts the
+	// signal handlers it ran (uWSGI's workers[].signals, counted before
+	// the handler runs, as core/signal.c does). Its signal thread is the
+	// one writer.
+	WkSignals = 3
 )

@@ -97,6 +97,7 @@ func (c *Collector) worker(w WorkerInfo) Worker {
 	// worker whose slot fails the check).
 	if b != nil && w.Slot >= 0 && w.Slot < b.Slots() && b.Worker(w.Slot, ipc.WkPID) == uint64(w.PID) &&
 		b.CheckSlot(w.Slot, w.PID, monotonicNow()) == nil {
+		out.Signals = int(b.Worker(w.Slot, ipc.WkSignals))
 		for core := 0; core < b.Cores(); core++ {
 			cr := c.core(w.Slot, core)
 			if cr.InRequest == 1 {

@@ -23,7 +23,8 @@ import (
 type sharedAPI struct {
 	caches    []*os.File
 	names     []string
-	semPrefix string // "/supervise-PID-STAMP"
+	stores    []string // per cache: "" (memfd), or what its store file was: "created PATH", "restored from PATH"
+	semPrefix string   // "/supervise-PID-STAMP"
 }
 
 // shmDir is where glibc keeps named semaphores (sem.NAME).
@@ -49,14 +50,28 @@ func newSharedAPI(cfg *config.Config, runtimeDir string) (*sharedAPI, error) {
 		if c.NoExpire {
 			flags |= ipc.CacheFlagNoExpire
 		}
-		f, err := ipc.CreateCache(ipc.CacheSpec{Name: c.Name, Items: c.Items, Blocksize: c.Blocksize,
-			Keysize: c.Keysize, Hashsize: c.Hashsize, Flags: flags, MathInitial: c.MathInitial})
+		spec := ipc.CacheSpec{Name: c.Name, Items: c.Items, Blocksize: c.Blocksize,
+			Keysize: c.Keysize, Hashsize: c.Hashsize, Flags: flags, MathInitial: c.MathInitial}
+		var f *os.File
+		var err error
+		store := ""
+		if c.Store == "" {
+			f, err = ipc.CreateCache(spec)
+		} else {
+			var created bool
+			f, created, err = ipc.OpenCacheStore(spec, c.Store, c.StoreDelete)
+			store = "restored from " + c.Store
+			if created {
+				store = "created " + c.Store
+			}
+		}
 		if err != nil {
 			s.close()
 			return nil, err
 		}
 		s.caches = append(s.caches, f)
 		s.names = append(s.names, c.Name)
+		s.stores = append(s.stores, store)
 	}
 	return s, nil
 }
@@ -88,8 +103,12 @@ func (s *sharedAPI) logCaches(log hclog.Logger) {
 			continue
 		}
 		word := func(w int) uint64 { return binary.LittleEndian.Uint64(head[8*w:]) }
-		log.Info("cache ready", "name", name, "items", word(ipc.CacheHdrItems)-1, "blocksize", word(ipc.CacheHdrBlocksize),
-			"keysize", word(ipc.CacheHdrKeysize), "shared_memory_mb", st.Size()>>20, "default", i == 0)
+		kv := []any{"name", name, "items", word(ipc.CacheHdrItems) - 1, "blocksize", word(ipc.CacheHdrBlocksize),
+			"keysize", word(ipc.CacheHdrKeysize), "shared_memory_mb", st.Size() >> 20, "default", i == 0}
+		if i < len(s.stores) && s.stores[i] != "" {
+			kv = append(kv, "store", s.stores[i])
+		}
+		log.Info("cache ready", kv...)
 	}
 }
 
@@ -107,7 +126,10 @@ func (s *sharedAPI) env(first int) []string {
 // close drops the memfds and removes this master's semaphores (and those
 // of the master it replaced with an upgrade: same pid).
 func (s *sharedAPI) close() {
-	for _, f := range s.caches {
+	for i, f := range s.caches {
+		if i < len(s.stores) && s.stores[i] != "" {
+			f.Sync() // a store file: on disk before the master is gone
+		}
 		f.Close()
 	}
 	names, _ := filepath.Glob(filepath.Join(shmDir, fmt.Sprintf("sem.supervise-%d-*", os.Getpid())))

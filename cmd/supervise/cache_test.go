@@ -3,10 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -118,47 +114,19 @@ func TestUwsgiCacheMatchesLiveUWSGI(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	ini := filepath.Join(dir, "app.ini")
 	writeFile(t, ini, fmt.Sprintf(cacheINI, addr)+"plugins = python3\nmaster = true\n")
-	theirs := transcriptLines(t, underUWSGI(t, uwsgiBin, dir, ini, "http://"+addr+"/script"))
+	theirs := transcriptLines(t, underUWSGI(t, uwsgiBin, dir, ini, addr, "/script"))
 	m := startMaster(t, dir, "--ini", ini, "--python-bin", "/usr/bin/python3")
 	m.waitLog(`all workers ready`, 1)
 	compareTranscripts(t, "uWSGI 2.0.21", transcriptLines(t, fresh(t, "http://"+addr+"/script")), theirs)
 }
 
-// underUWSGI starts uWSGI with ini in dir, fetches url once it answers,
-// stops it and waits until its socket is closed.
-func underUWSGI(t *testing.T, bin, dir, ini, url string) string {
+// underUWSGI starts uWSGI with ini in dir, serving on addr, fetches
+// path once it answers, and stops it.
+func underUWSGI(t *testing.T, bin, dir, ini, addr, path string) string {
 	t.Helper()
-	u := startUWSGI(t, bin, dir, "--ini", ini, "--disable-logging")
-	defer u.Stop()
-	var body string
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		c := &http.Client{Timeout: 5 * time.Second}
-		resp, err := c.Get(url)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			body = string(b)
-			break
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "uwsgi.log"))
-			t.Fatalf("uWSGI never answered: %v\n%s", err, log)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a foreign server's start; it has no readiness signal here
-	}
-	u.Stop()
-	addr := strings.SplitN(strings.TrimPrefix(url, "http://"), "/", 2)[0]
-	for deadline := time.Now().Add(20 * time.Second); ; { // its workers may hold the socket a little longer
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			break
-		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("uWSGI's socket is still answering after it stopped")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	u := startUWSGI(t, bin, dir, addr, "--ini", ini, "--disable-logging")
+	body := u.Get(t, "http://"+addr+path)
+	u.Stop(t)
 	return body
 }
 
@@ -244,5 +212,59 @@ func TestUwsgiCacheKeptAcrossUpgrade(t *testing.T) {
 		if got := fresh(t, base+"/get?k=kept"); got != "b:up" {
 			t.Fatalf("get after the upgrade: %s", got)
 		}
+	}
+}
+
+// cache2 store=PATH keeps a cache in a file across master restarts, as
+// uWSGI's store: the next master's workers read what the last one's set.
+// A store of another shape stops the master with what to do, unless
+// store_delete, which starts the cache empty in a new file.
+func TestUwsgiCacheStoreKeptAcrossRestarts(t *testing.T) {
+	debianPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "cacheapp.py"), readFile(t, "testdata/cacheapp.py"))
+	store := filepath.Join(dir, "big.cache")
+	run := func(cache string) (*masterProc, string) {
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		ini := filepath.Join(dir, "app.ini")
+		writeFile(t, ini, fmt.Sprintf("[uwsgi]\nhttp-socket = %s\nwsgi-file = cacheapp.py\nprocesses = 2\ncache2 = %s,store=%s\n", addr, cache, store))
+		return startMaster(t, dir, "--ini", ini, "--python-bin", "/usr/bin/python3"), "http://" + addr
+	}
+	stop := func(m *masterProc) {
+		m.signal(syscall.SIGINT)
+		if code := m.waitExit(); code != 0 {
+			t.Fatalf("master exited %d\n%s", code, m.log())
+		}
+	}
+	m, base := run("name=big,items=100,blocksize=1000")
+	m.waitLog(`cache ready: .*store="created `, 1)
+	m.waitLog(`all workers ready`, 1)
+	if got := fresh(t, base+"/set?k=kept&v=42&c=big"); got != "True" {
+		t.Fatalf("set: %s", got)
+	}
+	stop(m)
+
+	m, base = run("name=big,items=100,blocksize=1000")
+	m.waitLog(`cache ready: .*store="restored from `, 1)
+	m.waitLog(`all workers ready`, 1)
+	if got := fresh(t, base+"/get?k=kept&c=big"); got != "b:42" {
+		t.Fatalf("get after a master restart: %s", got)
+	}
+	if got := fresh(t, base+"/set?k=second&v=2&c=big"); got != "True" {
+		t.Fatalf("set in the restored cache: %s", got)
+	}
+	stop(m)
+
+	m, _ = run("name=big,items=50,blocksize=1000")
+	if code := m.waitExit(); code == 0 {
+		t.Fatal("a master whose cache store has another shape started")
+	}
+	m.waitLog(`store .*big.cache: it holds \d+ bytes, this cache takes \d+ .*store_delete=1`, 1)
+
+	m, base = run("name=big,items=50,blocksize=1000,store_delete=1")
+	m.waitLog(`cache ready: .*store="created `, 1)
+	m.waitLog(`all workers ready`, 1)
+	if got := fresh(t, base+"/get?k=kept&c=big"); got != "None" {
+		t.Fatalf("get from a store made anew: %s", got)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/supervise-go/supervise/stats"
 )
 
 // uWSGI signals: testdata/signalapp.py (Debian's uwsgidecorators @timer,
@@ -26,21 +27,79 @@ import (
 // startSignalApp runs signalapp.py under supervise over http-socket.
 func startSignalApp(t *testing.T, processes, threads int, env ...string) (m *masterProc, dir, base string) {
 	t.Helper()
+	dir = shortTempDir(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	return runSignalApp(t, dir, "http-socket = "+addr, processes, threads, env...), dir, "http://" + addr
+}
+
+// runSignalApp runs signalapp.py under supervise in dir, on the socket
+// the ini line listen names.
+func runSignalApp(t *testing.T, dir, listen string, processes, threads int, env ...string) *masterProc {
+	t.Helper()
 	processTest(t)
 	requireUwsgidecorators(t)
-	dir = shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "signalapp.py"), readFile(t, "testdata/signalapp.py"))
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	ini := filepath.Join(dir, "app.ini")
-	text := fmt.Sprintf("[uwsgi]\nhttp-socket = %s\nwsgi-file = signalapp.py\nprocesses = %d\nthreads = %d\ndisable-logging = true\nlazy-apps = true\n",
-		addr, processes, threads)
+	text := fmt.Sprintf("[uwsgi]\n%s\nwsgi-file = signalapp.py\nprocesses = %d\nthreads = %d\ndisable-logging = true\nlazy-apps = true\n",
+		listen, processes, threads)
 	for _, e := range env {
 		text += "env = " + e + "\n"
 	}
 	writeFile(t, ini, text)
-	m = startMaster(t, dir, "--ini", ini, "--python-bin", "/usr/bin/python3")
+	m := startMaster(t, dir, "--ini", ini, "--python-bin", "/usr/bin/python3")
 	m.waitLog(`all workers ready`, 1)
-	return m, dir, "http://" + addr
+	return m
+}
+
+// Behind nginx (uwsgi_pass over a unix socket): every signal decorator
+// of Debian's uwsgidecorators (@timer, @rbtimer, @cron, @signal,
+// @filemon) runs its handler, and signals raised in requests nginx
+// passed reach theirs.
+func TestSignalDecoratorsBehindNginx(t *testing.T) {
+	dir := shortTempDir(t)
+	watched := filepath.Join(dir, "watched")
+	writeFile(t, watched, "a")
+	sock := filepath.Join(dir, "app.sock")
+	m := runSignalApp(t, dir, "socket = "+sock, 2, 1, "SIGAPP_TIMERS=1", "SIGAPP_FAST=1", "SIGAPP_SLOW=2",
+		"SIGAPP_CRON=1", "SIGAPP_WATCHED="+watched)
+	base := startNginx(t, dir, "unix:"+sock)
+	if got := fresh(t, base+"/raise?20"); got != "ok" {
+		t.Fatalf("/raise?20 through nginx: %q", got)
+	}
+	m.waitLog(`SIGEV kind=s20`, 1)
+	fresh(t, base+"/raise?22")
+	m.waitLog(`SIGEV kind=s22`, 1)
+	if err := os.WriteFile(watched, []byte("b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.waitLog(`SIGEV kind=filemon`, 1)
+	m.waitLog(`SIGEV kind=rb3`, 6) // add_rb_timer(40, 1, 3) in each worker
+	for _, kind := range []string{"fast", "slow", "rb"} {
+		m.waitLog(`SIGEV kind=`+kind+` `, 2)
+	}
+	// @cron(-1, -1, -1, -1, -1): the master checks crons once a minute,
+	// as uWSGI's does; the waits above took some of it.
+	m.waitLog(`SIGEV kind=cron `, 1)
+}
+
+// workers[].signals counts the signal handlers each worker ran, as
+// uWSGI's stats and uwsgi.workers() do (core/signal.c counts before the
+// handler runs, so one that raises counts too).
+func TestSignalsCountedInStats(t *testing.T) {
+	dir := shortTempDir(t)
+	addr, statsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	m := runSignalApp(t, dir, "http-socket = "+addr+"\nstats = "+statsAddr, 1, 2)
+	base := "http://" + addr
+	for i := 1; i <= 3; i++ {
+		fresh(t, base+"/raise?22")
+		m.waitLog(`SIGEV kind=s22`, i)
+	}
+	fresh(t, base+"/raise?21")
+	m.waitLog(`RuntimeError: the handler of signal 21 raises`, 1)
+	waitStats(t, statsAddr, func(st *stats.Stats) bool { return len(st.Workers) == 1 && st.Workers[0].Signals == 4 })
+	if got := fresh(t, base+"/workers"); got != "[4]" {
+		t.Fatalf("uwsgi.workers()'s signals: %s, want [4]", got)
+	}
 }
 
 // Workers running as another user (uid/gid drop) reach the signal
@@ -232,26 +291,11 @@ func TestSignalsMatchUWSGI(t *testing.T) {
 	writeFile(t, watched, "a")
 	writeFile(t, filepath.Join(dir, "signalapp.py"), readFile(t, "testdata/signalapp.py"))
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	u := startUWSGI(t, uwsgiBin, dir, "--plugins", "python3", "--master", "--processes", "2", "--lazy-apps",
+	u := startUWSGI(t, uwsgiBin, dir, addr, "--plugins", "python3", "--master", "--processes", "2", "--lazy-apps",
 		"--http-socket", addr, "--wsgi-file", "signalapp.py", "--disable-logging", "--env", "SIGAPP_WATCHED="+watched)
 	logPath := u.Log
 	base := "http://" + addr
-	theirs := ""
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		c := &http.Client{Timeout: 5 * time.Second}
-		resp, err := c.Get(base + "/bad")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			theirs = string(b)
-			break
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logPath)
-			t.Fatalf("uWSGI never answered: %v\n%s", err, log)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a foreign server's start; it has no readiness signal here
-	}
+	theirs := u.Get(t, base+"/bad")
 	// Both uWSGI workers loaded the app (lazy): wait for the second's line.
 	waitFileLine(t, logPath, `signum 22 registered \(wid: 2`)
 	fresh(t, base+"/raise?20")
@@ -270,18 +314,7 @@ func TestSignalsMatchUWSGI(t *testing.T) {
 	}
 	fresh(t, base+"/raise?22") // handled after signal 20: the log holds both when it appears
 	waitFileLine(t, logPath, `SIGEV kind=s22`)
-	u.Stop()
-	for deadline := time.Now().Add(20 * time.Second); ; { // uWSGI's workers may hold the socket a little longer
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			break
-		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("uWSGI still listening")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	u.Stop(t)
 	uLog, _ := os.ReadFile(logPath)
 	uEvents := events(strings.Split(string(uLog), "\n"))
 
@@ -353,7 +386,7 @@ func TestSignalTimerCadenceMatchesUWSGI(t *testing.T) {
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "signalapp.py"), readFile(t, "testdata/signalapp.py"))
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	u := startUWSGI(t, uwsgiBin, dir, "--plugins", "python3", "--master", "--processes", "2", "--lazy-apps",
+	u := startUWSGI(t, uwsgiBin, dir, addr, "--plugins", "python3", "--master", "--processes", "2", "--lazy-apps",
 		"--http-socket", addr, "--wsgi-file", "signalapp.py", "--disable-logging",
 		"--env", "SIGAPP_TIMERS=1", "--env", "SIGAPP_FAST=1", "--env", "SIGAPP_SLOW=3")
 	logPath := u.Log
@@ -363,19 +396,8 @@ func TestSignalTimerCadenceMatchesUWSGI(t *testing.T) {
 		return count(events(strings.Split(string(b), "\n")), "fast") >= window
 	})
 	b, _ := os.ReadFile(logPath)
-	u.Stop()
+	u.Stop(t)
 	uEv := firstFast(events(strings.Split(string(b), "\n")), window)
-	for deadline := time.Now().Add(20 * time.Second); ; { // uWSGI's workers may hold the socket a little longer
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			break
-		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("uWSGI still listening")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 
 	ini := filepath.Join(dir, "app.ini")
 	writeFile(t, ini, fmt.Sprintf("[uwsgi]\nhttp-socket = %s\nwsgi-file = signalapp.py\nprocesses = 2\ndisable-logging = true\n"+

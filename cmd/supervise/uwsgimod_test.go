@@ -169,37 +169,12 @@ func TestUwsgiOptMatchesUWSGI(t *testing.T) {
 	writeFile(t, ini, fmt.Sprintf(uwsgiAppINI, addr)+"plugins = python3\nmaster = true\n")
 	base := "http://" + addr
 
-	u := startUWSGI(t, uwsgiBin, dir, "--ini", ini, "--disable-logging")
+	u := startUWSGI(t, uwsgiBin, dir, addr, "--ini", ini, "--disable-logging")
 	var theirs uwsgiInfo
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		c := &http.Client{Timeout: 5 * time.Second}
-		resp, err := c.Get(base + "/info")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err := json.Unmarshal(body, &theirs); err != nil {
-				t.Fatalf("uWSGI /info: %v: %s", err, body)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "uwsgi.log"))
-			t.Fatalf("uWSGI never answered: %v\n%s", err, log)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a foreign server's start; it has no readiness signal here
+	if body := u.Get(t, base+"/info"); json.Unmarshal([]byte(body), &theirs) != nil {
+		t.Fatalf("uWSGI /info: not JSON: %s", body)
 	}
-	u.Stop()
-	for deadline := time.Now().Add(20 * time.Second); ; { // uWSGI's workers may hold the socket a little longer
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			break
-		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("uWSGI's socket is still answering after it stopped")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	u.Stop(t)
 
 	m := startMaster(t, dir, "--ini", ini, "--python-bin", "/usr/bin/python3", "--disable-logging")
 	m.waitLog(`all workers ready`, 1)

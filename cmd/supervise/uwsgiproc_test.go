@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,18 +13,19 @@ import (
 	"time"
 )
 
-// uwsgiProc is a real uWSGI started by a comparison test, its output in
-// Log (dir/uwsgi.log).
+// uwsgiProc is a real uWSGI started by a comparison test, serving on
+// Addr, its output in Log (dir/uwsgi.log).
 type uwsgiProc struct {
+	Addr string
 	Log  string
 	stop func()
 }
 
-// startUWSGI runs bin with args in dir. Stop (also run at the test's end)
-// sends SIGINT, uWSGI's "stop now", and kills it after 10 s.
-func startUWSGI(t *testing.T, bin, dir string, args ...string) *uwsgiProc {
+// startUWSGI runs bin with args in dir; addr is the TCP address the args
+// make it serve on. The test's end stops it (see Stop).
+func startUWSGI(t *testing.T, bin, dir, addr string, args ...string) *uwsgiProc {
 	t.Helper()
-	u := &uwsgiProc{Log: filepath.Join(dir, "uwsgi.log")}
+	u := &uwsgiProc{Addr: addr, Log: filepath.Join(dir, "uwsgi.log")}
 	logf, err := os.Create(u.Log)
 	if err != nil {
 		t.Fatal(err)
@@ -51,5 +55,42 @@ func startUWSGI(t *testing.T, bin, dir string, args ...string) *uwsgiProc {
 	return u
 }
 
-// Stop stops uWSGI and waits for it.
-func (u *uwsgiProc) Stop() { u.stop() }
+// Stop sends SIGINT, uWSGI's "stop now" (SIGKILL after 10 s), waits for
+// the master to exit and then for Addr to refuse connections: uWSGI's
+// workers may hold the socket a little longer, and the test's next
+// server binds the same address.
+func (u *uwsgiProc) Stop(t *testing.T) {
+	t.Helper()
+	u.stop()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		c, err := net.Dial("tcp", u.Addr)
+		if err != nil {
+			return
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("uWSGI's socket %s still answers 20 s after it stopped", u.Addr)
+		}
+		time.Sleep(20 * time.Millisecond) // the kernel says nothing when the last holder closes it
+	}
+}
+
+// Get fetches url, retrying until uWSGI answers (for 30 s), and returns
+// the body.
+func (u *uwsgiProc) Get(t *testing.T, url string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, err := c.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(u.Log)
+			t.Fatalf("uWSGI never answered %s: %v\n%s", url, err, log)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a foreign server's start; it has no readiness signal here
+	}
+}

@@ -86,6 +86,7 @@ func TestUwsgiModuleMirrorsTheContract(t *testing.T) {
 		"_HDR_SLOTS":      num(ipc.HdrSlots), "_HDR_CORES": num(ipc.HdrCores), "_HDR_SLOT_BYTES": num(ipc.HdrSlotBytes),
 		"_HDR_CORE_BYTES": num(ipc.HdrCoreBytes), "_HEADER_WORDS": num(ipc.HeaderWords),
 		"_WK_PID": num(ipc.WkPID), "_WK_ACCEPTING": num(ipc.WkAccepting), "_WK_ID": num(ipc.WkID), "_WK_WORDS": num(ipc.WkWords),
+		"_WK_SIGNALS":    num(ipc.WkSignals),
 		"_CORE_REQUESTS": num(ipc.CoreRequests), "_CORE_IN_REQUEST": num(ipc.CoreInRequest),
 		"_CORE_EXCEPTIONS": num(ipc.CoreExceptions), "_CORE_TX": num(ipc.CoreTx), "_CORE_RT_TOTAL_US": num(ipc.CoreRtTotalUs),
 	}

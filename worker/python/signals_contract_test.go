@@ -19,7 +19,7 @@ func TestSignalsModuleMirrorsTheContract(t *testing.T) {
 		"_SIGNAL_DELIVER": str(ipc.SignalDeliver), "_SIGNAL_OK": str(ipc.SignalOK),
 		"_ROLE_WORKER": str(ipc.RoleWorker), "_ROLE_ZYGOTE": str(ipc.RoleZygote),
 		"_ROLE_MULE": str(ipc.RoleMule), "_ROLE_SPOOLER": str(ipc.RoleSpooler),
-		"_MAX_SIGNAL_TARGET": strconv.Itoa(ipc.MaxSignalTarget),
+		"_MAX_SIGNAL_TARGET": strconv.Itoa(ipc.MaxSignalTarget), "_WK_SIGNALS": strconv.Itoa(ipc.WkSignals),
 	}
 	checkMirrors(t, "uwsgi_signals.py", want)
 }

@@ -34,6 +34,7 @@ _NOTIFY_COMMAND = "SUPERVISE_COMMAND"
 _HDR_SLOTS, _HDR_CORES, _HDR_SLOT_BYTES, _HDR_CORE_BYTES = 2, 3, 4, 5
 _HEADER_WORDS = 8
 _WK_PID, _WK_ACCEPTING, _WK_ID, _WK_WORDS = 0, 1, 2, 8
+_WK_SIGNALS = 3
 _CORE_REQUESTS, _CORE_IN_REQUEST, _CORE_EXCEPTIONS, _CORE_TX, _CORE_RT_TOTAL_US = 0, 1, 5, 8, 9
 
 _env = _os.environ
@@ -135,7 +136,7 @@ class _Board(object):
         self.w = memoryview(self.mm).cast("Q")
 
     def slots(self):
-        """(id, pid, accepting, requests, exceptions, busy, tx, rt_us) of
+        """(id, pid, accepting, requests, exceptions, busy, tx, rt_us, signals) of
         every slot a live process writes."""
         w = self.w
         slot_words, core_words, ncores = w[_HDR_SLOT_BYTES] // 8, w[_HDR_CORE_BYTES] // 8, w[_HDR_CORES]
@@ -152,7 +153,7 @@ class _Board(object):
                 tx += w[cb + _CORE_TX]
                 rt += w[cb + _CORE_RT_TOTAL_US]
                 busy |= w[cb + _CORE_IN_REQUEST]
-            yield w[base + _WK_ID], pid, w[base + _WK_ACCEPTING], req, exc, busy, tx, rt
+            yield w[base + _WK_ID], pid, w[base + _WK_ACCEPTING], req, exc, busy, tx, rt, w[base + _WK_SIGNALS]
 
 
 def _alive(pid):
@@ -187,9 +188,9 @@ def workers():
     if _board is None:
         return ()
     out = []
-    for wid, pid, accepting, req, exc, busy, tx, rt in sorted(_board.slots()):
+    for wid, pid, accepting, req, exc, busy, tx, rt, sigs in sorted(_board.slots()):
         out.append({
-            "id": wid, "pid": pid, "requests": req, "delta_requests": 0, "signals": 0,
+            "id": wid, "pid": pid, "requests": req, "delta_requests": 0, "signals": sigs,
             "exceptions": exc, "status": b"busy" if busy else b"idle", "rss": 0, "vsz": 0,
             "running_time": rt, "last_spawn": 0, "respawn_count": 0, "tx": tx,
             "avg_rt": rt // req if req else 0,
@@ -326,6 +327,7 @@ add_rb_timer = _signals.add_rb_timer
 add_cron = _signals.add_cron
 add_file_monitor = _signals.add_file_monitor
 set_user_harakiri = _sibling("uwsgi_harakiri").set_user_harakiri
+_signals.slot_word = _sibling("uwsgi_harakiri").slot_word  # workers[].signals
 
 # --------------------------------------------------------------- locks
 

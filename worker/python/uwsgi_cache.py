@@ -37,6 +37,7 @@ _UPDATE, _MATH, _FIXEXPIRE = 1 << 1, 1 << 2, 1 << 3
 _INC, _DEC, _MUL, _DIV = 1 << 4, 1 << 5, 1 << 6, 1 << 7
 _I64 = 1 << 64
 _I63 = 1 << 63
+_MIN64, _MASK64 = -_I63, _I64 - 1
 _i64 = _struct.Struct("<q")
 _LOCAL_MAX = 4096  # values one process remembers between changes
 _MISSING = object()
@@ -98,11 +99,18 @@ class _Cache(object):
         self.sem = sem.open_sem("%s-c%d" % (prefix, index))
         self.acquire, self.release = self.sem.acquire, self.sem.release
         self.what = "the lock of cache %r" % name
-        # What this process read, valid while the cache's version word
-        # (bumped by every change, under the lock) equals seen: a repeated
-        # cache_get is then a dict lookup, no lock (not for purge_lru
-        # caches, whose gets reorder the LRU list).
+        # What this process read and wrote, valid while the cache's
+        # version word (bumped by every change, under the lock) equals
+        # seen (never for purge_lru caches, whose gets reorder the LRU
+        # list): key -> None when missing, else the list [value, expires
+        # for cache_get (0: never; 1: look again), item word, value
+        # offset, value length, expires]. A repeated cache_get is then a
+        # dict lookup, no lock; a repeated write skips the hash, the
+        # chain walk and the reads, and updates the list in place.
         self.local, self.seen = {}, -1
+        # Value blocks on 8-byte boundaries: cache_inc & co read and write
+        # the int64 as one signed word.
+        self.q = memoryview(self.mm).cast("q") if self.d0 % 8 == 0 and self.blocksize % 8 == 0 else None
 
     # -- the lock
 
@@ -136,7 +144,7 @@ class _Cache(object):
         return 0
 
     def get(self, key):
-        """A lookup under the lock (_find inlined), remembered in local."""
+        """A lookup under the lock, remembered in local."""
         h = _crc32(key)
         w, mm = self.w, self.mm
         if not self.acquire(False):
@@ -148,29 +156,25 @@ class _Cache(object):
             if ver != self.seen or len(local) >= _LOCAL_MAX:
                 local.clear()
                 self.seen = -1 if self.lru else ver
-            slot = w[self.ht + h % self.hashsize]
-            n = len(key)
-            i0, iw = self.i0, self.iw
-            while slot:
-                b = (i0 + slot * iw) * 8
-                kl, vl, hh, exp, nxt = _head(mm, b)
-                if hh == h and kl == n and mm[b + _KEY_AT:b + _KEY_AT + n] == key:
-                    if exp and self.expire and exp <= _time():
-                        self._delete(slot)
-                        return None
-                    if self.lru:
-                        self._lru_remove(slot)
-                        self._lru_add(slot)
-                    d = self.d0 + slot * self.blocksize
-                    v = mm[d:d + vl]
-                    local[key] = (v, exp if self.expire else 0)
-                    return v
-                slot = nxt
-            local[key] = None
-            return None
+            slot = self._find(key, h)
+            if not slot:
+                local[key] = None
+                return None
+            if self.lru:
+                self._lru_remove(slot)
+                self._lru_add(slot)
+            e = local[key] = self._entry(slot)
+            e[0] = mm[e[3]:e[3] + e[4]]
+            e[1] = e[5] if self.expire else 0
+            return e[0]
         finally:
             w[_H_OWNER] = 0
             self.release()
+
+    def _entry(self, slot):
+        """A local entry for slot, its value not read yet (look again)."""
+        w, b = self.w, self.i0 + slot * self.iw
+        return [None, 1, b, self.d0 + slot * self.blocksize, w[b + _I_VALLEN], w[b + _I_EXPIRES]]
 
     def exists(self, key):
         h = _crc32(key)
@@ -204,47 +208,75 @@ class _Cache(object):
         key without _UPDATE, an empty or too long key or value, a full
         cache). With _MATH, value is the int operand (the stored value is
         the 8-byte int64 result)."""
-        n = len(key)
         vn = 8 if flags & _MATH else len(value)
-        if not n or not vn or n > self.keysize or vn > self.blocksize:
+        if not vn or vn > self.blocksize:
             return None
-        h = _crc32(key)
-        w, mm = self.w, self.mm
-        if not self.acquire(False):
+        w = self.w
+        if not self.acquire(False):  # self.lock(), inlined as in get: a call costs more than the rest
             self.sem_mod.wait(self.sem, w, _H_OWNER, self.fd, self.what)
         w[_H_OWNER] = _pid
         try:
-            slot = w[self.ht + h % self.hashsize]  # _find, inlined
-            i0, iw = self.i0, self.iw
-            while slot:
-                b = (i0 + slot * iw) * 8
-                kl, vl, hh, exp, nxt = _head(mm, b)
-                if hh == h and kl == n and mm[b + _KEY_AT:b + _KEY_AT + n] == key:
-                    if exp and self.expire and exp <= _time():
-                        self._delete(slot)
-                        slot = 0
-                    break
-                slot = nxt
-            if not slot:
-                return self._insert(key, h, value, vn, expires, flags)
+            ver = w[_H_VERSION]
+            local = self.local
+            if ver == self.seen:  # nothing changed since this process looked: its entries hold
+                e = local.get(key)
+                if e is not None and e[5] and self.expire and e[5] <= _time():
+                    e = None  # _find deletes it
+            else:
+                local.clear()
+                self.seen = -1 if self.lru else ver
+                e = None
+            if e is None:  # (a key in local is one the cache can hold)
+                if not key or len(key) > self.keysize:
+                    return None
+                h = _crc32(key)
+                slot = self._find(key, h)
+                if not slot:
+                    slot = self._insert(key, h, value, vn, expires, flags)
+                    local.clear()  # a full cache may have lost other keys
+                    if slot and not self.lru:
+                        self.seen = w[_H_VERSION]
+                    return True if slot else None
+                if len(local) >= _LOCAL_MAX:
+                    local.clear()
+                e = local[key] = self._entry(slot)
+                ver = w[_H_VERSION]
             if not flags & _UPDATE:
                 return None  # cache_set never replaces: that is cache_update
-            b >>= 3
-            if not flags & _FIXEXPIRE:
+            _, _, b, d, vl, exp = e
+            if flags & _FIXEXPIRE:
+                expires = exp
+            else:
                 if self.lru:
-                    self._lru_remove(slot)
-                    self._lru_add(slot)
+                    self._lru_remove((b - self.i0) // self.iw)
+                    self._lru_add((b - self.i0) // self.iw)
                 elif expires:
                     expires = self._expires(expires)
-                w[b + _I_EXPIRES] = expires
-            d = self.d0 + slot * self.blocksize
+                if expires != exp:
+                    w[b + _I_EXPIRES] = e[5] = expires
             if flags & _MATH:
-                _i64.pack_into(mm, d, _math(_i64.unpack_from(mm, d)[0], value, flags))
+                q = self.q
+                if q is None:
+                    _i64.pack_into(self.mm, d, _math(_i64.unpack_from(self.mm, d)[0], value, flags))
+                else:
+                    d >>= 3
+                    cur = q[d]
+                    r = cur + value if flags & _INC else cur - value if flags & _DEC else _math(cur, value, flags)
+                    try:
+                        q[d] = r
+                    except ValueError:  # past int64: uWSGI's wraps
+                        q[d] = _math(cur, value, flags)
+                e[1] = 1  # cache_get reads the int's bytes
             else:
-                mm[d:d + vn] = value
+                self.mm[d:d + vn] = value
+                e[0] = value
+                e[1] = expires if self.expire else 0
             if vl != vn:
-                w[b + _I_VALLEN] = vn
-            w[_H_VERSION] += 1
+                w[b + _I_VALLEN] = e[4] = vn
+            ver += 1
+            w[_H_VERSION] = ver
+            if self.seen != -1:
+                self.seen = ver
             return True
         finally:
             w[_H_OWNER] = 0
@@ -260,12 +292,12 @@ class _Cache(object):
         return expires
 
     def _insert(self, key, h, value, vn, expires, flags):
-        """A new item (the key is not there)."""
+        """A new item (the key is not there): its slot, 0 when full."""
         w, mm = self.w, self.mm
         if not w[_H_FREE]:
             self._full()
             if not w[_H_FREE]:
-                return None
+                return 0
         top = w[_H_FREE]
         slot = w[self.stack + top]
         w[_H_FREE] = top - 1
@@ -295,7 +327,7 @@ class _Cache(object):
         w[bucket] = slot
         w[_H_NITEMS] += 1
         w[_H_VERSION] += 1
-        return True
+        return slot
 
     def delete(self, key):
         h = _crc32(key)
@@ -447,6 +479,19 @@ def _bytes(v, fn, pos):
     raise TypeError("%s() argument %d must be str or read-only bytes-like object, not %s" % (fn, pos, type(v).__name__))
 
 
+_enc = {}  # str key -> its UTF-8 bytes: a dict lookup costs less than encode()
+
+
+def _key(key, fn):
+    """The bytes of a key argument (argument 1 of fn), remembered for a str."""
+    b = _bytes(key, fn, 1)
+    if key.__class__ is str:
+        if len(_enc) >= _LOCAL_MAX:
+            _enc.clear()
+        _enc[key] = b
+    return b
+
+
 def _int(v, fn, pos):
     if v.__class__ is int and -(1 << 63) <= v < (1 << 63):
         return v
@@ -461,7 +506,7 @@ def cache_get(key, cache=None):
     """The value (bytes), or None when missing, expired, or no such cache."""
     c = _default if cache is None else _cache(cache)
     if key.__class__ is not bytes:
-        key = key.encode() if key.__class__ is str else _bytes(key, "cache_get", 1)
+        key = _enc[key] if key.__class__ is str and key in _enc else _key(key, "cache_get")
     if c is None:
         return None
     if c.w[_H_VERSION] == c.seen:  # nothing changed since this process looked
@@ -476,40 +521,34 @@ def cache_get(key, cache=None):
 def cache_exists(key, cache=None):
     c = _default if cache is None else _cache(cache)
     if key.__class__ is not bytes:
-        key = key.encode() if key.__class__ is str else _bytes(key, "cache_exists", 1)
+        key = _enc[key] if key.__class__ is str and key in _enc else _key(key, "cache_exists")
     return None if c is None else c.exists(key)
 
 
-def cache_set(key, value, expires=0, cache=None):
-    """Stores a new key: True, or None when the key exists (cache_update
+def _set_fn(fn, flags, doc):
+    def store(key, value, expires=0, cache=None):
+        c = _default if cache is None else _cache(cache)
+        if key.__class__ is not bytes:
+            key = _enc[key] if key.__class__ is str and key in _enc else _key(key, fn)
+        if value.__class__ is not bytes:
+            value = value.encode() if value.__class__ is str else _bytes(value, fn, 2)
+        if expires.__class__ is not int or not _MIN64 <= expires < _I63:
+            expires = _int(expires, fn, 3)
+        return None if c is None else c.set(key, value, expires & _MASK64, flags)
+    store.__name__, store.__doc__ = fn, doc
+    return store
+
+
+cache_set = _set_fn("cache_set", 0, """Stores a new key: True, or None when the key exists (cache_update
     replaces), the value is empty or larger than blocksize, the key longer
-    than keysize, or the cache is full (see docs/python-api.md)."""
-    c = _default if cache is None else _cache(cache)
-    if key.__class__ is not bytes:
-        key = key.encode() if key.__class__ is str else _bytes(key, "cache_set", 1)
-    if value.__class__ is not bytes:
-        value = value.encode() if value.__class__ is str else _bytes(value, "cache_set", 2)
-    if expires.__class__ is not int or not -_I63 <= expires < _I63:
-        expires = _int(expires, "cache_set", 3)
-    return None if c is None else c.set(key, value, expires & (_I64 - 1), 0)
-
-
-def cache_update(key, value, expires=0, cache=None):
-    """Stores key whether it exists or not: True, or None as cache_set."""
-    c = _default if cache is None else _cache(cache)
-    if key.__class__ is not bytes:
-        key = key.encode() if key.__class__ is str else _bytes(key, "cache_update", 1)
-    if value.__class__ is not bytes:
-        value = value.encode() if value.__class__ is str else _bytes(value, "cache_update", 2)
-    if expires.__class__ is not int or not -_I63 <= expires < _I63:
-        expires = _int(expires, "cache_update", 3)
-    return None if c is None else c.set(key, value, expires & (_I64 - 1), _UPDATE)
+    than keysize, or the cache is full (see docs/python-api.md).""")
+cache_update = _set_fn("cache_update", _UPDATE, "Stores key whether it exists or not: True, or None as cache_set.")
 
 
 def cache_del(key, cache=None):
     c = _default if cache is None else _cache(cache)
     if key.__class__ is not bytes:
-        key = key.encode() if key.__class__ is str else _bytes(key, "cache_del", 1)
+        key = _enc[key] if key.__class__ is str and key in _enc else _key(key, "cache_del")
     return None if c is None else c.delete(key)
 
 
@@ -530,7 +569,7 @@ def cache_num(key, cache=None):
     """The int64 a cache_inc & co stored, 0 when missing or not 8 bytes."""
     c = _default if cache is None else _cache(cache)
     if key.__class__ is not bytes:
-        key = key.encode() if key.__class__ is str else _bytes(key, "cache_num", 1)
+        key = _enc[key] if key.__class__ is str and key in _enc else _key(key, "cache_num")
     v = None if c is None else cache_get(key, cache)
     if v is None or len(v) != 8:
         return 0
@@ -538,17 +577,18 @@ def cache_num(key, cache=None):
 
 
 def _math_fn(fn, op, default):
+    flags = _UPDATE | _MATH | _FIXEXPIRE | op
     def math(key, value=default, expires=0, cache=None):
         c = _default if cache is None else _cache(cache)
         if key.__class__ is not bytes:
-            key = key.encode() if key.__class__ is str else _bytes(key, fn, 1)
-        if value.__class__ is not int or not -_I63 <= value < _I63:
+            key = _enc[key] if key.__class__ is str and key in _enc else _key(key, fn)
+        if value.__class__ is not int or not _MIN64 <= value < _I63:
             value = _int(value, fn, 2)
-        if expires.__class__ is not int or not -_I63 <= expires < _I63:
+        if expires.__class__ is not int or not _MIN64 <= expires < _I63:
             expires = _int(expires, fn, 3)
         if c is None:
             return None
-        return c.set(key, value, expires & (_I64 - 1), _UPDATE | _MATH | _FIXEXPIRE | op)
+        return c.set(key, value, expires & _MASK64, flags)
     math.__name__ = fn
     math.__doc__ = "uWSGI's %s: True, or None when the cache has no room (see cache_set)." % fn
     return math

@@ -171,11 +171,9 @@ func lastLines(s string, n int) string {
 	return strings.Join(keep, "\n")
 }
 
-// A process answers repeated gets from what it read while nothing
-// changed; a change by another process (set, update, del, clear, inc)
-// is seen at once.
-func TestUwsgiCacheSeesOtherProcessChanges(t *testing.T) {
-	out := runCacheScript(t, `
+// otherProcess defines other(fn) in a cache script: fn runs in a forked
+// process, which the script waits for.
+const otherProcess = `
 import os
 def other(fn):
     pid = os.fork()
@@ -183,6 +181,13 @@ def other(fn):
         fn()
         os._exit(0)
     assert os.waitpid(pid, 0)[1] == 0
+`
+
+// A process answers repeated gets from what it read while nothing
+// changed; a change by another process (set, update, del, clear, inc)
+// is seen at once.
+func TestUwsgiCacheSeesOtherProcessChanges(t *testing.T) {
+	out := runCacheScript(t, otherProcess+`
 seen = []
 uwsgi.cache_set("k", "1")
 seen += [uwsgi.cache_get("k"), uwsgi.cache_get("k"), uwsgi.cache_get("gone"), uwsgi.cache_get("gone")]
@@ -200,6 +205,42 @@ seen.append(uwsgi.cache_num("n"))
 print(seen)
 `, ipc.CacheSpec{Name: "c", Items: 8, Blocksize: 16, Keysize: 32, Hashsize: 8})
 	if want := "[b'1', b'1', None, None, b'2', b'here', None, None, 1, 42]"; strings.TrimSpace(out) != want {
+		t.Fatalf("got  %s\nwant %s", out, want)
+	}
+}
+
+// A process's repeated writes go straight to the item it wrote last
+// while nothing else changed the cache; once another process freed that
+// item and gave it to another key, the next write looks the key up
+// again. The int64 of cache_inc & co wraps as uWSGI's, in caches whose
+// blocks are 8-byte aligned (read as words) and in others.
+func TestUwsgiCacheRepeatedWrites(t *testing.T) {
+	out := runCacheScript(t, otherProcess+`
+import time
+seen = []
+uwsgi.cache_set("k", "1"); uwsgi.cache_update("k", "2")
+other(lambda: (uwsgi.cache_del("k"), uwsgi.cache_set("j", "J")))  # j takes k's item
+seen += [uwsgi.cache_update("k", "3"), uwsgi.cache_get("j"), uwsgi.cache_get("k"), sorted(uwsgi.cache_keys())]
+uwsgi.cache_update("k", "55555"); seen.append(uwsgi.cache_get("k"))
+uwsgi.cache_update("k", "6"); seen += [uwsgi.cache_get("k"), uwsgi.cache_set("k", "7"), uwsgi.cache_get("k")]
+uwsgi.cache_update("e", "1", 1); uwsgi.cache_update("e", "2", 1)
+t = int(time.time()) + 1
+while time.time() < t + 0.05:
+    time.sleep(0.05)
+seen += [uwsgi.cache_get("e"), uwsgi.cache_set("e", "3"), uwsgi.cache_get("e")]
+for c in (None, "odd"):
+    uwsgi.cache_inc("n", 1, 0, c); uwsgi.cache_inc("n", 2, 0, c); uwsgi.cache_dec("n", 5, 0, c)
+    seen += [uwsgi.cache_num("n", c), uwsgi.cache_get("n", c)]
+    uwsgi.cache_update("big", (2 ** 63 - 1).to_bytes(8, "little", signed=True), 0, c)
+    uwsgi.cache_inc("big", 1, 0, c); seen.append(uwsgi.cache_num("big", c))
+    uwsgi.cache_mul("big", 3, 0, c); seen.append(uwsgi.cache_num("big", c))
+print(seen)
+`, ipc.CacheSpec{Name: "c", Items: 8, Blocksize: 16, Keysize: 32, Hashsize: 8},
+		ipc.CacheSpec{Name: "odd", Items: 8, Blocksize: 12, Keysize: 32, Hashsize: 8})
+	want := "[True, b'J', b'3', [b'j', b'k'], b'55555', b'6', None, b'6', None, True, b'3', " +
+		"-2, b'\\xfe\\xff\\xff\\xff\\xff\\xff\\xff\\xff', -9223372036854775808, -9223372036854775808, " +
+		"-2, b'\\xfe\\xff\\xff\\xff\\xff\\xff\\xff\\xff', -9223372036854775808, -9223372036854775808]"
+	if strings.TrimSpace(out) != want {
 		t.Fatalf("got  %s\nwant %s", out, want)
 	}
 }

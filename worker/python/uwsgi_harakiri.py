@@ -37,6 +37,13 @@ def _slot():
     return _words
 
 
+def slot_word(i):
+    """(words, index) of word i of this worker's scoreboard slot, or None
+    without a scoreboard."""
+    w = _slot()
+    return None if w is None else (w, _base + i)
+
+
 def _core():
     """This thread's core (worker.py names its threads core-N), or None."""
     name = _threading.current_thread().name

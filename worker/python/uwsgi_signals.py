@@ -38,6 +38,8 @@ _ROLE_ZYGOTE = "zygote"
 _ROLE_MULE = "mule"
 _ROLE_SPOOLER = "spooler"
 _MAX_SIGNAL_TARGET = 63
+# ipc.WkSignals: the word of this worker's scoreboard slot counting handlers run
+_WK_SIGNALS = 3
 
 _table = {}  # signal -> (target, handler): this process's, as uWSGI's per-worker table
 _role = _ROLE_WORKER
@@ -60,6 +62,18 @@ _seen_cond = _threading.Condition()
 _closed = False
 _waiting = _threading.local()
 _warned_wrap = []
+# uwsgi_api.py sets slot_word (uwsgi_harakiri.slot_word); _counter is
+# (words, index) of this worker's signals word once a handler ran, or False.
+slot_word = None
+_counter = None
+
+
+def _forget_counter():
+    global _counter
+    _counter = None  # a forked worker finds its own slot
+
+
+_os.register_at_fork(after_in_child=_forget_counter)
 
 
 def _log(level, msg, **kv):
@@ -244,11 +258,15 @@ def _read():
 def _handle(sig):
     """Runs sig's handler: uWSGI's uwsgi_signal_handler. A handler that
     raises is logged with its traceback and the process goes on."""
-    global _seq
+    global _seq, _counter
     entry = _table.get(sig)
     if entry is None:
         _log("ERROR", "error managing signal %d on %s (no handler registered here)" % (sig, _where()))
     else:
+        if _counter is None:  # in this process, after any fork: _handle runs in its reader thread only
+            _counter = (_role == _ROLE_WORKER and slot_word is not None and slot_word(_WK_SIGNALS)) or False
+        if _counter:  # uWSGI's workers[].signals, counted before the handler runs
+            _counter[0][_counter[1]] += 1
         try:
             entry[1](sig)
         except Exception:

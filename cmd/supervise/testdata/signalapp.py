@@ -8,7 +8,7 @@ import sys
 import uwsgi
 import time
 
-from uwsgidecorators import filemon, harakiri, rbtimer, signal, timer
+from uwsgidecorators import cron, filemon, harakiri, rbtimer, signal, timer
 
 FAST = int(os.environ.get("SIGAPP_FAST", "1"))
 SLOW = int(os.environ.get("SIGAPP_SLOW", "3"))
@@ -35,6 +35,11 @@ if os.environ.get("SIGAPP_TIMERS"):
 
     uwsgi.register_signal(40, "workers", lambda n: ev("rb3", n))
     uwsgi.add_rb_timer(40, FAST, 3)
+
+if os.environ.get("SIGAPP_CRON"):
+    @cron(-1, -1, -1, -1, -1, target="workers")
+    def minutely(n):
+        ev("cron", n)
 
 if WATCHED:
     @filemon(WATCHED)
@@ -111,6 +116,8 @@ def application(environ, start_response):
         uwsgi.set_user_harakiri(int(q))
     elif path == "/sleep":
         time.sleep(float(q))
+    elif path == "/workers":
+        body = json.dumps([w["signals"] for w in uwsgi.workers()]).encode()
     elif path == "/pid":
         body = str(os.getpid()).encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
