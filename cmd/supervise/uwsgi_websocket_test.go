@@ -154,12 +154,12 @@ func TestUWSGIWebSocketAPI(t *testing.T) {
 	udir := shortTempDir(t)
 	writeFile(t, filepath.Join(udir, "app.py"), wsgiWebSocketApp)
 	uaddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	u := startUWSGI(t, uw, udir, "--plugins", "python3", "--http-socket", uaddr, "--wsgi-file", "app.py",
+	u := startUWSGI(t, uw, udir, uaddr, "--plugins", "python3", "--http-socket", uaddr, "--wsgi-file", "app.py",
 		"--env", "EVENTS="+filepath.Join(udir, "events"))
 	waitListening(t, uaddr)
 	wsSession(t, uaddr)
 	waitEvents(t, udir, "recv raised IOError: unable to receive websocket message", 1)
-	u.Stop()
+	u.Stop(t)
 }
 
 // A client that stops answering pings: after websocket-ping-freq of
