@@ -3,21 +3,29 @@ gevent (`gevent = N`), for WSGI apps that hold many connections at once
 (long polling, slow upstreams). worker.py's main() hands over here
 (main(w, uwsgi_mod)) when SUPERVISE_GEVENT=1.
 
-The request path is worker.py's own (Worker.serve_uwsgi, serve_http,
-run_app): each connection runs in a greenlet on a gevent socket, with
-worker.py's `select` replaced by gevent's for its waits, and its
-per-thread state made per-greenlet. Up to N connections are served at
-once (SUPERVISE_THREADS = N), each on its own scoreboard core, so stats
-show N cores and harakiri, max-requests and reloads work unchanged.
+The request path is worker.py's own (Worker.serve_uwsgi_conn,
+serve_http, run_app). The accept loop takes bare fds from the listener
+and starts a plain greenlet per connection; a uwsgi connection is its
+non-blocking fd (Conn: os.read/os.write, waiting in the hub only on
+EAGAIN), an http-socket one a gevent socket. worker.py's `select` is
+replaced by gevent's for its waits, and its per-thread state made
+per-greenlet. Up to N connections are served at once (SUPERVISE_THREADS
+= N), each on its own scoreboard core, so stats show N cores and
+harakiri, max-requests and reloads work unchanged. That costs about the
+instructions per request of uWSGI's gevent loop (bench/async.sh, docs/async.md).
 Monkey patching is the app's choice, as in uWSGI: gevent-monkey-patch
 (after the app is imported) or gevent-early-monkey-patch (before).
 """
 
 import errno
+import fcntl
+import gc
 import os
 import signal
 import socket
+import struct
 import sys
+import termios
 
 W = None  # worker.py's module, set by main()
 
@@ -58,18 +66,77 @@ def watch_lifeline(gevent, fd):
         os._exit(1)
 
 
+class Conn(object):
+    """A uwsgi-protocol connection as its bare, non-blocking file
+    descriptor: os.read and os.write, waiting in the hub (with
+    socket-timeout) only when the kernel has nothing to read or no room to
+    write. What worker.py's FdConn is to a thread; no gevent socket object
+    (two io watchers, a timeout, a close protocol) to build and tear down
+    per request."""
+
+    __slots__ = ("fd", "timeout")
+
+    def __init__(self, fd, timeout):
+        self.fd, self.timeout = fd, timeout
+
+    def recv(self, n):
+        while True:
+            try:
+                return os.read(self.fd, n)
+            except BlockingIOError:
+                _wait_read(self.fd, self.timeout, BlockingIOError(errno.EAGAIN, "socket-timeout"))
+
+    def sendall(self, data):
+        n, size, view = 0, len(data), data
+        while True:
+            try:
+                n += os.write(self.fd, view)
+            except BlockingIOError:
+                _wait_write(self.fd, self.timeout, BlockingIOError(errno.EAGAIN, "socket-timeout"))
+                continue
+            if n >= size:
+                return
+            view = memoryview(data)[n:]
+
+    def sendfile(self, f, offset=0, count=None):
+        s = _gsocket(fileno=self.fd)  # gevent's sendfile: send() in a loop, waiting in the hub
+        try:
+            s.settimeout(self.timeout)
+            return s.sendfile(f, offset, count)
+        finally:
+            s.detach()
+
+    def shutdown(self, how):
+        s = socket.socket(fileno=self.fd)
+        try:
+            s.shutdown(how)
+        finally:
+            s.detach()
+
+    def fileno(self):
+        return self.fd
+
+
+_wait_read = _wait_write = _gsocket = None  # gevent's, set by main()
+_NONBLOCK = struct.pack("i", 1)
+
+
 class Engine(object):
     def __init__(self, gevent, worker):
+        from greenlet import greenlet
         self.gevent = gevent
         self.worker = worker
+        self.hub = gevent.get_hub()
+        self.greenlet = greenlet
         self.cores = worker.threads
         self.free = list(range(self.cores - 1, -1, -1))
         self.room = gevent.event.Event()  # set while a core is free
         self.room.set()
+        self.all_free = gevent.event.Event()  # set when the last busy core finished
         self.boards = [None] * self.cores
-        self.group = gevent.pool.Group()
         self.stopped = gevent.event.Event()
         self.logbuf = []
+        self.flush_queued = False
         ms = worker.socket_timeout_ms
         self.timeout = ms / 1000.0 if ms > 0 else None
 
@@ -80,21 +147,27 @@ class Engine(object):
         return b
 
     def accept_loop(self, listener):
-        """Accepts on a gevent socket over the listener (its accept waits
-        in the hub and returns gevent sockets) while a core is free."""
-        gevent, worker = self.gevent, self.worker
+        """Accepts while a core is free, the bare fd (no socket object) from
+        the non-blocking listener, until its queue is empty; then waits in
+        the hub on one io watcher made once. Each connection runs in a new
+        greenlet (a plain one: no gevent.Greenlet links or pool to keep),
+        started by a loop callback, so a burst is accepted before it is
+        served."""
+        gevent, worker, hub = self.gevent, self.worker, self.hub
         sock, proto = listener
-        gsock = gevent.socket.socket(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))
-        gsock.settimeout(None)
-        spawn, serve, free, room = self.group.spawn, self.serve, self.free, self.room
+        accept = sock._accept
+        watcher = hub.loop.io(sock.fileno(), 1)
+        run_callback, greenlet = hub.loop.run_callback, self.greenlet
+        serve, free, room = self.serve, self.free, self.room
         while not worker.stopping:
             if not free:
                 room.wait()
                 continue
             try:
-                conn, addr = gsock.accept()
+                fd, addr = accept()
             except (BlockingIOError, InterruptedError):
-                continue  # another worker took it
+                hub.wait(watcher)  # empty, or another worker took it
+                continue
             except OSError as e:
                 if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     W.log("ERROR", "accept failed; pausing", error=e)
@@ -107,21 +180,24 @@ class Engine(object):
             core = free.pop()
             if not free:
                 room.clear()
-            spawn(serve, conn, addr, proto, sock, core)
+            run_callback(greenlet(serve, hub).switch, fd, addr, proto, sock, core)
 
-    def serve(self, conn, addr, proto, listener, core):
-        """worker.py's accept_one after the accept, on a gevent socket."""
+    def serve(self, fd, addr, proto, listener, core):
+        """worker.py's accept_one after the accept, cooperatively."""
         worker = self.worker
         local = worker.local
         local.board = self.board(core)
         local.logbuf = self.logbuf
         worker.on_conn[core] = True
+        conn = None
         try:
-            conn.settimeout(self.timeout)  # socket-timeout, as gevent waits (SO_RCVTIMEO would not apply)
             if proto == "http":
+                conn = _gsocket(listener.family, listener.type, listener.proto, fileno=fd)
+                conn.settimeout(self.timeout)  # socket-timeout, as gevent waits (SO_RCVTIMEO would not apply)
                 worker.serve_http(conn, addr, core, listener)
             else:
-                worker.serve_uwsgi_conn(conn, core)
+                fcntl.ioctl(fd, termios.FIONBIO, _NONBLOCK)
+                worker.serve_uwsgi_conn(Conn(fd, self.timeout), core)
         except (BlockingIOError, socket.timeout):
             W.log("WARN", "socket-timeout: no data from the client for %d ms; connection closed" % worker.socket_timeout_ms)
             local.board[2]()
@@ -129,10 +205,35 @@ class Engine(object):
             W.log_traceback("connection failed")
         finally:
             worker.on_conn[core] = False
-            conn.close()
-            self.free.append(core)
-            self.room.set()
-            worker.flush_log()
+            if conn is not None:
+                conn.close()
+            else:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            free = self.free
+            free.append(core)
+            if len(free) == 1:
+                self.room.set()
+            if len(free) == self.cores:
+                self.all_free.set()
+            if self.logbuf and not self.flush_queued:
+                # One write for the request lines of every connection that
+                # finished in this turn of the loop.
+                self.flush_queued = True
+                self.hub.loop.run_callback(self.flush_log)
+
+    def flush_log(self):
+        self.flush_queued = False
+        self.worker.local.logbuf = self.logbuf
+        self.worker.flush_log()
+
+    def join(self):
+        """Until every core is free (the connections being served finish)."""
+        while len(self.free) < self.cores:
+            self.all_free.clear()
+            self.all_free.wait()
 
     def stop(self):
         if not self.worker.stopping:
@@ -162,6 +263,8 @@ def main(w, uwsgi_mod):
     # worker.py's waits (keep-alive idle, others_waiting) go through
     # gevent's select; its per-thread state becomes per-greenlet.
     W.select = gevent.select
+    global _wait_read, _wait_write, _gsocket
+    _wait_read, _wait_write, _gsocket = gevent.socket.wait_read, gevent.socket.wait_write, gevent.socket.socket
     local = gevent.local.local()
     W.UWSGI_REQUEST = local
     if uwsgi_mod is not None:
@@ -171,6 +274,11 @@ def main(w, uwsgi_mod):
     worker.base_environ["wsgi.multithread"] = True  # greenlets: concurrent requests in one process
     engine = Engine(gevent, worker)
     W.run_postfork(uwsgi_mod)
+    # The app's import lives as long as the worker: frozen, no full
+    # collection walks it again (a pause in some request's latency).
+    if hasattr(gc, "freeze"):  # Python 3.7
+        gc.collect()
+        gc.freeze()
     for sig in (signal.SIGINT, signal.SIGQUIT):
         gevent.signal_handler(sig, lambda: os._exit(0))
     gevent.signal_handler(signal.SIGTERM, engine.stop)
@@ -185,9 +293,8 @@ def main(w, uwsgi_mod):
         W.notify("READY=1\n%s=1\nSTATUS=no app loaded: %s" % (W.NOTIFY_NO_APP, no_app_reason))
     engine.stopped.wait()
     gevent.killall(acceptors)
-    engine.group.join()
-    worker.local.logbuf = engine.logbuf
-    worker.flush_log()
+    engine.join()
+    engine.flush_log()
     try:
         import atexit
         atexit._run_exitfuncs()
