@@ -78,8 +78,11 @@ func TestGevent1000ConcurrentLongPolls(t *testing.T) {
 		if len(entries) == n {
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d long polls inside the app at once", len(entries), n)
+		mu.Lock()
+		failed := append([]string(nil), failures...)
+		mu.Unlock()
+		if len(failed) > 0 || time.Now().After(deadline) {
+			t.Fatalf("%d of %d long polls inside the app at once; %d failed: %q\n%s", len(entries), n, len(failed), failed[:min(len(failed), 3)], m.log())
 		}
 		time.Sleep(50 * time.Millisecond) // polling the app's arrival files
 	}
