@@ -17,6 +17,7 @@ import mimetypes
 import mmap
 import os
 import re
+from operator import itemgetter
 import select
 import signal
 import socket
@@ -1288,6 +1289,9 @@ class Worker(object):
             "wsgi.file_wrapper": FileWrapper,
         }
         self.base_environ = base
+        # The uwsgi vars block's layouts by block size (see uwsgi_environ).
+        self.layouts = {}
+        self.layout_hits = self.layout_builds = 0
 
     # -- accepting
 
@@ -1434,7 +1438,7 @@ class Worker(object):
                 self.local.board[2]()
                 return
             data += more
-        environ = self.parse_uwsgi_vars(data, end, self.max_pairs)
+        environ = self.uwsgi_environ(data, end)
         if not environ:
             if environ is None:
                 log("WARN", "malformed uwsgi vars block; connection closed")
@@ -1445,13 +1449,6 @@ class Worker(object):
                 log("WARN", "empty uwsgi vars block; request skipped, connection closed")
             self.local.board[2]()
             return
-        # PEP 3333: the body's type and length live in CONTENT_*, not HTTP_*
-        # (nginx's uwsgi_params sends both).
-        environ.pop("HTTP_CONTENT_TYPE", None)
-        environ.pop("HTTP_CONTENT_LENGTH", None)
-        environ.update(self.base_environ)
-        if "SCRIPT_NAME" not in environ:  # nginx's uwsgi_param SCRIPT_NAME is kept
-            environ["SCRIPT_NAME"] = ""
         length = environ.get("CONTENT_LENGTH")
         if length:
             try:
@@ -1472,6 +1469,75 @@ class Worker(object):
         self.run_app(environ, Response(conn, proto), core, started)
         if length:
             body.drain()
+
+    LAYOUTS = 64  # block sizes remembered per worker; all forgotten when one more comes
+    LAYOUT_FREE_BUILDS = 64  # layouts built before builds have to be paid for by hits (8 each)
+
+    def uwsgi_environ(self, data, end):
+        """The request's environ from the vars block data[4:end] (data holds
+        at least end bytes): parse_uwsgi_vars's vars (None, False or {} as
+        it says) without HTTP_CONTENT_TYPE and HTTP_CONTENT_LENGTH (PEP
+        3333: the body's type and length live in CONTENT_*; nginx's
+        uwsgi_params sends both), with base_environ over them and SCRIPT_NAME
+        "" unless the vars have one (nginx's uwsgi_param SCRIPT_NAME is kept).
+
+        nginx sends the same keys in the same order every request, and
+        mostly values of the same lengths, so the block has the same layout
+        (offsets) from one request to the next. A layout remembered by the
+        block's size turns the parse into three C calls: a struct unpack of
+        every pair's length fields and key (checked equal to the layout's:
+        then a pair-by-pair parse of this block would walk the same offsets
+        and find the same keys, so it gives what the layout gives), one
+        itemgetter of the value slices from the latin-1 text, and a copy of
+        the environ template updated with them. A 14-var request costs
+        ~18,000 instructions this way instead of ~53,000. Values are always
+        sliced from this request's bytes: nothing is remembered but lengths
+        and keys. Bounded: LAYOUTS sizes (forgotten all at once when one
+        more comes), and after LAYOUT_FREE_BUILDS each new layout has to be
+        paid for by 8 hits, so traffic whose layouts never repeat costs the
+        plain parse plus one dict lookup."""
+        lay = self.layouts.get(end)
+        if lay is not None and lay[0](data) == lay[1]:
+            self.layout_hits += 1
+            env = lay[2].copy()
+            env.update(zip(lay[3], lay[4](data[:end].decode("latin-1"))))
+            return env
+        env = self.parse_uwsgi_vars(data, end, self.max_pairs)
+        if not env:
+            return env
+        if self.layout_builds * 8 <= self.layout_hits + 8 * self.LAYOUT_FREE_BUILDS:
+            self.layout_builds += 1
+            layouts = self.layouts
+            if len(layouts) >= self.LAYOUTS and end not in layouts:
+                layouts = self.layouts = {}
+            layouts[end] = self.vars_layout(data, end)
+        env.pop("HTTP_CONTENT_TYPE", None)
+        env.pop("HTTP_CONTENT_LENGTH", None)
+        env.update(self.base_environ)
+        if "SCRIPT_NAME" not in env:
+            env["SCRIPT_NAME"] = ""
+        return env
+
+    def vars_layout(self, data, end):
+        """The layout of a well-formed vars block (parse_uwsgi_vars took
+        it), for uwsgi_environ: (check, expected, template, keys, values)."""
+        fmt, expect, keys, spans = ["<4x"], [], [], []
+        pos = 4
+        while pos < end:
+            k = pos + 2 + (data[pos] | data[pos + 1] << 8)
+            v = k + 2 + (data[k] | data[k + 1] << 8)
+            fmt.append("%ds%dx" % (k + 2 - pos, v - k - 2))
+            expect.append(bytes(data[pos:k + 2]))
+            key = bytes(data[pos + 2:k]).decode("latin-1")
+            if key not in self.base_environ and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                keys.append(key)
+                spans.append(slice(k + 2, v))
+            pos = v
+        template = dict.fromkeys(keys, "")
+        template.update(self.base_environ)
+        template.setdefault("SCRIPT_NAME", "")
+        values = itemgetter(*spans) if len(spans) > 1 else (lambda text, s=tuple(spans): tuple(text[x] for x in s))
+        return struct.Struct("".join(fmt)).unpack_from, tuple(expect), template, tuple(keys), values
 
     @staticmethod
     def parse_uwsgi_vars(data, end, max_pairs):
@@ -1733,8 +1799,18 @@ class Worker(object):
             elif self.log_format is not None:
                 buf.append(self.log_format(environ, resp, status, elapsed, core, write_error))
             else:
-                buf.append("%s [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
-                    _timestamp(), NAME, environ.get("REQUEST_METHOD"), _quote(environ.get("REQUEST_URI") or environ.get("PATH_INFO")),
+                # _timestamp() and _quote() inlined: one format for the line
+                # (-1,700 instructions a request).
+                now = time.time()
+                sec = int(now)
+                if _ts_cache[0] != sec:
+                    _ts_cache[0] = sec
+                    _ts_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+                path = environ.get("REQUEST_URI") or environ.get("PATH_INFO")
+                if path.__class__ is not str or not path or " " in path or '"' in path or "=" in path:
+                    path = _quote(path)
+                buf.append("%s.%03dZ [INFO]  %s: request: method=%s path=%s status=%d bytes=%d duration=%.2fms pid=%d remote=%s\n" % (
+                    _ts_cache[1], (now - sec) * 1000, NAME, environ.get("REQUEST_METHOD"), path,
                     status, resp.nbytes, elapsed / 1e6, PID, environ.get(LOG_ADDR) or environ.get("REMOTE_ADDR", "-")))
             if REQ_MARK:
                 buf[-1] = REQ_MARK + buf[-1]
