@@ -278,9 +278,6 @@ class Server(object):
             pass
 
 
-_TRAILER_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*").fullmatch
-
-
 class ChunkedBody(object):
     """An incremental chunked request body decoder (RFC 9112 section 7.1)."""
     SIZE, DATA, CRLF, TRAILER = range(4)
@@ -318,8 +315,8 @@ class ChunkedBody(object):
                 self.state = self.SIZE
             else:
                 i = buf.find(b"\r\n")
-                if i < 0 or i > 4096:
-                    if len(buf) > 4096:  # judged alike however the line arrives
+                if i < 0 or i > W.CHUNK_LINE_MAX:
+                    if len(buf) > W.CHUNK_LINE_MAX:  # judged alike however the line arrives
                         raise W.FramingError("chunk size line or trailer too long")
                     break
                 line, buf = buf[:i], buf[i + 2:]
@@ -327,7 +324,7 @@ class ChunkedBody(object):
                     if not line:
                         self.buf = b""
                         return out, buf
-                    if _TRAILER_LINE(line) is None:  # a bare CR/LF, a NUL: the end is ambiguous
+                    if W._TRAILER_LINE(line) is None:  # worker.py's rule: a bare CR/LF, a NUL: the end is ambiguous
                         raise W.FramingError("bad trailer field")
                     continue
                 m = W._CHUNK_SIZE(line)

@@ -900,6 +900,11 @@ class FramingError(ValueError):
 
 
 _CHUNK_SIZE = re.compile(rb"([0-9a-fA-F]{1,15})(?:[ \t]*;[^\r\n]*)?").fullmatch
+# A trailer field (RFC 9112 7.1.2): a token, a colon, a field value. A
+# bare CR or LF, a NUL or a line without a colon is refused: a parser
+# that took it as a field could end the body where another would not.
+_TRAILER_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*").fullmatch
+CHUNK_LINE_MAX = 4096  # a chunk size line or trailer field, however it arrives
 CHUNKED_IN_MEMORY = 1 << 20  # a larger chunked body goes to a temp file
 
 
@@ -914,11 +919,11 @@ def read_chunked(conn, raw, limit):
         nonlocal raw, pos
         while True:
             i = raw.find(b"\r\n", pos)
+            if i - pos > CHUNK_LINE_MAX or (i < 0 and len(raw) - pos > CHUNK_LINE_MAX):
+                raise FramingError("chunk size line or trailer too long")
             if i >= 0:
                 out, pos = raw[pos:i], i + 2
                 return out
-            if len(raw) - pos > 4096:
-                raise FramingError("chunk size line too long")
             more = conn.recv(65536)
             if not more:
                 raise FramingError("client closed the connection inside a chunked body")
@@ -940,8 +945,12 @@ def read_chunked(conn, raw, limit):
             raise FramingError("bad chunk size line")
         size = int(m.group(1), 16)
         if size == 0:
-            while line():  # trailer fields, up to the empty line
-                pass
+            while True:  # trailer fields, up to the empty line
+                field = line()
+                if not field:
+                    break
+                if _TRAILER_LINE(field) is None:
+                    raise FramingError("bad trailer field")
             break
         total += size
         if total > limit:
