@@ -156,6 +156,7 @@ func (s *serving) makeMaster() error {
 	hooks.Ready = func(gen int) {
 		s.sockets.commit(s.cfg.Vacuum)
 		ready(gen)
+		go s.trimMemory(gen)
 	}
 	hooks.Upgrade = func(h master.Handover) { s.upgrade(upgradeState{Handover: h}) }
 	s.wireTaskHooks(&hooks)
