@@ -150,6 +150,9 @@ func (s *serving) makeMaster() error {
 	if err != nil {
 		return err
 	}
+	if len(s.cfg.Preload.Warmup) > 0 && launcher.zygotePlan() == nil {
+		s.log.Warn("preload-warmup has no effect: every worker imports the app itself (lazy-apps, exec, asgi or gevent)")
+	}
 	s.sd = newSystemd(s.log, s.opt.Env)
 	hooks := s.sd.hooks()
 	ready := hooks.Ready

@@ -111,6 +111,7 @@ func TestZygoteMirrorsTheContract(t *testing.T) {
 	values := pythonConstants(src, `([A-Z_, ]+?)`)
 	want := map[string]string{
 		"ENV_ZYGOTE_GC_FREEZE": strconv.Quote(ipc.EnvZygoteGCFreeze),
+		"ENV_PRELOAD_WARMUP":   strconv.Quote(ipc.EnvPreloadWarmup),
 		"ZYGOTE_MAX_REQUEST":   "1 << 20",
 	}
 	if ipc.ZygoteMaxRequest != 1<<20 {
