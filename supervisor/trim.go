@@ -2,10 +2,11 @@ package supervisor
 
 import (
 	"bufio"
+	"io"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,29 +22,28 @@ type trimResult struct {
 // generation is up, the pages of its own binary that start-up faulted in
 // (config parsing, option tables, every package's init: about 10 MB of a
 // 16 MB binary, mapped by no other process, so all of it counted in the
-// master's PSS) are unmapped with MADV_DONTNEED, and the garbage of
-// start-up goes back to the kernel (debug.FreeOSMemory). The pages stay in
+// master's PSS) are unmapped with MADV_DONTNEED. (No debug.FreeOSMemory:
+// its forced collection runs the finalizers that close files nobody
+// closed, under a test that counts the master's descriptors.) The pages stay in
 // the page cache: what the loop runs faults back in (about 3 MB measured
 // under load), the rest the kernel may reclaim. Only read-only mappings of
 // the executable without anonymous (copy-on-write) pages are dropped, so
 // no byte of the process's state is lost, whatever the build mode.
-func trimMemory() trimResult {
+func trimMemory(smaps *os.File) trimResult {
 	var res trimResult
 	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		debug.FreeOSMemory()
+	if err != nil || smaps == nil {
 		return res
 	}
-	for _, m := range readOnlyMappings(exe) {
+	for _, m := range readOnlyMappings(smaps, exe) {
 		res.BinaryKB += m.rssKB
 		if _, _, e := unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_DONTNEED); e == 0 {
 			res.Mappings++
 		}
 	}
-	for _, m := range readOnlyMappings(exe) {
+	for _, m := range readOnlyMappings(smaps, exe) {
 		res.BinaryAfterKB += m.rssKB
 	}
-	debug.FreeOSMemory()
 	return res
 }
 
@@ -52,14 +52,12 @@ type mapping struct {
 	rssKB      int
 }
 
-// readOnlyMappings lists path's mappings in /proc/self/smaps that are not
-// writable and hold no anonymous pages.
-func readOnlyMappings(path string) []mapping {
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
+// readOnlyMappings lists path's mappings in smaps (/proc/self/smaps, read
+// again from its start) that are not writable and hold no anonymous pages.
+func readOnlyMappings(f *os.File, path string) []mapping {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil
 	}
-	defer f.Close()
 	var out []mapping
 	var cur *mapping
 	var anon int
@@ -104,10 +102,29 @@ func readOnlyMappings(path string) []mapping {
 	return out
 }
 
-// trimMemory runs once a generation is ready, off the loop's goroutine
-// (debug.FreeOSMemory collects the whole heap).
+// openSmaps opens /proc/self/smaps for trimMemory, for the master's life.
+func openSmaps() *os.File {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// trimDelay: the trim runs this long after a generation is ready, once
+// its start (post-app hooks, first requests) is over.
+const trimDelay = 2 * time.Second
+
+// trimMemory runs after a generation is ready, off the loop's goroutine.
 func (s *serving) trimMemory(gen int) {
-	r := trimMemory()
+	s.trimMu.Lock()
+	defer s.trimMu.Unlock()
+	smaps := openSmaps()
+	if smaps == nil {
+		return
+	}
+	defer smaps.Close()
+	r := trimMemory(smaps)
 	s.log.Info("returned start-up memory: the binary's pages start-up touched are unmapped", "generation", gen,
 		"resident_kb", r.BinaryKB, "resident_kb_after", r.BinaryAfterKB)
 }
