@@ -16,6 +16,9 @@
 #   bench/memory.sh                     # WARM_SECONDS=3 RESPAWNS=5
 #   FREEZE=0 bench/memory.sh            # supervise without gc.freeze()
 #   SERVERS="supervise uwsgi" APPS=seed SIZES=16 RESPAWNS=0 bench/memory.sh
+#
+# supervise-warmup is supervise with `preload-warmup` = the app's page
+# (the zygote GETs it before forking; beyond uWSGI).
 source "$(dirname "$0")/lib.sh"
 need wrk uwsgi gunicorn
 WARM_SECONDS=${WARM_SECONDS:-3}
@@ -53,8 +56,9 @@ tree_pss() {
 start() {
   local server=$1 app=$2 n=$3 port=$4 log=$5 dir mod; dir=$(app_dir "$app"); mod=$(app_module "$app")
   case $server in
-    supervise|supervise-lazy)
+    supervise|supervise-lazy|supervise-warmup)
       local lazy=(); [ "$server" = supervise-lazy ] && lazy=(--lazy-apps)
+      [ "$server" = supervise-warmup ] && lazy=(--preload-warmup "$(app_page "$app")")
       (cd "$dir" && exec "$SUPERVISE" --http-socket "127.0.0.1:$port" --module "$mod" \
         --processes "$n" --threads 1 --python-bin "$PY" --disable-logging "${lazy[@]}" --env "SUPERVISE_ZYGOTE_GC_FREEZE=${FREEZE:-1}" \
         --logto "$log") >/dev/null 2>&1 & ;;
@@ -82,7 +86,7 @@ stop() {
 a_worker() {
   local server=$1 log=$2
   case $server in
-    supervise|supervise-lazy) grep -o 'spawned worker: id=[0-9]* pid=[0-9]*' "$log" | tail -1 | sed 's/.*pid=//';;
+    supervise|supervise-lazy|supervise-warmup) grep -o 'spawned worker: id=[0-9]* pid=[0-9]*' "$log" | tail -1 | sed 's/.*pid=//';;
     *) cat /proc/"$SRV_PID"/task/*/children | tr ' ' '\n' | grep -v '^$' | tail -1;;
   esac
 }

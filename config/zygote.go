@@ -1,11 +1,19 @@
 package config
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Preload is how Python workers get the app: imported once per
 // generation by a zygote the workers fork from (uWSGI's default), or by
 // every worker itself (lazy-apps).
 type Preload struct {
 	// LazyApps: every worker imports the app itself (lazy-apps, lazy).
 	LazyApps bool
+	// Warmup: paths the zygote GETs from the app before forking
+	// (preload-warmup).
+	Warmup []string
 }
 
 var _ = addOptions(
@@ -13,4 +21,18 @@ var _ = addOptions(
 		"import the app in every worker instead of once per generation in a zygote the workers fork from "+
 			"(more memory, slower respawns; for apps that cannot be forked after import)",
 		boolean(func(c *Config) *bool { return &c.Preload.LazyApps })),
+	works("preload-warmup", nil, List, "",
+		"supervise's own: a path (/path?query) the zygote GETs from the app 10 times before forking the workers, "+
+			"so what the app builds on its first requests (URL resolver, templates) and CPython's specialized "+
+			"bytecode are shared by every worker instead of built in each; repeatable; no effect with lazy-apps",
+		addWarmup),
 )
+
+func addWarmup(l *loader, v string) error {
+	v = strings.TrimSpace(v)
+	if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, "\n ") {
+		return fmt.Errorf("%q is not a path: give one like /admin/login/ or /search?q=x", v)
+	}
+	l.cfg.Preload.Warmup = append(l.cfg.Preload.Warmup, v)
+	return nil
+}

@@ -13,6 +13,9 @@ const (
 	// EnvZygoteGCFreeze is "0" to leave out gc.freeze() before forking
 	// (for measuring what it saves); anything else freezes.
 	EnvZygoteGCFreeze = "SUPERVISE_ZYGOTE_GC_FREEZE"
+	// EnvPreloadWarmup is preload-warmup's paths, one a line: the zygote
+	// GETs each from the app before it forks.
+	EnvPreloadWarmup = "SUPERVISE_PRELOAD_WARMUP"
 	// ZygoteMaxRequest bounds a fork request (the worker's environment).
 	ZygoteMaxRequest = 1 << 20
 )

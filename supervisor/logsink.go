@@ -122,11 +122,16 @@ const maxLogLine = 64 << 10
 // Under load every request writes a line; reading each one as it comes
 // would wake the master thousands of times a second on a machine whose
 // cores the workers need, so after a short read it waits a moment and
-// takes the lines in batches (the pipe is enlarged to hold them).
+// takes the lines in batches (the pipe is enlarged to hold them). The
+// buffer starts small, as most processes write a few lines, and doubles
+// up to logDrainMax while reads fill half of it: a busy worker's lines
+// are still taken in large batches, and sixteen idle workers do not hold
+// 4 MB of the master's memory.
 func lineDrain(s *LogSink, r io.Reader) {
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, logDrainMin)
 	held := 0 // bytes of an unterminated line at the start of buf
 	for {
+		free := len(buf) - held
 		n, err := r.Read(buf[held:])
 		if n > 0 {
 			held = s.writeLines(buf[:held+n])
@@ -137,11 +142,18 @@ func lineDrain(s *LogSink, r io.Reader) {
 			}
 			return
 		}
-		if n < (len(buf)-held)/2 {
+		if len(buf) < logDrainMax && (n >= free/2 || held >= len(buf)/2) {
+			buf = append(make([]byte, 0, 2*len(buf)), buf[:held]...)[:2*len(buf)]
+		}
+		if n < free/2 {
 			time.Sleep(logBatchDelay)
 		}
 	}
 }
+
+// The bounds of lineDrain's buffer; logDrainMax holds maxLogLine held
+// back and more than half of it still free.
+const logDrainMin, logDrainMax = 16 << 10, 256 << 10
 
 // writeLines writes the whole lines at the start of b, moves the
 // unterminated rest to the start of b and returns its length. A rest

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -110,5 +111,31 @@ func TestRotationBySize(t *testing.T) {
 		if n := strings.Count(string(cur), "request "); n != 10 || !strings.HasPrefix(string(cur), "request 20 ") {
 			t.Fatalf("new file has %d request lines, want 10 from request 20:\n%s", n, cur)
 		}
+	}
+}
+
+// A process that writes a few lines costs the master a small buffer, not
+// logDrainMax; a burst still gets through whole and in order.
+func TestLineDrainBufferGrowsOnlyUnderLoad(t *testing.T) {
+	f, _ := os.CreateTemp(t.TempDir(), "log")
+	s := &LogSink{f: f}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	lineDrain(s, strings.NewReader("ready\nserving\n"))
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got >= logDrainMax/4 {
+		t.Fatalf("draining two lines allocated %d bytes, want under %d", got, logDrainMax/4)
+	}
+	var burst bytes.Buffer
+	for i := 0; burst.Len() < 3*logDrainMax; i++ {
+		fmt.Fprintf(&burst, "line %d %s\n", i, strings.Repeat("z", i%300))
+	}
+	want := burst.String()
+	f.Truncate(0)
+	f.Seek(0, 0)
+	lineDrain(s, &burst)
+	raw, _ := os.ReadFile(f.Name())
+	if string(raw) != want {
+		t.Fatalf("a burst of %d bytes came out as %d bytes, or out of order", len(want), len(raw))
 	}
 }

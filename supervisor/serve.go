@@ -14,7 +14,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -63,6 +65,7 @@ func Serve(cfg *config.Config, opt Options) int {
 // serving is one master's wiring: what Serve builds, in order, and tears
 // down in reverse.
 type serving struct {
+	trimMu   sync.Mutex // one trimMemory at a time
 	cfg      *config.Config
 	opt      Options
 	log      hclog.Logger
@@ -150,12 +153,16 @@ func (s *serving) makeMaster() error {
 	if err != nil {
 		return err
 	}
+	if len(s.cfg.Preload.Warmup) > 0 && launcher.zygotePlan() == nil {
+		s.log.Warn("preload-warmup has no effect: every worker imports the app itself (lazy-apps, exec, asgi or gevent)")
+	}
 	s.sd = newSystemd(s.log, s.opt.Env)
 	hooks := s.sd.hooks()
 	ready := hooks.Ready
 	hooks.Ready = func(gen int) {
 		s.sockets.commit(s.cfg.Vacuum)
 		ready(gen)
+		time.AfterFunc(trimDelay, func() { s.trimMemory(gen) })
 	}
 	hooks.Upgrade = func(h master.Handover) { s.upgrade(upgradeState{Handover: h}) }
 	s.wireTaskHooks(&hooks)

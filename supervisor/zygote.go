@@ -38,6 +38,9 @@ func (l *launcher) Zygote(z master.ZygoteInfo) (*master.ProcSpec, master.Forker,
 	child := os.NewFile(uintptr(fds[1]), "zygote")
 	spec.Files = append(spec.Files, child)
 	spec.Env = append(spec.Env, ipc.EnvZygoteFD+"="+strconv.Itoa(len(spec.Files)-1))
+	if len(l.cfg.Preload.Warmup) > 0 {
+		spec.Env = append(spec.Env, ipc.EnvPreloadWarmup+"="+strings.Join(l.cfg.Preload.Warmup, "\n"))
+	}
 	return spec, &zygoteConn{fd: fds[0], child: child}, nil
 }
 

@@ -249,3 +249,49 @@ func TestZygoteLeavesSIGINTToTheMaster(t *testing.T) {
 		t.Fatal("the zygote was ended by SIGINT or SIGHUP")
 	}
 }
+
+// An app that builds a structure on its first request, recording which
+// process built it (as Django builds its URL resolver and templates).
+const lazyBuildApp = `
+import os
+_table = None
+def application(environ, start_response):
+    global _table
+    if environ["PATH_INFO"] == "/boom":
+        raise RuntimeError("no warm-up here")
+    if _table is None:
+        _table = {i: str(i) for i in range(1000)}
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "built.log"), "a") as f:
+            f.write("%d %s\n" % (os.getpid(), environ.get("HTTP_USER_AGENT", "")))
+    body = str(os.getpid()).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+`
+
+// preload-warmup: the zygote GETs the paths from the app before forking,
+// so what the app builds on its first request is built once, in the
+// zygote, and every worker has it; a path that raises is logged and the
+// zygote forks all the same.
+func TestPreloadWarmupBuildsInTheZygote(t *testing.T) {
+	py := debianPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "lazybuild.py"), lazyBuildApp)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	m := startMaster(t, dir, "--http-socket", addr, "--module", "lazybuild", "--processes", "2",
+		"--python-bin", py, "--chdir", dir, "--preload-warmup", "/boom", "--preload-warmup", "/first?x=1")
+	m.waitLog(`all workers ready`, 1)
+	zygote := zygotePID(m, 1)
+	m.waitLog(`zygote: preload-warmup: path="/first\?x=1" status="200 OK" rounds=10`, 1)
+	m.waitLog(`zygote: preload-warmup: the app raised; .*path=/boom error="RuntimeError: no warm-up here"`, 1)
+	workers := m.workerPids()
+	for i := 0; i < 10; i++ {
+		pid, _ := strconv.Atoi(fresh(t, "http://"+addr+"/"))
+		if !slices.Contains(workers, pid) {
+			t.Fatalf("answered by %d, want one of the workers %v", pid, workers)
+		}
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "built.log"))
+	if want := fmt.Sprintf("%d supervise-preload-warmup\n", zygote); string(raw) != want {
+		t.Fatalf("built by %q, want once, by the zygote's warm-up: %q", raw, want)
+	}
+}

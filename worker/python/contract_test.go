@@ -97,6 +97,7 @@ func TestUwsgiModuleMirrorsTheContract(t *testing.T) {
 func TestZygoteMirrorsTheContract(t *testing.T) {
 	want := map[string]string{
 		"ENV_ZYGOTE_GC_FREEZE": strconv.Quote(ipc.EnvZygoteGCFreeze),
+		"ENV_PRELOAD_WARMUP":   strconv.Quote(ipc.EnvPreloadWarmup),
 		"ZYGOTE_MAX_REQUEST":   "1 << 20",
 	}
 	if ipc.ZygoteMaxRequest != 1<<20 {

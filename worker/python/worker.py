@@ -1974,7 +1974,7 @@ def main():
             uwsgi_mod._signals.zygote()  # what the import registers is the generation's, once (as uWSGI's master)
         loaded = load_app()
         lifeline = os.environ.get(ENV_LIFELINE_FD)
-        _load_sibling("zygote").run(int(zygote_fd), int(lifeline) if lifeline else None, log, notify)
+        _load_sibling("zygote").run(int(zygote_fd), int(lifeline) if lifeline else None, log, notify, loaded[0])
         refresh_identity()
         if uwsgi_mod is not None:
             uwsgi_mod._after_fork()

@@ -14,6 +14,7 @@
 # any child.
 import array
 import gc
+import io
 import json
 import os
 import select
@@ -23,14 +24,23 @@ import threading
 
 # Mirrors ipc/zygote.go (contract_test.go checks it).
 ENV_ZYGOTE_GC_FREEZE = "SUPERVISE_ZYGOTE_GC_FREEZE"
+ENV_PRELOAD_WARMUP = "SUPERVISE_PRELOAD_WARMUP"
 ZYGOTE_MAX_REQUEST = 1 << 20
+# Rounds of each preload-warmup path: CPython 3.11+ specializes a
+# function's bytecode (in place, in its code object) after a few runs, so
+# a path run once would still write to its code in every worker.
+WARMUP_ROUNDS = 10
 
 
-def run(ctrl_fd, lifeline_fd, log, notify):
+def run(ctrl_fd, lifeline_fd, log, notify, app=None):
     """Serves fork requests until the master goes away; returns in each
-    forked worker. log(level, msg, **kv) and notify(state) are worker.py's."""
+    forked worker. log(level, msg, **kv) and notify(state) are worker.py's;
+    app is the loaded WSGI app, for preload-warmup."""
     ctrl = socket.socket(fileno=ctrl_fd)
     ctrl.setblocking(True)
+    paths = [p for p in os.environ.get(ENV_PRELOAD_WARMUP, "").split("\n") if p]
+    if paths and app is not None:
+        warm_up(app, paths, log)
     if os.environ.get(ENV_ZYGOTE_GC_FREEZE, "1") != "0" and hasattr(gc, "freeze"):
         # Objects the import made move to a generation the collector never
         # scans, so no worker's collection writes to (and copies) their pages.
@@ -75,6 +85,47 @@ def run(ctrl_fd, lifeline_fd, log, notify):
         _close(fds)
         if pid < 0:
             ctrl.send(b"error %d fork failed" % seq)
+
+
+def warm_up(app, paths, log):
+    """preload-warmup: GET each path from the app, WARMUP_ROUNDS times,
+    before forking, so what the app builds on its first requests (URL
+    resolvers, compiled templates, caches) and the specialized bytecode of
+    the request path are the zygote's, shared by every worker, instead of
+    built again in each. A path that fails is logged; the zygote goes on."""
+    for path in paths:
+        target, _, query = path.partition("?")
+        status = []
+
+        def start_response(st, headers, exc_info=None):
+            status[:] = [st]
+            return lambda data: None
+
+        try:
+            for _ in range(WARMUP_ROUNDS):
+                body = app(_warmup_environ(target, query), start_response)
+                try:
+                    for _ in body:
+                        pass
+                finally:
+                    if hasattr(body, "close"):
+                        body.close()
+        except Exception as e:
+            log("WARN", "preload-warmup: the app raised; the workers fork without this path warmed",
+                path=path, error="%s: %s" % (type(e).__name__, e))
+            continue
+        log("INFO", "preload-warmup", path=path, status=status[0] if status else "none", rounds=WARMUP_ROUNDS)
+
+
+def _warmup_environ(path, query):
+    return {
+        "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": query,
+        "REQUEST_URI": path + ("?" + query if query else ""), "SERVER_NAME": "localhost", "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "localhost", "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_USER_AGENT": "supervise-preload-warmup", "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.multithread": False,
+        "wsgi.multiprocess": True, "wsgi.run_once": False,
+    }
 
 
 def _fork(ctrl, fds, env, seq):

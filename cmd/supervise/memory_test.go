@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Once a generation is up the master unmaps the pages of its binary that
+// start-up faulted in: its resident binary shrinks to what the loop runs.
+func TestMasterReturnsStartupMemoryOnceReady(t *testing.T) {
+	m, _, _ := startPreloaded(t)
+	line := m.waitLog(`returned start-up memory: .*generation=1 `, 1)[0]
+	f := regexp.MustCompile(`resident_kb=(\d+) resident_kb_after=(\d+)`).FindStringSubmatch(line)
+	if f == nil {
+		t.Fatalf("no sizes in %q", line)
+	}
+	before, _ := strconv.Atoi(f[1])
+	after, _ := strconv.Atoi(f[2])
+	now := binaryResidentKB(t, m.cmd.Process.Pid)
+	t.Logf("binary resident: %d KB at ready, %d KB after trimming, %d KB now", before, after, now)
+	if before < 1024 || after > before/2 || now > before*3/4 {
+		t.Fatalf("the master's binary stayed resident: %d KB at ready, %d KB after trimming, %d KB now", before, after, now)
+	}
+}
+
+// binaryResidentKB sums Rss over pid's read-only mappings of its executable.
+func binaryResidentKB(t *testing.T, pid int) int {
+	t.Helper()
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	kb, in := 0, false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
+			continue
+		}
+		if !strings.HasSuffix(fields[0], ":") {
+			in = len(fields) >= 6 && fields[5] == exe && !strings.Contains(fields[1], "w")
+			continue
+		}
+		if in && fields[0] == "Rss:" {
+			n, _ := strconv.Atoi(fields[1])
+			kb += n
+		}
+	}
+	return kb
+}
