@@ -199,19 +199,11 @@ class Engine(object):
                 fcntl.ioctl(fd, termios.FIONBIO, _NONBLOCK)
                 worker.serve_uwsgi_conn(Conn(fd, self.timeout), core)
         except (BlockingIOError, socket.timeout):
-            W.log("WARN", "socket-timeout: no data from the client for %d ms; connection closed" % worker.socket_timeout_ms)
-            local.board[2]()
+            worker.timed_out()
         except Exception:
             W.log_traceback("connection failed")
         finally:
-            worker.on_conn[core] = False
-            if conn is not None:
-                conn.close()
-            else:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            worker.end_conn(core, conn, fd)
             free = self.free
             free.append(core)
             if len(free) == 1:

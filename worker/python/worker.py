@@ -1362,22 +1362,30 @@ class Worker(object):
             else:
                 self.serve_uwsgi(fd, core, inherits)
         except (BlockingIOError, socket.timeout):
-            # socket-timeout: the client sent nothing (or took nothing) for
-            # that long. uWSGI counts it as a read error too.
-            log("WARN", "socket-timeout: no data from the client for %d ms; connection closed" % self.socket_timeout_ms)
-            self.local.board[2]()
+            self.timed_out()
         except Exception:
             log_traceback("connection failed")
         finally:
-            self.on_conn[core] = False
-            if conn is not None:
-                conn.close()
-            else:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            self.end_conn(core, conn, fd)
         return True
+
+    def timed_out(self):
+        """socket-timeout: the client sent nothing (or took nothing) for
+        that long. uWSGI counts it as a read error too."""
+        log("WARN", "socket-timeout: no data from the client for %d ms; connection closed" % self.socket_timeout_ms)
+        self.local.board[2]()
+
+    def end_conn(self, core, conn, fd):
+        """Closes a connection core served: its socket object, or the bare
+        fd when the uwsgi path never made one."""
+        self.on_conn[core] = False
+        if conn is not None:
+            conn.close()
+        else:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def timeouts_inherited(self, listener, fd):
         """Whether connections accepted on listener come with its
