@@ -287,6 +287,16 @@ func (c *wsClient) recv(t *testing.T, within time.Duration) (op byte, payload []
 	return hdr[0] & 0x0f, payload
 }
 
+// wantClose reads the next frame (within the time given) and fails the
+// test unless it is a close frame with code.
+func (c *wsClient) wantClose(t *testing.T, code uint16, within time.Duration) {
+	t.Helper()
+	op, got := c.recv(t, within)
+	if op != 8 || len(got) < 2 || binary.BigEndian.Uint16(got) != code {
+		t.Fatalf("got op %d %q, want a close frame with %d", op, got, code)
+	}
+}
+
 func (c *wsClient) echo(t *testing.T, msg string) {
 	t.Helper()
 	c.send(t, 1, []byte(msg))
@@ -311,10 +321,7 @@ func TestASGIWebSocketEchoAndGoingAwayOnReload(t *testing.T) {
 	}
 	start := time.Now()
 	m.signal(syscall.SIGHUP)
-	op, got := ws.recv(t, 30*time.Second)
-	if op != 8 || len(got) < 2 || binary.BigEndian.Uint16(got) != 1001 {
-		t.Fatalf("at reload the WebSocket got op %d %q, want close 1001", op, got)
-	}
+	ws.wantClose(t, 1001, 30*time.Second) // going away, at the reload
 	if took := time.Since(start); took > 20*time.Second {
 		t.Fatalf("closed %v after the reload", took)
 	}
@@ -373,12 +380,8 @@ func TestASGIWebSocketThroughTheFrontEnd(t *testing.T) {
 		t.Fatalf("a request beside open WebSockets: %d", code)
 	}
 	m.signal(syscall.SIGHUP)
-	for _, c := range []*wsClient{ws, other} {
-		op, got := c.recv(t, 30*time.Second)
-		if op != 8 || len(got) < 2 || binary.BigEndian.Uint16(got) != 1001 {
-			t.Fatalf("at reload the tunnelled WebSocket got op %d %q, want close 1001", op, got)
-		}
-	}
+	ws.wantClose(t, 1001, 30*time.Second) // going away, at the reload
+	other.wantClose(t, 1001, 30*time.Second)
 	m.waitLog(`worker stopped: `, 2)
 	if n := strings.Count(asgiEvents(t, dir), "ws-closed-1001"); n != 2 {
 		t.Fatalf("the app saw %d closes with 1001, want 2:\n%s", n, asgiEvents(t, dir))

@@ -136,12 +136,8 @@ func TestUWSGIWebSocketAPI(t *testing.T) {
 	}
 	start := time.Now()
 	m.signal(syscall.SIGHUP)
-	for _, c := range []*wsClient{a, b} {
-		op, got := c.recv(t, 20*time.Second)
-		if op != 8 || len(got) < 2 || binary.BigEndian.Uint16(got) != 1001 {
-			t.Fatalf("at reload the WebSocket got op %d %q, want close 1001", op, got)
-		}
-	}
+	a.wantClose(t, 1001, 20*time.Second) // going away, at the reload
+	b.wantClose(t, 1001, 20*time.Second)
 	if took := time.Since(start); took > 15*time.Second {
 		t.Fatalf("closed %v after the reload (worker-reload-mercy is 30 s)", took)
 	}
@@ -201,9 +197,6 @@ func TestUWSGIWebSocketPingTimeout(t *testing.T) {
 	big := dialWS(t, httpAddr, "/ws")
 	big.echo(t, strings.Repeat("s", 1000))
 	big.send(t, 1, []byte(strings.Repeat("b", 1025)))
-	op, got := big.recv(t, 10*time.Second)
-	if op != 8 || len(got) < 2 || binary.BigEndian.Uint16(got) != 1009 {
-		t.Fatalf("a message over websocket-max-size: op %d %q, want close 1009", op, got)
-	}
+	big.wantClose(t, 1009, 10*time.Second)
 	waitEvents(t, dir, "recv raised IOError", 2)
 }
