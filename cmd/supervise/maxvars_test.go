@@ -3,14 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // headersApp answers with how many X-H-* headers it got.
@@ -25,52 +21,11 @@ def application(environ, start_response):
 // startRealUwsgi runs uWSGI 2.0 (Debian's uwsgi-core with the python3
 // plugin) on a unix socket with app.py from dir, for side-by-side tests.
 func startRealUwsgi(t *testing.T, dir, sock string, args ...string) {
-	processTest(t)
 	t.Helper()
 	bin := requireTool(t, "uwsgi", "--plugins", "python3", "--version")
-	cmd := exec.Command(bin, append([]string{"--plugins", "python3", "--socket", sock, "--chdir", dir,
+	u := startUWSGI(t, bin, dir, "", append([]string{"--plugins", "python3", "--socket", sock, "--chdir", dir,
 		"--module", "app", "--processes", "1", "--disable-logging"}, args...)...)
-	out, err := os.Create(filepath.Join(dir, "uwsgi.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); out.Close(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			raw, _ := os.ReadFile(filepath.Join(dir, "uwsgi.log"))
-			t.Logf("uwsgi log:\n%s", raw)
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.Dial("unix", sock)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-done:
-			raw, _ := os.ReadFile(filepath.Join(dir, "uwsgi.log"))
-			t.Fatalf("uwsgi exited:\n%s", raw)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("uwsgi never listened on %s", sock)
-		}
-		time.Sleep(20 * time.Millisecond) // a unix socket has no readiness event to wait on
-	}
+	u.waitUnix(t, sock)
 }
 
 func getWithHeaders(t *testing.T, url string, n int) (int, string) {

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -399,47 +397,18 @@ func TestSpoolerFilesInterchangeWithUWSGI(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "spoolapp.py"), readFile(t, "testdata/spoolapp.py"))
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	base := "http://" + addr
-	runUWSGI := func(hold string) (stop func()) {
-		cmd := exec.Command(uwsgiBin, "--plugins", "python3", "--master", "--http-socket", addr, "--wsgi-file", "spoolapp.py",
+	runUWSGI := func(hold string) *uwsgiProc {
+		u := startUWSGI(t, uwsgiBin, dir, addr, "--plugins", "python3", "--master", "--http-socket", addr, "--wsgi-file", "spoolapp.py",
 			"--spooler", spool, "--spooler-ordered", "--spooler-frequency", "1", "--env", "OUT="+out, "--env", "SPOOL_HOLD="+hold)
-		cmd.Dir = dir
-		logf, _ := os.Create(filepath.Join(dir, "uwsgi.log"))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		stop = func() {
-			cmd.Process.Signal(syscall.SIGINT)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		}
-		t.Cleanup(stop)
-		for deadline := time.Now().Add(20 * time.Second); ; {
-			resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(base + "/")
-			if err == nil {
-				resp.Body.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				log, _ := os.ReadFile(filepath.Join(dir, "uwsgi.log"))
-				t.Fatalf("uWSGI never answered: %v\n%s", err, log)
-			}
-			time.Sleep(50 * time.Millisecond) // a foreign server's start has no readiness signal here
-		}
-		return stop
+		u.Get(t, base+"/")
+		return u
 	}
 	// uWSGI writes (its spooler leaves them: SPOOL_IGNORE)
-	stop := runUWSGI("1")
+	u := runUWSGI("1")
 	for _, q := range []string{"/spool?n=u1", "/spool?n=u2&priority=3", "/raw?n=u3&body=5"} {
 		fresh(t, base+q)
 	}
-	stop()
+	u.Stop(t)
 	files, _ := filepath.Glob(filepath.Join(spool, "uwsgi_spoolfile_on_*"))
 	prio, _ := filepath.Glob(filepath.Join(spool, "3", "uwsgi_spoolfile_on_*"))
 	if len(files) != 2 || len(prio) != 1 {

@@ -19,6 +19,7 @@ type uwsgiProc struct {
 	Addr string
 	Log  string
 	stop func()
+	done chan struct{} // closed when the uWSGI master has exited
 }
 
 // startUWSGI runs bin with args in dir; addr is the TCP address the args
@@ -38,6 +39,7 @@ func startUWSGI(t *testing.T, bin, dir, addr string, args ...string) *uwsgiProc 
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
+	u.done = done
 	go func() { cmd.Wait(); logf.Close(); close(done) }()
 	var once sync.Once
 	u.stop = func() {
@@ -51,7 +53,13 @@ func startUWSGI(t *testing.T, bin, dir, addr string, args ...string) *uwsgiProc 
 			}
 		})
 	}
-	t.Cleanup(u.stop)
+	t.Cleanup(func() {
+		u.stop()
+		if t.Failed() {
+			log, _ := os.ReadFile(u.Log)
+			t.Logf("uWSGI's log:\n%s", log)
+		}
+	})
 	return u
 }
 
@@ -72,6 +80,30 @@ func (u *uwsgiProc) Stop(t *testing.T) {
 			t.Fatalf("uWSGI's socket %s still answers 20 s after it stopped", u.Addr)
 		}
 		time.Sleep(20 * time.Millisecond) // the kernel says nothing when the last holder closes it
+	}
+}
+
+// waitUnix waits until uWSGI accepts connections on the unix socket
+// sock, failing with its log when it exits or 20 s pass.
+func (u *uwsgiProc) waitUnix(t *testing.T, sock string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-u.done:
+			log, _ := os.ReadFile(u.Log)
+			t.Fatalf("uWSGI exited before it listened on %s:\n%s", sock, log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(u.Log)
+			t.Fatalf("uWSGI never listened on %s:\n%s", sock, log)
+		}
+		time.Sleep(20 * time.Millisecond) // a unix socket has no readiness event to wait on
 	}
 }
 
