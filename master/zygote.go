@@ -192,8 +192,21 @@ func (m *Master) zygoteWake(next time.Time) time.Time {
 			next = z.Deadline
 		}
 	}
-	if m.phase == running && m.preloads() && m.zygoteNext.NextStart.Before(next) {
+	// The next zygote's start time matters only while the generation has
+	// none: it stays in the past once one started, and as a wake-up it
+	// would spin the loop every millisecond.
+	if m.phase == running && m.preloads() && !m.hasZygote() && m.zygoteNext.NextStart.Before(next) {
 		next = m.zygoteNext.NextStart
 	}
 	return next
+}
+
+// hasZygote says whether the current generation's zygote is running.
+func (m *Master) hasZygote() bool {
+	for _, z := range m.zygotes {
+		if z.Generation == m.generation && !z.Stopping {
+			return true
+		}
+	}
+	return false
 }

@@ -59,6 +59,11 @@ func TestWorkersForkFromTheZygoteOnceItIsReady(t *testing.T) {
 	if m.Serving() != 1 {
 		t.Fatal("generation 1 not announced ready")
 	}
+	// Nothing to do until the next check: the loop sleeps (it woke every
+	// millisecond while a zygote ran, for the next zygote's start time).
+	if w := m.nextWake(); w < 500*time.Millisecond {
+		t.Fatalf("with the zygote and every worker ready the loop wakes in %v", w)
+	}
 }
 
 func TestZygoteKilledIsRebuiltAndNoWorkerIsLost(t *testing.T) {
