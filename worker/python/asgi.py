@@ -482,11 +482,14 @@ class Conn(asyncio.Protocol):
         if self.http:
             i = self.buf.find(b"\r\n\r\n")
             limit = max(self.server.buffer_size, 8192)
+            # The same verdict however the head arrives: a bare LF in the
+            # first limit bytes is a 400, else a head past limit a 431.
+            if (i < 0 or i > limit) and W._BARE_LF(self.buf[:limit]):
+                self.simple(b"400 Bad Request")
+                return
             if i < 0:
                 if len(self.buf) > limit:
                     self.simple(b"431 Request Header Fields Too Large")
-                elif W._BARE_LF(self.buf):
-                    self.simple(b"400 Bad Request")
                 elif self.buf:
                     self.arm(self.server.timeout)
                 return

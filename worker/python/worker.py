@@ -1616,14 +1616,14 @@ class Worker(object):
         limit = max(self.buffer_size, 8192)
         while True:
             i = pending.find(b"\r\n\r\n")
+            # A bare LF in the first limit bytes is judged now (a 400),
+            # before the size: the same verdict however the head arrives.
+            if (i < 0 or i > limit) and _BARE_LF(pending[:limit]):
+                return pending, b""
             if i > limit or (i < 0 and len(pending) > limit):
                 return False, b""
             if i >= 0:
                 return pending[:i + 2], pending[i + 4:]
-            if len(pending) > limit:
-                return False, b""
-            if _BARE_LF(pending):  # never ends in CRLF CRLF: judge it now
-                return pending, b""
             try:
                 more = conn.recv(65536)
             except BlockingIOError:
