@@ -35,6 +35,7 @@ type CacheConfig struct {
 	Caches          []CacheSpec // cache2, in order
 	LegacyItems     uint64      // cache = N
 	LegacyBlocksize uint64      // cache-blocksize
+	LegacyStore     string      // cache-store: the legacy cache's store file
 	NoExpire        bool        // cache-no-expire: for every cache
 }
 
@@ -49,6 +50,11 @@ var _ = addOptions(
 	works("cache2", nil, List, "", "a shared cache for uwsgi.cache_*: name=NAME,items=N[,blocksize=BYTES,keysize=BYTES,hashsize=N,purge_lru=1,clear_on_full=1,ignore_full=1,math_initial=N,no_expire=1] (uWSGI's keys; nodes, sync, udp, bitmap and lastmod are ignored with a notice); shared by every worker, kept across respawns and reloads; store=PATH[,store_delete=1] keeps it in that file across master restarts", addCache2),
 	works("cache", nil, Int, "0", "the legacy cache named default, N items (it holds N-1 values, as uWSGI) of cache-blocksize bytes; it is the default cache, before any cache2", setLegacyCache),
 	works("cache-blocksize", nil, Int, "65536", "the legacy cache's largest value, bytes", setLegacyCacheBlocksize),
+	works("cache-store", nil, String, "", "keep the legacy cache (cache = N) in this file across master restarts, as cache2's store=PATH", func(l *loader, v string) error {
+		l.cfg.Cache.LegacyStore = strings.TrimSpace(v)
+		return nil
+	}),
+	harmless("cache-store-sync", nil, Int, "the kernel writes the mapped store file back, and the master syncs it when it exits"),
 	works("cache-no-expire", nil, Bool, "false", "no cache item ever expires (uWSGI: no sweeper thread), whatever expires it was set with", boolean(func(c *Config) *bool { return &c.Cache.NoExpire })),
 	harmless("cache-expire-freq", nil, Int, "an expired cache item is never returned, so there is no sweeper to schedule"),
 )
@@ -69,6 +75,14 @@ func setLegacyCacheBlocksize(l *loader, v string) error {
 	}
 	l.cfg.Cache.LegacyBlocksize = n
 	return nil
+}
+
+// checkLegacyCache: cache-store without cache = N has no cache to keep,
+// as in uWSGI; a notice says so.
+func (l *loader) checkLegacyCache() {
+	if l.cfg.Cache.LegacyStore != "" && l.cfg.Cache.LegacyItems == 0 {
+		l.notice("cache-store", "cache-store: there is no legacy cache (cache = N) to keep; for a cache2, add store=PATH to it")
+	}
 }
 
 // cacheKeyIgnored are cache2 keys uWSGI knows that supervise does not
@@ -182,7 +196,7 @@ func (c *Config) CacheSpecs() []CacheSpec {
 			bs = DefaultCacheBlocksize
 		}
 		out = append(out, CacheSpec{Name: "default", Items: c.Cache.LegacyItems, Blocksize: bs,
-			Keysize: DefaultCacheKeysize, Hashsize: DefaultCacheHashsize})
+			Keysize: DefaultCacheKeysize, Hashsize: DefaultCacheHashsize, Store: c.Cache.LegacyStore})
 	}
 	out = append(out, c.Cache.Caches...)
 	if c.Cache.NoExpire {

@@ -32,6 +32,17 @@ func TestCacheOptions(t *testing.T) {
 	if s := mustLoad(t, []string{"--module", "app", "--cache", "3", "--cache2", "name=x,items=2", "--cache-no-expire"}).CacheSpecs(); !s[0].NoExpire || !s[1].NoExpire {
 		t.Errorf("cache-no-expire: %+v", s)
 	}
+	legacy := mustLoad(t, []string{"--module", "app", "--cache", "4", "--cache-store", "/tmp/legacy.cache", "--cache-store-sync", "3"})
+	if s := legacy.CacheSpecs(); len(s) != 1 || s[0].Store != "/tmp/legacy.cache" || s[0].Name != "default" {
+		t.Errorf("cache-store: %+v", s)
+	}
+	if n := strings.Join(legacy.Notices, "\n"); !strings.Contains(n, "cache-store-sync") {
+		t.Errorf("no notice for cache-store-sync in\n%s", n)
+	}
+	alone := mustLoad(t, []string{"--module", "app", "--cache-store", "/tmp/legacy.cache"})
+	if n := strings.Join(alone.Notices, "\n"); len(alone.CacheSpecs()) != 0 || !strings.Contains(n, "cache-store: there is no legacy cache") {
+		t.Errorf("cache-store without cache: %+v\n%s", alone.CacheSpecs(), n)
+	}
 	if s := mustLoad(t, []string{"--module", "app"}).CacheSpecs(); len(s) != 0 {
 		t.Errorf("no cache options, caches %+v", s)
 	}

@@ -264,6 +264,7 @@ func (l *loader) finish() error {
 	}
 	errs = append(errs, l.checkPolicies()...)
 	errs = append(errs, l.checkRouter()...)
+	l.checkLegacyCache()
 	errs = append(errs, l.checkAsync()...)
 	errs = append(errs, l.checkWebSockets()...)
 	errs = append(errs, c.CheckServices()...)

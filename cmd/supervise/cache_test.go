@@ -268,3 +268,35 @@ func TestUwsgiCacheStoreKeptAcrossRestarts(t *testing.T) {
 		t.Fatalf("get from a store made anew: %s", got)
 	}
 }
+
+// The legacy cache (cache = N) keeps its items in cache-store's file
+// across master restarts, as a cache2's store=PATH does.
+func TestUwsgiLegacyCacheStoreKeptAcrossRestarts(t *testing.T) {
+	parallel(t)
+	debianPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "cacheapp.py"), readFile(t, "testdata/cacheapp.py"))
+	store := filepath.Join(dir, "legacy.cache")
+	start := func() (*masterProc, string) {
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		ini := filepath.Join(dir, "app.ini")
+		writeFile(t, ini, fmt.Sprintf("[uwsgi]\nhttp-socket = %s\nwsgi-file = cacheapp.py\nprocesses = 2\ncache = 50\ncache-blocksize = 512\ncache-store = %s\n", addr, store))
+		m := startMaster(t, dir, "--ini", ini, "--python-bin", "/usr/bin/python3")
+		m.waitLog(`all workers ready`, 1)
+		return m, "http://" + addr
+	}
+	m, base := start()
+	m.waitLog(`cache ready: .*name=default .*store="created `, 1)
+	if got := fresh(t, base+"/set?k=kept&v=legacy"); got != "True" {
+		t.Fatalf("set: %s", got)
+	}
+	m.signal(syscall.SIGINT)
+	if code := m.waitExit(); code != 0 {
+		t.Fatalf("master exited %d\n%s", code, m.log())
+	}
+	m, base = start()
+	m.waitLog(`cache ready: .*name=default .*store="restored from `, 1)
+	if got := fresh(t, base+"/get?k=kept"); got != "b:legacy" {
+		t.Fatalf("get from the legacy cache after a master restart: %s", got)
+	}
+}
