@@ -345,3 +345,63 @@ func waitLogChan(m *masterProc, re string) <-chan struct{} {
 	}()
 	return done
 }
+
+// Every front-end process drops to the workers' user and serves.
+func TestHTTPProcessesRunAsTheWorkersUser(t *testing.T) {
+	m, _, base := startDroppedFrontEnd(t, "--http-processes", "2")
+	pids := waitFrontEnds(t, m, 2)
+	for _, p := range pids {
+		if uid, gid := procIDs(t, p); uid != "65534" || gid != "65534" {
+			t.Fatalf("front end %d runs as %s:%s, want nobody:nogroup", p, uid, gid)
+		}
+		servedBy(t, strings.TrimPrefix(base, "http://"), p, pids)
+	}
+}
+
+// A reload that changes http-processes starts or stops only the
+// difference: 2 -> 3 keeps the first two, 3 -> 1 keeps the first.
+func TestReloadChangesTheNumberOfHTTPProcesses(t *testing.T) {
+	parallel(t)
+	py := debianPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ini := filepath.Join(dir, "app.ini")
+	conf := func(n int) {
+		writeFile(t, ini, fmt.Sprintf("[uwsgi]\nhttp = %s\nhttp-processes = %d\nmodule = echo\nprocesses = 1\nchdir = %s\n", addr, n, dir))
+	}
+	conf(2)
+	m := startMaster(t, dir, "--ini", ini, "--python-bin", py)
+	m.waitLog(`all workers ready`, 1)
+	two := waitFrontEnds(t, m, 2)
+
+	conf(3)
+	m.signal(syscall.SIGHUP)
+	m.waitLog(`all workers ready: generation=2`, 1)
+	three := waitFrontEnds(t, m, 3)
+	for _, p := range two {
+		if !alive(p) {
+			t.Fatalf("front ends %v after 2 -> 3: %d was stopped (was %v)", three, p, two)
+		}
+	}
+	for _, p := range three {
+		servedBy(t, addr, p, three)
+	}
+
+	conf(1)
+	m.signal(syscall.SIGHUP)
+	m.waitLog(`all workers ready: generation=3`, 1)
+	var gone []int
+	for _, p := range three {
+		if p != two[0] && p != two[1] {
+			gone = append(gone, p)
+		}
+	}
+	one := waitFrontEnds(t, m, 1, gone...)
+	if one[0] != two[0] && one[0] != two[1] {
+		t.Fatalf("front end %d after 3 -> 1, want one of the first two %v kept", one[0], two)
+	}
+	if code, _ := get(t, "http://"+addr+"/pid"); code != 200 {
+		t.Fatalf("after 3 -> 1: %d", code)
+	}
+}
