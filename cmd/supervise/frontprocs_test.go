@@ -81,9 +81,13 @@ func waitFrontEnds(t *testing.T, m *masterProc, n int, old ...int) []int {
 // theirs is left waiting on a socket); the cleanup lets them go on.
 func stopProcs(t *testing.T, pids ...int) func() {
 	t.Helper()
-	resume := func() {
-		for _, p := range pids {
-			syscall.Kill(p, syscall.SIGCONT)
+	resumed := false
+	resume := func() { // once: a later cleanup must not signal reused pids
+		if !resumed {
+			resumed = true
+			for _, p := range pids {
+				syscall.Kill(p, syscall.SIGCONT)
+			}
 		}
 	}
 	t.Cleanup(resume)
