@@ -10,12 +10,12 @@
 #     uwsgi-plugin-gevent-python3; its http11-socket stalls under wrk with
 #     gevent, its http-socket closes every connection, so nginx it is).
 #     CPU per request is the app server's (nginx's is the same for both).
-#  3. WS_CONNS idle WebSockets held through supervise's front end (http =)
-#     to the FastAPI app: the front end's and the workers' memory per
-#     connection (RSS growth / connections).
+#  3. WS_CONNS idle WebSockets held through supervise's front end (http =,
+#     http-processes = WS_FRONT) to the FastAPI app: the front ends' and the
+#     workers' memory per connection (RSS growth / connections).
 # Besides req/s and p99 each server's CPU time per request (its process
 # tree, from /proc) is reported: the machine's other load disturbs it less.
-#   bench/async.sh     # ROUNDS=3 WRK_SECONDS=10 WRK_CONNS=64 WS_CONNS=10000
+#   bench/async.sh     # ROUNDS=3 WRK_SECONDS=10 WRK_CONNS=64 WS_CONNS=10000 WS_FRONT=2
 #   SECTIONS="gevent ws" bench/async.sh   # some of: fastapi gevent ws
 source "$(dirname "$0")/lib.sh"
 need wrk uwsgi nginx
@@ -23,14 +23,18 @@ ROUNDS=${ROUNDS:-3}
 WRK_CONNS=${WRK_CONNS:-64}; export WRK_CONNS
 WS_CONNS=${WS_CONNS:-10000}
 # Each idle WebSocket costs the front end two descriptors (client and
-# upstream): 10,000 need 20,000 in one process, a common hard limit. Raise
-# it (root may; otherwise say so). Go raises its soft limit to the hard one
-# at start; the Python workers and the client inherit the soft one.
-NOFILE=$(( 2 * WS_CONNS + 1000 ))
+# upstream) and the client one. WS_FRONT (default 2) front-end processes
+# (http-processes) share them: 10,000 need 2 x 10,000 / WS_FRONT in each,
+# and 10,000 in the client. Raise the hard limit if short (root may;
+# otherwise say so and hold what fits). Go raises its soft limit to the
+# hard one at start; the Python workers and the client inherit the soft one.
+WS_FRONT=${WS_FRONT:-2}
+NOFILE=$(( 2 * WS_CONNS / WS_FRONT + 1000 )); [ "$NOFILE" -lt $(( WS_CONNS + 1000 )) ] && NOFILE=$(( WS_CONNS + 1000 ))
 if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$NOFILE" ]; then
   if ! ulimit -Hn "$NOFILE" 2>/dev/null; then # needs CAP_SYS_RESOURCE (containers often drop it)
-    echo "bench: hard limit of $(ulimit -Hn) descriptors cannot be raised; $WS_CONNS WebSockets need $NOFILE: holding $(( ($(ulimit -Hn) - 200) / 2 ))" >&2
-    WS_CONNS=$(( ($(ulimit -Hn) - 200) / 2 ))
+    fit=$(( ($(ulimit -Hn) - 200) * WS_FRONT / 2 )); [ "$fit" -gt $(( $(ulimit -Hn) - 1000 )) ] && fit=$(( $(ulimit -Hn) - 1000 ))
+    echo "bench: hard limit of $(ulimit -Hn) descriptors cannot be raised; $WS_CONNS WebSockets over $WS_FRONT front-end processes need $NOFILE: holding $fit" >&2
+    WS_CONNS=$fit
   fi
 fi
 ulimit -Sn "$(ulimit -Hn)"
@@ -120,17 +124,21 @@ if [[ "$SECTIONS" == *" ws "* ]]; then
 # 3. idle WebSockets through the front end
 S=$D/ws.sock; F=$(free_port)
 ASYNC=$(( WS_CONNS / 2 + 500 ))
-start sv_front "$F" "$SUPERVISE" --http "127.0.0.1:$F" --socket "$S" --asgi fastapi_app:app --processes 2 --async "$ASYNC" --disable-logging --python-bin $PY --listen 1024
+start sv_front "$F" "$SUPERVISE" --http "127.0.0.1:$F" --http-processes "$WS_FRONT" --socket "$S" --asgi fastapi_app:app --processes 2 --async "$ASYNC" --disable-logging --python-bin $PY --listen 1024
 curl -fsS "http://127.0.0.1:$F/items/1" >/dev/null
-FRONT_PID=$(pgrep -f "supervise-bin http" -P "$PID_sv_front" | head -1)
-front0=$(rss_kb "$FRONT_PID"); all0=$(rss_kb "$PID_sv_front")
+FRONT_PIDS=$(pgrep -f "supervise-bin http" -P "$PID_sv_front" | tr '\n' ' ')
+WORKER_PIDS=$(tree_pids "$PID_sv_front" | grep -vxF -e "$PID_sv_front" $(printf -- '-e %s ' $FRONT_PIDS) | tr '\n' ' ')
+sum_rss() { local t=0 p; for p in "$@"; do t=$((t + $(rss_kb "$p"))); done; echo $t; }
+fds() { local out="" p; for p in "$@"; do out+="$p:$(ls "/proc/$p/fd" | wc -l) "; done; echo "$out"; }
+front0=$(sum_rss $FRONT_PIDS); all0=$(rss_kb "$PID_sv_front")
 coproc WS { $PY "$D/ws_idle.py" 127.0.0.1 "$F" "$WS_CONNS"; }
 read -r line <&"${WS[0]}"; echo "websocket client: $line" >&2
 opened=$(awk '{print $2}' <<<"$line")
 sleep 2
-front1=$(rss_kb "$FRONT_PID"); all1=$(rss_kb "$PID_sv_front")
+front1=$(sum_rss $FRONT_PIDS); all1=$(rss_kb "$PID_sv_front")
+echo "descriptors held, front ends: $(fds $FRONT_PIDS)| workers: $(fds $WORKER_PIDS)| client: $(fds $(tree_pids "$WS_PID" | tail -n +2))| load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo >&"${WS[1]}"; wait "$WS_PID" 2>/dev/null || true
-printf '\n%-44s %s\n' "idle WebSockets through the front end" "$opened open"
-printf '%-44s %s\n' "front end RSS growth per connection" "$(awk -v a="$front0" -v b="$front1" -v n="$opened" 'BEGIN { printf "%.0f bytes", (b - a) * 1024 / n }')"
-printf '%-44s %s\n' "master+front end+workers growth per connection" "$(awk -v a="$all0" -v b="$all1" -v n="$opened" 'BEGIN { printf "%.0f bytes", (b - a) * 1024 / n }')"
+printf '\n%-44s %s\n' "idle WebSockets through the front end" "$opened open ($WS_FRONT front-end processes)"
+printf '%-44s %s\n' "front ends' RSS growth per connection" "$(awk -v a="$front0" -v b="$front1" -v n="$opened" 'BEGIN { printf "%.0f bytes", (b - a) * 1024 / n }')"
+printf '%-44s %s\n' "master+front ends+workers growth per connection" "$(awk -v a="$all0" -v b="$all1" -v n="$opened" 'BEGIN { printf "%.0f bytes", (b - a) * 1024 / n }')"
 fi

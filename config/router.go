@@ -22,7 +22,7 @@ type Router struct {
 	LimitPost     int
 	HTTPTimeout   time.Duration
 	HTTPTo        []string // backends instead of the first uwsgi socket
-	Processes     int      // event-loop threads (uWSGI: router processes); 0: the front end's default
+	Processes     int      // front-end processes, one event loop each (uWSGI's router processes); 0: one process, its default loops
 }
 
 // Routers are the configured front-end sockets.

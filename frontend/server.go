@@ -107,7 +107,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, staticSafe: cfg.StaticSafe}
 	s.fds = newFDBudget(func(max int64) {
-		s.log.Warn("open-files limit reached: not accepting more clients until some close, keeping the rest for worker connections (raise ulimit -n / LimitNOFILE)",
+		s.log.Warn("open-files limit reached: not accepting more clients until some close, keeping the rest for worker connections (raise ulimit -n / LimitNOFILE, or under a master run more http-processes: each has its own limit)",
 			"clients", max)
 	})
 	s.byKind = map[string]*warnState{}

@@ -75,10 +75,13 @@ func (l *launcher) frontEnd() ipc.FrontEnd {
 	rc := l.cfg.Router
 	fe := ipc.FrontEnd{
 		Backends: l.backends(), StaticMaps: rc.StaticMap, StaticSafe: rc.StaticSafe,
-		PostBuffering: int64(max(rc.PostBuffering, 0)), LimitPost: int64(max(rc.LimitPost, 0)), Loops: max(rc.Processes, 0),
+		PostBuffering: int64(max(rc.PostBuffering, 0)), LimitPost: int64(max(rc.LimitPost, 0)),
 		BackendTimeout: rc.HTTPTimeout, BufferSize: l.cfg.BufferSize, ShutdownTimeout: l.cfg.WorkerReloadMercy,
 		DocumentRoot:   l.cfg.Chdir,
 		DisableLogging: true, // the workers log each request already
+	}
+	if rc.Processes > 0 {
+		fe.Loops = 1 // http-processes: as many processes, one loop each (routerDaemon)
 	}
 	for i, r := range l.routers {
 		fl := ipc.FrontListener{FD: ipc.FirstListenFD + i}
@@ -90,10 +93,19 @@ func (l *launcher) frontEnd() ipc.FrontEnd {
 	return fe
 }
 
-// routerDaemon is the front end's process: `supervise http` with its
-// configuration in ipc.EnvFrontEnd. Its name carries that configuration,
-// so a reload that changes the front end's settings starts a new one
-// (beside the old, on the same sockets) and stops the old.
+// routerDaemon is the front end's processes: `supervise http` with its
+// configuration in ipc.EnvFrontEnd, one by default, http-processes = N
+// of them as uWSGI's router processes are. Each inherits every front-end
+// socket, so they share each socket's accept queue: a new connection
+// wakes every process (one event loop each, not EPOLLEXCLUSIVE across
+// processes) and the first to accept it has it. A process at its
+// descriptor budget stops watching the sockets (frontend/fdbudget.go),
+// leaving the queue to the others.
+//
+// A daemon's name carries its configuration, so a reload that changes
+// the front end's settings starts new ones (beside the old, on the same
+// sockets) and stops the old. The name carries the process's number too,
+// not the count: going from 2 to 3 keeps the first two running.
 func (l *launcher) routerDaemon(self string) []master.DaemonSpec {
 	if len(l.routers) == 0 {
 		return nil
@@ -110,10 +122,19 @@ func (l *launcher) routerDaemon(self string) []master.DaemonSpec {
 	}
 	env = append(env, ipc.EnvFrontEnd+"="+encoded)
 	args := []string{self, "http"}
-	return []master.DaemonSpec{{Name: "http front end: " + encoded, Spec: func() (*master.ProcSpec, error) {
+	spec := func() (*master.ProcSpec, error) {
 		return &master.ProcSpec{Path: self, Args: args, Env: env, Dir: l.cfg.Chdir, Files: files,
 			Credential: l.cred, DeathSignal: 15, Log: l.rt.logPipe()}, nil
-	}}}
+	}
+	n := l.cfg.Router.Processes
+	if n <= 0 {
+		return []master.DaemonSpec{{Name: "http front end: " + encoded, Spec: spec}}
+	}
+	out := make([]master.DaemonSpec, n)
+	for i := range out {
+		out[i] = master.DaemonSpec{Name: fmt.Sprintf("http front end %d: %s", i+1, encoded), Spec: spec}
+	}
+	return out
 }
 
 // backends are where the front end forwards: http-to, else the first

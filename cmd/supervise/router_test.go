@@ -29,8 +29,8 @@ func startEchoBehindFrontEnd(t *testing.T, extra ...string) (m *masterProc, dir,
 
 func TestFrontEndRunsUnderTheMasterAndSurvivesItsCrash(t *testing.T) {
 	parallel(t)
-	m, _, base := startEchoBehindFrontEnd(t, "--static-map", "/files=.", "--http-processes", "2")
-	m.waitLog(`event loops serving plain HTTP: .*loops=2`, 1)
+	m, _, base := startEchoBehindFrontEnd(t, "--static-map", "/files=.")
+	m.waitLog(`event loops serving plain HTTP: `, 1)
 	if code, body := get(t, base+"/files/echo.py"); code != 200 || body != echoApp {
 		t.Fatalf("static-map through the front end: %d", code)
 	}
