@@ -32,6 +32,9 @@ type Server struct {
 	// HealthOnly serves the health paths only (the health option): every
 	// other path is 404 and no stats are shown.
 	HealthOnly bool
+	// ClientDeadline bounds each client's connection, reading its request
+	// and writing the answer (0: DefaultClientDeadline).
+	ClientDeadline time.Duration
 
 	mu     sync.Mutex // the collector keeps delta state; Close waits on it
 	closed bool
@@ -61,7 +64,16 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 }
 
-var clientDeadline = 5 * time.Second // a var: tests shorten it
+// DefaultClientDeadline is a stats client's time to send its request and
+// read the answer.
+const DefaultClientDeadline = 5 * time.Second
+
+func (s *Server) clientDeadline() time.Time {
+	if s.ClientDeadline > 0 {
+		return time.Now().Add(s.ClientDeadline)
+	}
+	return time.Now().Add(DefaultClientDeadline)
+}
 
 // Listen binds a stats address: host:port, a unix path (mode 0600) or
 // @abstract. A non-loopback TCP address gets a warning: the stats expose
@@ -120,7 +132,7 @@ func removeStale(option, path string) error {
 // MaxClients bounds the clients served at once. Past it, new connections
 // wait in the listen queue, so a flood of connections costs the master
 // neither descriptors nor goroutines (each client has at most
-// clientDeadline).
+// ClientDeadline).
 const MaxClients = 64
 
 // Serve accepts until l is closed.
@@ -152,7 +164,7 @@ func (s *Server) Serve(l net.Listener) error {
 
 func (s *Server) handle(conn net.Conn) {
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(clientDeadline))
+	conn.SetDeadline(s.clientDeadline())
 	if !s.HTTP && !s.HealthOnly {
 		body, err := s.document()
 		if err != nil {
@@ -160,7 +172,7 @@ func (s *Server) handle(conn net.Conn) {
 		}
 		// The deadline bounds the client, not the time the document took
 		// to build (a thousand workers' document on a loaded machine).
-		conn.SetDeadline(time.Now().Add(clientDeadline))
+		conn.SetDeadline(s.clientDeadline())
 		conn.Write(body)
 		closeGracefully(conn)
 		return
@@ -186,7 +198,7 @@ func (s *Server) handle(conn net.Conn) {
 		fmt.Fprintf(conn, "HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\n%v\n", err)
 		return
 	}
-	conn.SetDeadline(time.Now().Add(clientDeadline))
+	conn.SetDeadline(s.clientDeadline())
 	fmt.Fprintf(conn, "HTTP/1.0 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", ctype, len(body))
 	conn.Write(body)
 }

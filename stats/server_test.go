@@ -36,14 +36,13 @@ func TestPlainDocumentWholeAfterAnUnreadRequest(t *testing.T) {
 // slower to build than the deadline (thousands of workers on a loaded
 // machine) still reaches the client whole.
 func TestSlowDocumentStillReachesTheClient(t *testing.T) {
-	defer func(d time.Duration) { clientDeadline = d }(clientDeadline)
-	clientDeadline = 200 * time.Millisecond
+	const deadline = 200 * time.Millisecond
 	slow := func() ([]WorkerInfo, error) {
-		time.Sleep(2 * clientDeadline) // the build outlasts the deadline
+		time.Sleep(2 * deadline) // the build outlasts the deadline
 		return []WorkerInfo{{ID: 1, PID: 42, Slot: -1, Ready: true}}, nil
 	}
 	for _, http := range []bool{false, true} {
-		s := &Server{Collector: &Collector{}, Log: hclog.NewNullLogger(), Snapshot: slow, HTTP: http}
+		s := &Server{Collector: &Collector{}, Log: hclog.NewNullLogger(), Snapshot: slow, HTTP: http, ClientDeadline: deadline}
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
