@@ -34,6 +34,7 @@ type LogSink struct {
 	pipes   sync.Mutex
 	readers map[*os.File]bool // per-process pipes being drained, for an upgrade
 	active  sync.WaitGroup    // their drains, for Flush
+	coll    pipeCollector     // the one goroutine that drains them (logdrain.go)
 }
 
 // OpenLogSink appends to path, or writes to stderr when path is "".
@@ -209,22 +210,6 @@ func (s *LogSink) ProcessPipe() (w *os.File, err error) {
 	enlargePipe(w)
 	s.drain(r)
 	return w, nil
-}
-
-// drain starts copying a pipe's lines into the sink until it closes.
-func (s *LogSink) drain(r *os.File) {
-	s.pipes.Lock()
-	s.readers[r] = true
-	s.pipes.Unlock()
-	s.active.Add(1)
-	go func() {
-		defer s.active.Done()
-		lineDrain(s, r)
-		s.pipes.Lock()
-		delete(s.readers, r)
-		s.pipes.Unlock()
-		r.Close()
-	}()
 }
 
 // Flush waits, at most d, until every process's pipe is drained: once

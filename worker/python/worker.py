@@ -99,6 +99,7 @@ PYTHON_FLOOR = (3, 7)
 # side by side: cmd/supervise/prefix_test.go); so does this worker.
 MODIFIER_MANAGE_PATH_INFO = 30
 LOG_BATCH = 32  # request lines a busy thread collects before one write
+LOG_IDLE = 0.05  # seconds a thread holding request lines waits for a connection before it writes them
 KEEPALIVE_IDLE = 30.0  # seconds an idle http-socket connection is kept
 
 WORKER_ID = os.environ.get(ENV_WORKER_ID, "0")
@@ -1315,11 +1316,18 @@ class Worker(object):
             by_fd[sock.fileno()] = (sock, proto)
         ep.register(self.wake_r, select.EPOLLIN)
         try:
+            buf = self.local.logbuf
             while not self.stopping:
-                self.flush_log()
+                # Request lines wait for the next connection that comes
+                # within LOG_IDLE: behind nginx the queue empties every
+                # request or two, and a write per emptying (a GIL hand-off
+                # when the other thread waits) cost ~0.5 writes a request.
                 try:
-                    events = ep.poll()
+                    events = ep.poll(LOG_IDLE if buf else -1)
                 except InterruptedError:
+                    continue
+                if not events:
+                    self.flush_log()
                     continue
                 for fd, _ in events:
                     if fd == self.wake_r:
@@ -1836,8 +1844,8 @@ class Worker(object):
 
     def flush_log(self):
         """Writes this thread's request lines. Under load they go out in
-        batches (one write for LOG_BATCH requests); a thread flushes before
-        it waits for the next connection, so an idle worker's log is current."""
+        batches (one write for LOG_BATCH requests); a thread flushes once no
+        connection came for LOG_IDLE, so an idle worker's log is current."""
         buf = self.local.logbuf
         if not buf:
             return
