@@ -58,7 +58,7 @@ tree_pss() {
 worker_dirty() {
   local p
   for p in $(tree_pids "$1" | tail -n +2); do
-    awk '/^Private_Dirty:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null
+    awk '/^Private_Dirty:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null || true  # a middle fork may be gone
   done | sort -n | awk '{v[NR] = $1} END {if (NR) printf "%.2f", v[int((NR + 1) / 2)] / 1024}'
 }
 
