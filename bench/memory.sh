@@ -52,6 +52,16 @@ tree_pss() {
   awk -v k="$kb" 'BEGIN {printf "%.1f", k / 1024}'
 }
 
+# worker_dirty PID: the median Private_Dirty (MB) of the processes below
+# PID (the workers; a zygote is one among them): the pages each worker
+# wrote since its fork, what every added worker costs.
+worker_dirty() {
+  local p
+  for p in $(tree_pids "$1" | tail -n +2); do
+    awk '/^Private_Dirty:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null || true  # a middle fork may be gone
+  done | sort -n | awk '{v[NR] = $1} END {if (NR) printf "%.2f", v[int((NR + 1) / 2)] / 1024}'
+}
+
 # start SERVER APP N PORT LOG: starts it in the background, sets SRV_PID.
 start() {
   local server=$1 app=$2 n=$3 port=$4 log=$5 dir mod; dir=$(app_dir "$app"); mod=$(app_module "$app")
@@ -116,20 +126,21 @@ read -r -a APPS <<<"${APPS:-seed django}"
 read -r -a SIZES <<<"${SIZES:-4 16}"
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); gc.freeze in the zygote: ${FREEZE:-1}"
 printf '\n%-8s %-3s' "app" "n"; for s in "${SERVERS[@]}"; do printf ' %16s' "$s MB"; done
-printf ' %14s %14s\n' "sv/uwsgi" "sv/gunicorn"
+printf ' %14s %14s   %s\n' "sv/uwsgi" "sv/gunicorn" "median worker Private_Dirty MB"
 for app in "${APPS[@]}"; do
   for n in "${SIZES[@]}"; do
-    declare -A pss=()
+    declare -A pss=() dirty=()
     for s in "${SERVERS[@]}"; do
       port=$(free_port); log="$BENCH_DIR/$s-$app-$n.log"
       start "$s" "$app" "$n" "$port" "$log"
       WRK_SECONDS=$WARM_SECONDS WRK_CONNS=$((n * 2)) run_wrk "http://127.0.0.1:$port$(app_page "$app")" >/dev/null
       sleep 1
-      pss[$s]=$(tree_pss "$SRV_PID")
+      pss[$s]=$(tree_pss "$SRV_PID"); dirty[$s]=$(worker_dirty "$SRV_PID")
       stop
     done
     printf '%-8s %-3s' "$app" "$n"; for s in "${SERVERS[@]}"; do printf ' %16s' "${pss[$s]}"; done
-    printf ' %14s %14s\n' "$(ratio "${pss[supervise]:-0}" "${pss[uwsgi]:-0}")" "$(ratio "${pss[supervise]:-0}" "${pss[gunicorn]:-0}")"
+    printf ' %14s %14s  ' "$(ratio "${pss[supervise]:-0}" "${pss[uwsgi]:-0}")" "$(ratio "${pss[supervise]:-0}" "${pss[gunicorn]:-0}")"
+    for s in "${SERVERS[@]}"; do printf ' %s=%s' "$s" "${dirty[$s]}"; done; echo
   done
 done
 

@@ -41,6 +41,7 @@ def run(ctrl_fd, lifeline_fd, log, notify, app=None):
     paths = [p for p in os.environ.get(ENV_PRELOAD_WARMUP, "").split("\n") if p]
     if paths and app is not None:
         warm_up(app, paths, log)
+    warm_fork_callbacks()
     if os.environ.get(ENV_ZYGOTE_GC_FREEZE, "1") != "0" and hasattr(gc, "freeze"):
         # Objects the import made move to a generation the collector never
         # scans, so no worker's collection writes to (and copies) their pages.
@@ -115,6 +116,29 @@ def warm_up(app, paths, log):
                 path=path, error="%s: %s" % (type(e).__name__, e))
             continue
         log("INFO", "preload-warmup", path=path, status=status[0] if status else "none", rounds=WARMUP_ROUNDS)
+
+
+def warm_fork_callbacks():
+    """Runs, in the zygote, WARMUP_ROUNDS times, the after-fork callbacks
+    CPython runs in every forked child (threading's and logging's, which
+    they register with os.register_at_fork), so that what their first
+    runs write (their code's warm-up counters and specialized bytecode,
+    caches) is written once here instead of copied into each worker:
+    ~85 KB of private memory less per worker (docs/benchmarks.md). Only
+    while the zygote is single-threaded, where they change nothing:
+    threading's marks every other thread stopped, as it does in a child.
+    A callback this Python lacks, or that fails, is skipped."""
+    if threading.active_count() != 1:
+        return
+    import logging
+    for call in (getattr(threading, "_after_fork", None), getattr(logging, "_after_at_fork_child_reinit_locks", None)):
+        if not callable(call):
+            continue
+        try:
+            for _ in range(WARMUP_ROUNDS):
+                call()
+        except Exception:
+            pass
 
 
 def _warmup_environ(path, query):
