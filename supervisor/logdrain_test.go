@@ -118,23 +118,7 @@ func TestCollectorKeepsLinesWholeAndTakesNewPipes(t *testing.T) {
 	quietW.Close()
 	s.Flush(10 * time.Second)
 	raw, _ := os.ReadFile(path)
-	next := [2]int{}
-	for _, l := range strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n") {
-		var p, i int
-		switch {
-		case l == "master line" || l == "unterminated" || l == "quiet ready":
-		case strings.HasSuffix(l, strings.Repeat("x", 100)+" end"):
-			if _, err := fmt.Sscanf(l, "proc%d line %d ", &p, &i); err != nil || i != next[p] {
-				t.Fatalf("line %q out of order (want line %d of proc%d)", l, next[p], p)
-			}
-			next[p]++
-		default:
-			t.Fatalf("spliced line: %q", l)
-		}
-	}
-	if next != [2]int{lines, lines} || strings.Count(string(raw), "unterminated\n") != 2 {
-		t.Fatalf("lines per process %v, want %d each, and both unterminated ends", next, lines)
-	}
+	wantTwoProcessesLines(t, raw, lines, "quiet ready")
 }
 
 // A process that never writes a newline is cut at maxLogLine, and a burst

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -44,23 +45,7 @@ func TestLineDrainKeepsLinesWhole(t *testing.T) {
 	}
 	wg.Wait()
 	raw, _ := os.ReadFile(path)
-	next := [2]int{}
-	for _, l := range strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n") {
-		var p, i int
-		switch {
-		case l == "master line" || l == "unterminated":
-		case strings.HasSuffix(l, strings.Repeat("x", 100)+" end"):
-			if _, err := fmt.Sscanf(l, "proc%d line %d ", &p, &i); err != nil || i != next[p] {
-				t.Fatalf("line %q out of order (want line %d of proc%d)", l, next[p], p)
-			}
-			next[p]++
-		default:
-			t.Fatalf("spliced line: %q", l)
-		}
-	}
-	if next != [2]int{lines, lines} || strings.Count(string(raw), "unterminated\n") != 2 {
-		t.Fatalf("lines per process %v, want %d each, and both unterminated ends", next, lines)
-	}
+	wantTwoProcessesLines(t, raw, lines)
 }
 
 // A process that never writes a newline is cut at maxLogLine.
@@ -137,5 +122,30 @@ func TestLineDrainBufferGrowsOnlyUnderLoad(t *testing.T) {
 	raw, _ := os.ReadFile(f.Name())
 	if string(raw) != want {
 		t.Fatalf("a burst of %d bytes came out as %d bytes, or out of order", len(want), len(raw))
+	}
+}
+
+// wantTwoProcessesLines checks a log two processes wrote through the sink
+// (lines "procP line I xxx... end" each, then "unterminated" without a
+// newline) with "master line"s between their halves: every line whole,
+// each process's in order, and the other lines only those named.
+func wantTwoProcessesLines(t *testing.T, raw []byte, lines int, others ...string) {
+	t.Helper()
+	next := [2]int{}
+	for _, l := range strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n") {
+		var p, i int
+		switch {
+		case l == "master line" || l == "unterminated" || slices.Contains(others, l):
+		case strings.HasSuffix(l, strings.Repeat("x", 100)+" end"):
+			if _, err := fmt.Sscanf(l, "proc%d line %d ", &p, &i); err != nil || i != next[p] {
+				t.Fatalf("line %q out of order (want line %d of proc%d)", l, next[p], p)
+			}
+			next[p]++
+		default:
+			t.Fatalf("spliced line: %q", l)
+		}
+	}
+	if next != [2]int{lines, lines} || strings.Count(string(raw), "unterminated\n") != 2 {
+		t.Fatalf("lines per process %v, want %d each, and both unterminated ends", next, lines)
 	}
 }

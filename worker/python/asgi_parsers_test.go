@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"github.com/supervise-go/supervise/worker/python"
 )
 
 // asgi.py's parsers (the HTTP/1.1 head, chunked bodies, the WebSocket
@@ -46,16 +44,7 @@ type driverAnswer struct {
 
 func startASGIDriver(tb testing.TB) *asgiDriver {
 	tb.Helper()
-	if _, err := os.Stat(python3); err != nil {
-		if os.Getenv("SUPERVISE_TEST_REQUIRE") == "1" {
-			tb.Fatal("python3 missing")
-		}
-		tb.Skip("no " + python3)
-	}
-	dir := tb.TempDir()
-	if _, err := python.WriteAll(dir, 0o600); err != nil {
-		tb.Fatal(err)
-	}
+	dir := runtimeDir(tb)
 	driver, err := filepath.Abs(filepath.Join("testdata", "asgi_driver.py"))
 	if err != nil {
 		tb.Fatal(err)

@@ -19,12 +19,7 @@ import (
 // rather than reading the shared words back; what it writes must still be
 // exactly what the Go reader (stats, harakiri, max-requests) expects.
 func TestPythonScoreboardWritesWhatGoReads(t *testing.T) {
-	if _, err := os.Stat(python3); err != nil {
-		if os.Getenv("SUPERVISE_TEST_REQUIRE") == "1" {
-			t.Fatal("python3 missing")
-		}
-		t.Skip("no " + python3)
-	}
+	needPython(t)
 	sb, err := ipc.CreateScoreboard(2, 2)
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,9 @@
 package python_test
 
 import (
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
-
-	"github.com/supervise-go/supervise/worker/python"
 )
 
 // A worker that is stopping (a reload or SIGTERM set it to stop and woke
@@ -14,16 +11,7 @@ import (
 // accepted: the kernel handed that connection to this worker alone, so
 // closing it unanswered would fail a request during every reload.
 func TestStoppingWorkerAnswersAConnectionItAccepted(t *testing.T) {
-	if _, err := os.Stat(python3); err != nil {
-		if os.Getenv("SUPERVISE_TEST_REQUIRE") == "1" {
-			t.Fatal("python3 missing")
-		}
-		t.Skip("no " + python3)
-	}
-	dir := t.TempDir()
-	if _, err := python.WriteAll(dir, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir := runtimeDir(t)
 	script := `
 import os, socket, sys
 sys.path.insert(0, sys.argv[1])

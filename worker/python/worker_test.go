@@ -33,6 +33,30 @@ var python3 = func() string {
 	return "/usr/bin/python3"
 }()
 
+// needPython skips tb without python3 (fails it under
+// SUPERVISE_TEST_REQUIRE=1, as in CI).
+func needPython(tb testing.TB) {
+	tb.Helper()
+	if _, err := os.Stat(python3); err != nil {
+		if os.Getenv("SUPERVISE_TEST_REQUIRE") == "1" {
+			tb.Fatal("python3 missing")
+		}
+		tb.Skip("no " + python3)
+	}
+}
+
+// runtimeDir is a temporary directory holding every embedded Python
+// file, as a master writes them (needPython first).
+func runtimeDir(tb testing.TB) string {
+	tb.Helper()
+	needPython(tb)
+	dir := tb.TempDir()
+	if _, err := python.WriteAll(dir, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -65,12 +89,7 @@ func startWorker(t *testing.T, app string, extraArgs []string, env ...string) *p
 	if testing.Short() {
 		t.Skip("starts a Python worker: skipped under -short (scripts/test runs it)")
 	}
-	if _, err := os.Stat(python3); err != nil {
-		if os.Getenv("SUPERVISE_TEST_REQUIRE") == "1" {
-			t.Fatal("python3 missing")
-		}
-		t.Skip("no " + python3)
-	}
+	needPython(t)
 	dir, err := os.MkdirTemp("/tmp", "pyw-")
 	if err != nil {
 		t.Fatal(err)
@@ -410,9 +429,7 @@ func TestLifelineEOFEndsTheWorker(t *testing.T) {
 }
 
 func TestImportErrorWithNeedAppExits22(t *testing.T) {
-	if _, err := os.Stat(python3); err != nil {
-		t.Skip("no python3")
-	}
+	needPython(t)
 	dir := t.TempDir()
 	script := filepath.Join(dir, python.FileName)
 	if _, err := python.WriteAll(filepath.Dir(script), 0o600); err != nil {

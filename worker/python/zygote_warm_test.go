@@ -1,13 +1,10 @@
 package python_test
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/supervise-go/supervise/worker/python"
 )
 
 // The zygote runs the after-fork callbacks CPython runs in every child
@@ -16,16 +13,7 @@ import (
 // (docs/benchmarks.md, "Session 7"). With another thread alive it leaves
 // them alone: threading's would mark that thread stopped.
 func TestZygoteWarmsTheAfterForkCallbacks(t *testing.T) {
-	if _, err := os.Stat(python3); err != nil {
-		if os.Getenv("SUPERVISE_TEST_REQUIRE") == "1" {
-			t.Fatal("python3 missing")
-		}
-		t.Skip("no " + python3)
-	}
-	dir := t.TempDir()
-	if _, err := python.WriteAll(dir, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir := runtimeDir(t)
 	const driver = `
 import dis, importlib.util, logging, sys, threading
 if sys.version_info < (3, 11):
