@@ -248,9 +248,11 @@ class Engine(object):
             self.all_free.wait()
 
     def stop(self):
-        """SIGTERM: no more accepts; main() waits for the busy cores."""
-        if not self.worker.stopping:
-            self.worker.stop()  # sets stopping and wakes idle keep-alive connections (the wake pipe)
+        """SIGTERM: no more accepts; main() waits for the busy cores.
+        Also when stopping is already set (listener_died sets it, then
+        sends the SIGTERM): idle keep-alive connections still need the
+        wake-up."""
+        self.worker.stop()  # sets stopping and wakes idle keep-alive connections (the wake pipe)
         for watcher, _ in self.watchers:
             watcher.stop()
         self.stopped.set()
