@@ -119,3 +119,45 @@ def application(environ, start_response):
 		t.Fatal("the request that woke the broken worker was never served by its replacement")
 	}
 }
+
+// coresApp: /hold stays inside the app (cooperatively) for a moment and
+// answers the most requests it ever saw inside at once.
+const coresApp = `import gevent
+inside = [0, 0]
+def application(environ, start_response):
+    inside[0] += 1
+    inside[1] = max(inside[1], inside[0])
+    gevent.sleep(0.2)
+    inside[0] -= 1
+    body = str(inside[1]).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+`
+
+// With every core busy the worker stops accepting and leaves the queue
+// in the kernel; each core that frees up takes the next connection: 8
+// requests at once on gevent = 2 are all answered, never more than 2
+// inside the app.
+func TestGeventWorkerAcceptsOnlyWhileACoreIsFree(t *testing.T) {
+	parallel(t)
+	py := requireTool(t, "/usr/bin/python3", "-c", "import gevent")
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "coresapp.py"), coresApp)
+	sock := filepath.Join(dir, "app.sock")
+	m := startMaster(t, dir, "--socket", sock, "--module", "coresapp", "--processes", "1", "--gevent", "2",
+		"--python-bin", py, "--chdir", dir)
+	m.waitLog(`all workers ready`, 1)
+	const n = 8
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = dialUnix(t, sock)
+		uwsgiRequest(t, conns[i], "GET", "/hold", 0)
+	}
+	for i, c := range conns {
+		code, body := readAnswer(t, c)
+		if code != 200 || (body != "1" && body != "2") {
+			t.Fatalf("request %d: %d %q; want 200 and at most 2 (gevent = 2) inside the app at once", i, code, body)
+		}
+	}
+	m.waitLog(`request: method=GET path=/hold status=200`, n)
+}
