@@ -155,8 +155,9 @@ class Engine(object):
         The rest of the listen queue is left to the next turn of the loop,
         or to another worker: taking it all in one turn (as this loop did
         before) piled work on one worker while the other idled, and kept
-        the accepted requests waiting behind each other (behind nginx: 0.9x
-        the throughput, 1.3x the p99 of one accept per turn, bench/async.sh).
+        the accepted requests waiting behind each other (behind nginx:
+        0.89-0.99x the throughput and 1.14-1.40x the p99 of one accept per
+        turn, docs/benchmarks.md "gevent throughput (session 7)").
         No greenlet waits for connections: the watcher's callback is the
         accept loop, stopped while every core is busy (restarted when one
         frees up) and for a pause after EMFILE and its kin."""
