@@ -110,12 +110,24 @@ if [[ "$SECTIONS" == *" gevent "* ]]; then
 # 2. gevent, each behind its own nginx (uwsgi_pass, one worker)
 # (sockets in a subdirectory: a master deletes a TMPDIR/supervise-* directory whose
 # top-level sockets all refuse, as the bench directory's own would after this section)
-G1=$D/sv-gevent.sock; G2=$D/uw-gevent.sock
-start sv_gevent "$G1" "$SUPERVISE" --socket "$G1" --module gevent_app --gevent 100 --processes 2 --disable-logging --python-bin $PY --listen 1024
-start uwsgi_gevent "$G2" uwsgi --plugins python3,gevent_python3 --master --socket "$G2" --module gevent_app --gevent 100 --processes 2 --disable-logging --listen 1024
+G1=$D/sv-gevent.sock; G2=$D/uw-gevent.sock; GS1=$(free_port); GS2=$(free_port)
+start sv_gevent "$G1" "$SUPERVISE" --socket "$G1" --module gevent_app --gevent 100 --processes 2 --disable-logging --python-bin $PY --listen 1024 --stats "127.0.0.1:$GS1"
+start uwsgi_gevent "$G2" uwsgi --plugins python3,gevent_python3 --master --socket "$G2" --module gevent_app --gevent 100 --processes 2 --disable-logging --listen 1024 --stats "127.0.0.1:$GS2"
 nginx_front gsv "server unix:$G1;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;"; N1=$NGINX_PORT
 nginx_front guw "server unix:$G2;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;"; N2=$NGINX_PORT
 compare "gevent WSGI app via nginx, 2 x 100" / sv_gevent:$N1 uwsgi_gevent:$N2
+# How the two workers shared the requests (all rounds and the warm-up),
+# from each server's stats: a worker left idle while the other has a
+# queue is throughput lost.
+worker_requests() { $PY -c 'import json, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); b = b""
+while True:
+    d = s.recv(65536)
+    if not d: break
+    b += d
+r = [w["requests"] for w in json.loads(b)["workers"]]
+print(" / ".join("%d (%.0f%%)" % (n, 100.0 * n / max(sum(r), 1)) for n in r))' "$1"; }
+printf '%-34s %s\n' "requests per worker: sv_gevent" "$(worker_requests "$GS1")" "requests per worker: uwsgi_gevent" "$(worker_requests "$GS2")"
 kill -INT "$PID_sv_gevent" "$PID_uwsgi_gevent" 2>/dev/null || true
 sleep 1
 fi

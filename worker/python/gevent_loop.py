@@ -4,8 +4,8 @@ gevent (`gevent = N`), for WSGI apps that hold many connections at once
 (main(w, uwsgi_mod)) when SUPERVISE_GEVENT=1.
 
 The request path is worker.py's own (Worker.serve_uwsgi_conn,
-serve_http, run_app). The accept loop takes bare fds from the listener
-and starts a plain greenlet per connection; a uwsgi connection is its
+serve_http, run_app). The hub watches each listener and, each time it
+is readable, accepts one bare fd and switches to a plain greenlet for it; a uwsgi connection is its
 non-blocking fd (Conn: os.read/os.write, waiting in the hub only on
 EAGAIN), an http-socket one a gevent socket. worker.py's `select` is
 replaced by gevent's for its waits, and its per-thread state made
@@ -130,8 +130,8 @@ class Engine(object):
         self.greenlet = greenlet
         self.cores = worker.threads
         self.free = list(range(self.cores - 1, -1, -1))
-        self.room = gevent.event.Event()  # set while a core is free
-        self.room.set()
+        self.watchers = []  # (io watcher, its callback) per listener
+        self.paused = 0  # accept pauses (EMFILE...) running
         self.all_free = gevent.event.Event()  # set when the last busy core finished
         self.boards = [None] * self.cores
         self.stopped = gevent.event.Event()
@@ -146,41 +146,62 @@ class Engine(object):
             b = self.boards[core] = self.worker.board.core(core)
         return b
 
-    def accept_loop(self, listener):
-        """Accepts while a core is free, the bare fd (no socket object) from
-        the non-blocking listener, until its queue is empty; then waits in
-        the hub on one io watcher made once. Each connection runs in a new
-        greenlet (a plain one: no gevent.Greenlet links or pool to keep),
-        started by a loop callback, so a burst is accepted before it is
-        served."""
-        gevent, worker, hub = self.gevent, self.worker, self.hub
+    def listen(self, listener):
+        """Watches a listening socket from the hub, as uWSGI's gevent loop
+        does: each time the hub finds it readable, one connection is
+        accepted (the bare fd, no socket object) and served at once in a
+        new greenlet (a plain one: no gevent.Greenlet links or pool to
+        keep), switched to from the hub's callback, until it first waits.
+        The rest of the listen queue is left to the next turn of the loop,
+        or to another worker: taking it all in one turn (as this loop did
+        before) piled work on one worker while the other idled, and kept
+        the accepted requests waiting behind each other (behind nginx:
+        0.89-0.99x the throughput and 1.14-1.40x the p99 of one accept per
+        turn, docs/benchmarks.md "gevent throughput (session 7)").
+        No greenlet waits for connections: the watcher's callback is the
+        accept loop, stopped while every core is busy (restarted when one
+        frees up) and for a pause after EMFILE and its kin."""
+        worker, hub = self.worker, self.hub
         sock, proto = listener
         accept = sock._accept
         watcher = hub.loop.io(sock.fileno(), 1)
-        run_callback, greenlet = hub.loop.run_callback, self.greenlet
-        serve, free, room = self.serve, self.free, self.room
-        while not worker.stopping:
-            if not free:
-                room.wait()
-                continue
+        greenlet, serve, free = self.greenlet, self.serve, self.free
+
+        def ready():
+            if not free:  # every core busy: the end of a request restarts the watcher
+                watcher.stop()
+                return
             try:
                 fd, addr = accept()
             except (BlockingIOError, InterruptedError):
-                hub.wait(watcher)  # empty, or another worker took it
-                continue
+                return  # another worker took it
             except OSError as e:
                 if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     W.log("ERROR", "accept failed; pausing", error=e)
-                    gevent.sleep(0.1)
-                    continue
-                if e.errno in (errno.EBADF, errno.ENOTSOCK, errno.EINVAL):
+                    watcher.stop()
+                    self.paused += 1
+                    hub.loop.timer(0.1).start(self.unpause)
+                elif e.errno in (errno.EBADF, errno.ENOTSOCK, errno.EINVAL):
+                    watcher.stop()
+                    self.watchers.remove((watcher, ready))
                     worker.listener_died(sock, e)
-                    return
-                continue
-            core = free.pop()
-            if not free:
-                room.clear()
-            run_callback(greenlet(serve, hub).switch, fd, addr, proto, sock, core)
+                return
+            greenlet(serve, hub).switch(fd, addr, proto, sock, free.pop())
+
+        self.watchers.append((watcher, ready))
+        watcher.start(ready)
+
+    def unpause(self):
+        self.paused -= 1
+        self.resume()
+
+    def resume(self):
+        """Watches the listeners again: a core is free, or a pause ended."""
+        if self.paused or self.worker.stopping or not self.free:
+            return
+        for watcher, ready in self.watchers:
+            if not watcher.active:
+                watcher.start(ready)
 
     def serve(self, fd, addr, proto, listener, core):
         """worker.py's accept_one after the accept, cooperatively."""
@@ -207,7 +228,7 @@ class Engine(object):
             free = self.free
             free.append(core)
             if len(free) == 1:
-                self.room.set()
+                self.resume()
             if len(free) == self.cores:
                 self.all_free.set()
             if self.logbuf and not self.flush_queued:
@@ -228,10 +249,14 @@ class Engine(object):
             self.all_free.wait()
 
     def stop(self):
-        if not self.worker.stopping:
-            self.worker.stop()  # sets stopping and wakes idle keep-alive connections (the wake pipe)
-            self.room.set()
-            self.stopped.set()
+        """SIGTERM: no more accepts; main() waits for the busy cores.
+        Also when stopping is already set (listener_died sets it, then
+        sends the SIGTERM): idle keep-alive connections still need the
+        wake-up."""
+        self.worker.stop()  # sets stopping and wakes idle keep-alive connections (the wake pipe)
+        for watcher, _ in self.watchers:
+            watcher.stop()
+        self.stopped.set()
 
 
 def main(w, uwsgi_mod):
@@ -275,7 +300,8 @@ def main(w, uwsgi_mod):
         gevent.signal_handler(sig, lambda: os._exit(0))
     gevent.signal_handler(signal.SIGTERM, engine.stop)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    acceptors = [gevent.spawn(engine.accept_loop, l) for l in worker.listeners]
+    for l in worker.listeners:
+        engine.listen(l)
     socks = ",".join("%s:%s" % (proto, W._sockname(s)) for s, proto in worker.listeners)
     W.log("INFO", "ready", pid=W.PID, app=app_name, gevent=engine.cores, sockets=socks,
           generation=os.environ.get(W.ENV_GENERATION, "1"), monkey=monkey or "no")
@@ -284,7 +310,6 @@ def main(w, uwsgi_mod):
     else:
         W.notify("READY=1\n%s=1\nSTATUS=no app loaded: %s" % (W.NOTIFY_NO_APP, no_app_reason))
     engine.stopped.wait()
-    gevent.killall(acceptors)
     engine.join()
     engine.flush_log()
     try:
