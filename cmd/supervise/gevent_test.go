@@ -19,12 +19,16 @@ import (
 
 // longPollApp holds each /poll request until the file $RELEASE exists,
 // sleeping with time.sleep: cooperative only under gevent-monkey-patch.
+// A query string names the phase: /poll?P waits for $RELEASE-P and notes
+// its arrival as $ARRIVED/P-*.
 const longPollApp = `import os, time, uuid
 def application(environ, start_response):
     if environ["PATH_INFO"] == "/poll":
+        phase = environ.get("QUERY_STRING", "")
+        release = os.environ["RELEASE"] + ("-" + phase if phase else "")
         if os.environ.get("ARRIVED"):
-            open(os.path.join(os.environ["ARRIVED"], uuid.uuid4().hex), "w").close()
-        while not os.path.exists(os.environ["RELEASE"]):
+            open(os.path.join(os.environ["ARRIVED"], "%s-%s" % (phase, uuid.uuid4().hex)), "w").close()
+        while not os.path.exists(release):
             time.sleep(0.25)
     body = b"pid %d\n" % os.getpid()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
@@ -33,7 +37,9 @@ def application(environ, start_response):
 
 // gevent = 1000 with two workers holds 1,000 long polls at once (each
 // notes its arrival in a file; none is answered before all arrived), then
-// answers every one; stats show 1,000 cores a worker.
+// answers every one: on http-socket, behind nginx's uwsgi_pass and
+// through the front end (http =), in turn; stats show 1,000 cores a
+// worker and every request counted.
 func TestGevent1000ConcurrentLongPolls(t *testing.T) {
 	parallel(t)
 	py := requireTool(t, "/usr/bin/python3", "-c", "import gevent")
@@ -42,13 +48,43 @@ func TestGevent1000ConcurrentLongPolls(t *testing.T) {
 	release := filepath.Join(dir, "release")
 	arrived := filepath.Join(dir, "arrived")
 	os.Mkdir(arrived, 0o755)
+	sock := filepath.Join(dir, "app.sock")
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	frontAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	statsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	m := startMaster(t, dir, "--http-socket", httpAddr, "--module", "poll", "--processes", "2", "--gevent", "1000",
+	m := startMaster(t, dir, "--http-socket", httpAddr, "--socket", sock, "--http", frontAddr,
+		"--module", "poll", "--processes", "2", "--gevent", "1000",
 		"--gevent-monkey-patch", "--listen", "1024", "--disable-logging", "--python-bin", py, "--chdir", dir,
 		"--env", "RELEASE="+release, "--env", "ARRIVED="+arrived, "--stats", statsAddr)
 	m.waitLog(`all workers ready`, 1)
+	m.waitLog(`http: listening`, 1)
+	nginx := startNginx(t, dir, "unix:"+sock)
 	const n = 1000
+	paths := []struct{ name, base string }{
+		{"httpsocket", "http://" + httpAddr}, {"nginx", nginx}, {"frontend", "http://" + frontAddr},
+	}
+	for _, p := range paths {
+		longPolls(t, m, p.base+"/poll?"+p.name, n, filepath.Join(arrived, p.name+"-"), release+"-"+p.name)
+	}
+	st := waitStats(t, statsAddr, func(st *stats.Stats) bool {
+		var req uint64
+		for _, w := range st.Workers {
+			req += w.Requests
+		}
+		return req == n*uint64(len(paths))
+	})
+	for _, w := range st.Workers {
+		if len(w.Cores) != 1000 || w.Requests == 0 {
+			t.Errorf("worker %d: %d cores (want gevent = 1000), %d requests (want a share)", w.ID, len(w.Cores), w.Requests)
+		}
+	}
+}
+
+// longPolls sends n requests to url at once, waits until all n are inside
+// the app (files named arrivedPrefix*), creates the release file and
+// wants every answer a 200 from a worker.
+func longPolls(t *testing.T, m *masterProc, url string, n int, arrivedPrefix, release string) {
+	t.Helper()
 	client := &http.Client{Timeout: 120 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, MaxConnsPerHost: 0}}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -57,7 +93,7 @@ func TestGevent1000ConcurrentLongPolls(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := client.Get("http://" + httpAddr + "/poll")
+			resp, err := client.Get(url)
 			if err == nil {
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
@@ -74,15 +110,15 @@ func TestGevent1000ConcurrentLongPolls(t *testing.T) {
 	}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		entries, _ := os.ReadDir(arrived)
-		if len(entries) == n {
-			break
-		}
+		inside, _ := filepath.Glob(arrivedPrefix + "*")
 		mu.Lock()
 		failed := append([]string(nil), failures...)
 		mu.Unlock()
+		if len(inside) == n {
+			break
+		}
 		if len(failed) > 0 || time.Now().After(deadline) {
-			t.Fatalf("%d of %d long polls inside the app at once; %d failed: %q\n%s", len(entries), n, len(failed), failed[:min(len(failed), 3)], m.log())
+			t.Fatalf("%s: %d of %d long polls inside the app at once; %d failed: %q\n%s", url, len(inside), n, len(failed), failed[:min(len(failed), 3)], m.log())
 		}
 		time.Sleep(50 * time.Millisecond) // polling the app's arrival files
 	}
@@ -91,19 +127,7 @@ func TestGevent1000ConcurrentLongPolls(t *testing.T) {
 	}
 	wg.Wait()
 	if len(failures) > 0 {
-		t.Fatalf("%d of %d long polls failed, first: %s", len(failures), n, failures[0])
-	}
-	st := waitStats(t, statsAddr, func(st *stats.Stats) bool {
-		var req uint64
-		for _, w := range st.Workers {
-			req += w.Requests
-		}
-		return req == n
-	})
-	for _, w := range st.Workers {
-		if len(w.Cores) != 1000 || w.Requests == 0 {
-			t.Errorf("worker %d: %d cores (want gevent = 1000), %d requests (want a share)", w.ID, len(w.Cores), w.Requests)
-		}
+		t.Fatalf("%s: %d of %d long polls failed, first: %s", url, len(failures), n, failures[0])
 	}
 }
 

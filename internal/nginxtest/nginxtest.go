@@ -51,10 +51,11 @@ func Start(t testing.TB, bin, dir, locations string) string {
 	}
 	conf := fmt.Sprintf(`%s
 worker_processes 1;
+worker_rlimit_nofile 8192;
 pid %[2]s/nginx.pid;
 error_log %[2]s/nginx-error.log warn;
 daemon off;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
     access_log off;
     client_body_temp_path %[2]s/body;
