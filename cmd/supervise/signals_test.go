@@ -417,10 +417,12 @@ func TestSignalTimerCadenceMatchesUWSGI(t *testing.T) {
 	if u, s := count(uEv, "rb3"), count(sEv, "rb3"); u != 6 || s != 6 {
 		t.Errorf("add_rb_timer(40, 1, 3) in two workers: uWSGI %d, supervise %d (want 6 each)", u, s)
 	}
-	for name, evs := range map[string][]string{"uWSGI": uEv, "supervise": sEv} {
-		if !contains(evs, "fast@1") || !contains(evs, "fast@2") {
-			t.Errorf("%s: timer signals for any worker did not reach both workers: %v", name, evs)
-		}
+	// uWSGI puts a signal for any worker on one pipe all its workers read,
+	// so whichever wakes first takes it (in one CI run, worker 1 took all
+	// 24); supervise's master hands them out in turn, so both get some.
+	t.Logf("uWSGI's timer signals for any worker reached worker 1: %v, worker 2: %v", contains(uEv, "fast@1"), contains(uEv, "fast@2"))
+	if !contains(sEv, "fast@1") || !contains(sEv, "fast@2") {
+		t.Errorf("supervise: timer signals for any worker did not reach both workers: %v", sEv)
 	}
 }
 
