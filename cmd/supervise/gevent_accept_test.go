@@ -1,13 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 )
 
 // turnApp: /block holds the whole worker (time.sleep, not patched) until
@@ -84,40 +82,7 @@ func TestGeventWorkerAcceptsOneConnectionPerTurn(t *testing.T) {
 // is replaced, as a threaded one does (TestAppClosingTheListeningSocketIsReplaced).
 func TestGeventAppClosingTheListeningSocketIsReplaced(t *testing.T) {
 	parallel(t)
-	py := requireTool(t, "/usr/bin/python3", "-c", "import gevent")
-	dir := shortTempDir(t)
-	sock := filepath.Join(dir, "app.sock")
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	writeFile(t, filepath.Join(dir, "closer.py"), `
-import os
-def application(environ, start_response):
-    if environ["PATH_INFO"] == "/close-fd3":
-        os.close(3)
-    body = str(os.getpid()).encode()
-    start_response("200 OK", [("Content-Length", str(len(body)))])
-    return [body]
-`)
-	m := startMaster(t, dir, "--socket", sock, "--http-socket", httpAddr, "--module", "closer", "--processes", "1",
-		"--gevent", "10", "--python-bin", py, "--chdir", dir)
-	m.waitLog(`all workers ready`, 1)
-	_, body := get(t, "http://"+httpAddr+"/close-fd3")
-	pid, err := strconv.Atoi(body)
-	if err != nil {
-		t.Fatalf("/close-fd3: %q", body)
-	}
-	done := make(chan string, 1)
-	go func() { _, body := uwsgiGet(t, sock, "/"); done <- body }() // wakes the worker on fd 3
-	m.waitLog(`the listening socket is gone`, 1)
-	waitGone(t, []int{pid}, 10*time.Second)
-	m.waitLog(`spawned worker`, 2)
-	select {
-	case body := <-done:
-		if body == strconv.Itoa(pid) || body == "" {
-			t.Fatalf("the waiting request got %q from the dead worker", body)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the request that woke the broken worker was never served by its replacement")
-	}
+	closedListenerIsReplaced(t, requireTool(t, "/usr/bin/python3", "-c", "import gevent"), "--gevent", "10")
 }
 
 // coresApp: /hold stays inside the app (cooperatively) for a moment and

@@ -145,7 +145,14 @@ func TestSilentClientsCannotFreezeThePool(t *testing.T) {
 // spinning on EBADF and counted as ready. It now exits and is replaced.
 func TestAppClosingTheListeningSocketIsReplaced(t *testing.T) {
 	parallel(t)
-	py := debianPython(t)
+	closedListenerIsReplaced(t, debianPython(t))
+}
+
+// closedListenerIsReplaced runs an app that closes fd 3 on /close-fd3
+// (with these extra flags): its worker exits, and the request that woke
+// it on fd 3 is served by the replacement.
+func closedListenerIsReplaced(t *testing.T, py string, extra ...string) {
+	t.Helper()
 	dir := shortTempDir(t)
 	sock := filepath.Join(dir, "app.sock")
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -158,8 +165,9 @@ def application(environ, start_response):
     start_response("200 OK", [("Content-Length", str(len(body)))])
     return [body]
 `)
-	m := startMaster(t, dir, "--socket", sock, "--http-socket", httpAddr, "--module", "closer", "--processes", "1",
-		"--python-bin", py, "--chdir", dir)
+	args := append([]string{"--socket", sock, "--http-socket", httpAddr, "--module", "closer", "--processes", "1",
+		"--python-bin", py, "--chdir", dir}, extra...)
+	m := startMaster(t, dir, args...)
 	m.waitLog(`all workers ready`, 1)
 	_, body := get(t, "http://"+httpAddr+"/close-fd3")
 	pid, err := strconv.Atoi(body)
