@@ -979,6 +979,8 @@ class WebSocket(object):
             buf += data
         else:
             buf = self.buf = bytearray(data)
+        if self.state == "connecting":
+            return  # frames sent before the 101 wait for it, however the bytes came
         while True:
             n = len(buf)
             if n < 2:
@@ -1171,6 +1173,8 @@ class WebSocket(object):
             self.resp.code = 101
             self.state = "open"
             self.end_request(101)
+            if self.buf:
+                self.feed(b"")  # what the client sent before the 101
         elif t == "websocket.close":
             code = int(msg.get("code", 1000))
             if self.state == "connecting":
