@@ -14,6 +14,11 @@ import (
 // flags; both build a FrontEnd.
 const EnvFrontEnd = "SUPERVISE_FRONTEND"
 
+// EnvFrontEndProcess is K, from 1, of the master's http-processes = N
+// front ends, so each one's log lines say which it is ("http.K").
+// Unset with one front end.
+const EnvFrontEndProcess = "SUPERVISE_FRONTEND_PROCESS"
+
 // FrontEnd is the contract between the master and its HTTP front end:
 // where to listen, where to forward, and the limits and timeouts. A zero
 // number or duration means the front end's default.

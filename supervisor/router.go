@@ -122,17 +122,20 @@ func (l *launcher) routerDaemon(self string) []master.DaemonSpec {
 	}
 	env = append(env, ipc.EnvFrontEnd+"="+encoded)
 	args := []string{self, "http"}
-	spec := func() (*master.ProcSpec, error) {
-		return &master.ProcSpec{Path: self, Args: args, Env: env, Dir: l.cfg.Chdir, Files: files,
-			Credential: l.cred, DeathSignal: 15, Log: l.rt.logPipe()}, nil
+	spec := func(env []string) func() (*master.ProcSpec, error) {
+		return func() (*master.ProcSpec, error) {
+			return &master.ProcSpec{Path: self, Args: args, Env: env, Dir: l.cfg.Chdir, Files: files,
+				Credential: l.cred, DeathSignal: 15, Log: l.rt.logPipe()}, nil
+		}
 	}
 	n := l.cfg.Router.Processes
 	if n <= 0 {
-		return []master.DaemonSpec{{Name: "http front end: " + encoded, Spec: spec}}
+		return []master.DaemonSpec{{Name: "http front end: " + encoded, Spec: spec(env)}}
 	}
 	out := make([]master.DaemonSpec, n)
 	for i := range out {
-		out[i] = master.DaemonSpec{Name: fmt.Sprintf("http front end %d: %s", i+1, encoded), Spec: spec}
+		own := append(env[:len(env):len(env)], fmt.Sprintf("%s=%d", ipc.EnvFrontEndProcess, i+1))
+		out[i] = master.DaemonSpec{Name: fmt.Sprintf("http front end %d: %s", i+1, encoded), Spec: spec(own)}
 	}
 	return out
 }

@@ -42,6 +42,22 @@ func frontEnds(t *testing.T, m *masterProc) []int {
 	return pids
 }
 
+// frontEndNumber is the K of SUPERVISE_FRONTEND_PROCESS in pid's environment.
+func frontEndNumber(t *testing.T, pid int) string {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range strings.Split(string(raw), "\x00") {
+		if k, ok := strings.CutPrefix(kv, "SUPERVISE_FRONTEND_PROCESS="); ok {
+			return k
+		}
+	}
+	t.Fatalf("front end %d: no SUPERVISE_FRONTEND_PROCESS in its environment", pid)
+	return ""
+}
+
 func stateOf(pid int) byte { s, _ := procState(pid); return s }
 
 func parentOf(pid int) int {
@@ -202,10 +218,15 @@ func TestHTTPProcessesAreProcessesThatAllServe(t *testing.T) {
 	for _, p := range pids {
 		held[p] = servedBy(t, addr, p, pids)
 	}
+	// Each one's log lines say which of the two it is.
+	m.waitLog(`\bhttp\.1: listening`, 1)
+	m.waitLog(`\bhttp\.2: listening`, 1)
 
 	// One dies: the other keeps its connections and the socket's queue;
-	// the master starts another in its place, which serves as well.
+	// the master starts another in its place, which serves as well, under
+	// the same number.
 	dead, survivor := pids[0], pids[1]
+	number := frontEndNumber(t, dead)
 	if err := syscall.Kill(dead, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -219,6 +240,7 @@ func TestHTTPProcessesAreProcessesThatAllServe(t *testing.T) {
 	if pids[0] != survivor && pids[1] != survivor {
 		t.Fatalf("front ends %v: the survivor %d was restarted too", pids, survivor)
 	}
+	m.waitLog(`\bhttp\.`+number+`: listening`, 2)
 	for _, p := range pids {
 		servedBy(t, addr, p, pids)
 	}

@@ -57,7 +57,7 @@ func TestGevent1000ConcurrentLongPolls(t *testing.T) {
 		"--gevent-monkey-patch", "--listen", "1024", "--disable-logging", "--python-bin", py, "--chdir", dir,
 		"--env", "RELEASE="+release, "--env", "ARRIVED="+arrived, "--stats", statsAddr)
 	m.waitLog(`all workers ready`, 1)
-	m.waitLog(`http: listening`, 1)
+	m.waitLog(`http(\.\d+)?: listening`, 1)
 	nginx := startNginx(t, dir, "unix:"+sock)
 	const n = 1000
 	paths := []struct{ name, base string }{

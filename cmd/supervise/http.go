@@ -147,7 +147,11 @@ func runFrontEnd(fe *ipc.FrontEnd, env ipc.Env, stderr io.Writer) int {
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "http", Level: hclog.Info, Output: stderr,
+	name := "http"
+	if k := env.Get(ipc.EnvFrontEndProcess); k != "" { // one of http-processes = N
+		name += "." + k
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, Output: stderr,
 		TimeFormat: "2006-01-02T15:04:05.000Z0700", JSONFormat: env.Get(ipc.EnvLogJSON) == "1"})
 	cfg.Log = log
 	cfg.AccessLog = frontend.AccessLog{Only: logformat.ParseOnly(fe.LogOnly), XFF: fe.LogXFF, JSON: env.Get(ipc.EnvLogJSON) == "1"}

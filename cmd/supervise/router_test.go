@@ -23,7 +23,7 @@ func startEchoBehindFrontEnd(t *testing.T, extra ...string) (m *masterProc, dir,
 	args := append([]string{"--http", addr, "--module", "echo", "--processes", "2", "--python-bin", py, "--chdir", dir}, extra...)
 	m = startMaster(t, dir, args...)
 	m.waitLog(`all workers ready`, 1)
-	m.waitLog(`http: listening`, 1)
+	m.waitLog(`http(\.\d+)?: listening`, 1)
 	return m, dir, "http://" + addr
 }
 
@@ -48,7 +48,7 @@ func TestFrontEndRunsUnderTheMasterAndSurvivesItsCrash(t *testing.T) {
 	}
 	m.waitLog(`daemon exited; restarting it: daemon="http front end`, 1)
 	daemonPIDs(t, m, 2)
-	m.waitLog(`http: listening`, 2)
+	m.waitLog(`http(\.\d+)?: listening`, 2)
 	// The master holds the listening socket: connections made while the
 	// front end restarts wait in its queue instead of being refused.
 	ok, failed, firstErr := load.finish()

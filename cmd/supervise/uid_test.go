@@ -89,7 +89,7 @@ func startDroppedFrontEnd(t *testing.T, extra ...string) (m *masterProc, dir, ba
 		"--chdir", dir, "--uid", "nobody", "--gid", "nogroup"}, extra...)
 	m = startMasterWith(t, dir, worldExecutable(t, dir), args...)
 	m.waitLog(`all workers ready`, 1)
-	m.waitLog(`http: listening`, 1)
+	m.waitLog(`http(\.\d+)?: listening`, 1)
 	return m, dir, "http://" + addr
 }
 
