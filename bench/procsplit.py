@@ -45,7 +45,7 @@ def thread(pid, tid):
             elif line.startswith("nonvoluntary_ctxt_switches"):
                 invol = int(line.split()[1])
     # st[0] is the state (field 3); minflt field 10, utime 14, stime 15
-    return {"run_ns": run_ns, "wait_ns": wait_ns, "minflt": int(st[7]), "majflt": int(st[9]),
+    return {"zombie": st[0] == "Z", "run_ns": run_ns, "wait_ns": wait_ns, "minflt": int(st[7]), "majflt": int(st[9]),
             "utime": int(st[11]), "stime": int(st[12]), "vol": vol, "invol": invol}
 
 
@@ -59,6 +59,8 @@ def snap(root):
         except OSError:
             continue
         kids = children(pid)
+        if not kids and all(t["zombie"] for t in threads.values()):
+            continue  # the zygote's exited helper, not yet reaped
         role = "master" if d == 0 else ("zygote" if kids else "worker")
         procs[pid] = {"role": role, "args": comm_args(pid), "threads": threads}
         todo += [(c, d + 1) for c in kids]

@@ -59,6 +59,7 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 if [ "${PERF:-0}" = 1 ]; then
+  need perf
   EV=(-e task-clock,context-switches,cpu-migrations,page-faults -e raw_syscalls:sys_enter
     -e syscalls:sys_enter_accept4 -e syscalls:sys_exit_accept4 --filter 'ret < 0'
     -e syscalls:sys_enter_epoll_wait -e syscalls:sys_exit_epoll_wait --filter 'ret == 0'
@@ -67,17 +68,19 @@ if [ "${PERF:-0}" = 1 ]; then
   for name in "${NAMES[@]}"; do
     $SPLIT snap "${PID[$name]}" > "$BENCH_DIR/b.json"
     pids=$(/usr/bin/python3 -c 'import json,sys; print(",".join(json.load(open(sys.argv[1])).keys()))' "$BENCH_DIR/b.json")
-    perf stat "${EV[@]}" -p "$pids" -o "$BENCH_DIR/perf-$name" -- sleep "$WRK_SECONDS" &
-    pp=$!
-    if [ "$DIRECT" = 1 ]; then
-      "$BENCH_DIR/uwsgiget" -c "$C" -n "$N" "unix:$BENCH_DIR/$name/app.sock" /user/bob; n=$N
-      wait $pp
+    if [ "$DIRECT" = 1 ]; then # counted while the client runs
+      perf stat "${EV[@]}" -p "$pids" -o "$BENCH_DIR/perf-$name" -- \
+        "$BENCH_DIR/uwsgiget" -c "$C" -n "$N" "unix:$BENCH_DIR/$name/app.sock" /user/bob
+      n=$N
     else
+      perf stat "${EV[@]}" -p "$pids" -o "$BENCH_DIR/perf-$name" -- sleep "$WRK_SECONDS" &
+      pp=$!
       read -r rps p99 fail < <(run_wrk "http://127.0.0.1:${PORT[$name]}/user/bob")
       wait $pp
       n=$(awk -v r="$rps" -v s="$WRK_SECONDS" 'BEGIN {printf "%d", r * s}')
     fi
     echo "perf stat $name, per request ($n requests; accept4 and epoll_wait exits: the failing and the empty ones):"
-    awk -v n="$n" '$1 ~ /^[0-9.,]+$/ && NF >= 2 {v=$1; gsub(",", "", v); printf "  %-34s %9.3f\n", $2, v / n}' "$BENCH_DIR/perf-$name"
+    awk -v n="$n" '$1 ~ /^[0-9.,]+$/ && NF >= 2 && $2 != "seconds" {v=$1; gsub(",", "", v); k=$2
+      if (k == "msec") {k="task-clock (us)"; v *= 1000}; printf "  %-34s %9.3f\n", k, v / n}' "$BENCH_DIR/perf-$name"
   done
 fi
