@@ -15,12 +15,13 @@
 #   bench/hotpath.sh                       # REPS=3 N1=200 N2=2200 CONNS=4 LOGOFF=0
 #   LOGOFF=1 bench/hotpath.sh              # also with --disable-logging
 #   UWSGI=0 bench/hotpath.sh               # supervise only
+#   THREADS=2 bench/hotpath.sh             # 1 x 2: the GIL's hand-offs counted too
 # Needs: valgrind (callgrind_control, which needs ptrace), go, uwsgi with
 # the python3 plugin, /usr/bin/python3 with Flask. A few minutes.
 source "$(dirname "$0")/lib.sh"
 need uwsgi
 command -v callgrind_control >/dev/null 2>&1 || { echo "bench: hotpath.sh needs valgrind: apt-get install -y valgrind" >&2; exit 2; }
-REPS=${REPS:-3}; CONNS=${CONNS:-4}; N1=${N1:-200}; N2=${N2:-2200}; LOGOFF=${LOGOFF:-0}
+THREADS=${THREADS:-1}; REPS=${REPS:-3}; CONNS=${CONNS:-4}; N1=${N1:-200}; N2=${N2:-2200}; LOGOFF=${LOGOFF:-0}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SUPERVISE=$(build_supervise)
 (cd "$ROOT" && go build -o "$BENCH_DIR/uwsgiget" ./bench/uwsgiget)
@@ -39,12 +40,12 @@ start() {
       [ "$2" = base ] && bin=$SUPERVISE_BASE
       printf '#!/bin/sh\necho $$ > %s/worker.pid\nexec valgrind -q --tool=callgrind --callgrind-out-file=%s/cg.out /usr/bin/python3 "$@"\n' "$DIR" "$DIR" > "$DIR/worker"
       chmod +x "$DIR/worker"
-      "$bin" --socket "$DIR/app.sock" --processes 1 --threads 1 --module app:app --chdir "$BENCH_DIR" \
+      "$bin" --socket "$DIR/app.sock" --processes 1 --threads "$THREADS" --module app:app --chdir "$BENCH_DIR" \
         --python-bin "$DIR/worker" --lazy-apps true --logto "$DIR/log" "${quiet[@]}" >"$DIR/out" 2>&1 & PIDS+=($!); MPID=$!
       ;;
     uwsgi)
       (cd "$BENCH_DIR" && exec valgrind -q --tool=callgrind --callgrind-out-file="$DIR/cg.out" uwsgi --plugins python3 \
-        --socket "$DIR/app.sock" --processes 1 --threads 1 --module app:app --logto "$DIR/log" "${quiet[@]}") >"$DIR/out" 2>&1 & PIDS+=($!); MPID=$!
+        --socket "$DIR/app.sock" --processes 1 --threads "$THREADS" --module app:app --logto "$DIR/log" "${quiet[@]}") >"$DIR/out" 2>&1 & PIDS+=($!); MPID=$!
       ;;
   esac
   for _ in $(seq 1 600); do
@@ -87,7 +88,7 @@ SERVERS=(supervise); [ "${UWSGI:-1}" = 1 ] && SERVERS+=(uwsgi); [ -n "${SUPERVIS
 LOGS=(on); [ "$LOGOFF" = 1 ] && LOGS+=(off)
 for l in "${LOGS[@]}"; do for s in "${SERVERS[@]}"; do count "$s" "$l"; done; done
 
-printf '\nseed app /user/bob, one worker (1 x 1) under callgrind, instructions per request, median of %s\n' "$REPS"
+printf '\nseed app /user/bob, one worker (1 x %s) under callgrind, instructions per request, median of %s\n' "$THREADS" "$REPS"
 printf '%-10s %-10s %12s %16s\n' logging server instr "supervise/this"
 for l in "${LOGS[@]}"; do
   for s in "${SERVERS[@]}"; do

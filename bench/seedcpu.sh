@@ -12,6 +12,7 @@
 # bench/seed.sh's does, so it can show a change of a few percent.
 #   SUPERVISE_BASE=/path/to/old/supervise bench/seedcpu.sh   # ROUNDS=6 N=6000 C=8
 #   bench/seedcpu.sh                                          # this build and uWSGI
+#   PROCESSES=1 THREADS=2 bench/seedcpu.sh                    # another shape than the seed's 4 x 2
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-6}; N=${N:-6000}; C=${C:-8}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +24,8 @@ NAMES=(new); [ -n "${SUPERVISE_BASE:-}" ] && NAMES+=(base)
 declare -A P BIN=([new]=$SUPERVISE [base]=${SUPERVISE_BASE:-}) CPU MASTER
 for name in "${NAMES[@]}"; do
   d=$BENCH_DIR/$name; mkdir -p "$d"; cp "$ROOT/examples/seed/app.py" "$d/"
-  sed "s#/tmp/uwsgi.sock#$d/app.sock#" "$ROOT/examples/seed/myapp.ini" > "$d/myapp.ini"
+  sed -e "s#/tmp/uwsgi.sock#$d/app.sock#" -e "s#^processes = .*#processes = ${PROCESSES:-4}#" \
+    -e "s#^threads = .*#threads = ${THREADS:-2}#" "$ROOT/examples/seed/myapp.ini" > "$d/myapp.ini"
   if [ "$name" = uwsgi ]; then
     (cd "$d" && exec uwsgi --plugins python3 --ini myapp.ini --logto "$d/log") >/dev/null 2>&1 & PIDS+=($!); P[$name]=$!
   else
@@ -62,8 +64,8 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "$line"
 done
 declare -A MED MMED
-printf '\nseed app 4 x 2, uwsgiget -c %s straight to the socket, %s requests a round, CPU per request of the process tree (median of %s rounds; load average %s at the start, %s at the end)\n' \
-  "$C" "$N" "$ROUNDS" "$load0" "$(cut -d' ' -f1 /proc/loadavg)"
+printf '\nseed app %s x %s, uwsgiget -c %s straight to the socket, %s requests a round, CPU per request of the process tree (median of %s rounds; load average %s at the start, %s at the end)\n' \
+  "${PROCESSES:-4}" "${THREADS:-2}" "$C" "$N" "$ROUNDS" "$load0" "$(cut -d' ' -f1 /proc/loadavg)"
 for name in "${NAMES[@]}"; do
   MED[$name]=$(echo "${CPU[$name]}" | median); MMED[$name]=$(echo "${MASTER[$name]}" | median)
   printf '%-6s %8s us/req, of it the master %s\n' "$name" "${MED[$name]}" "${MMED[$name]}"
