@@ -48,7 +48,7 @@ func (r *response) WriteHeader(code int) {
 	c.w = r.w
 	fmt.Fprintf(c, "%s %03d %s\r\n", r.proto, code, http.StatusText(code))
 	r.header.Write(c)
-	c.Write([]byte("Connection: close\r\n\r\n"))
+	c.Write([]byte("\r\n")) // as uWSGI: no Connection header, the connection's end says it
 	r.hsize = c.n
 	for _, vv := range r.header {
 		r.headers += len(vv)

@@ -1129,6 +1129,9 @@ class Response(object):
     __slots__ = ("conn", "proto", "status", "headers", "sent", "nbytes", "chunked",
                  "keepalive", "head_only", "code", "hsize")
 
+    # keepalive: True or False on http-socket, None over uwsgi, where the
+    # connection's end ends the response and, as in uWSGI, the head says
+    # nothing about it (nginx drops a Connection header anyway).
     def __init__(self, conn, proto, keepalive=False, head_only=False):
         self.conn = conn
         self.proto = proto
@@ -1182,7 +1185,7 @@ class Response(object):
                     lines.append("Transfer-Encoding: chunked\r\n")
                 else:
                     self.keepalive = False
-        if not self.keepalive and not said_close:
+        if self.keepalive is False and not said_close:
             lines.append("Connection: close\r\n")
         lines.append("\r\n")
         head = "".join(lines).encode("latin-1")
@@ -1494,7 +1497,7 @@ class Worker(object):
             environ["wsgi.url_scheme"] = "http"
         proto = environ.get("SERVER_PROTOCOL") or "HTTP/1.0"
         started = self.local.board[0](VARS_UWSGI, memoryview(data)[4:end])
-        self.run_app(environ, Response(conn, proto), core, started)
+        self.run_app(environ, Response(conn, proto, keepalive=None), core, started)
         if length:
             body.drain()
 
