@@ -352,6 +352,25 @@ def compile_log_format(fmt, ftime=""):
 # ------------------------------------------------------------- scoreboard
 
 
+def _scoreboard_tables():
+    """Scoreboard.core's end() looks up a request's status class and (up
+    to 10 ms) its duration bucket instead of computing them: a list index
+    is the cheapest Python operation there is. The status is int() of
+    three characters (-99..999); negative ones index 901..999, all class
+    0. Built once at import, so a zygote's workers share them (the bucket
+    list alone is 80 KB) instead of each building its own."""
+    class_of = [0] * 1000
+    for code in range(100, 600):
+        class_of[code] = code // 100
+    fast_bucket = []  # [micros] -> bucket, micros <= DURATION_BOUNDS_US[3]
+    for i, bound in enumerate(DURATION_BOUNDS_US[:4]):
+        fast_bucket.extend([i] * (bound + 1 - len(fast_bucket)))
+    return class_of, fast_bucket
+
+
+_STATUS_CLASS, _FAST_BUCKET = _scoreboard_tables()
+
+
 class Scoreboard(object):
     """This worker's slot of the master's shared-memory scoreboard."""
 
@@ -367,16 +386,7 @@ class Scoreboard(object):
         self.core_words = w[HDR_CORE_BYTES] // 8
         w[self.base + WK_ID] = int(WORKER_ID)
         w[self.base + WK_PID] = PID
-        # end() looks up a request's status class and (up to 10 ms) its
-        # duration bucket instead of computing them: a list index is the
-        # cheapest Python operation there is. The status is int() of three
-        # characters (-99..999); negative ones index 901..999, all class 0.
-        self.class_of = [0] * 1000
-        for code in range(100, 600):
-            self.class_of[code] = code // 100
-        self.fast_bucket = []  # [micros] -> bucket, micros <= DURATION_BOUNDS_US[3]
-        for i, bound in enumerate(DURATION_BOUNDS_US[:4]):
-            self.fast_bucket.extend([i] * (bound + 1 - len(self.fast_bucket)))
+        self.class_of, self.fast_bucket = _STATUS_CLASS, _FAST_BUCKET
 
     def core(self, core):
         """The (begin, end, read_error) functions of one thread's core: each
