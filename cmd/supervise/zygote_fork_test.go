@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -47,9 +48,18 @@ type forkedWorker struct {
 // each worker's post-fork hook recorded.
 func forkedWorkers(t *testing.T, extra ...string) (*masterProc, []forkedWorker) {
 	t.Helper()
+	return forkedWorkersWith(t, nil, extra...)
+}
+
+// forkedWorkersWith writes files (name -> text) beside the app first.
+func forkedWorkersWith(t *testing.T, files map[string]string, extra ...string) (*masterProc, []forkedWorker) {
+	t.Helper()
 	py := debianPython(t)
 	dir := shortTempDir(t)
 	writeFile(t, filepath.Join(dir, "atfork.py"), atForkApp)
+	for name, text := range files {
+		writeFile(t, filepath.Join(dir, name), text)
+	}
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	args := append([]string{"--http-socket", addr, "--module", "atfork", "--processes", "3",
 		"--python-bin", py, "--chdir", dir}, extra...)
@@ -122,4 +132,21 @@ func TestZygoteWithThreadsForksWithOSFork(t *testing.T) {
 	}
 	checkOwnState(t, ws)
 	m.waitLog(`zygote: the zygote has other threads: workers are forked with os.fork\(\)`, 1)
+}
+
+// Without ctypes (here an app directory's ctypes.py that fails, which
+// the zygote's import finds first) the zygote says so once and forks
+// with os.fork().
+func TestZygoteWithoutCtypesForksWithOSFork(t *testing.T) {
+	m, ws := forkedWorkersWith(t, map[string]string{"ctypes.py": "raise ImportError('no ctypes here')\n"})
+	for _, w := range ws {
+		if !w.atFork {
+			t.Fatalf("worker %d was forked without the after-fork callbacks, with no ctypes", w.pid)
+		}
+	}
+	checkOwnState(t, ws)
+	m.waitLog(`zygote: no bare fork \(ctypes\): workers are forked with os.fork\(\).*no ctypes here`, 1)
+	if n := len(regexp.MustCompile(`no bare fork`).FindAllString(m.log(), -1)); n != 1 {
+		t.Fatalf("the zygote said %d times that it has no bare fork, want once", n)
+	}
 }
