@@ -70,7 +70,6 @@ var longTail = []Option{
 	harmless("procname-prefix-spaced", nil, String, "process names are not changed (workers show as the interpreter in ps)"),
 	harmless("procname-append", nil, String, "process names are not changed (workers show as the interpreter in ps)"),
 	harmless("procname-master", nil, String, "process names are not changed (the master shows as supervise in ps)"),
-	harmless("py-call-osafterfork", nil, Bool, "each worker starts its own interpreter; nothing is forked after the app is loaded"),
 	harmless("plugins-dir", []string{"plugin-dir"}, List, "there are no plugins to load"),
 	differs("max-worker-lifetime", nil, Seconds, "workers are not recycled by age; use max-requests"),
 	differs("reload-on-as", nil, Int, "workers are not recycled by address-space size"),

@@ -14,6 +14,10 @@ type Preload struct {
 	// Warmup: paths the zygote GETs from the app before forking
 	// (preload-warmup).
 	Warmup []string
+	// CallOSAfterFork: the zygote forks the workers with os.fork(), so
+	// CPython's after-fork work and the os.register_at_fork callbacks run
+	// in each (py-call-osafterfork); by default a bare fork(2), as uWSGI.
+	CallOSAfterFork bool
 }
 
 var _ = addOptions(
@@ -26,6 +30,12 @@ var _ = addOptions(
 			"so what the app builds on its first requests (URL resolver, templates) and CPython's specialized "+
 			"bytecode are shared by every worker instead of built in each; repeatable; no effect with lazy-apps",
 		addWarmup),
+	works("py-call-osafterfork", nil, Bool, "false",
+		"fork each worker from the zygote with os.fork(), so CPython's after-fork work runs in it: the os.register_at_fork "+
+			"callbacks of the app and the standard library (threading, logging, random's reseed); by default, as in uWSGI, "+
+			"a bare fork(2) without them, so each worker writes less memory after the fork (each worker still gets its own "+
+			"random seed, and @postfork / uwsgi.post_fork_hook always run); no effect with lazy-apps",
+		boolean(func(c *Config) *bool { return &c.Preload.CallOSAfterFork })),
 )
 
 func addWarmup(l *loader, v string) error {

@@ -16,6 +16,10 @@ const (
 	// EnvPreloadWarmup is preload-warmup's paths, one a line: the zygote
 	// GETs each from the app before it forks.
 	EnvPreloadWarmup = "SUPERVISE_PRELOAD_WARMUP"
+	// EnvPyCallOSAfterFork is "1" with py-call-osafterfork: the zygote
+	// forks with os.fork() (CPython's after-fork callbacks run in the
+	// worker) instead of a bare fork(2).
+	EnvPyCallOSAfterFork = "SUPERVISE_PY_CALL_OSAFTERFORK"
 	// ZygoteMaxRequest bounds a fork request (the worker's environment).
 	ZygoteMaxRequest = 1 << 20
 )

@@ -41,6 +41,9 @@ func (l *launcher) Zygote(z master.ZygoteInfo) (*master.ProcSpec, master.Forker,
 	if len(l.cfg.Preload.Warmup) > 0 {
 		spec.Env = append(spec.Env, ipc.EnvPreloadWarmup+"="+strings.Join(l.cfg.Preload.Warmup, "\n"))
 	}
+	if l.cfg.Preload.CallOSAfterFork {
+		spec.Env = append(spec.Env, ipc.EnvPyCallOSAfterFork+"=1")
+	}
 	return spec, &zygoteConn{fd: fds[0], child: child}, nil
 }
 

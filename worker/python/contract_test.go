@@ -98,6 +98,7 @@ func TestZygoteMirrorsTheContract(t *testing.T) {
 	want := map[string]string{
 		"ENV_ZYGOTE_GC_FREEZE": strconv.Quote(ipc.EnvZygoteGCFreeze),
 		"ENV_PRELOAD_WARMUP":   strconv.Quote(ipc.EnvPreloadWarmup),
+		"ENV_CALL_OSAFTERFORK": strconv.Quote(ipc.EnvPyCallOSAfterFork),
 		"ZYGOTE_MAX_REQUEST":   "1 << 20",
 	}
 	if ipc.ZygoteMaxRequest != 1<<20 {

@@ -317,6 +317,7 @@ def _run_postfork():
 # ------------------------------------------------------------- signals
 
 _signals = _sibling("uwsgi_signals")
+_after_fork_hooks.append(_signals._forget_counter)
 register_signal = _signals.register_signal
 signal = _signals.signal
 signal_registered = _signals.signal_registered
@@ -457,7 +458,8 @@ def _forked():
     _pid = _os.getpid()
 
 
-_os.register_at_fork(after_in_child=_forked)
+_os.register_at_fork(after_in_child=_forked)  # an os.fork() by the app; py-call-osafterfork
+_after_fork_hooks.append(_forked)  # the zygote's bare fork runs no at-fork callbacks
 
 _sems = _owners = _acquire = _release = None
 if _locks_fd >= 0 and _env.get(_ENV_SEM_PREFIX):
@@ -557,6 +559,7 @@ _thread_locks = [_threading.Lock() for _ in range(_max_lock + 1)]
 # shared by every worker. Without any, the functions exist and return
 # None (cache_keys raises ValueError), as in uWSGI.
 _caches = _sibling("uwsgi_cache")
+_after_fork_hooks.append(_caches._forked)
 try:
     _caches._init(_sibling("uwsgi_sem"))
 except (ImportError, OSError, ValueError) as _e:

@@ -49,6 +49,7 @@ _gen = int(_os.environ.get(_ENV_GENERATION) or 1)
 _sock = None
 _sock_pid = 0
 _reader = None
+_started = []  # [pid] of the process start() ran in
 # One request and its reply at a time; reentrant, so a Python signal
 # handler that calls uwsgi.signal() while the main thread is in one
 # does not deadlock.
@@ -207,7 +208,7 @@ def start(role=None, ident=None, generation=None):
     """Called once a process is what it will be (a worker after the
     post-fork hooks, a mule, a spooler): connects as that role and starts
     the thread that runs the handlers of the signals it receives."""
-    global _role, _ident, _gen, _reader, _sock
+    global _role, _ident, _gen, _sock
     if role is None and _service is not None:
         role, ident = _service
     role = role or _ROLE_WORKER
@@ -220,10 +221,26 @@ def start(role=None, ident=None, generation=None):
     _role, _ident, _gen = role, ident, gen
     if _connect() is None:
         return
-    if _reader is not None and _reader.is_alive():
-        return
-    _reader = _threading.Thread(target=_read, name="uwsgi-signals", daemon=True)
-    _reader.start()
+    _started[:] = [_os.getpid()]
+    if _table:
+        _start_reader()
+
+
+def _start_reader():
+    """The thread that reads this process's signals and runs their
+    handlers, once the process has a handler (start, register_signal) or
+    waits for a signal (signal_wait): a process's first thread costs it
+    ~0.3 MB (docs/benchmarks.md), and one without handlers is sent
+    nothing to run, as uWSGI's single-threaded worker."""
+    global _reader
+    pid = _os.getpid()
+    if _sock is None or _sock_pid != pid or _started != [pid]:
+        return  # not started in this process (a zygote's registrations, an import check)
+    with _req_lock:
+        if _reader is not None and _reader.is_alive():
+            return
+        _reader = _threading.Thread(target=_read, name="uwsgi-signals", daemon=True)
+        _reader.start()
 
 
 def _read():
@@ -293,6 +310,7 @@ def register_signal(*args):
             _log("ERROR", "[uwsgi-signal] %s" % reply[4:], signal=sig)
             raise ValueError("unable to register signal")
     _table[sig] = (target, handler)
+    _start_reader()  # connected (started) and the first handler: its signals can come now
     _log("INFO", "[uwsgi-signal] signum %d registered (wid: %d modifier1: 0 target: %s)" % (
         sig, _ident, target or "default, any worker"))
 
@@ -358,6 +376,7 @@ def signal_wait(num=None):
     its handler (in the signal thread) and returns b"", as uWSGI's."""
     want = None if num is None else _num(num)
     _waiting.received = -1
+    _start_reader()
     if _reader is None or not _reader.is_alive() or _sock_pid != _os.getpid():
         raise SystemError("error waiting for signal")
     with _seen_cond:

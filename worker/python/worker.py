@@ -352,6 +352,25 @@ def compile_log_format(fmt, ftime=""):
 # ------------------------------------------------------------- scoreboard
 
 
+def _scoreboard_tables():
+    """Scoreboard.core's end() looks up a request's status class and (up
+    to 10 ms) its duration bucket instead of computing them: a list index
+    is the cheapest Python operation there is. The status is int() of
+    three characters (-99..999); negative ones index 901..999, all class
+    0. Built once at import, so a zygote's workers share them (the bucket
+    list alone is 80 KB) instead of each building its own."""
+    class_of = [0] * 1000
+    for code in range(100, 600):
+        class_of[code] = code // 100
+    fast_bucket = []  # [micros] -> bucket, micros <= DURATION_BOUNDS_US[3]
+    for i, bound in enumerate(DURATION_BOUNDS_US[:4]):
+        fast_bucket.extend([i] * (bound + 1 - len(fast_bucket)))
+    return class_of, fast_bucket
+
+
+_STATUS_CLASS, _FAST_BUCKET = _scoreboard_tables()
+
+
 class Scoreboard(object):
     """This worker's slot of the master's shared-memory scoreboard."""
 
@@ -367,16 +386,7 @@ class Scoreboard(object):
         self.core_words = w[HDR_CORE_BYTES] // 8
         w[self.base + WK_ID] = int(WORKER_ID)
         w[self.base + WK_PID] = PID
-        # end() looks up a request's status class and (up to 10 ms) its
-        # duration bucket instead of computing them: a list index is the
-        # cheapest Python operation there is. The status is int() of three
-        # characters (-99..999); negative ones index 901..999, all class 0.
-        self.class_of = [0] * 1000
-        for code in range(100, 600):
-            self.class_of[code] = code // 100
-        self.fast_bucket = []  # [micros] -> bucket, micros <= DURATION_BOUNDS_US[3]
-        for i, bound in enumerate(DURATION_BOUNDS_US[:4]):
-            self.fast_bucket.extend([i] * (bound + 1 - len(self.fast_bucket)))
+        self.class_of, self.fast_bucket = _STATUS_CLASS, _FAST_BUCKET
 
     def core(self, core):
         """The (begin, end, read_error) functions of one thread's core: each
@@ -1304,7 +1314,11 @@ class Worker(object):
 
     # -- accepting
 
-    def serve_thread(self, core):
+    def serve_thread(self, core, hooks=None):
+        """Serves core until stop(). hooks: fd -> callable, more fds the
+        loop watches, each callable run when its fd is readable (a
+        one-thread worker's signals and lifeline: serve_alone)."""
+        hooks = hooks or {}
         self.local.board = self.board.core(core)
         self.local.logbuf = []
         ep = select.epoll()
@@ -1314,6 +1328,8 @@ class Worker(object):
             ep.register(sock.fileno(), select.EPOLLIN | exclusive)
             by_fd[sock.fileno()] = (sock, proto)
         ep.register(self.wake_r, select.EPOLLIN)
+        for fd in hooks:
+            ep.register(fd, select.EPOLLIN)
         try:
             buf = self.local.logbuf
             while not self.stopping:
@@ -1330,6 +1346,9 @@ class Worker(object):
                     continue
                 for fd, _ in events:
                     if fd == self.wake_r:
+                        continue
+                    if fd in hooks:
+                        hooks[fd]()
                         continue
                     # One accept a wake-up; a connection still queued makes
                     # the next poll return at once. Accepting until the
@@ -1911,8 +1930,66 @@ def watch_lifeline(fd):
             continue
         except OSError:
             pass
-        log("WARN", "the master is gone (lifeline closed); exiting")
-        os._exit(1)
+        master_gone()
+
+
+def master_gone():
+    log("WARN", "the master is gone (lifeline closed); exiting")
+    os._exit(1)
+
+
+def serve_alone(worker):
+    """threads = 1: the main thread serves core 0 itself, and no thread is
+    started for the lifeline or the master's signals (a process's first
+    thread costs it ~0.3 MB of private memory: docs/benchmarks.md). The
+    lifeline and a signal pipe join the serving loop's epoll (hooks):
+    the lifeline's EOF exits, as watch_lifeline. The signals have
+    handlers that never raise into the app: SIGTERM's stops the worker
+    as the sigwait loop does (worker.stop: the request in flight, if any,
+    is finished, a keep-alive connection is not kept), SIGINT's and
+    SIGQUIT's exit at once; SIGHUP stays blocked. signal.set_wakeup_fd
+    on the pipe wakes the loop for a signal that came just before it
+    polled. SA_RESTART (siginterrupt False) keeps the app's blocking
+    calls from failing with EINTR. Returns when the loop stopped."""
+    hooks = {}
+    lifeline = os.environ.get(ENV_LIFELINE_FD)
+    if lifeline:
+        fd = int(lifeline)
+
+        def lifeline_readable():
+            try:
+                if os.read(fd, 1):
+                    return
+            except (InterruptedError, BlockingIOError):
+                return
+            except OSError:
+                pass
+            master_gone()
+
+        hooks[fd] = lifeline_readable
+    sig_r, sig_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def signalled():
+        try:
+            got = os.read(sig_r, 64)
+        except (BlockingIOError, InterruptedError):
+            return
+        if signal.SIGTERM in got:
+            worker.stop()
+
+    hooks[sig_r] = signalled
+    signal.set_wakeup_fd(sig_w, warn_on_full_buffer=False)
+    stops = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+    for sig in stops:
+        signal.signal(sig, _exit_now if sig != signal.SIGTERM else lambda sig, frame: worker.stop())
+        signal.siginterrupt(sig, False)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+    threading.current_thread().name = "core-0"  # as a threaded worker's core threads (uwsgi_harakiri._core)
+    worker.serve_thread(0, hooks)
+
+
+def _exit_now(sig, frame):
+    os._exit(0)
 
 
 def module_mtimes():
@@ -2003,7 +2080,7 @@ def main():
     # Signals go to the main thread's sigwait only, never into app code.
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)
     lifeline = os.environ.get(ENV_LIFELINE_FD)
-    if lifeline:
+    if lifeline and max(1, int(os.environ.get(ENV_THREADS, "1"))) > 1:  # one thread: serve_alone watches it
         threading.Thread(target=watch_lifeline, args=(int(lifeline),), daemon=True, name="lifeline").start()
     if not zygote_fd:
         uwsgi_mod = install_uwsgi_module()
@@ -2032,8 +2109,9 @@ def serve(uwsgi_mod, loaded, handled):
         app, app_name, no_app_reason = no_app, "none", app_name
     worker = Worker(app, app_name)
     run_postfork(uwsgi_mod)
+    alone = worker.threads == 1  # the main thread serves: serve_alone
     threads = [threading.Thread(target=worker.serve_thread, args=(core,), daemon=True, name="core-%d" % core)
-               for core in range(worker.threads)]
+               for core in range(0 if alone else worker.threads)]
     for t in threads:
         t.start()
     socks = ",".join("%s:%s" % (proto, _sockname(s)) for s, proto in worker.listeners)
@@ -2046,15 +2124,18 @@ def serve(uwsgi_mod, loaded, handled):
         notify("READY=1")
     else:
         notify("READY=1\n%s=1\nSTATUS=no app loaded: %s" % (NOTIFY_NO_APP, no_app_reason))
-    while True:
-        sig = signal.sigwait(handled)
-        if sig == signal.SIGTERM:
-            break
-        if sig in (signal.SIGINT, signal.SIGQUIT):
-            os._exit(0)
-    worker.stop()
-    for t in threads:
-        t.join()
+    if alone:
+        serve_alone(worker)
+    else:
+        while True:
+            sig = signal.sigwait(handled)
+            if sig == signal.SIGTERM:
+                break
+            if sig in (signal.SIGINT, signal.SIGQUIT):
+                os._exit(0)
+        worker.stop()
+        for t in threads:
+            t.join()
     try:
         atexit._run_exitfuncs()
         sys.stdout.flush()

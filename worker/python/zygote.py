@@ -25,6 +25,7 @@ import threading
 # Mirrors ipc/zygote.go (contract_test.go checks it).
 ENV_ZYGOTE_GC_FREEZE = "SUPERVISE_ZYGOTE_GC_FREEZE"
 ENV_PRELOAD_WARMUP = "SUPERVISE_PRELOAD_WARMUP"
+ENV_CALL_OSAFTERFORK = "SUPERVISE_PY_CALL_OSAFTERFORK"
 ZYGOTE_MAX_REQUEST = 1 << 20
 # Rounds of each preload-warmup path: CPython 3.11+ specializes a
 # function's bytecode (in place, in its code object) after a few runs, so
@@ -41,14 +42,16 @@ def run(ctrl_fd, lifeline_fd, log, notify, app=None):
     paths = [p for p in os.environ.get(ENV_PRELOAD_WARMUP, "").split("\n") if p]
     if paths and app is not None:
         warm_up(app, paths, log)
-    warm_fork_callbacks()
+    raw = raw_fork(log)
+    if raw is None:  # only os.fork() runs them in the workers
+        warm_fork_callbacks()
     if os.environ.get(ENV_ZYGOTE_GC_FREEZE, "1") != "0" and hasattr(gc, "freeze"):
         # Objects the import made move to a generation the collector never
         # scans, so no worker's collection writes to (and copies) their pages.
         gc.collect()
         gc.freeze()
     notify("READY=1")
-    warned = False
+    warned = said_threads = False
     while True:
         _reap()
         watch = [ctrl] + ([lifeline_fd] if lifeline_fd is not None else [])
@@ -80,7 +83,14 @@ def run(ctrl_fd, lifeline_fd, log, notify, app=None):
             names = ", ".join(t.name for t in threading.enumerate() if t is not threading.current_thread())
             log("WARN", "the app started threads at import; they do not run in the forked workers "
                 "(start them in a @postfork function, or set lazy-apps = true)", threads=names)
-        pid = _fork(ctrl, fds, env, seq)
+        fork = raw
+        if raw is not None and _threads() > 1:
+            fork = None  # a bare fork would leave the other threads' states (and maybe the GIL) behind
+            if not said_threads:
+                said_threads = True
+                log("INFO", "the zygote has other threads: workers are forked with os.fork() "
+                    "(CPython's after-fork callbacks run in them)")
+        pid = _fork(ctrl, fds, env, seq, fork)
         if pid == 0:
             return  # in the worker
         _close(fds)
@@ -141,6 +151,71 @@ def warm_fork_callbacks():
             pass
 
 
+def raw_fork(log):
+    """The bare fork(2) the zygote forks the workers with, as uWSGI does
+    (it calls no PyOS_AfterFork_Child unless py-call-osafterfork): libc's
+    fork through ctypes, or None for os.fork(). os.fork() runs CPython's
+    after-fork work in the child, the os.register_at_fork callbacks
+    (threading's, logging's, random's, the app's), and every object that
+    Python touches gets its reference count written, so its page copied:
+    private memory in every worker (docs/benchmarks.md). For a
+    process with one thread, forked from that thread with the GIL held
+    (PyDLL keeps it held across the call), the child's interpreter state
+    is consistent without that work; _after_fork does the little the
+    worker still needs. None with py-call-osafterfork = true, or when
+    ctypes is not there (said once)."""
+    if os.environ.get(ENV_CALL_OSAFTERFORK) == "1":
+        return None
+    try:
+        import ctypes
+        fork = ctypes.PyDLL(None, use_errno=True).fork
+        fork.argtypes = []
+        fork.restype = ctypes.c_int
+    except (ImportError, OSError, AttributeError) as e:
+        log("INFO", "no bare fork (ctypes): workers are forked with os.fork(), CPython's after-fork callbacks run in them",
+            error=e)
+        return None
+
+    def bare():
+        pid = fork()
+        if pid < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+        return pid
+
+    return bare
+
+
+def _after_fork(raw):
+    """In the forked worker: threading's main thread gets this process's
+    native thread id (os.fork's callbacks leave it stale before Python
+    3.12). After the bare fork (raw), what else of CPython's after-fork
+    work matters for a one-thread process: random gets its own seed
+    (os.fork reseeds it through its at-fork callback; uWSGI's workers,
+    which skip that, all share the zygote's sequence). The other parts of
+    PyOS_AfterFork_Child (re-creating the GIL, the import lock and the
+    runtime's mutexes, deleting other threads' states and interpreters,
+    clearing signals caught but not yet handled) have nothing to fix in
+    a process with one thread that forked holding the GIL, from its main
+    thread, outside any import. The uwsgi module's per-process state is
+    refreshed by its _after_fork (worker.py calls it)."""
+    set_native_id = getattr(threading.main_thread(), "_set_native_id", None)
+    if set_native_id is not None:
+        set_native_id()
+    rnd = sys.modules.get("random") if raw else None
+    if rnd is not None:
+        rnd.seed()
+
+
+def _threads():
+    """This process's threads, the app's C threads too (/proc), else
+    threading's count."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
 def _warmup_environ(path, query):
     return {
         "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": query,
@@ -152,25 +227,27 @@ def _warmup_environ(path, query):
     }
 
 
-def _fork(ctrl, fds, env, seq):
+def _fork(ctrl, fds, env, seq, raw):
     """Double fork: returns the middle process's pid in the zygote (-1 on
     failure), 0 in the worker. The middle process answers the master with
     the worker's pid and exits, so the worker is orphaned and the master (a
     child subreaper) adopts it; the zygote goes back to its loop at once
-    and reaps the middle process later (_reap)."""
+    and reaps the middle process later (_reap). Both forks are raw()
+    (raw_fork), or os.fork() when raw is None."""
+    fork = raw or os.fork
     for f in (sys.stdout, sys.stderr):
         try:
             f.flush()
         except (OSError, ValueError):
             pass
     try:
-        middle = os.fork()
+        middle = fork()
     except OSError:
         return -1
     if middle != 0:
         return middle
     try:
-        pid = os.fork()
+        pid = fork()
     except BaseException:
         try:
             ctrl.send(b"error %d fork failed" % seq)
@@ -178,6 +255,7 @@ def _fork(ctrl, fds, env, seq):
             os._exit(1)
     if pid == 0:
         try:
+            _after_fork(raw is not None)
             _become_worker(ctrl, fds, env)
         except BaseException:
             os._exit(1)

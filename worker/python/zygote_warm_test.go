@@ -1,10 +1,13 @@
 package python_test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/supervise-go/supervise/ipc"
 )
 
 // The zygote runs the after-fork callbacks CPython runs in every child
@@ -48,5 +51,34 @@ print(specialized(threading._after_fork), specialized(logging._after_at_fork_chi
 	}
 	if got := run("threaded"); got != "0 0 True" {
 		t.Fatalf("with another thread: %q, want the callbacks not run (0 0) and the thread alive", got)
+	}
+}
+
+// The scoreboard writer's lookup tables (status class, duration bucket:
+// 90 KB of lists) are built once when worker.py is imported, in the
+// zygote, so its workers share them instead of each building its own
+// after the fork (docs/benchmarks.md, "Session 8").
+func TestScoreboardTablesAreSharedFromTheImport(t *testing.T) {
+	sb, err := ipc.CreateScoreboard(2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	const driver = `
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("w", sys.argv[1])
+w = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(w)
+a, b = w.Scoreboard(3, 0), w.Scoreboard(3, 1)
+print(a.fast_bucket is b.fast_bucket and a.class_of is b.class_of)
+`
+	cmd := exec.Command(python3, "-c", driver, filepath.Join(runtimeDir(t), "worker.py"))
+	cmd.ExtraFiles = []*os.File{sb.File}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "True" {
+		t.Fatalf("two scoreboard slots share their lookup tables: %q, want True (built once, at import)", got)
 	}
 }
