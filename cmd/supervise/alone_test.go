@@ -31,6 +31,10 @@ def application(environ, start_response):
             body = b"slept"
         except BaseException as e:
             body = ("the app saw %r" % e).encode()
+    elif path == "/hang":
+        open(os.path.join(HERE, "inflight"), "w").close()
+        time.sleep(3600)
+        body = b"woke"
     elif path == "/raise":
         import uwsgi
         uwsgi.signal(17)
@@ -111,6 +115,30 @@ func TestOneThreadWorkerFinishesTheRequestOnSIGTERM(t *testing.T) {
 	}
 	waitGone(t, []int{pid}, 10*time.Second) // not after a keep-alive connection's 30 s idle
 	m.waitLog(fmt.Sprintf(`worker .*pid=%d .*status="exit code 0"`, pid), 1)
+}
+
+// A one-thread worker whose master is killed ends at once, even in the
+// middle of a request that hangs, or of its import (lazy-apps): no
+// thread watches the lifeline, the kernel does (SIGIO).
+func TestOneThreadWorkerEndsWithItsMasterMidRequest(t *testing.T) {
+	for _, mode := range []string{"preloaded", "lazy-apps"} {
+		t.Run(mode, func(t *testing.T) {
+			var extra []string
+			if mode == "lazy-apps" {
+				extra = append(extra, "--lazy-apps")
+			}
+			m, dir, base := startAlone(t, extra...)
+			pid := m.workerPids()[0]
+			getAsync(base + "/hang")
+			waitFor(t, "the request in flight", func() bool {
+				_, err := os.Stat(filepath.Join(dir, "inflight"))
+				return err == nil
+			})
+			m.signal(syscall.SIGKILL)
+			m.waitExit()
+			waitGone(t, []int{pid}, 5*time.Second)
+		})
+	}
 }
 
 // SIGINT (and SIGQUIT) end a one-thread worker at once, as the sigwait

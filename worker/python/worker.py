@@ -9,6 +9,7 @@
 import atexit
 import email.utils
 import errno
+import fcntl
 import importlib
 import json
 import importlib.util
@@ -1938,6 +1939,35 @@ def master_gone():
     os._exit(1)
 
 
+def lifeline_signals(fd):
+    """A one-thread worker has no thread to watch the lifeline while its
+    main thread imports the app or runs a request (which may hang): the
+    kernel watches it. With O_ASYNC a pipe sends SIGIO to its owner when
+    its last writer closes, and SIGIO's default action ends the process,
+    whatever it is doing. The owner is set on an open file description
+    of this process's own (opened through /proc: the inherited fd's
+    description is shared with every worker, and has one owner). If the
+    app installs a SIGIO handler, the serving loop still sees the EOF
+    between requests (serve_alone)."""
+    try:
+        own = os.open("/proc/self/fd/%d" % fd, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        log("WARN", "the lifeline is watched between requests only", error=e)
+        return
+    signal.signal(signal.SIGIO, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGIO})
+    fcntl.fcntl(own, fcntl.F_SETOWN, os.getpid())
+    fcntl.fcntl(own, fcntl.F_SETFL, fcntl.fcntl(own, fcntl.F_GETFL) | os.O_ASYNC)
+    try:
+        gone = not os.read(own, 1)  # the master died before the owner was set: no SIGIO comes
+    except (BlockingIOError, InterruptedError):
+        gone = False
+    except OSError:
+        gone = True
+    if gone:
+        master_gone()
+
+
 def serve_alone(worker):
     """threads = 1: the main thread serves core 0 itself, and no thread is
     started for the lifeline or the master's signals (a process's first
@@ -2080,8 +2110,10 @@ def main():
     # Signals go to the main thread's sigwait only, never into app code.
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)
     lifeline = os.environ.get(ENV_LIFELINE_FD)
-    if lifeline and max(1, int(os.environ.get(ENV_THREADS, "1"))) > 1:  # one thread: serve_alone watches it
+    if lifeline and max(1, int(os.environ.get(ENV_THREADS, "1"))) > 1:
         threading.Thread(target=watch_lifeline, args=(int(lifeline),), daemon=True, name="lifeline").start()
+    elif lifeline:  # one thread: the kernel watches it (and serve_alone between requests)
+        lifeline_signals(int(lifeline))
     if not zygote_fd:
         uwsgi_mod = install_uwsgi_module()
         loaded = load_app()
