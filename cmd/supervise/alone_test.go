@@ -46,16 +46,7 @@ def application(environ, start_response):
 `
 
 func startAlone(t *testing.T, extra ...string) (m *masterProc, dir, base string) {
-	t.Helper()
-	py := debianPython(t)
-	dir = shortTempDir(t)
-	writeFile(t, filepath.Join(dir, "alone.py"), aloneApp)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	args := append([]string{"--http-socket", addr, "--module", "alone", "--processes", "1",
-		"--python-bin", py, "--chdir", dir}, extra...)
-	m = startMaster(t, dir, args...)
-	m.waitLog(`all workers ready`, 1)
-	return m, dir, "http://" + addr
+	return startModuleApp(t, "alone", aloneApp, 1, extra...)
 }
 
 // tasks is how many threads the kernel has for pid.

@@ -38,12 +38,19 @@ def application(environ, start_response):
 `
 
 func startPreloaded(t *testing.T, extra ...string) (m *masterProc, dir, base string) {
+	return startModuleApp(t, "counted", importCountApp, 3, extra...)
+}
+
+// startModuleApp writes source as module.py in a new directory and
+// serves it (Debian's Python, http-socket, processes workers) until its
+// workers are ready.
+func startModuleApp(t *testing.T, module, source string, processes int, extra ...string) (m *masterProc, dir, base string) {
 	t.Helper()
 	py := debianPython(t)
 	dir = shortTempDir(t)
-	writeFile(t, filepath.Join(dir, "counted.py"), importCountApp)
+	writeFile(t, filepath.Join(dir, module+".py"), source)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	args := append([]string{"--http-socket", addr, "--module", "counted", "--processes", "3",
+	args := append([]string{"--http-socket", addr, "--module", module, "--processes", strconv.Itoa(processes),
 		"--python-bin", py, "--chdir", dir}, extra...)
 	m = startMaster(t, dir, args...)
 	m.waitLog(`all workers ready`, 1)
