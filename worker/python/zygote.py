@@ -27,6 +27,10 @@ ENV_ZYGOTE_GC_FREEZE = "SUPERVISE_ZYGOTE_GC_FREEZE"
 ENV_PRELOAD_WARMUP = "SUPERVISE_PRELOAD_WARMUP"
 ENV_CALL_OSAFTERFORK = "SUPERVISE_PY_CALL_OSAFTERFORK"
 ZYGOTE_MAX_REQUEST = 1 << 20
+# Seconds without a fork request after a fork before the zygote drops its
+# read-only file pages (_trimmer): once a batch of forks is over.
+TRIM_AFTER = 1.0
+MADV_DONTNEED = 4
 # Rounds of each preload-warmup path: CPython 3.11+ specializes a
 # function's bytecode (in place, in its code object) after a few runs, so
 # a path run once would still write to its code in every worker.
@@ -52,12 +56,18 @@ def run(ctrl_fd, lifeline_fd, log, notify, app=None):
         gc.freeze()
     notify("READY=1")
     warned = said_threads = False
+    trim = _trimmer(log)
+    forked = False  # since the last trim
     while True:
         _reap()
         watch = [ctrl] + ([lifeline_fd] if lifeline_fd is not None else [])
         try:
-            readable, _, _ = select.select(watch, [], [])
+            readable, _, _ = select.select(watch, [], [], TRIM_AFTER if forked and trim else None)
         except InterruptedError:
+            continue
+        if not readable:  # no fork request for TRIM_AFTER since the last fork
+            forked = False
+            trim()
             continue
         if lifeline_fd in readable and not _alive(lifeline_fd):
             log("WARN", "the master is gone (lifeline closed); the zygote exits")
@@ -93,6 +103,7 @@ def run(ctrl_fd, lifeline_fd, log, notify, app=None):
         pid = _fork(ctrl, fds, env, seq, fork)
         if pid == 0:
             return  # in the worker
+        forked = True
         _close(fds)
         if pid < 0:
             ctrl.send(b"error %d fork failed" % seq)
@@ -205,6 +216,66 @@ def _after_fork(raw):
     rnd = sys.modules.get("random") if raw else None
     if rnd is not None:
         rnd.seed()
+
+
+def _trimmer(log):
+    """The zygote's trim, or None without ctypes' madvise: once its workers
+    are forked, the zygote drops from its page tables the pages of the
+    read-only file mappings (shared libraries' code and constants, the
+    interpreter's text) that it alone has mapped, with MADV_DONTNEED, as
+    the Go master does with its binary's start-up pages (supervisor/trim.go).
+    The import faulted them in (e.g. libcrypto's 3 MB for hashlib and
+    ssl); a worker that uses a page faults it in from the page cache and
+    shares it. They stay in the page cache, where the kernel reclaims
+    unmapped pages first; the zygote's PSS no longer counts them (3-4 MB
+    for a Flask app, docs/benchmarks.md). What its next forks run faults
+    back in. Only mappings that are not writable and hold no anonymous
+    (copy-on-write) page are dropped, so no byte of its state is lost."""
+    try:
+        import ctypes
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+        madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        madvise.restype = ctypes.c_int
+    except (ImportError, OSError, AttributeError):
+        return None
+
+    def trim():
+        try:
+            spans = _clean_file_mappings()
+        except OSError:
+            return
+        kb = 0
+        for lo, hi, rss in spans:
+            if madvise(lo, hi - lo, MADV_DONTNEED) == 0:
+                kb += rss
+        log("INFO", "the zygote dropped its read-only file pages", resident_kb=kb, mappings=len(spans))
+
+    return trim
+
+
+def _clean_file_mappings():
+    """(start, end, Rss KB) of this process's resident file mappings that
+    are not writable and hold no anonymous page (/proc/self/smaps)."""
+    out = []
+    cur = None
+    with open("/proc/self/smaps", "rb") as f:
+        for line in f:
+            head = line.split(None, 6)
+            if not head[0].endswith(b":"):
+                if cur is not None and cur[3] == 0 and cur[2] > 0:
+                    out.append(tuple(cur[:3]))
+                cur = None
+                if len(head) >= 6 and b"w" not in head[1] and head[5].startswith(b"/") and b"(deleted)" not in line:
+                    lo, _, hi = head[0].partition(b"-")
+                    cur = [int(lo, 16), int(hi, 16), 0, 0]
+            elif cur is not None:
+                if head[0] == b"Rss:":
+                    cur[2] = int(head[1])
+                elif head[0] == b"Anonymous:":
+                    cur[3] = int(head[1])
+    if cur is not None and cur[3] == 0 and cur[2] > 0:
+        out.append(tuple(cur[:3]))
+    return out
 
 
 def _threads():
