@@ -6,7 +6,8 @@
 #
 # The contract (docs/contract.md, "The zygote"; ipc/zygote.go): the fork
 # socket is SUPERVISE_ZYGOTE_FD, a SOCK_SEQPACKET socket whose every
-# message is one fork request, {"seq": S, "env": ["K=V", ...]} as JSON,
+# message is one fork request, {"seq": S, "set": ["K=V", ...], "unset":
+# ["K", ...]} as JSON (how the worker's environment differs from ours),
 # with the worker's log pipe as SCM_RIGHTS (none when the log is shared).
 # The answer is "pid N S" or "error S TEXT". The zygote double-forks: the middle
 # process answers and exits at once, so the worker is reparented to the
@@ -83,7 +84,7 @@ def run(ctrl_fd, lifeline_fd, log, notify, app=None):
         fds = _rights(anc)
         try:
             req = json.loads(msg.decode("utf-8", "surrogateescape"))
-            seq, env = int(req.get("seq", 0)), req["env"]
+            seq, env = int(req.get("seq", 0)), (req.get("unset") or [], req.get("set") or [])
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             _close(fds)
             ctrl.send(("error 0 bad fork request: %s" % e).encode())
@@ -358,17 +359,16 @@ def _become_worker(ctrl, fds, env):
         os.dup2(fds[0], 1)
         os.dup2(fds[0], 2)
         _close(fds)
-    # Only what differs is set: rewriting every variable would copy
-    # (and dirty) ~700 KB of the zygote's pages in every worker.
-    want = {}
-    for kv in env:
+    # Only what differs from the zygote's environment comes (the master
+    # works it out): rewriting every variable would copy (and dirty)
+    # ~700 KB of the zygote's pages in every worker, and decoding the
+    # whole environment in the zygote writes pages each worker keeps.
+    unset, put = env
+    for k in unset:
+        os.environ.pop(k, None)
+    for kv in put:
         k, sep, v = kv.partition("=")
         if sep and k:
-            want[k] = v
-    for k in [k for k in os.environ if k not in want]:
-        del os.environ[k]
-    for k, v in want.items():
-        if os.environ.get(k) != v:
             os.environ[k] = v
 
 
