@@ -20,16 +20,25 @@ const (
 	// forks with os.fork() (CPython's after-fork callbacks run in the
 	// worker) instead of a bare fork(2).
 	EnvPyCallOSAfterFork = "SUPERVISE_PY_CALL_OSAFTERFORK"
-	// ZygoteMaxRequest bounds a fork request (the worker's environment).
+	// ZygoteMaxRequest bounds a fork request.
 	ZygoteMaxRequest = 1 << 20
 )
 
-// ZygoteForkRequest is one fork request: the worker's whole environment,
-// which replaces the zygote's in the child (worker id, scoreboard slot,
-// need-app...). Every fd the environment names is the zygote's already.
+// ZygoteForkRequest is one fork request: how the worker's environment
+// differs from the zygote's (worker id, scoreboard slot, need-app...), as
+// the master started each. The worker keeps the rest of the zygote's
+// environment, what the app's import set in it too. Only the differences
+// travel: the zygote decodes a handful of strings, not the whole
+// environment, between two forks (what it allocates then is copied into
+// every worker forked before it: docs/benchmarks.md). Every fd the
+// environment names is the zygote's already.
 type ZygoteForkRequest struct {
 	// Seq numbers the requests: an answer that comes after its request
 	// timed out is told from the next one's (and its worker killed).
-	Seq uint64   `json:"seq"`
-	Env []string `json:"env"`
+	Seq uint64 `json:"seq"`
+	// Set is "K=V" for each variable the worker has with another value
+	// than the zygote's, or that the zygote lacks.
+	Set []string `json:"set"`
+	// Unset names the zygote's variables the worker does not have.
+	Unset []string `json:"unset"`
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,7 +45,7 @@ func (l *launcher) Zygote(z master.ZygoteInfo) (*master.ProcSpec, master.Forker,
 	if l.cfg.Preload.CallOSAfterFork {
 		spec.Env = append(spec.Env, ipc.EnvPyCallOSAfterFork+"=1")
 	}
-	return spec, &zygoteConn{fd: fds[0], child: child}, nil
+	return spec, &zygoteConn{fd: fds[0], child: child, env: spec.Env}, nil
 }
 
 // zygoteConn is the master's end of a zygote's fork socket.
@@ -53,6 +54,7 @@ type zygoteConn struct {
 	seq   uint64
 	fd    int
 	child *os.File // the zygote's end, closed once it started
+	env   []string // the zygote's environment, as started
 }
 
 // Fork sends one fork request and waits for the worker's pid. The log
@@ -65,7 +67,8 @@ func (z *zygoteConn) Fork(spec *master.ProcSpec) (int, error) {
 		return 0, errors.New("the zygote is gone")
 	}
 	z.seq++
-	req, err := json.Marshal(ipc.ZygoteForkRequest{Seq: z.seq, Env: spec.Env})
+	set, unset := envDiff(z.env, spec.Env)
+	req, err := json.Marshal(ipc.ZygoteForkRequest{Seq: z.seq, Set: set, Unset: unset})
 	if err != nil {
 		return 0, err
 	}
@@ -85,6 +88,41 @@ func (z *zygoteConn) Fork(spec *master.ProcSpec) (int, error) {
 		return 0, fmt.Errorf("fork request to the zygote: %w", err)
 	}
 	return z.answer(z.seq)
+}
+
+// envDiff is how env differs from base ("K=V" lists; a later entry
+// wins, as in Python's os.environ): the entries of env whose variable
+// base lacks or has with another value, in env's order, and the names of
+// base's variables env lacks.
+func envDiff(base, env []string) (set, unset []string) {
+	was := envMap(base)
+	want := envMap(env)
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			continue
+		}
+		if old, ok := was[k]; (!ok || old != v) && want[k] == v && !slices.Contains(set, kv) {
+			set = append(set, kv)
+		}
+	}
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := want[k]; !ok && !slices.Contains(unset, k) {
+			unset = append(unset, k)
+		}
+	}
+	return set, unset
+}
+
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // answer waits for the answer to request seq. An answer to an earlier

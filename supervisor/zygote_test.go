@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -94,5 +95,26 @@ func TestZygoteErrorAndGoneAreErrors(t *testing.T) {
 	gone.Close()
 	if _, err := gone.Fork(&master.ProcSpec{}); err == nil {
 		t.Fatal("Fork on a closed zygote connection succeeded")
+	}
+}
+
+// A fork request carries only how the worker's environment differs from
+// the zygote's: the zygote decodes a few strings between two forks.
+func TestZygoteForkRequestCarriesOnlyTheDifferences(t *testing.T) {
+	got := make(chan ipc.ZygoteForkRequest, 1)
+	z := fakeZygote(t, func(req ipc.ZygoteForkRequest) []string {
+		got <- req
+		return []string{fmt.Sprintf("pid 4242 %d", req.Seq)}
+	})
+	z.env = []string{"PATH=/bin", "SUPERVISE_WORKER_ID=0", "SUPERVISE_ZYGOTE_FD=9", "A=1", "A=2", "SAME=x"}
+	if _, err := z.Fork(&master.ProcSpec{Env: []string{"PATH=/bin", "SUPERVISE_WORKER_ID=3", "A=2", "SAME=x", "NEW=y", "NEW=z", "bad"}}); err != nil {
+		t.Fatal(err)
+	}
+	req := <-got
+	if want := []string{"SUPERVISE_WORKER_ID=3", "NEW=z"}; !slices.Equal(req.Set, want) {
+		t.Errorf("set = %q, want %q", req.Set, want)
+	}
+	if want := []string{"SUPERVISE_ZYGOTE_FD"}; !slices.Equal(req.Unset, want) {
+		t.Errorf("unset = %q, want %q", req.Unset, want)
 	}
 }

@@ -6,7 +6,8 @@
 #
 # The contract (docs/contract.md, "The zygote"; ipc/zygote.go): the fork
 # socket is SUPERVISE_ZYGOTE_FD, a SOCK_SEQPACKET socket whose every
-# message is one fork request, {"seq": S, "env": ["K=V", ...]} as JSON,
+# message is one fork request, {"seq": S, "set": ["K=V", ...], "unset":
+# ["K", ...]} as JSON (how the worker's environment differs from ours),
 # with the worker's log pipe as SCM_RIGHTS (none when the log is shared).
 # The answer is "pid N S" or "error S TEXT". The zygote double-forks: the middle
 # process answers and exits at once, so the worker is reparented to the
@@ -27,6 +28,10 @@ ENV_ZYGOTE_GC_FREEZE = "SUPERVISE_ZYGOTE_GC_FREEZE"
 ENV_PRELOAD_WARMUP = "SUPERVISE_PRELOAD_WARMUP"
 ENV_CALL_OSAFTERFORK = "SUPERVISE_PY_CALL_OSAFTERFORK"
 ZYGOTE_MAX_REQUEST = 1 << 20
+# Seconds without a fork request after a fork before the zygote drops its
+# read-only file pages (_trimmer): once a batch of forks is over.
+TRIM_AFTER = 1.0
+MADV_DONTNEED = 4
 # Rounds of each preload-warmup path: CPython 3.11+ specializes a
 # function's bytecode (in place, in its code object) after a few runs, so
 # a path run once would still write to its code in every worker.
@@ -52,12 +57,18 @@ def run(ctrl_fd, lifeline_fd, log, notify, app=None):
         gc.freeze()
     notify("READY=1")
     warned = said_threads = False
+    trim = _trimmer(log)
+    forked = False  # since the last trim
     while True:
         _reap()
         watch = [ctrl] + ([lifeline_fd] if lifeline_fd is not None else [])
         try:
-            readable, _, _ = select.select(watch, [], [])
+            readable, _, _ = select.select(watch, [], [], TRIM_AFTER if forked and trim else None)
         except InterruptedError:
+            continue
+        if not readable:  # no fork request for TRIM_AFTER since the last fork
+            forked = False
+            trim()
             continue
         if lifeline_fd in readable and not _alive(lifeline_fd):
             log("WARN", "the master is gone (lifeline closed); the zygote exits")
@@ -73,7 +84,7 @@ def run(ctrl_fd, lifeline_fd, log, notify, app=None):
         fds = _rights(anc)
         try:
             req = json.loads(msg.decode("utf-8", "surrogateescape"))
-            seq, env = int(req.get("seq", 0)), req["env"]
+            seq, env = int(req.get("seq", 0)), (req.get("unset") or [], req.get("set") or [])
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             _close(fds)
             ctrl.send(("error 0 bad fork request: %s" % e).encode())
@@ -93,6 +104,7 @@ def run(ctrl_fd, lifeline_fd, log, notify, app=None):
         pid = _fork(ctrl, fds, env, seq, fork)
         if pid == 0:
             return  # in the worker
+        forked = True
         _close(fds)
         if pid < 0:
             ctrl.send(b"error %d fork failed" % seq)
@@ -207,6 +219,66 @@ def _after_fork(raw):
         rnd.seed()
 
 
+def _trimmer(log):
+    """The zygote's trim, or None without ctypes' madvise: once its workers
+    are forked, the zygote drops from its page tables the pages of the
+    read-only file mappings (shared libraries' code and constants, the
+    interpreter's text) that it alone has mapped, with MADV_DONTNEED, as
+    the Go master does with its binary's start-up pages (supervisor/trim.go).
+    The import faulted them in (e.g. libcrypto's 3 MB for hashlib and
+    ssl); a worker that uses a page faults it in from the page cache and
+    shares it. They stay in the page cache, where the kernel reclaims
+    unmapped pages first; the zygote's PSS no longer counts them (3-4 MB
+    for a Flask app, docs/benchmarks.md). What its next forks run faults
+    back in. Only mappings that are not writable and hold no anonymous
+    (copy-on-write) page are dropped, so no byte of its state is lost."""
+    try:
+        import ctypes
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+        madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        madvise.restype = ctypes.c_int
+    except (ImportError, OSError, AttributeError):
+        return None
+
+    def trim():
+        try:
+            spans = _clean_file_mappings()
+        except OSError:
+            return
+        kb = 0
+        for lo, hi, rss in spans:
+            if madvise(lo, hi - lo, MADV_DONTNEED) == 0:
+                kb += rss
+        log("INFO", "the zygote dropped its read-only file pages", resident_kb=kb, mappings=len(spans))
+
+    return trim
+
+
+def _clean_file_mappings():
+    """(start, end, Rss KB) of this process's resident file mappings that
+    are not writable and hold no anonymous page (/proc/self/smaps)."""
+    out = []
+    cur = None
+    with open("/proc/self/smaps", "rb") as f:
+        for line in f:
+            head = line.split(None, 6)
+            if not head[0].endswith(b":"):
+                if cur is not None and cur[3] == 0 and cur[2] > 0:
+                    out.append(tuple(cur[:3]))
+                cur = None
+                if len(head) >= 6 and b"w" not in head[1] and head[5].startswith(b"/") and b"(deleted)" not in line:
+                    lo, _, hi = head[0].partition(b"-")
+                    cur = [int(lo, 16), int(hi, 16), 0, 0]
+            elif cur is not None:
+                if head[0] == b"Rss:":
+                    cur[2] = int(head[1])
+                elif head[0] == b"Anonymous:":
+                    cur[3] = int(head[1])
+    if cur is not None and cur[3] == 0 and cur[2] > 0:
+        out.append(tuple(cur[:3]))
+    return out
+
+
 def _threads():
     """This process's threads, the app's C threads too (/proc), else
     threading's count."""
@@ -287,17 +359,16 @@ def _become_worker(ctrl, fds, env):
         os.dup2(fds[0], 1)
         os.dup2(fds[0], 2)
         _close(fds)
-    # Only what differs is set: rewriting every variable would copy
-    # (and dirty) ~700 KB of the zygote's pages in every worker.
-    want = {}
-    for kv in env:
+    # Only what differs from the zygote's environment comes (the master
+    # works it out): rewriting every variable would copy (and dirty)
+    # ~700 KB of the zygote's pages in every worker, and decoding the
+    # whole environment in the zygote writes pages each worker keeps.
+    unset, put = env
+    for k in unset:
+        os.environ.pop(k, None)
+    for kv in put:
         k, sep, v = kv.partition("=")
         if sep and k:
-            want[k] = v
-    for k in [k for k in os.environ if k not in want]:
-        del os.environ[k]
-    for k, v in want.items():
-        if os.environ.get(k) != v:
             os.environ[k] = v
 
 
