@@ -187,3 +187,19 @@ func TestGeventHarakiriMaxRequestsAndReload(t *testing.T) {
 		t.Fatal("not serving after the reload")
 	}
 }
+
+// A gevent worker ends when its master is killed: the lifeline is a
+// greenlet waiting on the pipe, which reads EOF.
+func TestGeventWorkerEndsWithItsMaster(t *testing.T) {
+	parallel(t)
+	py := requireTool(t, "/usr/bin/python3", "-c", "import gevent")
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "poll.py"), longPollApp)
+	m := startMaster(t, dir, "--socket", filepath.Join(dir, "app.sock"), "--module", "poll", "--processes", "1",
+		"--gevent", "10", "--python-bin", py, "--chdir", dir)
+	m.waitLog(`all workers ready`, 1)
+	pids := m.workerPids()
+	m.signal(syscall.SIGKILL)
+	m.waitExit()
+	waitGone(t, pids, 5*time.Second)
+}

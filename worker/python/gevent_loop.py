@@ -55,15 +55,8 @@ def watch_lifeline(gevent, fd):
     """worker.py's lifeline, as a greenlet: a blocking read would stop the hub."""
     while True:
         gevent.socket.wait_read(fd)
-        try:
-            if os.read(fd, 1):
-                continue
-        except (BlockingIOError, InterruptedError):
-            continue
-        except OSError:
-            pass
-        W.log("WARN", "the master is gone (lifeline closed); exiting")
-        os._exit(1)
+        if W.lifeline_closed(fd):
+            W.master_gone()
 
 
 class Conn(object):

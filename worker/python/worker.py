@@ -1922,16 +1922,22 @@ def unquote(path):
     return out.decode("latin-1")
 
 
+def lifeline_closed(fd):
+    """True once the master's end of the lifeline pipe is closed (EOF, or
+    an error reading it); False for a byte or, on a non-blocking fd,
+    nothing to read yet."""
+    try:
+        return not os.read(fd, 1)
+    except (InterruptedError, BlockingIOError):
+        return False
+    except OSError:
+        return True
+
+
 def watch_lifeline(fd):
-    while True:
-        try:
-            if os.read(fd, 1):
-                continue
-        except InterruptedError:
-            continue
-        except OSError:
-            pass
-        master_gone()
+    while not lifeline_closed(fd):
+        pass
+    master_gone()
 
 
 def master_gone():
@@ -1958,13 +1964,7 @@ def lifeline_signals(fd):
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGIO})
     fcntl.fcntl(own, fcntl.F_SETOWN, os.getpid())
     fcntl.fcntl(own, fcntl.F_SETFL, fcntl.fcntl(own, fcntl.F_GETFL) | os.O_ASYNC)
-    try:
-        gone = not os.read(own, 1)  # the master died before the owner was set: no SIGIO comes
-    except (BlockingIOError, InterruptedError):
-        gone = False
-    except OSError:
-        gone = True
-    if gone:
+    if lifeline_closed(own):  # the master died before the owner was set: no SIGIO comes
         master_gone()
 
 
@@ -1987,14 +1987,8 @@ def serve_alone(worker):
         fd = int(lifeline)
 
         def lifeline_readable():
-            try:
-                if os.read(fd, 1):
-                    return
-            except (InterruptedError, BlockingIOError):
-                return
-            except OSError:
-                pass
-            master_gone()
+            if lifeline_closed(fd):
+                master_gone()
 
         hooks[fd] = lifeline_readable
     sig_r, sig_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
