@@ -1859,13 +1859,16 @@ class Worker(object):
                         resp.sent = True
                         resp.conn.sendall(head + chunk)
                         resp.nbytes += len(head) + len(chunk)
-            elif isinstance(result, FileWrapper) and resp.sendfile(result):
-                via_sendfile = True
+                if not resp.sent:  # finish() has nothing to add to a uwsgi response once sent
+                    resp.finish()
             else:
-                for chunk in result:
-                    if chunk:
-                        resp.write(chunk)
-            resp.finish()
+                if isinstance(result, FileWrapper) and resp.sendfile(result):
+                    via_sendfile = True
+                else:
+                    for chunk in result:
+                        if chunk:
+                            resp.write(chunk)
+                resp.finish()
         except (BrokenPipeError, ConnectionResetError):
             write_error = True
             resp.keepalive = False
