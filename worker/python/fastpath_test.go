@@ -148,6 +148,7 @@ APPS = [
     ("headers as lists", simple(headers=[["X-A", "1"], ["X-B", "2"]])),
     ("headers a tuple", simple(headers=(("X-A", "1"),))),
     ("headers a generator", simple(headers=lambda: (h for h in [("X-A", "1")]))),
+    ("headers a generator, then bytes", simple(headers=lambda: (h for h in [("X-A", "1"), (b"X-B", "2")]))),
     ("header of three", simple(headers=[("X-A", "1", "2")])),
     ("header a str", simple(headers=["ab"])),
     ("headers None", simple(headers=None)),
