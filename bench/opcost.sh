@@ -5,8 +5,10 @@
 # nginx's 14 vars, request logging on into a list) run untraced under
 # callgrind for N1 and N2 requests; the difference of the two totals over
 # N2 - N1 (the client's side in the same process is counted too, the
-# same for every build). PYTHONHASHSEED is fixed; runs of one build still
-# differ by ~1,000 instructions (object addresses), so compare medians.
+# same for every build). PYTHONHASHSEED is fixed: runs of one build agree
+# within ~20 instructions, but a change of a few bytecodes can move the
+# count by 1,000-1,500 for reasons of layout (object addresses, dict
+# slots), so a difference under ~2,000 between builds is not a result.
 #
 #   bench/opcost.sh                             # this tree's worker, REPS=2
 #   bench/opcost.sh /path/to/other/worker.py    # then another build's

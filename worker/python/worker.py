@@ -1492,16 +1492,12 @@ class Worker(object):
         socket's recv, sendall, sendfile and shutdown (gevent_loop.py's
         gevent sockets).
 
-        One function for the common request, in as few bytecodes as it
-        takes (bench/opcount.py counts them): a vars block of a layout the
-        worker knows (uwsgi_environ), whole in the first read, and an app
-        that answers with an iterable of bytes, without write() or a
-        file_wrapper: the head goes out with the first chunk from here
-        (Response.plain_head), one write for a one-chunk body. Anything
-        else takes the general path (read_uwsgi_vars, send_result,
-        Response.write) with the same behaviour: the validation, the error
-        handling and the log line are the same code (run_app, start_response,
-        plain_head's _checked, app_error)."""
+        The common request in as few steps as it takes (bench/opcount.py
+        counts its bytecodes): a vars block whole in the first read, of a
+        layout the worker knows (see uwsgi_environ), gets its environ here
+        with no call; anything else goes through read_uwsgi_vars (more
+        reads, the checks, the parse), with its messages and counts. The
+        app's response is run_app's (Response.plain_head over uwsgi)."""
         data = conn.recv(FdConn.BUF)  # the vars block and, often, the body
         n = len(data)
         env = None
