@@ -16,6 +16,7 @@ what the server's Python has to cut (docs/benchmarks.md, session 8).
 
     /usr/bin/python3 bench/opcount.py            # N=200, the per-function table
     WORKER=/path/to/worker.py bench/opcount.py   # another build's worker
+    TRACE=0 N=1200 bench/opcount.py              # serves N untraced (bench/opcost.sh runs it under callgrind)
 """
 import importlib.util
 import os
@@ -81,6 +82,10 @@ def main():
         return served
 
     batch(20, None)  # warm: layouts, Flask's first request, specialisation
+    if os.environ.get("TRACE") == "0":
+        for _ in range(N // 20):
+            batch(20, None)
+        return
     counts = Counter()
 
     def tracer(frame, event, arg):

@@ -1165,7 +1165,7 @@ class Response(object):
                 exc_info = None
         elif self.status is not None:
             raise AssertionError("start_response called twice without exc_info")
-        if not isinstance(status, str) or len(status) < 4 or status[3] != " " and len(status) != 3:
+        if not isinstance(status, str) or status[3:4] != " ":  # at least "NNN " (uWSGI's check)
             raise ValueError("bad status %r" % (status,))
         self.status = status
         self.headers = headers
@@ -1199,11 +1199,36 @@ class Response(object):
         if self.keepalive is False and not said_close:
             lines.append("Connection: close\r\n")
         lines.append("\r\n")
-        head = "".join(lines).encode("latin-1")
+        return self._checked("".join(lines), len(lines))
+
+    def plain_head(self):
+        """The head as _head makes it over uwsgi (keepalive None: the app's
+        headers as they are), in fewer steps; None, having set code and
+        nothing else, unless the headers are a list of pairs of str: _head
+        then makes of them what it always did. (A C-level join of
+        map(str.__mod__) and a type check by set(map(type, ...)) measured
+        5,800 instructions a request dearer than this loop, callgrind.)"""
+        status = self.status
+        self.code = int(status[:3])
+        headers = self.headers
+        if headers.__class__ is not list:  # read once: a generator gone through here would be empty for _head
+            return None
+        lines = ["%s %s\r\n" % (self.proto, status)]
+        for k, v in headers:
+            if k.__class__ is not str or v.__class__ is not str:
+                return None
+            lines.append("%s: %s\r\n" % (k, v))
+        lines.append("\r\n")
+        return self._checked("".join(lines), len(lines))
+
+    def _checked(self, text, lines):
+        """The head text of that many lines, each ending in one CR LF, as
+        bytes; HeaderError for any other control character."""
+        head = text.encode("latin-1")
         # Response splitting: the only control characters are the CR LF that
         # end the lines we wrote (each of them ends in exactly one). One pass
         # in C, half the instructions of a regex match or two counts.
-        if len(head.translate(None, _CTLS)) != len(head) - 2 * len(lines):
+        if len(head.translate(None, _CTLS)) != len(head) - 2 * lines:
             raise HeaderError("the app's %s has a control character (CR, LF, NUL...); "
                               "sending it could split the response" % _bad_header(self.status, self.headers))
         self.hsize = len(head)
@@ -1465,29 +1490,75 @@ class Worker(object):
     def serve_uwsgi_conn(self, conn, core):
         """One uwsgi request on conn: an FdConn, or any object with a
         socket's recv, sendall, sendfile and shutdown (gevent_loop.py's
-        gevent sockets)."""
+        gevent sockets).
+
+        The common request in as few steps as it takes (bench/opcount.py
+        counts its bytecodes): a vars block whole in the first read, of a
+        layout the worker knows (see uwsgi_environ), gets its environ here
+        with no call; anything else goes through read_uwsgi_vars (more
+        reads, the checks, the parse), with its messages and counts. The
+        app's response is run_app's (Response.plain_head over uwsgi)."""
         data = conn.recv(FdConn.BUF)  # the vars block and, often, the body
+        n = len(data)
+        env = None
+        if n > 3 and (not data[0] or data[0] == MODIFIER_MANAGE_PATH_INFO):
+            end = (data[1] | data[2] << 8) + 4
+            lay = self.layouts.get(end)
+            # A layout is only built for a block of an accepted size, so a
+            # hit needs no size check.
+            if lay is not None and n >= end and lay[0](data) == lay[1]:
+                self.layout_hits += 1
+                env = lay[2].copy()
+                env.update(zip(lay[3], lay[4]((data if n == end else data[:end]).decode("latin-1"))))
+        if env is None:
+            got = self.read_uwsgi_vars(conn, data)
+            if got is None:
+                return
+            data, end, env = got
+        length = env.get("CONTENT_LENGTH")
+        if length:
+            try:
+                length = max(int(length), 0)
+            except ValueError:
+                length = 0
+        if length:
+            body = env["wsgi.input"] = Input(conn, data[end:], length)
+        else:  # no body (most requests): nothing to read or drain
+            env["wsgi.input"] = io.BytesIO()
+        if env.get("REQUEST_SCHEME") == "https" or ("HTTPS" in env and env["HTTPS"].lower() in ("on", "1")):
+            env["wsgi.url_scheme"] = "https"
+        else:
+            env["wsgi.url_scheme"] = "http"
+        started = self.local.board[0](VARS_UWSGI, memoryview(data)[4:end])
+        self.run_app(env, Response(conn, env.get("SERVER_PROTOCOL") or "HTTP/1.0", None), core, started)
+        if length:
+            body.drain()
+
+    def read_uwsgi_vars(self, conn, data):
+        """The general path's vars block, from the first read's data:
+        (data, end, environ), data holding at least the block; None when
+        the connection is to be closed (said and counted here)."""
         while 0 < len(data) < 4:
             more = conn.recv(4096)
             if not more:
-                return
+                return None
             data += more
         if not data:
-            return
+            return None
         size = data[1] | (data[2] << 8)
         if size > self.buffer_size:
             log("WARN", "invalid request block size: %d (max %d)... skip" % (size, self.buffer_size))
             self.local.board[2]()
-            return
+            return None
         if data[0] != 0 and data[0] != MODIFIER_MANAGE_PATH_INFO:
             log("WARN", "unsupported uwsgi modifier1 %d (only 0, WSGI, and 30 are served); connection closed" % data[0])
-            return
+            return None
         end = 4 + size
         while len(data) < end:
             more = conn.recv(end - len(data) + 65536)
             if not more:
                 self.local.board[2]()
-                return
+                return None
             data += more
         environ = self.uwsgi_environ(data, end)
         if not environ:
@@ -1499,27 +1570,8 @@ class Worker(object):
             else:  # uWSGI: "Empty python request. skip."
                 log("WARN", "empty uwsgi vars block; request skipped, connection closed")
             self.local.board[2]()
-            return
-        length = environ.get("CONTENT_LENGTH")
-        if length:
-            try:
-                length = max(int(length), 0)
-            except ValueError:
-                length = 0
-        if length:
-            body = Input(conn, data[end:], length)
-        else:  # no body (most requests): nothing to read or drain
-            body = io.BytesIO()
-        environ["wsgi.input"] = body
-        if environ.get("REQUEST_SCHEME") == "https" or ("HTTPS" in environ and environ["HTTPS"].lower() in ("on", "1")):
-            environ["wsgi.url_scheme"] = "https"
-        else:
-            environ["wsgi.url_scheme"] = "http"
-        proto = environ.get("SERVER_PROTOCOL") or "HTTP/1.0"
-        started = self.local.board[0](VARS_UWSGI, memoryview(data)[4:end])
-        self.run_app(environ, Response(conn, proto, keepalive=None), core, started)
-        if length:
-            body.drain()
+            return None
+        return data, end, environ
 
     LAYOUTS = 64  # block sizes remembered per worker; all forgotten when one more comes
     LAYOUT_FREE_BUILDS = 64  # layouts built before builds have to be paid for by hits (8 each)
@@ -1546,13 +1598,11 @@ class Worker(object):
         and keys. Bounded: LAYOUTS sizes (forgotten all at once when one
         more comes), and after LAYOUT_FREE_BUILDS each new layout has to be
         paid for by 8 hits, so traffic whose layouts never repeat costs the
-        plain parse plus one dict lookup."""
-        lay = self.layouts.get(end)
-        if lay is not None and lay[0](data) == lay[1]:
-            self.layout_hits += 1
-            env = lay[2].copy()
-            env.update(zip(lay[3], lay[4](data[:end].decode("latin-1"))))
-            return env
+        plain parse plus one dict lookup.
+
+        The hit is checked in serve_uwsgi_conn, inline (it is most
+        requests); this is the parse, for a block no layout matched or one
+        that took more than one read."""
         env = self.parse_uwsgi_vars(data, end, self.max_pairs)
         if not env:
             return env
@@ -1783,7 +1833,10 @@ class Worker(object):
 
     def run_app(self, environ, resp, core, started):
         """Runs the app; started is the request's time.monotonic_ns from the
-        scoreboard's begin (one clock read serves both)."""
+        scoreboard's begin (one clock read serves both). A uwsgi response
+        (keepalive None) of an iterable of bytes has its head made by
+        plain_head and sent with the first chunk from here; anything else
+        goes through Response.write."""
         failed = write_error = via_sendfile = False
         result = None
         req = UWSGI_REQUEST
@@ -1792,13 +1845,29 @@ class Worker(object):
         req.logvars = None
         try:
             result = self.app(environ, resp.start_response)
-            if isinstance(result, FileWrapper) and resp.sendfile(result):
-                via_sendfile = True
-            else:
+            if resp.keepalive is None and not resp.sent and not isinstance(result, FileWrapper):
+                # Over uwsgi, the head is the app's status and headers as
+                # they are: plain_head makes it, and it goes out with the
+                # first chunk (one write for a one-chunk body).
                 for chunk in result:
                     if chunk:
-                        resp.write(chunk)
-            resp.finish()
+                        head = None if resp.sent or resp.status is None else resp.plain_head()
+                        if head is None:  # a later chunk, or what plain_head leaves to _head
+                            resp.write(chunk)
+                            continue
+                        resp.sent = True
+                        resp.conn.sendall(head + chunk)
+                        resp.nbytes += len(head) + len(chunk)
+                if not resp.sent:  # finish() has nothing to add to a uwsgi response once sent
+                    resp.finish()
+            else:
+                if isinstance(result, FileWrapper) and resp.sendfile(result):
+                    via_sendfile = True
+                else:
+                    for chunk in result:
+                        if chunk:
+                            resp.write(chunk)
+                resp.finish()
         except (BrokenPipeError, ConnectionResetError):
             write_error = True
             resp.keepalive = False
