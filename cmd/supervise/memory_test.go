@@ -35,12 +35,20 @@ func binaryResidentKB(t *testing.T, pid int) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	kb, _ := smapsRssKB(t, pid, func(perms, path string) bool { return path == exe && !strings.Contains(perms, "w") })
+	return kb
+}
+
+// smapsRssKB sums Rss (KB) over pid's mappings that match (by their
+// permissions and path, from /proc/PID/smaps); seen says whether any did.
+func smapsRssKB(t *testing.T, pid int, match func(perms, path string) bool) (kb int, seen bool) {
+	t.Helper()
 	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	kb, in := 0, false
+	in := false
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
@@ -48,7 +56,8 @@ func binaryResidentKB(t *testing.T, pid int) int {
 			continue
 		}
 		if !strings.HasSuffix(fields[0], ":") {
-			in = len(fields) >= 6 && fields[5] == exe && !strings.Contains(fields[1], "w")
+			in = len(fields) >= 6 && match(fields[1], fields[5])
+			seen = seen || in
 			continue
 		}
 		if in && fields[0] == "Rss:" {
@@ -56,5 +65,5 @@ func binaryResidentKB(t *testing.T, pid int) int {
 			kb += n
 		}
 	}
-	return kb
+	return kb, seen
 }

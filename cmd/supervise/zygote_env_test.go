@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -24,16 +23,10 @@ def application(environ, start_response):
 // master sent (its own id, no fork socket), in os.environ and in the C
 // environment its children inherit; what the app's import set stays.
 func TestForkedWorkerGetsItsOwnEnvironment(t *testing.T) {
-	py := debianPython(t)
-	dir := shortTempDir(t)
-	writeFile(t, filepath.Join(dir, "envapp.py"), forkedEnvApp)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	m := startMaster(t, dir, "--http-socket", addr, "--module", "envapp", "--processes", "2",
-		"--python-bin", py, "--chdir", dir, "--env", "EXTRA=e1")
-	m.waitLog(`all workers ready`, 1)
+	_, _, base := startModuleApp(t, "envapp", forkedEnvApp, 2, "--env", "EXTRA=e1")
 	seen := map[string]bool{}
 	for i := 0; i < 40 && len(seen) < 2; i++ {
-		code, body := get(t, "http://"+addr+"/")
+		code, body := get(t, base+"/")
 		if code != 200 {
 			t.Fatalf("%d %q", code, body)
 		}

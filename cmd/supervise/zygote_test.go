@@ -280,19 +280,13 @@ def application(environ, start_response):
 // zygote, and every worker has it; a path that raises is logged and the
 // zygote forks all the same.
 func TestPreloadWarmupBuildsInTheZygote(t *testing.T) {
-	py := debianPython(t)
-	dir := shortTempDir(t)
-	writeFile(t, filepath.Join(dir, "lazybuild.py"), lazyBuildApp)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	m := startMaster(t, dir, "--http-socket", addr, "--module", "lazybuild", "--processes", "2",
-		"--python-bin", py, "--chdir", dir, "--preload-warmup", "/boom", "--preload-warmup", "/first?x=1")
-	m.waitLog(`all workers ready`, 1)
+	m, dir, base := startModuleApp(t, "lazybuild", lazyBuildApp, 2, "--preload-warmup", "/boom", "--preload-warmup", "/first?x=1")
 	zygote := zygotePID(m, 1)
 	m.waitLog(`zygote: preload-warmup: path="/first\?x=1" status="200 OK" rounds=10`, 1)
 	m.waitLog(`zygote: preload-warmup: the app raised; .*path=/boom error="RuntimeError: no warm-up here"`, 1)
 	workers := m.workerPids()
 	for i := 0; i < 10; i++ {
-		pid, _ := strconv.Atoi(fresh(t, "http://"+addr+"/"))
+		pid, _ := strconv.Atoi(fresh(t, base+"/"))
 		if !slices.Contains(workers, pid) {
 			t.Fatalf("answered by %d, want one of the workers %v", pid, workers)
 		}

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -30,20 +26,14 @@ def application(environ, start_response):
 // read-only file mappings (its PSS counted them in full where no worker
 // maps them); the workers still read the same bytes.
 func TestZygoteDropsItsReadOnlyFilePagesAfterForking(t *testing.T) {
-	py := debianPython(t)
-	dir := shortTempDir(t)
-	writeFile(t, filepath.Join(dir, "mapped.py"), mappedFileApp)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	m := startMaster(t, dir, "--http-socket", addr, "--module", "mapped", "--processes", "2",
-		"--python-bin", py, "--chdir", dir)
-	m.waitLog(`all workers ready`, 1)
+	m, dir, base := startModuleApp(t, "mapped", mappedFileApp, 2)
 	zygote := zygotePID(m, 1)
 	m.waitLog(`the zygote dropped its read-only file pages`, 1)
 	blob := filepath.Join(dir, "blob.bin")
 	if kb := mappedRssKB(t, zygote, blob); kb != 0 {
 		t.Errorf("the zygote has %d KB of blob.bin resident after its trim, want 0", kb)
 	}
-	code, body := get(t, "http://"+addr+"/")
+	code, body := get(t, base+"/")
 	f := strings.Fields(body)
 	if code != 200 || len(f) != 2 || f[0] != f[1] || f[0] == "0" {
 		t.Fatalf("a worker read %d %q from the mapping, want the import's sum twice", code, body)
@@ -53,28 +43,7 @@ func TestZygoteDropsItsReadOnlyFilePagesAfterForking(t *testing.T) {
 // mappedRssKB is the Rss (KB) of pid's mappings of path.
 func mappedRssKB(t *testing.T, pid int, path string) int {
 	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	kb, in, seen := 0, false, false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) == 0 {
-			continue
-		}
-		if !strings.HasSuffix(fields[0], ":") {
-			in = len(fields) >= 6 && fields[5] == path
-			seen = seen || in
-			continue
-		}
-		if in && fields[0] == "Rss:" {
-			n, _ := strconv.Atoi(fields[1])
-			kb += n
-		}
-	}
+	kb, seen := smapsRssKB(t, pid, func(_, p string) bool { return p == path })
 	if !seen {
 		t.Fatalf("pid %d does not map %s", pid, path)
 	}
