@@ -55,7 +55,7 @@ class Server(object):
         self.app = app
         self.app_name = app_name
         self.loop = loop
-        self.cores = max(1, int(env.get(W.ENV_THREADS, "1")))
+        self.cores = W.configured_threads()
         self.buffer_size = int(env.get(W.ENV_BUFFER_SIZE, "4096"))
         self.max_pairs = 2 * max(1, int(env.get(W.ENV_MAX_VARS) or W.DEFAULT_MAX_VARS))
         ms = int(env.get(W.ENV_SOCKET_TIMEOUT_MS) or W.DEFAULT_SOCKET_TIMEOUT_MS)

@@ -1291,7 +1291,7 @@ class Worker(object):
         self.app = app
         self.app_name = app_name
         env = os.environ
-        self.threads = max(1, int(env.get(ENV_THREADS, "1")))
+        self.threads = configured_threads()
         self.on_conn = [False] * self.threads  # per thread: serving a connection (one writer each)
         self.buffer_size = int(env.get(ENV_BUFFER_SIZE, "4096"))
         self.max_pairs = 2 * max(1, int(env.get(ENV_MAX_VARS) or DEFAULT_MAX_VARS))
@@ -1991,6 +1991,11 @@ def unquote(path):
     return out.decode("latin-1")
 
 
+def configured_threads():
+    """threads: the requests this worker serves at once (at least 1)."""
+    return max(1, int(os.environ.get(ENV_THREADS, "1")))
+
+
 def lifeline_closed(fd):
     """True once the master's end of the lifeline pipe is closed (EOF, or
     an error reading it); False for a byte or, on a non-blocking fd,
@@ -2173,7 +2178,7 @@ def main():
     # Signals go to the main thread's sigwait only, never into app code.
     signal.pthread_sigmask(signal.SIG_BLOCK, handled)
     lifeline = os.environ.get(ENV_LIFELINE_FD)
-    if lifeline and max(1, int(os.environ.get(ENV_THREADS, "1"))) > 1:
+    if lifeline and configured_threads() > 1:
         threading.Thread(target=watch_lifeline, args=(int(lifeline),), daemon=True, name="lifeline").start()
     elif lifeline:  # one thread: the kernel watches it (and serve_alone between requests)
         lifeline_signals(int(lifeline))
