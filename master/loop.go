@@ -128,6 +128,10 @@ func (m *Master) handleNotify(n ipc.Notification) {
 
 func (m *Master) markReady(w *worker) {
 	w.State = Ready
+	if w.Yielded {
+		m.restorePriority(w.PID)
+		w.Yielded = false
+	}
 	w.ReadyAt = m.os.Now()
 	m.log.Debug("worker ready", "id", w.ID, "pid", w.PID, "generation", w.Generation,
 		"startup", w.ReadyAt.Sub(w.Started).Round(time.Millisecond))
@@ -319,6 +323,9 @@ func (m *Master) spawn(s *slot, zygote Forker) {
 		if err == nil {
 			now := m.os.Now()
 			w := &worker{ID: s.ID, PID: pid, Generation: m.generation, State: Starting, Started: now, BoardSlot: board}
+			if zygote == nil { // a forked worker loads nothing: it has the zygote's app
+				w.Yielded = m.yieldWhileLoading(pid)
+			}
 			m.workers[pid] = w
 			s.Current = w
 			s.Respawns++

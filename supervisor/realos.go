@@ -18,7 +18,7 @@ import (
 // Go's os/exec must not be used for children of the master: its Wait would
 // race with Reap for the same pids.
 func realOS() master.OS {
-	return master.OS{Start: forkExec, Signal: syscall.Kill, Reap: reapAll, Now: time.Now, RSS: residentBytes}
+	return master.OS{Start: forkExec, Signal: syscall.Kill, Reap: reapAll, Now: time.Now, RSS: residentBytes, Renice: reniceIfAllowed()}
 }
 
 func forkExec(spec *master.ProcSpec) (int, error) {
