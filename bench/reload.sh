@@ -4,10 +4,16 @@
 # with the action fired 2 s in; reported: failed requests, p99 over that
 # window vs a steady window, and seconds from the action until every
 # worker pid is new (polled the same way for both servers).
-#   bench/reload.sh          # WRK_SECONDS=8 WRK_CONNS=32
+# With ROUNDS=N every action runs N times, interleaved, and a last table
+# gives each action's median ratio (one round's p99 moves a lot on a
+# small, busy host). SUPERVISE_BASE=<a supervise binary> adds its three
+# actions as "base ..." rows, interleaved with this tree's: an A/B.
+#   bench/reload.sh          # WRK_SECONDS=8 WRK_CONNS=32 ROUNDS=1
 source "$(dirname "$0")/lib.sh"
 need wrk nginx uwsgi
 WRK_SECONDS=${WRK_SECONDS:-8}
+ROUNDS=${ROUNDS:-1}
+declare -A RATIOS
 SUPERVISE=$(build_supervise)
 SEED=$(cd "$(dirname "$0")/../examples/seed" && pwd)
 
@@ -18,9 +24,16 @@ setup() {
   echo "$d"
 }
 SV=$(setup supervise); UW=$(setup uwsgi)
+BASE=${SUPERVISE_BASE:-}
 echo "lazy-apps = true" >> "$UW/myapp.ini" # uWSGI's chain reload needs it
 (cd "$SV" && exec "$SUPERVISE" --ini myapp.ini --python-bin /usr/bin/python3 --logto "$SV/log") >/dev/null 2>&1 & PIDS+=($!)
 (cd "$UW" && exec uwsgi --plugins python3 --ini myapp.ini --logto "$UW/log") >/dev/null 2>&1 & PIDS+=($!)
+if [ -n "$BASE" ]; then
+  SB=$(setup base)
+  (cd "$SB" && exec "$BASE" --ini myapp.ini --python-bin /usr/bin/python3 --logto "$SB/log") >/dev/null 2>&1 & PIDS+=($!)
+  wait_for "$SB/app.sock"
+  nginx_front sb "server unix:$SB/app.sock;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;"; SB_PORT=$NGINX_PORT
+fi
 wait_for "$SV/app.sock"; wait_for "$UW/app.sock"
 nginx_front sv "server unix:$SV/app.sock;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;"; SV_PORT=$NGINX_PORT
 nginx_front uw "server unix:$UW/app.sock;" "uwsgi_pass app; include /etc/nginx/uwsgi_params;"; UW_PORT=$NGINX_PORT
@@ -53,12 +66,27 @@ measure() {
   local took; took=$(all_new "$d" "$before" "$start")
   wait $wrk_pid
   read -r rps p99 fail < "$BENCH_DIR/wrk.out"
-  printf '%-34s %8s %10s %10s %8s %12s\n' "$name" "$fail" "$sp99" "$p99" "$(ratio "$p99" "$sp99")" "$took"
+  local r; r=$(ratio "$p99" "$sp99")
+  RATIOS[$name]+="$r "
+  printf '%-34s %8s %10s %10s %8s %12s\n' "$name" "$fail" "$sp99" "$p99" "$r" "$took"
 }
 
 printf '\n%-34s %8s %10s %10s %8s %12s\n' "action (seed app, 4 x 2, nginx)" "failed" "p99 steady" "p99 reload" "ratio" "all new (s)"
-measure "supervise graceful (SIGHUP)" "$SV" "$SV_PORT" 'kill -HUP $(cat $SV/pid)'
-measure "supervise chain (FIFO c)" "$SV" "$SV_PORT" 'printf c > $SV/fifo'
-measure "supervise upgrade (SIGUSR2)" "$SV" "$SV_PORT" 'kill -USR2 $(cat $SV/pid)'
-measure "uwsgi graceful (SIGHUP)" "$UW" "$UW_PORT" 'kill -HUP $(cat $UW/pid)'
-measure "uwsgi chain (FIFO c, lazy-apps)" "$UW" "$UW_PORT" 'printf c > $UW/fifo'
+ACTIONS=("supervise graceful (SIGHUP)" "supervise chain (FIFO c)" "supervise upgrade (SIGUSR2)" "uwsgi graceful (SIGHUP)" "uwsgi chain (FIFO c, lazy-apps)")
+[ -n "$BASE" ] && ACTIONS+=("base graceful (SIGHUP)" "base chain (FIFO c)" "base upgrade (SIGUSR2)")
+for round in $(seq 1 "$ROUNDS"); do
+  measure "${ACTIONS[0]}" "$SV" "$SV_PORT" 'kill -HUP $(cat $SV/pid)'
+  measure "${ACTIONS[1]}" "$SV" "$SV_PORT" 'printf c > $SV/fifo'
+  measure "${ACTIONS[2]}" "$SV" "$SV_PORT" 'kill -USR2 $(cat $SV/pid)'
+  measure "${ACTIONS[3]}" "$UW" "$UW_PORT" 'kill -HUP $(cat $UW/pid)'
+  measure "${ACTIONS[4]}" "$UW" "$UW_PORT" 'printf c > $UW/fifo'
+  if [ -n "$BASE" ]; then
+    measure "${ACTIONS[5]}" "$SB" "$SB_PORT" 'kill -HUP $(cat $SB/pid)'
+    measure "${ACTIONS[6]}" "$SB" "$SB_PORT" 'printf c > $SB/fifo'
+    measure "${ACTIONS[7]}" "$SB" "$SB_PORT" 'kill -USR2 $(cat $SB/pid)'
+  fi
+done
+if [ "$ROUNDS" -gt 1 ]; then
+  printf '\n%-34s %s\n' "action" "median p99 ratio (rounds)"
+  for a in "${ACTIONS[@]}"; do printf '%-34s %s (%s)\n' "$a" "$(median <<<"${RATIOS[$a]}")" "${RATIOS[$a]% }"; done
+fi
