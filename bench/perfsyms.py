@@ -5,6 +5,7 @@ runs (bench/seedsplit.sh PERFREC=1): `perfsyms.py HZ NAME:FILE:REQUESTS...`.
 A sample is 1/HZ s of a CPU; samples / requests / HZ is the time per
 request the symbol took, perf's own overhead included.
 """
+import os
 import subprocess
 import sys
 
@@ -24,14 +25,6 @@ def report(path):
     return syms
 
 
-def dso_class(dso):
-    if dso.startswith("[kernel") or dso == "[unknown]" and False:
-        return "kernel"
-    if "python3" in dso:
-        return "python (" + dso + ")"
-    return dso
-
-
 def main():
     hz = float(sys.argv[1])
     runs = []
@@ -49,13 +42,18 @@ def main():
         if max(v) >= 0.2:
             print("  %-40s" % dso[:40] + "".join("%10.2f" % x for x in v))
     print("  %-40s" % "total" + "".join("%10.2f" % sum(us(s, n) for s in syms.values()) for _, syms, n in runs))
+    shares = []
+    for _, syms, n in runs:
+        total = sum(syms.values()) or 1
+        shares.append(100.0 * sum(v for (dso, sym), v in syms.items() if sym == "_PyEval_EvalFrameDefault") / total)
+    print("  %-40s" % "the interpreter's loop, % of total" + "".join("%10.1f" % x for x in shares))
     print("by symbol, us per request (DSOs merged: python3.11 and libpython3.11 count as one)")
     merged = {}
     for i, (name, syms, n) in enumerate(runs):
         for (dso, sym), s in syms.items():
             key = ("python" if "python3" in dso else dso, sym)
             merged.setdefault(key, [0.0] * len(runs))[i] += us(s, n)
-    top = sorted(merged.items(), key=lambda kv: -max(kv[1]))[:int(__import__("os").environ.get("TOP", "45"))]
+    top = sorted(merged.items(), key=lambda kv: -max(kv[1]))[:int(os.environ.get("TOP", "45"))]
     for (dso, sym), v in top:
         print("  %-58s" % (dso[-16:] + " " + sym)[:58] + "".join("%10.2f" % x for x in v) +
               ("   %+.2f" % (v[0] - v[1]) if len(v) > 1 else ""))
