@@ -16,11 +16,16 @@
 #   LOGOFF=1 bench/hotpath.sh              # also with --disable-logging
 #   UWSGI=0 bench/hotpath.sh               # supervise only
 #   THREADS=2 bench/hotpath.sh             # 1 x 2: the GIL's hand-offs counted too
+#   SIM=1 bench/hotpath.sh                 # callgrind's cache and branch simulators on:
+#     per request also L1/LL misses, branches and their mispredictions, and
+#     callgrind's cycle estimate (Ir + 10 L1 misses + 100 LL misses + 20
+#     mispredictions): whether fewer instructions are slower ones
 # Needs: valgrind (callgrind_control, which needs ptrace), go, uwsgi with
 # the python3 plugin, /usr/bin/python3 with Flask. A few minutes.
 source "$(dirname "$0")/lib.sh"
 need uwsgi
 command -v callgrind_control >/dev/null 2>&1 || { echo "bench: hotpath.sh needs valgrind: apt-get install -y valgrind" >&2; exit 2; }
+SIMARGS=(); [ "${SIM:-0}" = 1 ] && SIMARGS=(--cache-sim=yes --branch-sim=yes)
 THREADS=${THREADS:-1}; REPS=${REPS:-3}; CONNS=${CONNS:-4}; N1=${N1:-200}; N2=${N2:-2200}; LOGOFF=${LOGOFF:-0}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SUPERVISE=$(build_supervise)
@@ -38,13 +43,13 @@ start() {
   case $2 in
     supervise|base)
       [ "$2" = base ] && bin=$SUPERVISE_BASE
-      printf '#!/bin/sh\necho $$ > %s/worker.pid\nexec valgrind -q --tool=callgrind --callgrind-out-file=%s/cg.out /usr/bin/python3 "$@"\n' "$DIR" "$DIR" > "$DIR/worker"
+      printf '#!/bin/sh\necho $$ > %s/worker.pid\nexec valgrind -q --tool=callgrind %s --callgrind-out-file=%s/cg.out /usr/bin/python3 "$@"\n' "$DIR" "${SIMARGS[*]}" "$DIR" > "$DIR/worker"
       chmod +x "$DIR/worker"
       "$bin" --socket "$DIR/app.sock" --processes 1 --threads "$THREADS" --module app:app --chdir "$BENCH_DIR" \
         --python-bin "$DIR/worker" --lazy-apps true --logto "$DIR/log" "${quiet[@]}" >"$DIR/out" 2>&1 & PIDS+=($!); MPID=$!
       ;;
     uwsgi)
-      (cd "$BENCH_DIR" && exec valgrind -q --tool=callgrind --callgrind-out-file="$DIR/cg.out" uwsgi --plugins python3 \
+      (cd "$BENCH_DIR" && exec valgrind -q --tool=callgrind "${SIMARGS[@]}" --callgrind-out-file="$DIR/cg.out" uwsgi --plugins python3 \
         --socket "$DIR/app.sock" --processes 1 --threads "$THREADS" --module app:app --logto "$DIR/log" "${quiet[@]}") >"$DIR/out" 2>&1 & PIDS+=($!); MPID=$!
       ;;
   esac
@@ -65,6 +70,7 @@ dump() { # PID: COUNT = instructions since the previous dump
   local f=$DIR/cg.out.$DUMPS
   for _ in $(seq 1 200); do grep -q '^totals:' "$f" 2>/dev/null && break; sleep 0.05; done
   COUNT=$(awk '/^totals:/ {print $2}' "$f")
+  TOTALS=$(awk '/^totals:/ {$1=""; print}' "$f"); EVENTS=$(awk '/^events:/ {$1=""; print}' "$f")
   [ -n "$COUNT" ] || { echo "bench: no callgrind dump in $f" >&2; exit 1; }
 }
 
@@ -75,9 +81,15 @@ count() { # SERVER LOGGING: I[SERVER,LOGGING] = median instructions/request
   "$GET" -c "$CONNS" -n "$N1" "unix:$DIR/app.sock" "$URI"
   DUMPS=0; dump "$WPID"
   for r in $(seq 1 "$REPS"); do
-    "$GET" -c "$CONNS" -n "$N1" "unix:$DIR/app.sock" "$URI"; dump "$WPID"; a=$COUNT
+    "$GET" -c "$CONNS" -n "$N1" "unix:$DIR/app.sock" "$URI"; dump "$WPID"; a=$COUNT; ta=$TOTALS
     "$GET" -c "$CONNS" -n "$N2" "unix:$DIR/app.sock" "$URI"; dump "$WPID"; b=$COUNT
     per+="$(( (b - a) / (N2 - N1) )) "
+    [ "${SIM:-0}" = 1 ] && awk -v ev="$EVENTS" -v a="$ta" -v b="$TOTALS" -v n=$((N2 - N1)) -v who="$1" 'BEGIN {
+      k = split(ev, e, " "); split(a, x, " "); split(b, y, " ")
+      for (i = 1; i <= k; i++) v[e[i]] = (y[i] - x[i]) / n
+      cyc = v["Ir"] + 10 * (v["I1mr"] + v["D1mr"] + v["D1mw"]) + 100 * (v["ILmr"] + v["DLmr"] + v["DLmw"]) + 20 * (v["Bcm"] + v["Bim"])
+      printf "  %s per request:", who; for (i = 1; i <= k; i++) printf " %s %.0f", e[i], v[e[i]]
+      printf " cycle-estimate %.0f\n", cyc }' >&2
   done
   stop
   echo "  $1 logging $2: instructions/request per repetition: $per" >&2

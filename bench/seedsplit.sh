@@ -9,12 +9,17 @@
 # less with the machine's load than the times do.
 #   bench/seedsplit.sh          # ROUNDS=3 WRK_SECONDS=6 WRK_CONNS=32
 #   SUPERVISE_BASE=/path/to/old/supervise bench/seedsplit.sh
+#   SUPERVISE_BASE=... BASE_PYTHON=/path/to/python bench/seedsplit.sh   # the base's workers on another interpreter
 #   PROCESSES=1 THREADS=1 bench/seedsplit.sh   # another shape than the seed's 4 x 2
 #   DIRECT=1 bench/seedsplit.sh   # no nginx, no wrk: bench/uwsgiget -c C -n N on the socket
 # PERF=1 also runs `perf stat` on every process of each tree during one
 # more round: task-clock, context switches, migrations, page faults, and
 # system calls by kind (tracepoints: failing accepts, empty epoll_waits,
 # futex), per request. perf needs root or kernel.perf_event_paranoid <= 1.
+# PERFREC=1 samples every process of each tree with `perf record -e
+# cpu-clock -F PERF_HZ` (software: works in a VM without counters) during
+# one more round, and prints the trees' CPU per request by DSO and symbol
+# side by side (bench/perfsyms.py).
 source "$(dirname "$0")/lib.sh"
 need wrk nginx uwsgi
 ROUNDS=${ROUNDS:-3}; WRK_SECONDS=${WRK_SECONDS:-6}; export WRK_SECONDS
@@ -31,7 +36,7 @@ for name in "${NAMES[@]}"; do
     -e "s#^threads = .*#threads = ${THREADS:-2}#" "$ROOT/examples/seed/myapp.ini" > "$d/myapp.ini"
   case $name in
     sv) (cd "$d" && exec "$SUPERVISE" --ini myapp.ini --python-bin /usr/bin/python3 --logto "$d/log") >/dev/null 2>&1 & PIDS+=($!) ;;
-    svb) (cd "$d" && exec "$SUPERVISE_BASE" --ini myapp.ini --python-bin /usr/bin/python3 --logto "$d/log") >/dev/null 2>&1 & PIDS+=($!) ;;
+    svb) (cd "$d" && exec "$SUPERVISE_BASE" --ini myapp.ini --python-bin "${BASE_PYTHON:-/usr/bin/python3}" --logto "$d/log") >/dev/null 2>&1 & PIDS+=($!) ;;
     uw) (cd "$d" && exec uwsgi --plugins python3 --ini myapp.ini --logto "$d/log") >/dev/null 2>&1 & PIDS+=($!) ;;
   esac
   PID[$name]=$!
@@ -65,6 +70,8 @@ if [ "${PERF:-0}" = 1 ]; then
     -e syscalls:sys_enter_epoll_wait -e syscalls:sys_exit_epoll_wait --filter 'ret == 0'
     -e syscalls:sys_enter_futex -e syscalls:sys_enter_read -e syscalls:sys_enter_preadv2
     -e syscalls:sys_enter_write -e syscalls:sys_enter_writev -e syscalls:sys_enter_close)
+  # PERF_EVENTS: more, e.g. uprobes made with `perf probe -x /usr/bin/python3.11 PyTraceBack_Here`
+  [ -n "${PERF_EVENTS:-}" ] && EV+=(-e "$PERF_EVENTS")
   for name in "${NAMES[@]}"; do
     $SPLIT snap "${PID[$name]}" > "$BENCH_DIR/b.json"
     pids=$(/usr/bin/python3 -c 'import json,sys; print(",".join(json.load(open(sys.argv[1])).keys()))' "$BENCH_DIR/b.json")
@@ -83,4 +90,21 @@ if [ "${PERF:-0}" = 1 ]; then
     awk -v n="$n" '$1 ~ /^[0-9.,]+$/ && NF >= 2 && $2 != "seconds" {v=$1; gsub(",", "", v); k=$2
       if (k == "msec") {k="task-clock (us)"; v *= 1000}; printf "  %-34s %9.3f\n", k, v / n}' "$BENCH_DIR/perf-$name"
   done
+fi
+if [ "${PERFREC:-0}" = 1 ]; then
+  need perf
+  HZ=${PERF_HZ:-2000}; ARGS=()
+  for name in "${NAMES[@]}"; do
+    $SPLIT snap "${PID[$name]}" > "$BENCH_DIR/b.json"
+    pids=$(/usr/bin/python3 -c 'import json,sys; print(",".join(json.load(open(sys.argv[1])).keys()))' "$BENCH_DIR/b.json")
+    perf record -q -e cpu-clock -F "$HZ" -p "$pids" -o "$BENCH_DIR/rec-$name" -- sleep "$WRK_SECONDS" 2>/dev/null &
+    pp=$!
+    read -r rps p99 fail < <(run_wrk "http://127.0.0.1:${PORT[$name]}/user/bob")
+    wait $pp
+    n=$(awk -v r="$rps" -v s="$WRK_SECONDS" 'BEGIN {printf "%d", r * s}')
+    echo "perf record $name: $rps req/s, $n requests, load $(cut -d' ' -f1 /proc/loadavg)"
+    ARGS+=("$name:$BENCH_DIR/rec-$name:$n")
+  done
+  /usr/bin/python3 "$ROOT/bench/perfsyms.py" "$HZ" "${ARGS[@]}"
+  [ -n "${PERF_KEEP:-}" ] && cp "$BENCH_DIR"/rec-* "$PERF_KEEP"/
 fi

@@ -1213,6 +1213,17 @@ class Response(object):
         headers = self.headers
         if headers.__class__ is not list:  # read once: a generator gone through here would be empty for _head
             return None
+        if len(headers) == 2:
+            # Two headers (Flask's Content-Type and Content-Length): the
+            # loop below in one format, with its checks in its order.
+            h, h2 = headers
+            k, v = h
+            if k.__class__ is not str or v.__class__ is not str:
+                return None
+            k2, v2 = h2
+            if k2.__class__ is not str or v2.__class__ is not str:
+                return None
+            return self._checked("%s %s\r\n%s: %s\r\n%s: %s\r\n\r\n" % (self.proto, status, k, v, k2, v2), 4)
         lines = ["%s %s\r\n" % (self.proto, status)]
         for k, v in headers:
             if k.__class__ is not str or v.__class__ is not str:
