@@ -59,6 +59,7 @@ def run(ctrl_fd, lifeline_fd, log, notify, app=None):
         # scans, so no worker's collection writes to (and copies) their pages.
         gc.collect()
         gc.freeze()
+    _malloc_trim()
     notify("READY=1")
     warned = said_threads = False
     trim = _trimmer(log)
@@ -260,6 +261,18 @@ def _trimmer(log):
         log("INFO", "the zygote dropped its read-only file pages", resident_kb=kb, mappings=len(spans))
 
     return trim
+
+
+def _malloc_trim():
+    """Returns the free pages inside malloc's heap to the kernel
+    (malloc_trim(0), glibc), before the first fork: what the app's import
+    freed there is no page the workers share and copy. ~75 KB less
+    private memory a worker, 1.8 MB less over 16 (docs/benchmarks.md)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).malloc_trim(0)
+    except (ImportError, OSError, AttributeError):
+        pass  # not glibc
 
 
 def _clean_file_mappings():
