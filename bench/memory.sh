@@ -16,6 +16,7 @@
 #   bench/memory.sh                     # WARM_SECONDS=3 RESPAWNS=5
 #   FREEZE=0 bench/memory.sh            # supervise without gc.freeze()
 #   SERVERS="supervise uwsgi" APPS=seed SIZES=16 RESPAWNS=0 bench/memory.sh
+#   SUPERVISE_BIN=/tmp/a SERVERS=supervise APPS=seed SIZES=16 RESPAWNS=0 bench/memory.sh
 #
 # supervise-warmup is supervise with `preload-warmup` = the app's page
 # (the zygote GETs it before forking; beyond uWSGI).
@@ -24,7 +25,7 @@ need wrk uwsgi gunicorn
 WARM_SECONDS=${WARM_SECONDS:-3}
 RESPAWNS=${RESPAWNS:-5}
 PY=/usr/bin/python3
-SUPERVISE=$(build_supervise)
+SUPERVISE=${SUPERVISE_BIN:-$(build_supervise)}  # SUPERVISE_BIN: a prebuilt binary, for A/B pairs
 SEED=$(cd "$(dirname "$0")/../examples/seed" && pwd)
 
 # The apps: DIR, module:callable, the page to load, extra environment.

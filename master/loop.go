@@ -303,37 +303,81 @@ func (m *Master) manage() {
 			return // its READY=1 wakes the loop
 		}
 	}
+	var due []*slot
 	for _, s := range m.slots {
 		if s.Current == nil && !s.Cheap && !now.Before(s.NextStart) {
-			m.spawn(s, zygote)
+			due = append(due, s)
+		}
+	}
+	if zygote != nil {
+		m.spawnAll(due, zygote) // one fork request for all of them
+	} else {
+		for _, s := range due {
+			m.spawnAll([]*slot{s}, nil)
 		}
 	}
 	m.announceReady()
 }
 
-func (m *Master) spawn(s *slot, zygote Forker) {
-	board := -1
-	if m.board != nil {
-		board = m.board.Acquire()
-	}
-	spec, err := m.plan.Spec(SpawnInfo{ID: s.ID, Generation: m.generation, BoardSlot: board, Reloading: m.oldPlan != nil, Zygote: zygote})
-	if err == nil {
-		var pid int
-		pid, err = m.os.Start(spec)
-		if err == nil {
-			now := m.os.Now()
-			w := &worker{ID: s.ID, PID: pid, Generation: m.generation, State: Starting, Started: now, BoardSlot: board}
-			if zygote == nil { // a forked worker loads nothing: it has the zygote's app
-				w.Yielded = m.yieldWhileLoading(pid)
-			}
-			m.workers[pid] = w
-			s.Current = w
-			s.Respawns++
-			s.LastSpawn = now
-			m.log.Info("spawned worker", "id", s.ID, "pid", pid, "generation", m.generation)
-			return
+// spawnAll starts a worker in each of due's slots: forked from zygote in
+// one request (the zygote forks them back to back), or, without one, the
+// one slot of due with exec.
+func (m *Master) spawnAll(due []*slot, zygote Forker) {
+	var specs []*ProcSpec
+	var slots []*slot
+	var boards []int
+	for _, s := range due {
+		board := -1
+		if m.board != nil {
+			board = m.board.Acquire()
 		}
+		spec, err := m.plan.Spec(SpawnInfo{ID: s.ID, Generation: m.generation, BoardSlot: board, Reloading: m.oldPlan != nil, Zygote: zygote})
+		if err != nil {
+			m.spawnFailed(s, board, err)
+			continue
+		}
+		specs, slots, boards = append(specs, spec), append(slots, s), append(boards, board)
 	}
+	if len(specs) == 0 {
+		return
+	}
+	began := m.os.Now()
+	pids, errs := m.startAll(specs)
+	now := m.os.Now()
+	if len(specs) > 1 && zygote != nil {
+		m.log.Info("forked workers from the zygote in one request", "workers", len(specs), "took", now.Sub(began).Round(time.Microsecond))
+	}
+	for i, s := range slots {
+		if errs[i] != nil {
+			m.spawnFailed(s, boards[i], errs[i])
+			continue
+		}
+		w := &worker{ID: s.ID, PID: pids[i], Generation: m.generation, State: Starting, Started: now, BoardSlot: boards[i]}
+		if zygote == nil { // a forked worker loads nothing: it has the zygote's app
+			w.Yielded = m.yieldWhileLoading(pids[i])
+		}
+		m.workers[pids[i]] = w
+		s.Current = w
+		s.Respawns++
+		s.LastSpawn = now
+		m.log.Info("spawned worker", "id", s.ID, "pid", pids[i], "generation", m.generation)
+	}
+}
+
+// startAll starts specs: in one call when they fork from a zygote and the
+// OS can (StartAll), else one by one.
+func (m *Master) startAll(specs []*ProcSpec) ([]int, []error) {
+	if len(specs) > 1 && specs[0].Fork != nil && m.os.StartAll != nil {
+		return m.os.StartAll(specs)
+	}
+	pids, errs := make([]int, len(specs)), make([]error, len(specs))
+	for i, spec := range specs {
+		pids[i], errs[i] = m.os.Start(spec)
+	}
+	return pids, errs
+}
+
+func (m *Master) spawnFailed(s *slot, board int, err error) {
 	m.releaseBoard(board)
 	s.Failures++
 	delay := max(backoffDelay(s.Failures), backoffFirst)

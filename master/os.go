@@ -10,8 +10,12 @@ import (
 // OS is the seam between the loop's decisions and the processes they act
 // on. The real one forks and waits; unit tests use a fake with fake time.
 type OS struct {
-	Start  func(spec *ProcSpec) (pid int, err error)
-	Signal func(pid int, sig syscall.Signal) error
+	Start func(spec *ProcSpec) (pid int, err error)
+	// StartAll starts several processes forked from one zygote
+	// (spec.Fork) at once: each pid or error, in specs' order. Nil: one
+	// Start each.
+	StartAll func(specs []*ProcSpec) (pids []int, errs []error)
+	Signal   func(pid int, sig syscall.Signal) error
 	// Reap returns every child that has exited since the last call without
 	// blocking. It is the only place the master waits on children: as PID 1
 	// it also collects orphans, which the loop ignores.

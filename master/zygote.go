@@ -16,6 +16,9 @@ type Forker interface {
 	// Fork starts a worker from spec's environment and log pipe; Path,
 	// Args, Files, Dir and Credential are the zygote's already.
 	Fork(spec *ProcSpec) (pid int, err error)
+	// ForkAll starts several workers in one request, so the zygote forks
+	// them back to back: each pid or error, in specs' order.
+	ForkAll(specs []*ProcSpec) (pids []int, errs []error)
 	// Close drops the connection to the zygote (it died or was stopped).
 	Close()
 }

@@ -1,9 +1,13 @@
 package master
 
 import (
+	"errors"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/supervise-go/supervise/ipc"
 )
@@ -16,6 +20,9 @@ type fakeForker struct {
 
 func (f *fakeForker) Fork(*ProcSpec) (int, error) { return 0, nil }
 func (f *fakeForker) Close()                      { f.closed = true }
+func (f *fakeForker) ForkAll(specs []*ProcSpec) ([]int, []error) {
+	return make([]int, len(specs)), make([]error, len(specs))
+}
 
 // zygotePlan is a preloading plan: every worker spec records the zygote
 // it was forked from.
@@ -215,4 +222,40 @@ func sameKeys(a, b map[int]bool) bool {
 		}
 	}
 	return true
+}
+
+// The workers a generation misses fork from its zygote in one request
+// (OS.StartAll), so the zygote forks them back to back; a worker whose
+// fork failed alone backs off, and its respawn is a request of its own.
+func TestMissingWorkersForkFromTheZygoteInOneRequest(t *testing.T) {
+	f := newFake()
+	forked := map[int]int{}
+	plan, _ := zygotePlan(3, forked)
+	var batches []int
+	o := f.os()
+	o.StartAll = func(specs []*ProcSpec) ([]int, []error) {
+		batches = append(batches, len(specs))
+		pids, errs := make([]int, len(specs)), make([]error, len(specs))
+		for i, spec := range specs {
+			pids[i], errs[i] = o.Start(spec)
+		}
+		if len(specs) == 3 {
+			pids[1], errs[1] = 0, errors.New("fork failed")
+		}
+		return pids, errs
+	}
+	m := New(hclog.NewNullLogger(), o, plan, nil, Hooks{})
+	m.step(event{})
+	ready(m, f.started[0])
+	if !slices.Equal(batches, []int{3}) || len(pidsOf(m, 1)) != 2 {
+		t.Fatalf("after the zygote's READY=1: requests of %v workers, %d workers running; want one request of 3, 2 running (one fork failed)",
+			batches, len(pidsOf(m, 1)))
+	}
+	for i := 0; len(pidsOf(m, 1)) < 3 && i < 100; i++ {
+		f.now = f.now.Add(m.nextWake())
+		m.step(event{})
+	}
+	if len(pidsOf(m, 1)) != 3 || len(batches) != 1 {
+		t.Fatalf("the failed worker's retry: %d workers, requests %v; want 3 workers, the retry one Start", len(pidsOf(m, 1)), batches)
+	}
 }

@@ -57,37 +57,86 @@ type zygoteConn struct {
 	env   []string // the zygote's environment, as started
 }
 
-// Fork sends one fork request and waits for the worker's pid. The log
-// pipe's write end goes along (SCM_RIGHTS) and is closed here once sent.
+// Fork forks one worker (a fork request naming one).
 func (z *zygoteConn) Fork(spec *master.ProcSpec) (int, error) {
+	pids, errs := z.ForkAll([]*master.ProcSpec{spec})
+	return pids[0], errs[0]
+}
+
+// ForkAll forks the workers of specs, ipc.ZygoteMaxBatch to a request,
+// and returns each one's pid or error, in specs' order. Each worker's log
+// pipe write end goes along (SCM_RIGHTS) and is closed here once sent.
+func (z *zygoteConn) ForkAll(specs []*master.ProcSpec) ([]int, []error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	z.closeChild()
+	pids, errs := make([]int, len(specs)), make([]error, len(specs))
+	for lo := 0; lo < len(specs); lo += ipc.ZygoteMaxBatch {
+		hi := min(lo+ipc.ZygoteMaxBatch, len(specs))
+		z.forkBatch(specs[lo:hi], pids[lo:hi], errs[lo:hi])
+	}
+	return pids, errs
+}
+
+// forkBatch sends one fork request for specs and fills pids and errs.
+func (z *zygoteConn) forkBatch(specs []*master.ProcSpec, pids []int, errs []error) {
+	fail := func(err error) {
+		for i := range errs {
+			if errs[i] == nil && pids[i] == 0 {
+				errs[i] = err
+			}
+		}
+	}
 	if z.fd < 0 {
-		return 0, errors.New("the zygote is gone")
+		fail(errors.New("the zygote is gone"))
+		return
 	}
 	z.seq++
-	set, unset := envDiff(z.env, spec.Env)
-	req, err := json.Marshal(ipc.ZygoteForkRequest{Seq: z.seq, Set: set, Unset: unset})
-	if err != nil {
-		return 0, err
-	}
-	if len(req) > ipc.ZygoteMaxRequest {
-		return 0, fmt.Errorf("fork request of %d bytes: the workers' environment is too large for the zygote (at most %d)", len(req), ipc.ZygoteMaxRequest)
-	}
-	var rights []byte
-	if spec.Log != nil {
+	req := ipc.ZygoteForkRequest{Seq: z.seq, Workers: make([]ipc.ZygoteWorker, len(specs))}
+	var fds []int
+	for i, spec := range specs {
+		set, unset := envDiff(z.env, spec.Env)
+		req.Workers[i] = ipc.ZygoteWorker{Set: set, Unset: unset, Log: -1}
+		if spec.Log == nil {
+			continue
+		}
 		w, err := spec.Log.ProcessPipe()
 		if err != nil {
-			return 0, fmt.Errorf("log pipe: %w", err)
+			fail(fmt.Errorf("log pipe: %w", err))
+			return
 		}
 		defer w.Close()
-		rights = unix.UnixRights(int(w.Fd()))
+		req.Workers[i].Log = len(fds)
+		fds = append(fds, int(w.Fd()))
 	}
-	if err := unix.Sendmsg(z.fd, req, rights, nil, 0); err != nil {
-		return 0, fmt.Errorf("fork request to the zygote: %w", err)
+	msg, err := json.Marshal(req)
+	if err != nil {
+		fail(err)
+		return
 	}
-	return z.answer(z.seq)
+	if len(msg) > ipc.ZygoteMaxRequest {
+		fail(fmt.Errorf("fork request of %d bytes: the workers' environment is too large for the zygote (at most %d)", len(msg), ipc.ZygoteMaxRequest))
+		return
+	}
+	var rights []byte
+	if len(fds) > 0 {
+		rights = unix.UnixRights(fds...)
+	}
+	if err := unix.Sendmsg(z.fd, msg, rights, nil, 0); err != nil {
+		fail(fmt.Errorf("fork request to the zygote: %w", err))
+		return
+	}
+	got, err := z.answer(z.seq, len(specs))
+	if err != nil {
+		fail(err)
+		return
+	}
+	for i, pid := range got {
+		pids[i] = pid
+		if pid <= 0 {
+			pids[i], errs[i] = 0, errors.New("the zygote could not fork this worker (fork failed)")
+		}
+	}
 }
 
 // envDiff is how env differs from base ("K=V" lists; a later entry
@@ -125,57 +174,78 @@ func envMap(env []string) map[string]string {
 	return m
 }
 
-// answer waits for the answer to request seq. An answer to an earlier
-// request, whose wait timed out, names a worker nobody supervises: it is
-// killed (the master reaps it as an unknown child) and skipped.
-func (z *zygoteConn) answer(seq uint64) (int, error) {
+// answer waits for the answer to request seq, the pids of its n
+// workers. An answer to an earlier request, whose wait timed out, names
+// workers nobody supervises: they are killed (the master reaps them as
+// unknown children) and skipped.
+func (z *zygoteConn) answer(seq uint64, n int) ([]int, error) {
 	deadline := time.Now().Add(zygoteForkTimeout)
-	buf := make([]byte, 512)
+	buf := make([]byte, 64+12*ipc.ZygoteMaxBatch)
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return 0, fmt.Errorf("the zygote did not answer a fork request within %v", zygoteForkTimeout)
+			return nil, fmt.Errorf("the zygote did not answer a fork request within %v", zygoteForkTimeout)
 		}
-		n, err := unix.Poll([]unix.PollFd{{Fd: int32(z.fd), Events: unix.POLLIN}}, int(left.Milliseconds())+1)
-		if errors.Is(err, unix.EINTR) || (err == nil && n == 0) {
+		k, err := unix.Poll([]unix.PollFd{{Fd: int32(z.fd), Events: unix.POLLIN}}, int(left.Milliseconds())+1)
+		if errors.Is(err, unix.EINTR) || (err == nil && k == 0) {
 			continue
 		}
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		n, _, _, _, err = unix.Recvmsg(z.fd, buf, nil, 0)
+		k, _, _, _, err = unix.Recvmsg(z.fd, buf, nil, 0)
 		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
 			continue
 		}
 		if err != nil {
-			return 0, fmt.Errorf("the zygote's answer: %w", err)
+			return nil, fmt.Errorf("the zygote's answer: %w", err)
 		}
-		if n == 0 {
-			return 0, errors.New("the zygote is gone (its socket closed)")
+		if k == 0 {
+			return nil, errors.New("the zygote is gone (its socket closed)")
 		}
-		msg := string(buf[:n])
+		msg := string(buf[:k])
 		kind, rest, _ := strings.Cut(msg, " ")
 		first, text, _ := strings.Cut(rest, " ")
-		switch kind {
-		case "pid":
-			p, err1 := strconv.Atoi(first)
-			s, err2 := strconv.ParseUint(text, 10, 64)
-			if err1 != nil || err2 != nil || p <= 1 {
-				return 0, fmt.Errorf("the zygote answered %q", msg)
-			}
-			if s != seq {
-				unix.Kill(p, unix.SIGKILL)
-				continue
-			}
-			return p, nil
-		case "error":
-			if s, err := strconv.ParseUint(first, 10, 64); err == nil && s != seq {
-				continue
-			}
-			return 0, fmt.Errorf("the zygote could not fork: %s", text)
+		s, err := strconv.ParseUint(first, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("the zygote answered %q", msg)
 		}
-		return 0, fmt.Errorf("the zygote answered %q", msg)
+		switch kind {
+		case "pids":
+			pids, ok := parsePids(text)
+			if s != seq {
+				for _, p := range pids {
+					if p > 1 {
+						unix.Kill(p, unix.SIGKILL)
+					}
+				}
+				continue
+			}
+			if !ok || len(pids) != n {
+				return nil, fmt.Errorf("the zygote answered %q to a request for %d workers", msg, n)
+			}
+			return pids, nil
+		case "error":
+			if s != seq {
+				continue
+			}
+			return nil, fmt.Errorf("the zygote could not fork: %s", text)
+		}
+		return nil, fmt.Errorf("the zygote answered %q", msg)
 	}
+}
+
+// parsePids reads "P1 P2 ...": each a pid, or 0 for a fork that failed.
+func parsePids(text string) ([]int, bool) {
+	var pids []int
+	for _, f := range strings.Fields(text) {
+		p, err := strconv.Atoi(f)
+		if err != nil || p < 0 || p == 1 {
+			return pids, false
+		}
+		pids = append(pids, p)
+	}
+	return pids, true
 }
 
 // closeChild closes the master's copy of the zygote's end: once the

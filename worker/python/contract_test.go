@@ -100,6 +100,7 @@ func TestZygoteMirrorsTheContract(t *testing.T) {
 		"ENV_PRELOAD_WARMUP":   strconv.Quote(ipc.EnvPreloadWarmup),
 		"ENV_CALL_OSAFTERFORK": strconv.Quote(ipc.EnvPyCallOSAfterFork),
 		"ZYGOTE_MAX_REQUEST":   "1 << 20",
+		"ZYGOTE_MAX_BATCH":     strconv.Itoa(ipc.ZygoteMaxBatch),
 	}
 	if ipc.ZygoteMaxRequest != 1<<20 {
 		t.Errorf("ipc.ZygoteMaxRequest is %d; update zygote.py's ZYGOTE_MAX_REQUEST and this test", ipc.ZygoteMaxRequest)
