@@ -128,10 +128,6 @@ func (m *Master) handleNotify(n ipc.Notification) {
 
 func (m *Master) markReady(w *worker) {
 	w.State = Ready
-	if w.Yielded {
-		m.restorePriority(w.PID)
-		w.Yielded = false
-	}
 	w.ReadyAt = m.os.Now()
 	m.log.Debug("worker ready", "id", w.ID, "pid", w.PID, "generation", w.Generation,
 		"startup", w.ReadyAt.Sub(w.Started).Round(time.Millisecond))
@@ -353,9 +349,6 @@ func (m *Master) spawnAll(due []*slot, zygote Forker) {
 			continue
 		}
 		w := &worker{ID: s.ID, PID: pids[i], Generation: m.generation, State: Starting, Started: now, BoardSlot: boards[i]}
-		if zygote == nil { // a forked worker loads nothing: it has the zygote's app
-			w.Yielded = m.yieldWhileLoading(pids[i])
-		}
 		m.workers[pids[i]] = w
 		s.Current = w
 		s.Respawns++

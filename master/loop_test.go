@@ -22,11 +22,10 @@ type fakeOS struct {
 	exited   []Exit
 	startErr error
 	rss      map[int]uint64
-	nice     map[int][]int // Renice calls by pid, in order
 }
 
 func newFake() *fakeOS {
-	return &fakeOS{now: time.Unix(1_700_000_000, 0), nextPID: 100, signals: map[int][]syscall.Signal{}, rss: map[int]uint64{}, nice: map[int][]int{}}
+	return &fakeOS{now: time.Unix(1_700_000_000, 0), nextPID: 100, signals: map[int][]syscall.Signal{}, rss: map[int]uint64{}}
 }
 
 func (f *fakeOS) os() OS {
@@ -50,10 +49,6 @@ func (f *fakeOS) os() OS {
 		},
 		Now: func() time.Time { return f.now },
 		RSS: func(pid int) (uint64, error) { return f.rss[pid], nil },
-		Renice: func(pid, below int) error {
-			f.nice[pid] = append(f.nice[pid], below)
-			return nil
-		},
 	}
 }
 

@@ -23,10 +23,6 @@ type OS struct {
 	Now  func() time.Time
 	// RSS is a process's resident memory in bytes.
 	RSS func(pid int) (uint64, error)
-	// Renice sets every thread of pid to the master's nice value plus
-	// below (0: the master's own); nil when the master could not set a
-	// lowered process back (no CAP_SYS_NICE), so nothing is lowered.
-	Renice func(pid, below int) error
 }
 
 // ProcSpec is one process to start.

@@ -36,7 +36,6 @@ type worker struct {
 	NoApp        bool   // READY=1 with NOAPP=1: it serves, but loaded no app
 	Status       string // its last STATUS= line, when it said NOAPP=1
 	Tampered     bool   // its scoreboard slot held garbage: killed, never trusted again
-	Yielded      bool   // started by a reload at a lower priority, until READY=1 (yield.go)
 }
 
 // slot is one place in the pool: the worker currently filling it and the

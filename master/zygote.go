@@ -41,7 +41,6 @@ type zygote struct {
 	Stopping   bool
 	Killed     bool
 	Deadline   time.Time // Stopping: SIGKILL then
-	Yielded    bool      // a reload's: at a lower priority until READY=1 (yield.go)
 }
 
 // zygoteRespawn is the restart bookkeeping of the current generation's
@@ -86,7 +85,7 @@ func (m *Master) startZygote(now time.Time) {
 		m.log.Error("cannot start the zygote", "generation", m.generation, "error", err, "retry_in", delay)
 		return
 	}
-	m.zygotes[pid] = &zygote{PID: pid, Generation: m.generation, Forker: forker, Started: now, Yielded: m.yieldWhileLoading(pid)}
+	m.zygotes[pid] = &zygote{PID: pid, Generation: m.generation, Forker: forker, Started: now}
 	m.log.Info("started the zygote: it imports the app once, then forks the workers", "pid", pid, "generation", m.generation)
 }
 
@@ -99,10 +98,6 @@ func (m *Master) zygoteNotified(n ipc.Notification) bool {
 	}
 	if n.Fields["READY"] == "1" && !z.Ready {
 		z.Ready = true
-		if z.Yielded { // before the loop asks it for a worker, which inherits its priority
-			m.restorePriority(z.PID)
-			z.Yielded = false
-		}
 		m.log.Info("zygote ready: the app is imported", "pid", z.PID, "generation", z.Generation,
 			"startup", m.os.Now().Sub(z.Started).Round(time.Millisecond))
 	}

@@ -18,8 +18,7 @@ import (
 // Go's os/exec must not be used for children of the master: its Wait would
 // race with Reap for the same pids.
 func realOS() master.OS {
-	return master.OS{Start: forkExec, StartAll: forkAll, Signal: syscall.Kill, Reap: reapAll, Now: time.Now, RSS: residentBytes,
-		Renice: reniceIfAllowed()}
+	return master.OS{Start: forkExec, StartAll: forkAll, Signal: syscall.Kill, Reap: reapAll, Now: time.Now, RSS: residentBytes}
 }
 
 // forkAll starts specs that fork from one zygote in one fork request (the
