@@ -45,6 +45,7 @@ func (m *Master) nextWake() time.Duration {
 			next = w.Started.Add(m.plan.ReadyTimeout)
 		}
 	}
+	next = m.handOffWake(now, next)
 	next = m.daemonWake(next)
 	next = m.zygoteWake(next)
 	if m.terminating && m.phase == running && m.drainAt.Before(next) {
@@ -131,7 +132,7 @@ func (m *Master) markReady(w *worker) {
 	w.ReadyAt = m.os.Now()
 	m.log.Debug("worker ready", "id", w.ID, "pid", w.PID, "generation", w.Generation,
 		"startup", w.ReadyAt.Sub(w.Started).Round(time.Millisecond))
-	m.retireOlder(w)
+	m.handOffWhenWarm(w)
 	m.accepting(w)
 }
 
@@ -276,6 +277,7 @@ func (m *Master) murder() {
 		m.harakiri(w, now)
 		m.userHarakiri(w, now)
 		m.recycle(w, now)
+		m.handOff(w, now)
 		if w.State == Starting && m.plan.ReadyTimeout > 0 && now.Sub(w.Started) >= m.plan.ReadyTimeout {
 			m.log.Info("worker never sent READY=1; taking it as ready", "id", w.ID, "pid", w.PID, "ready_timeout", m.plan.ReadyTimeout)
 			m.markReady(w)

@@ -630,8 +630,13 @@ func TestMaxRequestsReplacesGracefully(t *testing.T) {
 		t.Fatal("the old worker was stopped before its replacement was ready")
 	}
 	m.step(event{Note: &ipc.Notification{PID: f.started[2], Fields: map[string]string{"READY": "1"}}})
+	if len(f.signals[old]) != 0 {
+		t.Fatal("the old worker was stopped before its replacement served a request (handoff.go)")
+	}
+	board.reqs[2] = 1 // the replacement's first request
+	m.step(event{})
 	if got := f.signals[old]; len(got) != 1 || got[0] != syscall.SIGTERM {
-		t.Fatalf("old worker got %v once its replacement was ready, want SIGTERM", got)
+		t.Fatalf("old worker got %v once its replacement served, want SIGTERM", got)
 	}
 	m.step(event{})
 	if len(f.started) != 3 {

@@ -71,6 +71,11 @@ func TestReloadOnRSSRetiresGracefullyAfterMinLifetime(t *testing.T) {
 		t.Fatalf("started %d, signals %v: want a replacement and the old worker untouched until it is ready", len(f.started), f.signals[fat])
 	}
 	ready(m, f.started[1])
+	if len(f.signals[fat]) != 0 {
+		t.Fatal("the old worker was stopped before its replacement served a request or warmHandoff passed")
+	}
+	f.now = f.now.Add(warmHandoff) // no request came
+	m.step(event{})
 	if got := f.signals[fat]; len(got) != 1 || got[0] != syscall.SIGTERM {
 		t.Fatalf("old worker got %v, want a graceful SIGTERM", got)
 	}

@@ -6,8 +6,9 @@ import (
 
 // Reload re-reads the configuration and starts a new generation beside
 // the old one. Each old worker is stopped only when the new worker of its
-// slot reports READY, so the pool never has fewer ready workers than
-// configured, and the listening sockets (owned by the master) never close.
+// slot reports READY and has served a request (or a second has passed:
+// handoff.go), so the pool never has fewer ready workers than configured,
+// and the listening sockets (owned by the master) never close.
 func (m *Master) Reload() { m.reload(true, graceful) }
 
 func (m *Master) reload(reread bool, mode reloadMode) {
@@ -68,7 +69,7 @@ func (m *Master) reload(reread bool, mode reloadMode) {
 // retireOlder stops the workers a newly ready worker replaces.
 func (m *Master) retireOlder(ready *worker) {
 	for _, w := range m.workers {
-		if w.ID == ready.ID && w != ready && w.State != Stopping && (w.Generation < ready.Generation || w.Retiring) {
+		if m.replaces(ready, w) {
 			m.stop(w, "replaced by a new worker")
 		}
 	}

@@ -33,9 +33,10 @@ type worker struct {
 	Retiring     bool   // recycled (max-requests, reload-on-rss): stopped once its replacement is ready
 	StopLimit    string // the option whose deadline StopDeadline is, for the log
 	RSSChecked   time.Time
-	NoApp        bool   // READY=1 with NOAPP=1: it serves, but loaded no app
-	Status       string // its last STATUS= line, when it said NOAPP=1
-	Tampered     bool   // its scoreboard slot held garbage: killed, never trusted again
+	NoApp        bool      // READY=1 with NOAPP=1: it serves, but loaded no app
+	Status       string    // its last STATUS= line, when it said NOAPP=1
+	Tampered     bool      // its scoreboard slot held garbage: killed, never trusted again
+	HandOffBy    time.Time // ready: what it replaces stops once it served a request, or then (handoff.go)
 }
 
 // slot is one place in the pool: the worker currently filling it and the
