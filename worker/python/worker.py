@@ -1892,16 +1892,23 @@ class Worker(object):
         except Exception as e:
             failed = True
             resp.keepalive = False
+            # The body ended early (the client closed its side, or a read
+            # failed) and the app raised reading it: the request was
+            # malformed, a 400, as asgi.py answers it.
+            body_cut = getattr(environ.get("wsgi.input"), "read_error", False)
             if isinstance(e, HeaderError):  # one line, as Go's net/http logs it
                 log("ERROR", "refused the app's response; answered 500 instead", error=e,
+                    method=environ.get("REQUEST_METHOD"), path=environ.get("PATH_INFO"))
+            elif body_cut:
+                log("WARN", "the request's body ended early and the app raised reading it; answered 400", error=e,
                     method=environ.get("REQUEST_METHOD"), path=environ.get("PATH_INFO"))
             else:
                 log_traceback("the app raised", method=environ.get("REQUEST_METHOD"), path=environ.get("PATH_INFO"))
             if not resp.sent:
                 resp.headers = None
                 try:
-                    body = b"Internal Server Error\n"
-                    resp.status = "500 Internal Server Error"
+                    body = b"Bad Request\n" if body_cut else b"Internal Server Error\n"
+                    resp.status = "400 Bad Request" if body_cut else "500 Internal Server Error"
                     resp.headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
                     resp.write(body)
                 except OSError:
