@@ -42,10 +42,12 @@ func (m *Master) handOff(w *worker, now time.Time) {
 	}
 }
 
-// replacesOne reports whether a live worker is one ready replaces.
+// replacesOne reports whether a live worker that serves the app is one
+// ready replaces. One that loaded no app answers every request 500 (and
+// fails readiness): it goes at once.
 func (m *Master) replacesOne(ready *worker) bool {
 	for _, w := range m.workers {
-		if m.replaces(ready, w) {
+		if m.replaces(ready, w) && !w.NoApp {
 			return true
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/supervise-go/supervise/ipc"
 )
 
 // A reload's old worker keeps serving until the new one of its slot has
@@ -66,5 +68,23 @@ func TestReloadWithoutScoreboardHandsOffAtReady(t *testing.T) {
 	readyAll(m)
 	if got := f.signals[old]; len(got) != 1 || got[0] != syscall.SIGTERM {
 		t.Fatalf("old worker got %v at its replacement's READY=1, want SIGTERM", got)
+	}
+}
+
+// A worker that loaded no app is replaced at its replacement's READY=1:
+// it only answers 500s, and readiness fails while it runs.
+func TestReloadReplacesAWorkerWithoutAnAppAtOnce(t *testing.T) {
+	f := newFake()
+	plan := testPlan(1)
+	m := newTestMaster(f, plan, func() (*Plan, error) { return plan, nil }, Hooks{})
+	m.SetBoard(newFakeBoard())
+	m.step(event{})
+	old := f.started[0]
+	m.step(event{Note: &ipc.Notification{PID: old, Fields: map[string]string{"READY": "1", ipc.NotifyNoApp: "1"}}})
+	m.Reload()
+	m.step(event{})
+	readyAll(m)
+	if got := f.signals[old]; len(got) != 1 || got[0] != syscall.SIGTERM {
+		t.Fatalf("the worker without an app got %v at its replacement's READY=1, want SIGTERM", got)
 	}
 }
