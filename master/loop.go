@@ -307,19 +307,13 @@ func (m *Master) manage() {
 			due = append(due, s)
 		}
 	}
-	if zygote != nil {
-		m.spawnAll(due, zygote) // one fork request for all of them
-	} else {
-		for _, s := range due {
-			m.spawnAll([]*slot{s}, nil)
-		}
-	}
+	m.spawnAll(due, zygote) // from a zygote: one fork request for all of them
 	m.announceReady()
 }
 
 // spawnAll starts a worker in each of due's slots: forked from zygote in
-// one request (the zygote forks them back to back), or, without one, the
-// one slot of due with exec.
+// one request (the zygote forks them back to back), or, without one, each
+// with exec.
 func (m *Master) spawnAll(due []*slot, zygote Forker) {
 	var specs []*ProcSpec
 	var slots []*slot

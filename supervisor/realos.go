@@ -21,21 +21,11 @@ func realOS() master.OS {
 	return master.OS{Start: forkExec, StartAll: forkAll, Signal: syscall.Kill, Reap: reapAll, Now: time.Now, RSS: residentBytes}
 }
 
-// forkAll starts specs that fork from one zygote in one fork request (the
-// zygote forks them back to back), others one by one.
+// forkAll starts workers that fork from one zygote (the master's
+// startAll sends no others) in one fork request: the zygote forks them
+// back to back.
 func forkAll(specs []*master.ProcSpec) ([]int, []error) {
-	same := len(specs) > 0 && specs[0].Fork != nil
-	for _, spec := range specs {
-		same = same && spec.Fork == specs[0].Fork
-	}
-	if same {
-		return specs[0].Fork.ForkAll(specs)
-	}
-	pids, errs := make([]int, len(specs)), make([]error, len(specs))
-	for i, spec := range specs {
-		pids[i], errs[i] = forkExec(spec)
-	}
-	return pids, errs
+	return specs[0].Fork.ForkAll(specs)
 }
 
 func forkExec(spec *master.ProcSpec) (int, error) {
