@@ -6,14 +6,20 @@
 #
 # PSS: the seed Flask app (examples/seed) and a fresh Django project
 # (`django-admin startproject`, DEBUG off, /admin/login/ renders
-# templates) at 4 and 16 workers. After WARM_SECONDS of wrk on the app's
-# page, tree PSS = the sum of Pss in /proc/PID/smaps_rollup over the
-# server's process and every process below it (the zygote included).
+# templates) at 4 and 16 workers. After the same warm-up load on every
+# server, WARM_REQUESTS requests per worker of wrk on the app's page (the
+# same request count, not the same seconds: on http-socket the servers'
+# throughputs differ up to 2x), tree PSS = the sum of Pss in
+# /proc/PID/smaps_rollup over the server's process and every process
+# below it (the zygote included). WARM_SECONDS=S warms for S seconds
+# instead, as before session 10.
 #
 # Respawn: one worker, SIGKILLed; the time from the kill to the first 200
 # answered by its replacement (a client polls every millisecond).
 #
-#   bench/memory.sh                     # WARM_SECONDS=3 RESPAWNS=5
+#   bench/memory.sh                     # WARM_REQUESTS=8000 RESPAWNS=5
+#   WARM_REQUESTS=500 bench/memory.sh   # 500 requests per worker
+#   WARM_SECONDS=3 bench/memory.sh      # a timed warm-up (session 9's default)
 #   FREEZE=0 bench/memory.sh            # supervise without gc.freeze()
 #   SERVERS="supervise uwsgi" APPS=seed SIZES=16 RESPAWNS=0 bench/memory.sh
 #   SUPERVISE_BIN=/tmp/a SERVERS=supervise APPS=seed SIZES=16 RESPAWNS=0 bench/memory.sh
@@ -22,7 +28,8 @@
 # (the zygote GETs it before forking; beyond uWSGI).
 source "$(dirname "$0")/lib.sh"
 need wrk uwsgi gunicorn
-WARM_SECONDS=${WARM_SECONDS:-3}
+WARM_SECONDS=${WARM_SECONDS:-}
+WARM_REQUESTS=${WARM_REQUESTS:-8000}
 RESPAWNS=${RESPAWNS:-5}
 PY=/usr/bin/python3
 SUPERVISE=${SUPERVISE_BIN:-$(build_supervise)}  # SUPERVISE_BIN: a prebuilt binary, for A/B pairs
@@ -122,26 +129,49 @@ print("never")
 EOF
 }
 
+# warm URL N: the warm-up load of a server with N workers: wrk in 1 s
+# runs until the server has answered N * WARM_REQUESTS requests (the
+# last run overshoots by under a second's worth; WARMED says how many),
+# or WARM_SECONDS of wrk.
+warm() {
+  if [ -n "$WARM_SECONDS" ]; then
+    WRK_SECONDS=$WARM_SECONDS WRK_CONNS=$(($2 * 2)) run_wrk "$1" >/dev/null
+    return
+  fi
+  local done=0 want=$(($2 * WARM_REQUESTS)) got idle=0
+  while [ "$done" -lt "$want" ]; do
+    got=$(wrk -t2 -c$(($2 * 2)) -d1s "$1" | awk '/requests in/ {print $1}')
+    # 16 workers' first requests can take longer than a second together
+    if [ "${got:-0}" -eq 0 ]; then
+      idle=$((idle + 1)); [ "$idle" -lt 10 ] || { echo "warm-up: no answers from $1 in 10 s" >&2; return 1; }
+    fi
+    done=$((done + ${got:-0}))
+  done
+  WARMED=$done
+}
+
 read -r -a SERVERS <<<"${SERVERS:-supervise supervise-lazy uwsgi gunicorn}"
 read -r -a APPS <<<"${APPS:-seed django}"
 read -r -a SIZES <<<"${SIZES:-4 16}"
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); gc.freeze in the zygote: ${FREEZE:-1}"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); gc.freeze in the zygote: ${FREEZE:-1}; warm-up: $(if [ -n "$WARM_SECONDS" ]; then echo "$WARM_SECONDS s"; else echo "$WARM_REQUESTS requests per worker"; fi)"
 printf '\n%-8s %-3s' "app" "n"; for s in "${SERVERS[@]}"; do printf ' %16s' "$s MB"; done
 printf ' %14s %14s   %s\n' "sv/uwsgi" "sv/gunicorn" "median worker Private_Dirty MB"
 for app in "${APPS[@]}"; do
   for n in "${SIZES[@]}"; do
-    declare -A pss=() dirty=()
+    declare -A pss=() dirty=() warmed=()
     for s in "${SERVERS[@]}"; do
       port=$(free_port); log="$BENCH_DIR/$s-$app-$n.log"
       start "$s" "$app" "$n" "$port" "$log"
-      WRK_SECONDS=$WARM_SECONDS WRK_CONNS=$((n * 2)) run_wrk "http://127.0.0.1:$port$(app_page "$app")" >/dev/null
+      WARMED=; warm "http://127.0.0.1:$port$(app_page "$app")" "$n"; warmed[$s]=${WARMED:-}
       sleep 1
       pss[$s]=$(tree_pss "$SRV_PID"); dirty[$s]=$(worker_dirty "$SRV_PID")
       stop
     done
     printf '%-8s %-3s' "$app" "$n"; for s in "${SERVERS[@]}"; do printf ' %16s' "${pss[$s]}"; done
     printf ' %14s %14s  ' "$(ratio "${pss[supervise]:-0}" "${pss[uwsgi]:-0}")" "$(ratio "${pss[supervise]:-0}" "${pss[gunicorn]:-0}")"
-    for s in "${SERVERS[@]}"; do printf ' %s=%s' "$s" "${dirty[$s]}"; done; echo
+    for s in "${SERVERS[@]}"; do printf ' %s=%s' "$s" "${dirty[$s]}"; done
+    [ -z "$WARM_SECONDS" ] && { printf '   warm-up requests:'; for s in "${SERVERS[@]}"; do printf ' %s=%s' "$s" "${warmed[$s]}"; done; }
+    echo
   done
 done
 
