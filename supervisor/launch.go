@@ -74,7 +74,7 @@ func newLauncher(cfg *config.Config, listeners []*socket.Listener, rt *runtimeSt
 		return nil, err
 	}
 	l.path = python
-	l.args = []string{python, filepath.Join(rt.Dir, "worker.py")}
+	l.args = rt.pythonArgs(python)
 	if err := l.planServices(); err != nil { // services.go
 		return nil, err
 	}

@@ -44,6 +44,13 @@ type runtimeState struct {
 	svc         atomic.Pointer[services] // spooler and mules: made by the first launcher that needs them (services.go)
 }
 
+// pythonArgs is the command line of a Python process of ours (worker,
+// zygote, spooler, mule): interp running boot.py, which runs worker.py
+// from a bytecode cache in the runtime directory.
+func (rt *runtimeState) pythonArgs(interp string) []string {
+	return []string{interp, filepath.Join(rt.Dir, python.BootFileName)}
+}
+
 // notifySocketName is the notify socket's name in the runtime directory.
 const notifySocketName = "notify.sock"
 

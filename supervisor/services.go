@@ -296,7 +296,7 @@ func (l *launcher) serviceDaemons() []master.DaemonSpec {
 }
 
 // serviceSpec is the process for a spooler process or a mule: the
-// Python interpreter on worker.py, which runs spooler.py or mule.py for
+// Python interpreter on boot.py (worker.py), which runs spooler.py or mule.py for
 // the role its environment names (EnvSpooler, EnvMule), with the app's
 // environment, the lifeline and locks, and its queue's receiving end.
 func (l *launcher) serviceSpec(s *serviceProc) (*master.ProcSpec, error) {
@@ -372,7 +372,7 @@ func (l *launcher) serviceSpec(s *serviceProc) (*master.ProcSpec, error) {
 		env = append(env, ipc.EnvMule+"="+mustJSON(m))
 	}
 	python := l.path
-	return &master.ProcSpec{Path: python, Args: []string{python, filepath.Join(l.rt.Dir, "worker.py")}, Env: env, Dir: l.cfg.Chdir,
+	return &master.ProcSpec{Path: python, Args: l.rt.pythonArgs(python), Env: env, Dir: l.cfg.Chdir,
 		Files: files, Credential: l.cred, Log: l.rt.logPipe()}, nil
 }
 

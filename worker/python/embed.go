@@ -20,6 +20,11 @@ const FileName = "worker.py"
 //go:embed worker.py
 var Source []byte
 
+// BootFileName is what the master runs: boot.py runs worker.py as
+// __main__ from a bytecode cache beside it (Python never caches the
+// script it is given).
+const BootFileName = "boot.py"
+
 // APIFileName is the uwsgi module's file (uwsgi_api.py) beside worker.py;
 // the worker installs it as sys.modules["uwsgi"] before the app loads.
 const APIFileName = "uwsgi_api.py"
