@@ -4,6 +4,7 @@
 # with the action fired 2 s in; reported: failed requests, p99 over that
 # window vs a steady window, and seconds from the action until every
 # worker pid is new (polled the same way for both servers).
+# Each row waits for a quiet machine first (settle).
 # With ROUNDS=N every action runs N times, interleaved, and a last table
 # gives each action's median ratio (one round's p99 moves a lot on a
 # small, busy host). SUPERVISE_BASE=<a supervise binary> adds its three
@@ -55,9 +56,23 @@ all_new() {
   echo "never"
 }
 
+# settle: waits (up to 15 s) until the machine is quiet, >= 90% idle
+# over half a second, so that a steady window is not measured while the
+# previous action's last new workers still import their app (uWSGI's
+# chain reload reports its pids new before its last worker is loaded).
+settle() {
+  local a b
+  for _ in $(seq 1 30); do
+    a=$(awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8, $5+$6}' /proc/stat); sleep 0.5
+    b=$(awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8, $5+$6}' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[1] - x[1]; exit !(t > 0 && (y[2] - x[2]) / t >= 0.9)}' && return
+  done
+}
+
 # measure NAME DIR PORT ACTION: one row
 measure() {
   local name=$1 d=$2 port=$3 action=$4 before start
+  settle
   read -r srps sp99 sfail < <(run_wrk "http://127.0.0.1:$port/user/bob")
   before=$(workers "$d")
   ( run_wrk "http://127.0.0.1:$port/user/bob" > "$BENCH_DIR/wrk.out" ) &
