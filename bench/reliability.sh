@@ -15,6 +15,7 @@ need nginx
 SCALE=${SCALE:-1}
 DURATION=${DURATION:-30}
 PROCESSES=4 THREADS=2 HARAKIRI=3 CLIENTS=${CLIENTS:-16}
+POOL=$((PROCESSES + 1))  # the master's children: the workers and their zygote (preloading, the default)
 # The kill storms run their load at RATE requests/s (about a third of what
 # this pool serves flat out on 2 cores): a replacement worker needs CPU to
 # start, and a saturated machine would measure the scheduler, not the
@@ -104,13 +105,14 @@ wait_log() {
   done
   echo "bench: the master never logged 'all workers ready' $2 times" >&2; return 1
 }
-# wait_children PID N: until the master has exactly N live children
+# wait_children PID N: until the master has exactly N live children (a
+# message and status 1 after 20 s)
 wait_children() {
   for _ in $(seq 1 400); do
     [ "$(kv "$(proc "$1")" children)" = "$2" ] && return 0
     sleep 0.05
   done
-  return 1
+  echo "bench: $1 has $(kv "$(proc "$1")" children) children after 20 s, not $2" >&2; return 1
 }
 # nginx_reasons DIR: upstream failure kinds in nginx's error log, or in
 # the front end's log (its warnings are rate-limited: each line counts
@@ -183,7 +185,7 @@ scenario_reloads() { # NAME URL
         chain) "$SUPERVISE" reload --chain --fifo "$MAIN_D/fifo" ;;
         upgrade) "$SUPERVISE" upgrade --pidfile "$MAIN_D/pid" ;;
       esac
-      n=$((n + 1)); wait_log "$MAIN_D" "$n"; wait_children "$MAIN" "$PROCESSES"
+      n=$((n + 1)); wait_log "$MAIN_D" "$n"; wait_children "$MAIN" "$POOL"
       done_actions=$((done_actions + 1))
     done
   done
@@ -201,7 +203,7 @@ scenario_million() {
   local p0 p1 l n; n=$(scaled 1000000)
   p0=$(proc "$MAIN" -reset-peak)
   l=$("$CHAOS" load -url "$URL" -c "$CLIENTS" -n "$n")
-  wait_children "$MAIN" "$PROCESSES"
+  wait_children "$MAIN" "$POOL"
   p1=$(proc "$MAIN")
   local r0 r1 verdict=PASS; r0=$(kv "$p0" rss_kb); r1=$(kv "$p1" rss_kb)
   # growth beyond noise: more than 1 MiB and more than 10 %
@@ -242,7 +244,7 @@ scenario_devfull() {
   k=$("$CHAOS" kill -master "$FPID" -socket "$FD/app.sock" -stats "$FSTATS" -processes "$PROCESSES" -every 500ms -for 3s)
   kill -HUP "$FPID" # a reload logs plenty; it must still work
   for _ in $(seq 1 200); do [ "$(grep -c 'cannot write the log' "$FD/stderr")" -ge 1 ] && break; sleep 0.05; done
-  wait_children "$FPID" "$PROCESSES"
+  wait_children "$FPID" "$POOL"
   load_stop; l=$LOAD
   p=$(proc "$FPID"); a=$(kv "$p" fds)
   local said; said=$(grep -c 'cannot write the log' "$FD/stderr" || true)
@@ -316,7 +318,7 @@ scenario_slowloris() {
   done
   local after; after=$("$CHAOS" load -url "$URL" -c 4 -timeout 5s -n 200)
   local verdict=PASS
-  [ "$(kv "$after" failed)" = 0 ] && [ "$(kv "$p1" alive)" = true ] && [ "$(kv "$p1" children)" = "$PROCESSES" ] \
+  [ "$(kv "$after" failed)" = 0 ] && [ "$(kv "$p1" alive)" = true ] && [ "$(kv "$p1" children)" = "$POOL" ] \
     && [ "$(kv "$p1" fds)" = "$(kv "$p0" fds)" ] && [ "$(kv "$p1" peak_kb)" -lt 65536 ] || verdict=FAIL
   row "6b slowloris (uwsgi+http)" "$(kv "$l" requests)" "$(kv "$l" failed)" "-" "$(kv "$p1" peak_kb)" "$(kv "$p0" fds)" "$(kv "$p1" fds)" "$verdict" \
     "$slow dribblers per socket for ${hold}s vs $((PROCESSES * THREADS)) threads: $(kv "$l" ok) served, $(kv "$l" failed) timed out (2 s) meanwhile; after: $(kv "$after" ok)/200 served"
@@ -354,7 +356,7 @@ scenario_scribble() {
     for _ in $(seq 1 100); do
       [ "$(( $(grep -c 'corrupted its scoreboard slot' "$MAIN_D/master.log" || true) - said0 ))" -ge "$i" ] && break; sleep 0.05
     done
-    wait_children "$MAIN" "$PROCESSES" || true
+    wait_children "$MAIN" "$POOL" || true
     "$SUPERVISE" stats "$MAIN_STATS" --json > /dev/null 2>&1 && stats_ok=$((stats_ok + 1))
   done
   load_stop; l=$LOAD
@@ -362,7 +364,7 @@ scenario_scribble() {
   said=$(( $(grep -c 'corrupted its scoreboard slot' "$MAIN_D/master.log" || true) - said0 ))
   local verdict=PASS bound=$((n * (THREADS - 1)))
   [ "$(kv "$p1" alive)" = true ] && [ "$said" = "$n" ] && [ "$(kv "$l" failed)" -le "$bound" ] \
-    && [ "$(kv "$p1" children)" = "$PROCESSES" ] && [ "$stats_ok" = "$n" ] || verdict=FAIL
+    && [ "$(kv "$p1" children)" = "$POOL" ] && [ "$stats_ok" = "$n" ] || verdict=FAIL
   if [ "$verdict" = FAIL ]; then
     KEPT=$(mktemp /tmp/reliability-master-log.XXXXXX); cp "$MAIN_D/master.log" "$KEPT"; echo "bench: row 8 failed; the master's log is in $KEPT" >&2
   fi
@@ -462,7 +464,7 @@ INI
   n0=$(ready_count "$UD")
   load_start "http://127.0.0.1:$port/"
   kill -HUP "$upid"
-  wait_log "$UD" $((n0 + 1)); wait_children "$upid" $((PROCESSES + 1)) # + the front end
+  wait_log "$UD" $((n0 + 1)); wait_children "$upid" $((POOL + 1)) # + the front end
   load_stop; l2=$LOAD
   uids=$(ps -o uid= --ppid "$upid" | sort -u | tr -d ' ' | paste -sd,)
   p=$(proc "$upid"); a=$(kv "$p" fds)
