@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math/rand"
 	"net"
 	"net/http"
 	"os"
@@ -300,12 +301,31 @@ func waitGone(t *testing.T, pids []int, within time.Duration) {
 	}
 }
 
-// freePort returns a loopback port nothing listens on right now.
+// freePort returns a loopback port nothing listens on right now, below
+// the kernel's ephemeral range. A port from that range can become the
+// source port of any test's outgoing connection while its server is
+// down (a uWSGI stopped before a supervise binds the same address, a
+// restart), and the next bind fails with EADDRINUSE: CI saw it once.
 func freePort(t *testing.T) int {
 	t.Helper()
 	portsMu.Lock()
 	defer portsMu.Unlock()
-	for {
+	if low := ephemeralLow(); low > freePortFloor+1000 {
+		for tries := 0; tries < 1000; tries++ {
+			port := freePortFloor + rand.Intn(low-freePortFloor)
+			if portsGiven[port] {
+				continue
+			}
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				continue // someone listens there
+			}
+			l.Close()
+			portsGiven[port] = true
+			return port
+		}
+	}
+	for { // a host whose ephemeral range starts low: the kernel's pick
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -320,6 +340,24 @@ func freePort(t *testing.T) int {
 			return port
 		}
 	}
+}
+
+// freePortFloor is the lowest port freePort picks: above the ports
+// services commonly use.
+const freePortFloor = 15000
+
+// ephemeralLow is the first port of the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), 32768 when it cannot be read.
+func ephemeralLow() int {
+	raw, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(raw), &low, &high); err != nil {
+		return 32768
+	}
+	return low
 }
 
 // portsGiven are the ports freePort handed out in this test binary.
