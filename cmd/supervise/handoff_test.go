@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -55,7 +56,10 @@ func TestReloadHandsOffWhenTheNewWorkerIsWarm(t *testing.T) {
 		t.Fatalf("no request reached the new worker, yet the old one was stopped %v after the new one was ready (want the whole second)", gap)
 	}
 
-	load := startLoad("http://"+addr+"/pid", 2)
+	// A connection per request, as behind nginx: a keep-alive client stays
+	// with the worker that accepted it (and a one-thread worker serving
+	// one busy keep-alive connection leaves the other in the listen queue).
+	load := startLoadWith("http://"+addr+"/pid", 2, &http.Transport{DisableKeepAlives: true})
 	gap := handOffGap(t, m, 3)
 	ok, failed, firstErr := load.finish()
 	if failed != 0 || ok == 0 {

@@ -25,8 +25,13 @@ type loadLoop struct {
 }
 
 func startLoad(url string, clients int) *loadLoop {
+	return startLoadWith(url, clients, &http.Transport{MaxIdleConnsPerHost: clients})
+}
+
+// startLoadWith is startLoad through tr (a connection per request, say).
+func startLoadWith(url string, clients int, tr *http.Transport) *loadLoop {
 	l := &loadLoop{stop: make(chan struct{})}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	deadline := time.Now().Add(60 * time.Second)
 	for i := 0; i < clients; i++ {
 		l.wg.Add(1)
