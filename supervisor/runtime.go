@@ -41,6 +41,9 @@ type runtimeState struct {
 	Signals string
 	// pythonFiles are worker.py and its modules in Dir (python.WriteAll).
 	pythonFiles []string
+	// bytecodeErr is why an upgraded master could not keep the previous
+	// one's bytecode cache: its Python processes compile again.
+	bytecodeErr error
 	svc         atomic.Pointer[services] // spooler and mules: made by the first launcher that needs them (services.go)
 }
 
@@ -67,7 +70,11 @@ func (rt *runtimeState) logPipe() master.LogPipe {
 // in-place upgrade the pipes and the scoreboard are the previous master's,
 // so the workers it left keep their lifeline and their log.
 func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeState, *ipc.NotifyListener, func(), error) {
-	removeStaleRuntimeDirs(os.TempDir())
+	previous := ""
+	if st != nil {
+		previous = st.RuntimeDir // its notify socket died with the exec, but its bytecode is still good
+	}
+	removeStaleRuntimeDirs(os.TempDir(), previous)
 	dir, err := os.MkdirTemp("", "supervise-")
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("runtime directory: %w", err)
@@ -153,6 +160,7 @@ func newRuntime(cfg *config.Config, sink *LogSink, st *upgradeState) (*runtimeSt
 		return fail(err)
 	}
 	if st != nil && st.RuntimeDir != "" {
+		rt.bytecodeErr = python.MoveBytecode(st.RuntimeDir, dir)
 		os.RemoveAll(st.RuntimeDir) // the previous master's; its workers loaded their code long ago
 	}
 	return rt, notify, cleanup, nil

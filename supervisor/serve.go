@@ -142,6 +142,9 @@ func (s *serving) makeRuntime() error {
 	}
 	s.rt, s.notify = rt, notify
 	s.onClose(cleanup)
+	if rt.bytecodeErr != nil {
+		s.log.Warn("the Python processes compile their code again", "error", rt.bytecodeErr)
+	}
 	rt.API.logCaches(s.log)
 	return nil
 }

@@ -16,11 +16,15 @@ import (
 // notify socket, and whose sockets all refuse connections. A directory
 // with no socket yet may belong to a master starting now, one whose socket
 // answers to a live one, and one without our files to someone else (a
-// user's or a bench's supervise-something): all are left alone.
-func removeStaleRuntimeDirs(tmp string) (removed []string) {
+// user's or a bench's supervise-something): all are left alone, and so
+// is keep (an upgraded master's predecessor's, which it empties itself).
+func removeStaleRuntimeDirs(tmp, keep string) (removed []string) {
 	dirs, _ := filepath.Glob(filepath.Join(tmp, "supervise-*"))
 	for _, dir := range dirs {
 		var st unix.Stat_t
+		if dir == keep {
+			continue
+		}
 		if unix.Lstat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() {
 			continue
 		}

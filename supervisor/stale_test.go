@@ -65,7 +65,7 @@ func TestRemoveStaleRuntimeDirs(t *testing.T) {
 	other := mk("unrelated")
 	os.WriteFile(filepath.Join(other, "x"), nil, 0o600)
 
-	removed := removeStaleRuntimeDirs(tmp)
+	removed := removeStaleRuntimeDirs(tmp, "")
 	if len(removed) != 1 || removed[0] != dead {
 		t.Fatalf("removed %v, want only %s", removed, dead)
 	}

@@ -28,6 +28,7 @@ func TestWorkerBytecodeIsCachedInTheRuntimeDirectory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			py := debianPython(t)
 			dir := shortTempDir(t)
+			pidfile := filepath.Join(dir, "app.pid")
 			writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
 			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 			m := startMasterWith(t, dir, func(c *exec.Cmd) {
@@ -35,19 +36,48 @@ func TestWorkerBytecodeIsCachedInTheRuntimeDirectory(t *testing.T) {
 				if tc.env != "" {
 					c.Env = append(c.Env, tc.env)
 				}
-			}, "--http-socket", addr, "--module", "echo", "--processes", "2", "--python-bin", py, "--chdir", dir)
+			}, "--http-socket", addr, "--module", "echo", "--processes", "2", "--python-bin", py, "--chdir", dir,
+				"--pidfile", pidfile)
 			m.waitLog(`all workers ready: generation=1`, 1)
-			cache, _ := filepath.Glob(filepath.Join(dir, "supervise-*", "__pycache__", "worker.*.pyc"))
-			if got := len(cache) == 1; got != tc.cached {
-				t.Fatalf("worker.py's bytecode in the runtime directory: %v, want cached %v", cache, tc.cached)
+			compiled := workerBytecode(t, dir)
+			if got := compiled != 0; got != tc.cached {
+				t.Fatalf("worker.py's bytecode in the runtime directory: %v, want cached %v", got, tc.cached)
 			}
-			m.signal(syscall.SIGHUP) // the new zygote starts from the cache, or compiles again
+			// A reload's zygote, and an upgraded master's, start from the
+			// cache: a recompiled file would be written anew (another inode).
+			m.signal(syscall.SIGHUP)
 			m.waitLog(`all workers ready: generation=2`, 1)
+			if now := workerBytecode(t, dir); now != compiled {
+				t.Fatalf("after a reload, worker.py's bytecode is inode %d, was %d: compiled again", now, compiled)
+			}
+			var stderr strings.Builder
+			if code := run([]string{"upgrade", "--pidfile", pidfile}, nil, &stderr); code != 0 {
+				t.Fatalf("supervise upgrade: %d %s", code, stderr.String())
+			}
+			m.waitLog(`all workers ready: generation=3`, 1)
+			if now := workerBytecode(t, dir); now != compiled {
+				t.Fatalf("after an upgrade, worker.py's bytecode is inode %d, was %d: compiled again", now, compiled)
+			}
 			if code, body := get(t, "http://"+addr+"/pid"); code != 200 || body == "" {
-				t.Fatalf("after the reload: GET /pid = %d %q", code, body)
+				t.Fatalf("after the upgrade: GET /pid = %d %q", code, body)
 			}
 		})
 	}
+}
+
+// workerBytecode is the inode of worker.py's cached bytecode in the one
+// runtime directory under tmp, 0 when there is none.
+func workerBytecode(t *testing.T, tmp string) uint64 {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "supervise-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("runtime directories under %s: %v, want one", tmp, dirs)
+	}
+	cache, _ := filepath.Glob(filepath.Join(dirs[0], "__pycache__", "worker.*.pyc"))
+	if len(cache) == 0 {
+		return 0
+	}
+	return inode(t, cache[0])
 }
 
 // withoutVar is env without NAME's entries.
