@@ -3,8 +3,6 @@ package supervisor
 import (
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/supervise-go/supervise/ipc"
 	"github.com/supervise-go/supervise/stats"
 )
@@ -14,10 +12,11 @@ import (
 type boardSlots struct {
 	board *ipc.Scoreboard
 	free  []int
+	clock ipc.MonotonicClock
 }
 
 func newBoardSlots(b *ipc.Scoreboard) *boardSlots {
-	bs := &boardSlots{board: b}
+	bs := &boardSlots{board: b, clock: ipc.NewMonotonicClock()}
 	for i := b.Slots() - 1; i >= 0; i-- {
 		bs.free = append(bs.free, i)
 	}
@@ -37,10 +36,7 @@ func (b *boardSlots) Acquire() int {
 func (b *boardSlots) Release(slot int) { b.free = append(b.free, slot) }
 
 func (b *boardSlots) Oldest(slot int) (time.Duration, string, bool) {
-	now := monotonicNow()
-	if now == 0 {
-		return 0, "", false
-	}
+	now := b.clock.Now()
 	var oldest time.Duration
 	core := -1
 	for c := 0; c < b.board.Cores(); c++ {
@@ -89,7 +85,7 @@ func (b *boardSlots) RunningTime(slot int) time.Duration {
 func (b *boardSlots) Cores() int { return b.board.Cores() }
 
 func (b *boardSlots) Check(slot, pid int) error {
-	return b.board.CheckSlot(slot, pid, monotonicNow())
+	return b.board.CheckSlot(slot, pid, b.clock.Now())
 }
 
 func (b *boardSlots) CheckHeader() error {
@@ -98,12 +94,4 @@ func (b *boardSlots) CheckHeader() error {
 		b.board.RepairHeader()
 	}
 	return err
-}
-
-func monotonicNow() uint64 {
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
-		return 0
-	}
-	return uint64(ts.Nano())
 }

@@ -5,22 +5,15 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/supervise-go/supervise/ipc"
 )
 
 // board is this worker's slot of the master's scoreboard; nil-safe so a
 // worker without one (standalone, or no free slot) just skips counting.
 type board struct {
-	sb   *ipc.Scoreboard
-	slot int
-	// CLOCK_MONOTONIC when base was read. Go's monotonic clock is
-	// CLOCK_MONOTONIC read through the vDSO, so a request's start is
-	// baseNs + time.Since(base): no clock_gettime syscall per request
-	// (x/sys/unix.ClockGettime is a real syscall; bench/cost.sh counts them).
-	base   time.Time
-	baseNs uint64
+	sb    *ipc.Scoreboard
+	slot  int
+	clock ipc.MonotonicClock // a request's start, without a syscall per request
 }
 
 func openBoard() *board {
@@ -37,22 +30,14 @@ func openBoard() *board {
 		return nil
 	}
 	sb.SetWorker(slot, ipc.WkPID, uint64(os.Getpid()))
-	b := &board{sb: sb, slot: slot, base: time.Now()}
-	b.baseNs = monotonicNs()
-	return b
-}
-
-func monotonicNs() uint64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return uint64(ts.Nano())
+	return &board{sb: sb, slot: slot, clock: ipc.NewMonotonicClock()}
 }
 
 func (b *board) begin(core int, format uint64, vars []byte) {
 	if b == nil || core >= b.sb.Cores() {
 		return
 	}
-	b.sb.SetCore(b.slot, core, ipc.CoreStartNs, b.baseNs+uint64(time.Since(b.base)))
+	b.sb.SetCore(b.slot, core, ipc.CoreStartNs, b.clock.Now())
 	b.sb.SetVars(b.slot, core, format, vars)
 	b.sb.SetCore(b.slot, core, ipc.CoreInRequest, 1)
 }

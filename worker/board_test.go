@@ -69,3 +69,11 @@ func TestBoardWritesStartsOnTheMastersClockAndCounts(t *testing.T) {
 		t.Errorf("duration bucket words %v, want %v", buckets, want)
 	}
 }
+
+// monotonicNs reads CLOCK_MONOTONIC by syscall: the reference the
+// board's clock must agree with.
+func monotonicNs() uint64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
+}
