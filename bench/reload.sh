@@ -9,6 +9,7 @@
 # gives each action's median ratio (one round's p99 moves a lot on a
 # small, busy host). SUPERVISE_BASE=<a supervise binary> adds its three
 # actions as "base ..." rows, interleaved with this tree's: an A/B.
+# ONLY=<regex> runs only the rows whose name matches (e.g. ONLY=upgrade).
 #   bench/reload.sh          # WRK_SECONDS=8 WRK_CONNS=32 ROUNDS=1
 source "$(dirname "$0")/lib.sh"
 need wrk nginx uwsgi
@@ -72,6 +73,7 @@ settle() {
 # measure NAME DIR PORT ACTION: one row
 measure() {
   local name=$1 d=$2 port=$3 action=$4 before start
+  [[ "$name" =~ ${ONLY:-.} ]] || return 0
   settle
   read -r srps sp99 sfail < <(run_wrk "http://127.0.0.1:$port/user/bob")
   before=$(workers "$d")
@@ -103,5 +105,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 if [ "$ROUNDS" -gt 1 ]; then
   printf '\n%-34s %s\n' "action" "median p99 ratio (rounds)"
-  for a in "${ACTIONS[@]}"; do printf '%-34s %s (%s)\n' "$a" "$(median <<<"${RATIOS[$a]}")" "${RATIOS[$a]% }"; done
+  for a in "${ACTIONS[@]}"; do
+    if [[ "$a" =~ ${ONLY:-.} ]]; then printf '%-34s %s (%s)\n' "$a" "$(median <<<"${RATIOS[$a]}")" "${RATIOS[$a]% }"; fi
+  done
 fi
