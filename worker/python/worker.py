@@ -102,6 +102,8 @@ MODIFIER_MANAGE_PATH_INFO = 30
 LOG_BATCH = 32  # request lines a busy thread collects before one write
 LOG_IDLE = 0.05  # seconds a thread holding request lines waits for a connection before it writes them
 KEEPALIVE_IDLE = 30.0  # seconds an idle http-socket connection is kept
+KEEPALIVE_GRACE = 0.1  # seconds a queued connection is left to a free worker before an idle keep-alive one makes way
+KEEPALIVE_RECHECK = 1.0  # seconds between looks, while idle on keep-alive, at whether every thread is on a connection
 
 WORKER_ID = os.environ.get(ENV_WORKER_ID, "0")
 PID = os.getpid()
@@ -1693,8 +1695,7 @@ class Worker(object):
             # request that the kernel handed to this worker).
             if served and not pending:
                 self.flush_log()
-                ready = poller.poll(KEEPALIVE_IDLE * 1000)
-                if not ready or any(fd == self.wake_r for fd, _ in ready):
+                if not self.keepalive_wait(poller, conn, core):
                     return
             head, pending = self.read_head(conn, pending)
             if head is None:
@@ -1706,6 +1707,70 @@ class Worker(object):
             served = True
             if not keep or self.stopping:
                 return
+
+    def keepalive_wait(self, poller, conn, core):
+        """Waits on an idle keep-alive connection (poller: it and the wake
+        pipe) for its next request: True when the client sent something
+        (or closed), False to close it: KEEPALIVE_IDLE passed, the worker
+        is stopping, or it makes way for a queued connection.
+
+        Making way: while every thread is on a connection, the listening
+        sockets are watched too. When one turns readable, a connection
+        waits that this worker cannot take; it is left KEEPALIVE_GRACE to
+        a worker with a free thread, and if it still waits then, this
+        idle connection is closed (HTTP/1.1 lets a server close an idle
+        connection; a client sends its next request on a new one) and the
+        thread goes back to accept. So a keep-alive client idling between
+        requests holds a thread only while nobody else needs it, as
+        gunicorn's gthread worker puts idle connections back beside the
+        listener; uWSGI's http-socket closes after every response.
+        Whether every thread is busy is looked at again every
+        KEEPALIVE_RECHECK while it is not. The listener is watched only
+        while every thread is busy and each look costs a grace, so the
+        wait never spins, however busy the listener (under load it is
+        readable nearly all the time). The first thread to decide marks
+        itself free, so one queued connection closes one idle connection
+        in this worker, not all of them. Only the idle wait pays for this;
+        a request costs what it did."""
+        end = time.monotonic() + KEEPALIVE_IDLE
+        watch = None
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            if not all(self.on_conn):
+                ready = poller.poll(min(left, KEEPALIVE_RECHECK) * 1000)
+                if ready:
+                    return not any(fd == self.wake_r for fd, _ in ready)
+                continue
+            if watch is None:
+                watch = select.poll()
+                watch.register(conn.fileno(), select.POLLIN)
+                watch.register(self.wake_r, select.POLLIN)
+                for sock, _ in self.listeners:
+                    watch.register(sock.fileno(), select.POLLIN)
+            ready = watch.poll(left * 1000)
+            if not ready:
+                return False
+            fds = [fd for fd, _ in ready]
+            if self.wake_r in fds:
+                return False
+            if conn.fileno() in fds:
+                return True
+            # A connection waits: a free worker's for KEEPALIVE_GRACE.
+            ready = poller.poll(min(left, KEEPALIVE_GRACE) * 1000)
+            if ready:
+                return not any(fd == self.wake_r for fd, _ in ready)
+            if all(self.on_conn) and self.queued():
+                self.on_conn[core] = False  # the other idle threads keep theirs (end_conn clears it again)
+                return False
+
+    def queued(self):
+        """Whether a connection waits in a listen queue of this worker."""
+        try:
+            return bool(select.select([sock for sock, _ in self.listeners], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
 
     def read_head(self, conn, pending):
         limit = max(self.buffer_size, 8192)
