@@ -6,7 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -52,6 +55,23 @@ func (k *idleClient) get(path string, limit time.Duration) (body string, kept bo
 	return string(b), !resp.Close, nil
 }
 
+// holdRoute wraps echoApp with /hold?FIFO:FILE, a request that writes
+// "started" into FIFO and then waits until FILE exists.
+const holdRoute = `
+import os as _os, time as _time
+_echo = application
+def application(environ, start_response):
+    if environ["PATH_INFO"] != "/hold":
+        return _echo(environ, start_response)
+    fifo, release = environ["QUERY_STRING"].split(":")
+    with open(fifo, "w") as f:
+        f.write("started\n")
+    while not _os.path.exists(release):
+        _time.sleep(0.01)
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+    return [b"done"]
+`
+
 // startKeepAliveWorker runs the echo app on an http-socket with one worker
 // whose pool is one connection (threads = 1, or gevent = 1 with mode
 // "gevent") or two (threads = 2), and returns its address.
@@ -62,7 +82,7 @@ func startKeepAliveWorker(t *testing.T, mode string) string {
 		py = requireTool(t, "/usr/bin/python3", "-c", "import gevent")
 	}
 	dir := shortTempDir(t)
-	writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
+	writeFile(t, filepath.Join(dir, "echo.py"), echoApp+holdRoute)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	pool := map[string][]string{"threads": {"--threads", "1"}, "threads2": {"--threads", "2"}, "gevent": {"--gevent", "1"}}[mode]
 	args := append([]string{"--http-socket", addr, "--module", "echo", "--processes", "1",
@@ -80,9 +100,9 @@ func startKeepAliveWorker(t *testing.T, mode string) string {
 // and two idle keep-alive clients, a third one is served the same way.
 func TestHTTPSocketIdleKeepAliveMakesWay(t *testing.T) {
 	parallel(t)
-	for _, mode := range []string{"threads", "threads2", "gevent"} {
+	for _, mode := range []string{"threads", "threads-idle-longer", "threads2", "gevent"} {
 		t.Run(mode, func(t *testing.T) {
-			addr := startKeepAliveWorker(t, mode)
+			addr := startKeepAliveWorker(t, strings.TrimSuffix(mode, "-idle-longer"))
 			idle := []*idleClient{dialIdleClient(t, addr)}
 			if mode == "threads2" {
 				idle = append(idle, dialIdleClient(t, addr))
@@ -91,6 +111,11 @@ func TestHTTPSocketIdleKeepAliveMakesWay(t *testing.T) {
 				if _, kept, err := a.get("/pid", 5*time.Second); err != nil || !kept {
 					t.Fatalf("client %d's first request: kept %v, error %v (want a kept connection)", i, kept, err)
 				}
+			}
+			if mode == "threads-idle-longer" {
+				// The scenario, not a synchronisation: the connection has
+				// idled past the first grace when the new client comes.
+				time.Sleep(500 * time.Millisecond)
 			}
 			b := dialIdleClient(t, addr)
 			start := time.Now()
@@ -115,6 +140,43 @@ func TestHTTPSocketIdleKeepAliveMakesWay(t *testing.T) {
 				t.Fatalf("the idle client's next request, on a new connection: %v", err)
 			}
 		})
+	}
+}
+
+// A keep-alive connection that went idle while another thread was free
+// makes way too once that thread is taken (by a long request here): it
+// looks again every second whether every thread is on a connection.
+func TestHTTPSocketIdleKeepAliveMakesWayWhenTheLastThreadIsTaken(t *testing.T) {
+	parallel(t)
+	addr := startKeepAliveWorker(t, "threads2")
+	a := dialIdleClient(t, addr)
+	if _, kept, err := a.get("/pid", 5*time.Second); err != nil || !kept {
+		t.Fatalf("the idle client's first request: kept %v, error %v (want a kept connection)", kept, err)
+	}
+	// The scenario, not a synchronisation: the idle connection waits past
+	// the first grace with the other thread free.
+	time.Sleep(300 * time.Millisecond)
+	fifo := filepath.Join(t.TempDir(), "started")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	release := filepath.Join(t.TempDir(), "release")
+	defer os.WriteFile(release, nil, 0o600)
+	long := getAsync("http://" + addr + "/hold?" + fifo + ":" + release) // takes the other thread
+	started, err := os.ReadFile(fifo)                                    // until the app opens it for writing and writes
+	if err != nil || string(started) != "started\n" {
+		t.Fatalf("the long request never started: %q %v", started, err)
+	}
+	b := dialIdleClient(t, addr)
+	start := time.Now()
+	if _, _, err := b.get("/pid", 5*time.Second); err != nil {
+		t.Fatalf("a new client while one thread serves a long request and the other idles on keep-alive: %v (after %v; want about a second)",
+			err, time.Since(start).Round(time.Millisecond))
+	}
+	t.Logf("the new client was answered after %v", time.Since(start).Round(time.Millisecond))
+	os.WriteFile(release, nil, 0o600)
+	if r := <-long; r.err != nil || r.code != 200 {
+		t.Fatalf("the long request: %d %v", r.code, r.err)
 	}
 }
 
