@@ -102,6 +102,9 @@ MODIFIER_MANAGE_PATH_INFO = 30
 LOG_BATCH = 32  # request lines a busy thread collects before one write
 LOG_IDLE = 0.05  # seconds a thread holding request lines waits for a connection before it writes them
 KEEPALIVE_IDLE = 30.0  # seconds an idle http-socket connection is kept
+KEEPALIVE_GRACE = 0.1  # seconds a queued connection is left to a free worker before an idle keep-alive one makes way
+KEEPALIVE_GRACE_MS = int(KEEPALIVE_GRACE * 1000)
+KEEPALIVE_RECHECK = 1.0  # seconds between looks, while idle on keep-alive, at whether every thread is on a connection
 
 WORKER_ID = os.environ.get(ENV_WORKER_ID, "0")
 PID = os.getpid()
@@ -1690,10 +1693,12 @@ class Worker(object):
             # Idle between requests: wake for data or a stop. A connection
             # just accepted is never idle: its request is on the way, so it
             # is answered even while stopping (closing it would fail a
-            # request that the kernel handed to this worker).
+            # request that the kernel handed to this worker). A client's
+            # next request mostly comes within the grace: one poll, as
+            # ever; keepalive_wait takes longer waits.
             if served and not pending:
                 self.flush_log()
-                ready = poller.poll(KEEPALIVE_IDLE * 1000)
+                ready = poller.poll(KEEPALIVE_GRACE_MS) or self.keepalive_wait(poller, conn, core)
                 if not ready or any(fd == self.wake_r for fd, _ in ready):
                     return
             head, pending = self.read_head(conn, pending)
@@ -1706,6 +1711,68 @@ class Worker(object):
             served = True
             if not keep or self.stopping:
                 return
+
+    def keepalive_wait(self, poller, conn, core):
+        """Waits on a keep-alive connection idle for KEEPALIVE_GRACE already
+        (poller: it and the wake pipe) for its next request: what poll
+        returned for the connection or the wake pipe, or [] to close it:
+        KEEPALIVE_IDLE passed, or it makes way for a queued connection.
+
+        Making way: while every thread is on a connection, the listening
+        sockets are watched too. When one is readable, a connection waits
+        that this worker cannot take; it is left KEEPALIVE_GRACE to a worker
+        with a free thread, and if it still waits then, this idle
+        connection is closed (HTTP/1.1 lets a server close an idle
+        connection; the client sends its next request on a new one) and the
+        thread goes back to accept. So a keep-alive client holds a thread
+        between its requests only while nobody else needs it (gunicorn's
+        gthread worker puts idle connections back beside the listener;
+        uWSGI's http-socket closes after every response). While a thread is
+        free, whether every thread is busy is looked at again every
+        KEEPALIVE_RECHECK. Each look at a readable listener costs a grace,
+        so the wait never spins however busy the listener (under load it is
+        readable nearly all the time). The first thread to make way marks
+        itself free, so one queued connection closes one idle connection in
+        this worker, not all of them. Requests that come within the grace
+        never get here: they cost what they did."""
+        end = time.monotonic() + KEEPALIVE_IDLE - KEEPALIVE_GRACE
+        watch = None
+        mine = (conn.fileno(), self.wake_r)
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return []
+            if not all(self.on_conn):
+                ready = poller.poll(min(left, KEEPALIVE_RECHECK) * 1000)
+                if ready:
+                    return ready
+                continue
+            if watch is None:
+                watch = select.poll()
+                for fd in mine:
+                    watch.register(fd, select.POLLIN)
+                for sock, _ in self.listeners:
+                    watch.register(sock.fileno(), select.POLLIN)
+            ready = watch.poll(left * 1000)
+            if not ready:
+                return []
+            ours = [e for e in ready if e[0] in mine]
+            if ours:
+                return ours
+            # A connection waits: a free worker's for KEEPALIVE_GRACE.
+            ready = poller.poll(min(left, KEEPALIVE_GRACE) * 1000)
+            if ready:
+                return ready
+            if all(self.on_conn) and self.queued():
+                self.on_conn[core] = False  # the other idle threads keep theirs (end_conn clears it again)
+                return []
+
+    def queued(self):
+        """Whether a connection waits in a listen queue of this worker."""
+        try:
+            return bool(select.select([sock for sock, _ in self.listeners], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
 
     def read_head(self, conn, pending):
         limit = max(self.buffer_size, 8192)
@@ -1742,7 +1809,8 @@ class Worker(object):
         thread is on a connection and the listen queue is not empty. Then
         the response says Connection: close, so one keep-alive client
         cannot hold a thread while others queue (gunicorn's sync workers
-        avoid this by never keeping connections)."""
+        avoid this by never keeping connections). Between requests,
+        keepalive_wait makes way for a connection that queues later."""
         if not all(self.on_conn):
             return False
         try:
