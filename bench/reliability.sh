@@ -418,7 +418,9 @@ scenario_front_fds() {
     "ulimit -n 64, 300 clients, a connection per request for ${secs}s: $non2xx non-2xx, $errs socket errors; limit logged $lines time(s)"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
-if "$SUPERVISE" --help 2>/dev/null | grep -qE '^ +supervise http( |$)'; then
+# No grep -q: a grep that stops at the first match kills --help with
+# SIGPIPE once the help outgrows the pipe, and pipefail then skips the rows.
+if "$SUPERVISE" --help 2>/dev/null | grep -E '^ +supervise http( |$)' >/dev/null; then
   FRONT_D=$BENCH_DIR/front; mkdir -p "$FRONT_D"; : > "$FRONT_D/front.log"
   FRONT_PORT=$(free_port)
   "$SUPERVISE" http --listen "127.0.0.1:$FRONT_PORT" --to "unix:$MAIN_D/app.sock" --disable-logging >>"$FRONT_D/front.log" 2>&1 & PIDS+=($!)

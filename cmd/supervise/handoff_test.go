@@ -21,6 +21,19 @@ func logTime(t *testing.T, line string) time.Time {
 	return at
 }
 
+// startOneWorkerEcho runs the echo app on one worker of one thread on an
+// http-socket, ready: the hand-off tests' master and its address.
+func startOneWorkerEcho(t *testing.T) (*masterProc, string) {
+	py := debianPython(t)
+	dir := shortTempDir(t)
+	writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	m := startMaster(t, dir, "--http-socket", addr, "--module", "echo", "--processes", "1",
+		"--python-bin", py, "--chdir", dir)
+	m.waitLog(`all workers ready: generation=1`, 1)
+	return m, addr
+}
+
 // handOffGap reloads once and returns how long after the new generation
 // was ready the master stopped the worker it replaced (the master's own
 // clock, from its log).
@@ -44,13 +57,7 @@ func handOffGap(t *testing.T, m *masterProc, gen int) time.Duration {
 // request, and no request fails either way.
 func TestReloadHandsOffWhenTheNewWorkerIsWarm(t *testing.T) {
 	parallel(t)
-	py := debianPython(t)
-	dir := shortTempDir(t)
-	writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	m := startMaster(t, dir, "--http-socket", addr, "--module", "echo", "--processes", "1",
-		"--python-bin", py, "--chdir", dir)
-	m.waitLog(`all workers ready: generation=1`, 1)
+	m, addr := startOneWorkerEcho(t)
 
 	if gap := handOffGap(t, m, 2); gap < 900*time.Millisecond {
 		t.Fatalf("no request reached the new worker, yet the old one was stopped %v after the new one was ready (want the whole second)", gap)

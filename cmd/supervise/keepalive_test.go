@@ -245,13 +245,7 @@ func TestHTTPSocketBusyKeepAliveClientLetsOthersIn(t *testing.T) {
 // one request of a few hundred timed out when the machine was busy).
 func TestReloadHandsOffUnderKeepAliveLoad(t *testing.T) {
 	parallel(t)
-	py := debianPython(t)
-	dir := shortTempDir(t)
-	writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	m := startMaster(t, dir, "--http-socket", addr, "--module", "echo", "--processes", "1",
-		"--python-bin", py, "--chdir", dir)
-	m.waitLog(`all workers ready: generation=1`, 1)
+	m, addr := startOneWorkerEcho(t)
 	load := startLoadWith("http://"+addr+"/pid", 2, &http.Transport{MaxIdleConnsPerHost: 2, ResponseHeaderTimeout: 10 * time.Second})
 	for gen := 2; gen <= 3; gen++ {
 		handOffGap(t, m, gen)
