@@ -448,13 +448,14 @@ _by_name = {}
 
 def _init(sem):
     """Maps every cache the master passed (called by uwsgi_api.py)."""
-    global _default
+    global _default, _hot_w
     prefix = _os.environ.get(_ENV_SEM_PREFIX, "")
     for i, (name, fd) in enumerate(_json.loads(_os.environ.get(_ENV_CACHES) or "[]")):
         c = _Cache(sem, name, fd, i, prefix)
         _by_name.setdefault(name, c)  # uWSGI finds the first of a name
         if _default is None:
             _default = c
+            _hot_w = c.w
 
 
 def _cache(cache):
@@ -502,20 +503,71 @@ def _int(v, fn, pos):
     raise TypeError("%s() argument %d must be int, not %s" % (fn, pos, type(v).__name__))
 
 
+# The default cache's values that never expire (and its misses, as None)
+# by the caller's own key, str or bytes, as this process last read them;
+# good while the cache's version word (it moves with every change, under
+# the lock) is _hot_ver. A repeated uwsgi.cache_get(key) is then one
+# word read and one dict lookup: no key encoding, no attribute walk, no
+# expiry check (docs/benchmarks.md). Not kept for an LRU cache (a read
+# moves the item) nor with expiry.
+_hot = {}
+_hot_ver = -1
+_hot_w = memoryview(bytearray(8 * (_H_VERSION + 1))).cast("q")  # the default cache's words once mapped
+
+
 def cache_get(key, cache=None):
     """The value (bytes), or None when missing, expired, or no such cache."""
+    if cache is None and _hot_w[_H_VERSION] == _hot_ver:
+        try:
+            if key in _hot:  # two dict opcodes cost less than a call of _hot.get
+                return _hot[key]
+        except (TypeError, KeyError):  # an unhashable key (the full path says what is wrong with it), or another thread cleared _hot
+            pass
+    return _cache_get(key, cache)
+
+
+def _cache_get(key, cache):
     c = _default if cache is None else _cache(cache)
+    given = key
     if key.__class__ is not bytes:
         key = _enc[key] if key.__class__ is str and key in _enc else _key(key, "cache_get")
     if c is None:
         return None
     if c.w[_H_VERSION] == c.seen:  # nothing changed since this process looked
         e = c.local.get(key, _MISSING)
-        if e is None:
-            return None
-        if e is not _MISSING and (not e[1] or e[1] > _time()):
-            return e[0]
-    return c.get(key)
+        if e is None or (e is not _MISSING and (not e[1] or e[1] > _time())):
+            if e is None:
+                v = None
+            else:
+                v = e[0]
+                if e[1]:
+                    return v  # it expires: not kept in _hot
+            if c is _default and not cache:
+                _keep_hot(c, given, key)
+            return v
+    v = c.get(key)
+    if c is _default and not cache:
+        _keep_hot(c, given, key)
+    return v
+
+
+def _keep_hot(c, given, key):
+    """Puts what c.local holds for key into _hot under given (the caller's
+    str or bytes) when it is good for as long as the version word holds."""
+    global _hot_ver
+    if given.__class__ is not str and given.__class__ is not bytes:
+        return
+    seen = c.seen  # -1 for an LRU cache
+    e = c.local.get(key, _MISSING)
+    if seen == -1 or c.seen != seen or c.w[_H_VERSION] != seen:
+        return  # changed meanwhile (another thread of this process, or another process)
+    if e is not None and (e is _MISSING or e[1]):
+        return  # not looked up, or it expires (or is still to be read)
+    if _hot_ver != seen:
+        _hot.clear()
+        _hot_ver = seen
+    if len(_hot) < _LOCAL_MAX:
+        _hot[given] = None if e is None else e[0]
 
 
 def cache_exists(key, cache=None):

@@ -244,3 +244,39 @@ print(seen)
 		t.Fatalf("got  %s\nwant %s", out, want)
 	}
 }
+
+// A repeated cache_get(key) on the default cache is answered from what
+// this process read, by the caller's own key (str or bytes), while the
+// cache's version word holds: a change by another process is seen at
+// once, a miss turns into a hit, a value that expires is never kept (so
+// never served after its time), and a key of another type gets the full
+// path's answer every time.
+func TestUwsgiCacheRepeatedGets(t *testing.T) {
+	out := runCacheScript(t, otherProcess+`
+import time
+seen = []
+uwsgi.cache_set("k", "1")
+seen += [uwsgi.cache_get("k"), uwsgi.cache_get("k"), uwsgi.cache_get(b"k"), uwsgi.cache_get(b"k")]
+for _ in range(2):
+    try:
+        seen.append(uwsgi.cache_get(bytearray(b"k")))
+    except Exception as e:
+        seen.append(type(e).__name__)
+other(lambda: uwsgi.cache_update("k", "2"))
+seen += [uwsgi.cache_get("k"), uwsgi.cache_get(b"k"), uwsgi.cache_get("k")]
+seen += [uwsgi.cache_get("nope"), uwsgi.cache_get("nope")]
+other(lambda: uwsgi.cache_set("nope", "now"))
+seen += [uwsgi.cache_get("nope"), uwsgi.cache_get("nope")]
+uwsgi.cache_set("e", "x", 1)
+seen += [uwsgi.cache_get("e"), uwsgi.cache_get("e")]
+t = int(time.time()) + 1
+while time.time() < t + 0.05:
+    time.sleep(0.05)
+seen += [uwsgi.cache_get("e"), uwsgi.cache_get("e")]
+print(seen)
+`, ipc.CacheSpec{Name: "c", Items: 8, Blocksize: 16, Keysize: 32, Hashsize: 8})
+	want := "[b'1', b'1', b'1', b'1', 'TypeError', 'TypeError', b'2', b'2', b'2', None, None, b'now', b'now', b'x', b'x', None, None]"
+	if strings.TrimSpace(out) != want {
+		t.Fatalf("got  %s\nwant %s", out, want)
+	}
+}
