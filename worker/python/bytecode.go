@@ -36,12 +36,11 @@ func MoveBytecode(from, to string) error {
 		src, _ := files.ReadFile(name)
 		old := filepath.Join(from, name)
 		st, err := os.Stat(old)
-		if err == nil && sameContent(old, src) {
-			err = os.Chtimes(filepath.Join(to, name), st.ModTime(), st.ModTime())
-		} else {
-			changed, err = append(changed, strings.TrimSuffix(name, ".py")), nil
+		if err != nil || st.Size() != int64(len(src)) || !sameContent(old, src) {
+			changed = append(changed, strings.TrimSuffix(name, ".py"))
+			continue
 		}
-		if err != nil {
+		if err := os.Chtimes(filepath.Join(to, name), st.ModTime(), st.ModTime()); err != nil {
 			return fmt.Errorf("keeping the Python bytecode: %w", err)
 		}
 	}

@@ -533,19 +533,18 @@ def _cache_get(key, cache):
         key = _enc[key] if key.__class__ is str and key in _enc else _key(key, "cache_get")
     if c is None:
         return None
+    v = _MISSING
     if c.w[_H_VERSION] == c.seen:  # nothing changed since this process looked
         e = c.local.get(key, _MISSING)
-        if e is None or (e is not _MISSING and (not e[1] or e[1] > _time())):
-            if e is None:
-                v = None
-            else:
+        if e is None:
+            v = None
+        elif e is not _MISSING:
+            if not e[1]:
                 v = e[0]
-                if e[1]:
-                    return v  # it expires: not kept in _hot
-            if c is _default and not cache:
-                _keep_hot(c, given, key)
-            return v
-    v = c.get(key)
+            elif e[1] > _time():
+                return e[0]  # it expires: never kept in _hot
+    if v is _MISSING:
+        v = c.get(key)
     if c is _default and not cache:
         _keep_hot(c, given, key)
     return v
