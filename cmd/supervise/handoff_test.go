@@ -24,12 +24,20 @@ func logTime(t *testing.T, line string) time.Time {
 // startOneWorkerEcho runs the echo app on one worker of one thread on an
 // http-socket, ready: the hand-off tests' master and its address.
 func startOneWorkerEcho(t *testing.T) (*masterProc, string) {
+	return startOneWorker(t, echoApp)
+}
+
+// startOneWorker runs app (as echo.py) on one worker on an http-socket,
+// with the options in extra, ready; it returns the master and its address.
+func startOneWorker(t *testing.T, app string, extra ...string) (*masterProc, string) {
+	t.Helper()
 	py := debianPython(t)
 	dir := shortTempDir(t)
-	writeFile(t, filepath.Join(dir, "echo.py"), echoApp)
+	writeFile(t, filepath.Join(dir, "echo.py"), app)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	m := startMaster(t, dir, "--http-socket", addr, "--module", "echo", "--processes", "1",
-		"--python-bin", py, "--chdir", dir)
+	args := append([]string{"--http-socket", addr, "--module", "echo", "--processes", "1",
+		"--python-bin", py, "--chdir", dir}, extra...)
+	m := startMaster(t, dir, args...)
 	m.waitLog(`all workers ready: generation=1`, 1)
 	return m, addr
 }

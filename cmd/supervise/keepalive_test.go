@@ -77,18 +77,11 @@ def application(environ, start_response):
 // "gevent") or two (threads = 2), and returns its address.
 func startKeepAliveWorker(t *testing.T, mode string) string {
 	t.Helper()
-	py := debianPython(t)
 	if mode == "gevent" {
-		py = requireTool(t, "/usr/bin/python3", "-c", "import gevent")
+		requireTool(t, "/usr/bin/python3", "-c", "import gevent")
 	}
-	dir := shortTempDir(t)
-	writeFile(t, filepath.Join(dir, "echo.py"), echoApp+holdRoute)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	pool := map[string][]string{"threads": {"--threads", "1"}, "threads2": {"--threads", "2"}, "gevent": {"--gevent", "1"}}[mode]
-	args := append([]string{"--http-socket", addr, "--module", "echo", "--processes", "1",
-		"--python-bin", py, "--chdir", dir}, pool...)
-	m := startMaster(t, dir, args...)
-	m.waitLog(`all workers ready: generation=1`, 1)
+	_, addr := startOneWorker(t, echoApp+holdRoute, pool...)
 	return addr
 }
 
