@@ -1767,10 +1767,11 @@ class Worker(object):
                 self.on_conn[core] = False  # the other idle threads keep theirs (end_conn clears it again)
                 return []
 
-    def queued(self):
-        """Whether a connection waits in a listen queue of this worker."""
+    def queued(self, socks=None):
+        """Whether a connection waits in the listen queue of one of socks
+        (default: every listener of this worker)."""
         try:
-            return bool(select.select([sock for sock, _ in self.listeners], [], [], 0)[0])
+            return bool(select.select(socks or [sock for sock, _ in self.listeners], [], [], 0)[0])
         except (OSError, ValueError):
             return False
 
@@ -1811,12 +1812,7 @@ class Worker(object):
         cannot hold a thread while others queue (gunicorn's sync workers
         avoid this by never keeping connections). Between requests,
         keepalive_wait makes way for a connection that queues later."""
-        if not all(self.on_conn):
-            return False
-        try:
-            return bool(select.select([listener], [], [], 0)[0])
-        except (OSError, ValueError):
-            return False
+        return all(self.on_conn) and self.queued([listener])
 
     def http_request(self, conn, head, pending, server, remote, core, listener):
         if _REQUEST_HEAD_OK(head) is None:  # one check for CTLs, bare CR/LF, obs-fold, names
