@@ -113,6 +113,7 @@ func defaults() *Config {
 		Scoreboard:        true,
 		Policies:          defaultPolicies(),
 		Router:            Router{HTTPTimeout: 60 * time.Second},
+		Preload:           Preload{ReloadForkWidth: DefaultReloadForkWidth()},
 	}
 }
 

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -18,7 +20,14 @@ type Preload struct {
 	// CPython's after-fork work and the os.register_at_fork callbacks run
 	// in each (py-call-osafterfork); by default a bare fork(2), as uWSGI.
 	CallOSAfterFork bool
+	// ReloadForkWidth: how many workers a graceful reload forks from the
+	// new zygote at a time, 0 for all at once (reload-fork-width).
+	ReloadForkWidth int
 }
+
+// DefaultReloadForkWidth is half the CPUs, at least one: the rest keep
+// serving while a reload's new workers copy the pages they write.
+func DefaultReloadForkWidth() int { return max(1, runtime.NumCPU()/2) }
 
 var _ = addOptions(
 	works("lazy-apps", []string{"lazy"}, Bool, "false",
@@ -36,7 +45,22 @@ var _ = addOptions(
 			"a bare fork(2) without them, so each worker writes less memory after the fork (each worker still gets its own "+
 			"random seed, and @postfork / uwsgi.post_fork_hook always run); no effect with lazy-apps",
 		boolean(func(c *Config) *bool { return &c.Preload.CallOSAfterFork })),
+	works("reload-fork-width", nil, Int, "",
+		"supervise's own: how many workers a graceful reload (or an upgrade) forks from the new zygote at a time, "+
+			"the next once an earlier one has served a request or 200 ms after its READY=1, so the pages new workers "+
+			"copy after the fork do not land in one burst on the cores that serve; default half the CPUs (at least 1); "+
+			"0 forks them all at once; no effect with lazy-apps",
+		setReloadForkWidth),
 )
+
+func setReloadForkWidth(l *loader, v string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q is not a number of workers: give 1 or more, or 0 for all at once", v)
+	}
+	l.cfg.Preload.ReloadForkWidth = n
+	return nil
+}
 
 func addWarmup(l *loader, v string) error {
 	v = strings.TrimSpace(v)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,25 @@ func TestPreloadWarmupPaths(t *testing.T) {
 		_, err := Load([]string{"--preload-warmup", bad}, nil)
 		if err == nil || !strings.Contains(err.Error(), "is not a path") {
 			t.Errorf("preload-warmup %q: error %v, want it refused as not a path", bad, err)
+		}
+	}
+}
+
+// reload-fork-width defaults to half the CPUs (at least one); 0 means
+// all at once; a negative or non-number is refused.
+func TestReloadForkWidth(t *testing.T) {
+	if c := mustLoad(t, nil); c.ReloadForkWidth != max(1, runtime.NumCPU()/2) || c.ReloadForkWidth < 1 {
+		t.Fatalf("default reload-fork-width %d, want half of %d CPUs, at least 1", c.ReloadForkWidth, runtime.NumCPU())
+	}
+	for v, want := range map[string]int{"0": 0, "3": 3} {
+		if c := mustLoad(t, []string{"--reload-fork-width", v}); c.ReloadForkWidth != want {
+			t.Errorf("reload-fork-width %s: %d", v, c.ReloadForkWidth)
+		}
+	}
+	for _, bad := range []string{"-1", "two", ""} {
+		_, err := Load([]string{"--reload-fork-width=" + bad}, nil)
+		if err == nil || !strings.Contains(err.Error(), "not a number of workers") {
+			t.Errorf("reload-fork-width %q: error %v, want it refused", bad, err)
 		}
 	}
 }

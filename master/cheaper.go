@@ -41,7 +41,7 @@ type cheaperState struct {
 // cheaper runs the configured algorithm at most once a second.
 func (m *Master) cheaper(now time.Time) {
 	c := &m.plan.Cheaper
-	if c.Min <= 0 || m.oldPlan != nil || len(m.chain) > 0 || now.Sub(m.cheap.last) < time.Second {
+	if c.Min <= 0 || m.oldPlan != nil || m.rolling() || now.Sub(m.cheap.last) < time.Second {
 		return
 	}
 	m.cheap.last = now

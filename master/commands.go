@@ -112,36 +112,3 @@ const (
 	chain                      // the same, one slot at a time: never more than one extra worker
 	brutal                     // kill every worker, start the new generation
 )
-
-func (m *Master) advanceChain(now time.Time) {
-	for len(m.chain) > 0 {
-		s := m.slot(m.chain[0])
-		if s == nil || s.Cheap {
-			m.chain = m.chain[1:]
-			continue
-		}
-		if s.Current != nil && s.Current.Generation == m.generation {
-			if s.Current.State != Ready || m.olderAlive(s.ID) {
-				return // this slot's turn is not over
-			}
-			m.chain = m.chain[1:]
-			continue
-		}
-		if s.Current != nil { // still the old generation: its turn starts now
-			s.Current = nil
-			s.NextStart = now
-		}
-		return
-	}
-}
-
-// olderAlive reports whether a worker of an older generation still runs
-// in slot id.
-func (m *Master) olderAlive(id int) bool {
-	for _, w := range m.workers {
-		if w.ID == id && w.Generation < m.generation {
-			return true
-		}
-	}
-	return false
-}

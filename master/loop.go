@@ -291,7 +291,7 @@ func (m *Master) manage() {
 		return
 	}
 	now := m.os.Now()
-	m.advanceChain(now)
+	m.advanceRollout(now)
 	m.cheaper(now)
 	var zygote Forker
 	if m.preloads() { // kept running, so a respawn is a fork away

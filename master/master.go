@@ -52,7 +52,11 @@ type Plan struct {
 	// Zygote, when set, starts the generation's zygote: workers are then
 	// forked from it (SpawnInfo.Zygote) instead of loading the app each.
 	Zygote func(z ZygoteInfo) (*ProcSpec, Forker, error)
-	Chdir  string // for stats
+	// ForkWidth, when > 0, makes a preloading graceful reload (and an
+	// upgrade) fork its workers this many at a time, the next once an
+	// earlier one has handed off (rollout.go); 0 forks them all at once.
+	ForkWidth int
+	Chdir     string // for stats
 }
 
 // SpawnInfo is what a new worker is told about itself.
@@ -137,10 +141,10 @@ type Master struct {
 	exitCode   int
 	// headerWarned: the scoreboard header was found overwritten (logged once).
 	headerWarned bool
-	announced    int   // the last generation reported through Hooks.Ready
-	oldPlan      *Plan // while a reload is in progress: the plan to go back to
-	chain        []int // chain reload: slots still to replace, in order
-	paused       bool  // FIFO p: workers are SIGSTOPped
+	announced    int     // the last generation reported through Hooks.Ready
+	oldPlan      *Plan   // while a reload is in progress: the plan to go back to
+	rollout      rollout // a chain or staggered reload: slots still to replace (rollout.go)
+	paused       bool    // FIFO p: workers are SIGSTOPped
 	board        Board
 	cheap        cheaperState
 	daemons      []*daemon

@@ -44,17 +44,19 @@ func (m *Master) reload(reread bool, mode reloadMode) {
 		"generation", m.generation, "workers", plan.Processes)
 	m.resize(plan.Processes, m.activeSlots())
 	m.planDaemons()
-	m.chain = nil
+	m.rollout = rollout{}
 	for _, s := range m.slots {
 		s.NextStart = time.Time{}
 		s.Failures = 0
-		switch mode {
-		case graceful:
+	}
+	switch {
+	case mode == chain:
+		m.startRollout(1, true)
+	case mode == graceful && plan.Zygote != nil && plan.ForkWidth > 0:
+		m.startRollout(plan.ForkWidth, false) // rollout.go: the forks' page copies spread out
+	default:
+		for _, s := range m.slots {
 			s.Current = nil // the old worker keeps serving until retireOlder
-		case chain:
-			m.chain = append(m.chain, s.ID)
-		case brutal:
-			s.Current = nil
 		}
 	}
 	if mode == brutal {
@@ -63,7 +65,7 @@ func (m *Master) reload(reread bool, mode reloadMode) {
 			m.kill(w, "")
 		}
 	}
-	m.advanceChain(m.os.Now())
+	m.advanceRollout(m.os.Now())
 }
 
 // retireOlder stops the workers a newly ready worker replaces.
@@ -85,7 +87,7 @@ func (m *Master) abortReload(what, reason string) {
 		"failed_generation", m.generation, "serving_generation", good)
 	m.plan, m.oldPlan = m.oldPlan, nil
 	m.generation = good
-	m.chain = nil
+	m.rollout = rollout{}
 	m.zygoteNext = zygoteRespawn{}
 	for _, z := range m.zygotes {
 		if z.Generation > good {

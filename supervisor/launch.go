@@ -110,9 +110,10 @@ func (l *launcher) Plan() *master.Plan {
 			BusynessMax: l.cfg.CheaperBusynessMax, BusynessMin: l.cfg.CheaperBusynessMin,
 			Multiplier: l.cfg.CheaperMultiplier, Backlog: l.backlog,
 		},
-		Daemons: append(append(append(l.daemons(), l.daemons2...), l.routerDaemon(l.self())...), l.serviceDaemons()...),
-		Crons:   l.crons(),
-		Zygote:  l.zygotePlan(),
+		Daemons:   append(append(append(l.daemons(), l.daemons2...), l.routerDaemon(l.self())...), l.serviceDaemons()...),
+		Crons:     l.crons(),
+		Zygote:    l.zygotePlan(),
+		ForkWidth: l.cfg.ReloadForkWidth,
 	}
 }
 

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // forkedEnvApp, with /slow holding its worker 200 ms, so that concurrent
@@ -26,10 +30,10 @@ def application(environ, start_response):
 // (the zygote forks them back to back, with no Python between two forks:
 // what it would write there is copied into every worker forked before).
 // Each keeps its own id and environment, is the master's child, and is
-// reaped and replaced as before; a reload's generation forks in one
-// request too.
+// reaped and replaced as before; with reload-fork-width = 0 a reload's
+// generation forks in one request too.
 func TestWorkersOfAGenerationForkInOneRequest(t *testing.T) {
-	m, _, base := startModuleApp(t, "envapp", slowEnvApp, 4, "--env", "EXTRA=e1")
+	m, _, base := startModuleApp(t, "envapp", slowEnvApp, 4, "--env", "EXTRA=e1", "--reload-fork-width", "0")
 	m.waitLog(`forked workers from the zygote in one request: workers=4`, 1)
 	checkIDs := func() {
 		t.Helper()
@@ -86,4 +90,53 @@ func TestWorkersOfAGenerationForkInOneRequest(t *testing.T) {
 	m.waitLog(`forked workers from the zygote in one request: workers=4`, 2)
 	m.waitLog(`all workers ready`, 2)
 	checkIDs()
+}
+
+// A graceful reload forks reload-fork-width workers at a time. Idle, no
+// request tells that a new worker is warm, so each next fork comes 200 ms
+// after the last one's READY=1 (master/rollout.go): the kernel's start
+// times of the new workers are that far apart, where one request's forks
+// are back to back.
+func TestGracefulReloadForksOneWorkerAfterAnother(t *testing.T) {
+	m, _, base := startModuleApp(t, "envapp", slowEnvApp, 3, "--reload-fork-width", "1")
+	m.signal(syscall.SIGHUP)
+	m.waitLog(`all workers ready`, 2)
+	fresh := m.spawnedIn(2)
+	if len(fresh) != 3 {
+		t.Fatalf("generation 2 spawned %v, want 3 workers", fresh)
+	}
+	starts := make([]time.Duration, len(fresh))
+	for i, pid := range fresh {
+		starts[i] = procStartTime(t, pid)
+	}
+	slices.Sort(starts)
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i] - starts[i-1]; gap < 150*time.Millisecond {
+			t.Fatalf("generation 2's workers started at %v (since boot): %v apart, want each >= 150 ms after the last", starts, gap)
+		}
+	}
+	if n := strings.Count(m.log(), "forked workers from the zygote in one request"); n != 1 {
+		t.Fatalf("%d batch fork requests, want only the start's", n)
+	}
+	resp, err := http.Get(base + "/")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after the staggered reload: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+// procStartTime is when pid started, since boot, from /proc/PID/stat
+// (clock ticks of 10 ms).
+func procStartTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatalf("worker %d: %v", pid, err)
+	}
+	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	ticks, err := strconv.ParseInt(fields[19], 10, 64) // field 22 of stat(5); fields[0] is field 3
+	if err != nil {
+		t.Fatalf("worker %d's start time %q: %v", pid, fields[19], err)
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
