@@ -9,6 +9,7 @@
 # less with the machine's load than the times do.
 #   bench/seedsplit.sh          # ROUNDS=3 WRK_SECONDS=6 WRK_CONNS=32
 #   SUPERVISE_BASE=/path/to/old/supervise bench/seedsplit.sh
+#   FLOOR=1 bench/seedsplit.sh   # and bench/floorserver.py: the least a pure-Python server does a request
 #   SUPERVISE_BASE=... BASE_PYTHON=/path/to/python bench/seedsplit.sh   # the base's workers on another interpreter
 #   PROCESSES=1 THREADS=1 bench/seedsplit.sh   # another shape than the seed's 4 x 2
 #   DIRECT=1 bench/seedsplit.sh   # no nginx, no wrk: bench/uwsgiget -c C -n N on the socket
@@ -28,7 +29,7 @@ SPLIT="/usr/bin/python3 $ROOT/bench/procsplit.py"
 SUPERVISE=$(build_supervise)
 (cd "$ROOT" && go build -o "$BENCH_DIR/uwsgiget" ./bench/uwsgiget)
 DIRECT=${DIRECT:-0}; N=${N:-20000}; C=${C:-8}
-NAMES=(sv uw); [ -n "${SUPERVISE_BASE:-}" ] && NAMES+=(svb)
+NAMES=(sv uw); [ -n "${SUPERVISE_BASE:-}" ] && NAMES+=(svb); [ "${FLOOR:-0}" = 1 ] && NAMES+=(fl)
 declare -A PID PORT
 for name in "${NAMES[@]}"; do
   d=$BENCH_DIR/$name; mkdir -p "$d"; cp "$ROOT/examples/seed/app.py" "$d/"
@@ -38,6 +39,8 @@ for name in "${NAMES[@]}"; do
     sv) (cd "$d" && exec "$SUPERVISE" --ini myapp.ini --python-bin /usr/bin/python3 --logto "$d/log") >/dev/null 2>&1 & PIDS+=($!) ;;
     svb) (cd "$d" && exec "$SUPERVISE_BASE" --ini myapp.ini --python-bin "${BASE_PYTHON:-/usr/bin/python3}" --logto "$d/log") >/dev/null 2>&1 & PIDS+=($!) ;;
     uw) (cd "$d" && exec uwsgi --plugins python3 --ini myapp.ini --logto "$d/log") >/dev/null 2>&1 & PIDS+=($!) ;;
+    fl) (cd "$d" && exec /usr/bin/python3 "$ROOT/bench/floorserver.py" "$d/app.sock" "${PROCESSES:-4}" "${THREADS:-2}" \
+      "$d/log" app:app) >/dev/null 2>&1 & PIDS+=($!) ;;
   esac
   PID[$name]=$!
 done

@@ -14,8 +14,8 @@ import "time"
 //     write (~1,150 minor faults for the seed app, ~28 us each on a
 //     paravirtualized VM: docs/benchmarks.md, session 11). Forked all
 //     at once, those copies land in one burst on cores the load already
-//     fills, and that burst sets the reload's p99; one after another they
-//     spread over the reload.
+//     fills (on a loaded 2-core VM that burst set the reload's p99); one
+//     after another they spread over the reload.
 type rollout struct {
 	slots     []int // still to replace, in order
 	width     int   // how many at once
@@ -27,8 +27,9 @@ type rollout struct {
 // the new worker nothing to serve, and there is no load to spread.
 const staggerStep = 200 * time.Millisecond
 
-// startRollout queues every slot of the new generation; mode chain or a
-// staggered graceful reload.
+// startRollout queues every slot for the new generation: width at a
+// time, each turn ending when the old worker has gone (untilGone: chain)
+// or when the new one has handed off.
 func (m *Master) startRollout(width int, untilGone bool) {
 	m.rollout = rollout{width: width, untilGone: untilGone}
 	for _, s := range m.slots {
