@@ -156,3 +156,34 @@ func TestLazyReloadIsNotStaggered(t *testing.T) {
 		t.Fatalf("a lazy graceful reload started %d new workers, want all 3", n)
 	}
 }
+
+// A reload during a staggered reload starts the rollout over for the
+// newest generation: every slot ends with a worker of it, and every
+// older worker, of either generation, is stopped.
+func TestReloadDuringAStaggeredReloadFinishesWithTheNewest(t *testing.T) {
+	m, f, board, old := staggeredMaster(t, 2, 1)
+	reloadToNewZygote(t, m, f)
+	second := workersBySlot(m, 2)
+	ready(m, second[0])
+	reloadToNewZygote(t, m, f)
+	for i := 0; i < 50 && (m.rolling() || m.announced != 3); i++ {
+		readyAll(m)
+		for _, w := range m.workers {
+			board.reqs[w.BoardSlot] = 1
+		}
+		f.now = f.now.Add(warmPoll)
+		m.step(event{})
+	}
+	if m.rolling() || m.announced != 3 {
+		t.Fatalf("after the second reload: rolling %v, generation %d announced; want done, 3", m.rolling(), m.announced)
+	}
+	third := workersBySlot(m, 3)
+	if third[0] == 0 || third[1] == 0 {
+		t.Fatalf("generation 3 by slot: %v, want a worker in each", third)
+	}
+	for _, pid := range append(old, second[0]) {
+		if got := f.signals[pid]; len(got) == 0 || got[0] != syscall.SIGTERM {
+			t.Fatalf("older worker %d got %v, want SIGTERM", pid, got)
+		}
+	}
+}
