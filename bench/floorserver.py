@@ -16,6 +16,7 @@ for `processes = 4, threads = 2`, the seed's).
 import importlib
 import io
 import os
+import signal
 import socket
 import sys
 import threading
@@ -133,6 +134,18 @@ def accept_loop():
 
 
 children = []
+
+
+def stop(signum, frame):
+    """The bench stops the parent; the forked processes go with it."""
+    for child in children:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    os._exit(0)
+
+
 for _ in range(PROCESSES):
     child = os.fork()
     if child == 0:
@@ -141,5 +154,7 @@ for _ in range(PROCESSES):
             threading.Thread(target=accept_loop, daemon=True).start()
         accept_loop()
     children.append(child)
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
 for child in children:
     os.waitpid(child, 0)
