@@ -61,13 +61,11 @@ func frontEndNumber(t *testing.T, pid int) string {
 func stateOf(pid int) byte { s, _ := procState(pid); return s }
 
 func parentOf(pid int) int {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	f := statFields(pid)
+	if len(f) < 2 {
 		return 0
 	}
-	s := string(raw)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	ppid, _ := strconv.Atoi(fields[1])
+	ppid, _ := strconv.Atoi(f[1])
 	return ppid
 }
 

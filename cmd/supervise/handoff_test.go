@@ -21,12 +21,6 @@ func logTime(t *testing.T, line string) time.Time {
 	return at
 }
 
-// startOneWorkerEcho runs the echo app on one worker of one thread on an
-// http-socket, ready: the hand-off tests' master and its address.
-func startOneWorkerEcho(t *testing.T) (*masterProc, string) {
-	return startOneWorker(t, echoApp)
-}
-
 // startOneWorker runs app (as echo.py) on one worker on an http-socket,
 // with the options in extra, ready; it returns the master and its address.
 func startOneWorker(t *testing.T, app string, extra ...string) (*masterProc, string) {
@@ -65,7 +59,7 @@ func handOffGap(t *testing.T, m *masterProc, gen int) time.Duration {
 // request, and no request fails either way.
 func TestReloadHandsOffWhenTheNewWorkerIsWarm(t *testing.T) {
 	parallel(t)
-	m, addr := startOneWorkerEcho(t)
+	m, addr := startOneWorker(t, echoApp)
 
 	if gap := handOffGap(t, m, 2); gap < 900*time.Millisecond {
 		t.Fatalf("no request reached the new worker, yet the old one was stopped %v after the new one was ready (want the whole second)", gap)

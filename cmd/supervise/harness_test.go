@@ -269,15 +269,25 @@ func (p *masterProc) spawnedIn(gen int) []int {
 	return pids
 }
 
-// alive is true for a process that exists and is not a zombie.
-func alive(pid int) bool {
+// statFields is /proc/PID/stat after the command name (which may hold
+// spaces): fields[0] is stat(5)'s field 3, the state; nil when pid is gone.
+func statFields(pid int) []string {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return false
+		return nil
 	}
 	s := string(raw)
 	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(s[i+1:])
+}
+
+// alive is true for a process that exists and is not a zombie.
+func alive(pid int) bool {
+	f := statFields(pid)
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
 }
 
 // waitGone waits until none of pids is alive.

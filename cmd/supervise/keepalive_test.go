@@ -238,7 +238,7 @@ func TestHTTPSocketBusyKeepAliveClientLetsOthersIn(t *testing.T) {
 // one request of a few hundred timed out when the machine was busy).
 func TestReloadHandsOffUnderKeepAliveLoad(t *testing.T) {
 	parallel(t)
-	m, addr := startOneWorkerEcho(t)
+	m, addr := startOneWorker(t, echoApp)
 	load := startLoadWith("http://"+addr+"/pid", 2, &http.Transport{MaxIdleConnsPerHost: 2, ResponseHeaderTimeout: 10 * time.Second})
 	for gen := 2; gen <= 3; gen++ {
 		handOffGap(t, m, gen)

@@ -38,17 +38,12 @@ func children(pid int) []int {
 }
 
 func procState(pid int) (state byte, cmdline string) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, ""
-	}
-	s := string(raw)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 >= len(s) {
+	f := statFields(pid)
+	if len(f) == 0 {
 		return 0, ""
 	}
 	cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return s[i+2], string(cmd)
+	return f[0][0], string(cmd)
 }
 
 func TestAsPID1TheMasterReapsOrphans(t *testing.T) {

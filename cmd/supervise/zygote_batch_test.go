@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,11 +127,10 @@ func TestGracefulReloadForksOneWorkerAfterAnother(t *testing.T) {
 // (clock ticks of 10 ms).
 func procStartTime(t *testing.T, pid int) time.Duration {
 	t.Helper()
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatalf("worker %d: %v", pid, err)
+	fields := statFields(pid)
+	if len(fields) < 20 {
+		t.Fatalf("worker %d: no /proc/%d/stat to read its start time from", pid, pid)
 	}
-	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
 	ticks, err := strconv.ParseInt(fields[19], 10, 64) // field 22 of stat(5); fields[0] is field 3
 	if err != nil {
 		t.Fatalf("worker %d's start time %q: %v", pid, fields[19], err)
